@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+const uri = z.url().max(2048);
+
+export const clientFields = z.object({
+  client_name: z.string().min(1).max(200).optional(),
+  client_secret: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
+  redirect_uris: z.array(uri).min(1).max(20).optional(),
+  post_logout_redirect_uris: z.array(uri).max(20).optional(),
+  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
+  response_types: z.array(z.literal('code')).max(1).optional(),
+  token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
+  backchannel_logout_uri: uri.optional(),
+  backchannel_logout_session_required: z.boolean().optional(),
+  jwks_uri: uri.optional(),
+  first_party: z.boolean().optional(),
+  mfa_policy: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+export const createClientBody = clientFields.extend({
+  client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - only, at most 128').optional(),
+});
+
+export const updateClientBody = clientFields.extend({ rotate_secret: z.boolean().optional() });
+
+export type CreateClientInput = z.infer<typeof createClientBody>;
+export type UpdateClientInput = z.infer<typeof updateClientBody>;

@@ -1,0 +1,107 @@
+import type { ClientMetadata } from 'oidc-provider';
+import type { AuditService } from '../audit/audit.service.js';
+import { randomToken, type SecretBox } from '../lib/crypto.js';
+import { badRequest, conflict, notFound } from '../lib/errors.js';
+import type { ProviderHolder } from '../oidc/provider-holder.js';
+import type { ClientRecord, ClientRepository } from '../store/repositories/client.repository.js';
+import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
+import type { CreateClientInput, UpdateClientInput } from './client.schema.js';
+
+export interface ClientServiceDeps {
+  clients: ClientRepository;
+  organizations: OrganizationRepository;
+  box: SecretBox;
+  providers: ProviderHolder;
+  audit: AuditService;
+}
+
+const PROTOCOL_FIELDS = [
+  'client_name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types',
+  'token_endpoint_auth_method', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'jwks_uri',
+] as const;
+
+/** The client as the API shows it; the secret only when just created or rotated. */
+export function clientView(record: ClientRecord, secret?: string) {
+  return {
+    client_id: record.clientId,
+    ...record.metadata,
+    first_party: record.firstParty,
+    mfa_policy: record.mfaPolicy,
+    ...(secret ? { client_secret: secret } : {}),
+  };
+}
+
+export function createClientService(deps: ClientServiceDeps) {
+  const { clients, box } = deps;
+
+  const needsSecret = (m: Record<string, unknown>) =>
+    m.token_endpoint_auth_method !== 'none' && m.token_endpoint_auth_method !== 'private_key_jwt';
+
+  /** The provider's own validator decides, so a stored client can never fail at login time. */
+  async function validateMetadata(clientId: string, metadata: Record<string, unknown>, secret?: string) {
+    try {
+      await deps.providers.current.Client.validate({ ...metadata, client_id: clientId, ...(secret ? { client_secret: secret } : {}) } as ClientMetadata);
+    } catch (err) {
+      const e = err as { error_description?: string; message?: string };
+      throw badRequest(e.error_description ?? e.message ?? 'invalid client metadata', 'invalid_client_metadata');
+    }
+  }
+
+  const pick = (input: Record<string, unknown>) =>
+    Object.fromEntries(PROTOCOL_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
+
+  return {
+    async create(input: CreateClientInput, actor: string) {
+      const clientId = input.client_id ?? randomToken(16);
+      const metadata: Record<string, unknown> = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...pick(input) };
+      if ((metadata.grant_types as string[]).includes('authorization_code') && !metadata.redirect_uris) {
+        throw badRequest('redirect_uris: required for the authorization_code grant');
+      }
+      const secret = needsSecret(metadata) ? (input.client_secret ?? randomToken(32)) : undefined;
+      await validateMetadata(clientId, metadata, secret);
+      const org = await deps.organizations.ensure('default');
+      const record: ClientRecord = {
+        clientId, metadata, clientSecretSealed: secret ? box.seal(secret) : null,
+        firstParty: input.first_party ?? false, mfaPolicy: input.mfa_policy ?? null, organizationId: org.id,
+      };
+      if (!(await clients.insert(record))) throw conflict(`client_id ${clientId} is already registered`);
+      await deps.audit.record({ type: 'admin.client.created', outcome: 'success', actor, subject: clientId });
+      return clientView(record, secret);
+    },
+
+    async get(clientId: string) {
+      const record = await clients.find(clientId);
+      if (!record) throw notFound('no such client');
+      return clientView(record);
+    },
+
+    list: async (limit: number, offset: number) => (await clients.list(limit, offset)).map((r) => clientView(r)),
+
+    async update(clientId: string, input: UpdateClientInput, actor: string) {
+      const record = await clients.find(clientId);
+      if (!record) throw notFound('no such client');
+      const metadata = { ...record.metadata, ...pick(input) };
+      let secret: string | undefined;
+      if (input.client_secret || input.rotate_secret || (needsSecret(metadata) && !record.clientSecretSealed)) {
+        secret = input.client_secret ?? randomToken(32);
+      }
+      const sealed = !needsSecret(metadata) ? null : secret ? box.seal(secret) : record.clientSecretSealed;
+      await validateMetadata(clientId, metadata, secret ?? (sealed ? box.open(sealed) : undefined));
+      const next: ClientRecord = {
+        ...record, metadata, clientSecretSealed: sealed,
+        firstParty: input.first_party ?? record.firstParty,
+        mfaPolicy: input.mfa_policy === undefined ? record.mfaPolicy : input.mfa_policy,
+      };
+      await clients.update(clientId, next);
+      await deps.audit.record({ type: 'admin.client.updated', outcome: 'success', actor, subject: clientId, data: { fields: Object.keys(input) } });
+      return clientView(next, secret);
+    },
+
+    async remove(clientId: string, actor: string) {
+      if (!(await clients.delete(clientId))) throw notFound('no such client');
+      await deps.audit.record({ type: 'admin.client.deleted', outcome: 'success', actor, subject: clientId });
+    },
+  };
+}
+
+export type ClientService = ReturnType<typeof createClientService>;

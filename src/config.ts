@@ -1,0 +1,115 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z.object({
+  nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
+  port: z.coerce.number().int().min(0).max(65535),
+  issuer: z.url().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  dataDir: z.string().min(1),
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
+  redisClusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).optional(),
+  redisKeyPrefix: z.string().default(''),
+  encryptionKey: z.string().optional(),
+  bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
+  trustedProxies: z.array(z.string()),
+  session: z.object({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
+  ttl: z.object({
+    accessTokenSeconds: positiveInt, idTokenSeconds: positiveInt, authorizationCodeSeconds: positiveInt.max(600),
+    interactionSeconds: positiveInt, refreshTokenSeconds: positiveInt, clientCredentialsSeconds: positiveInt,
+  }),
+  keys: z.object({ reloadSeconds: positiveInt }),
+  lockout: z.object({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1) }),
+  rateLimit: z.object({ loginPerIpPerMinute: positiveInt }),
+  limits: z.object({ jsonBodyBytes: positiveInt }),
+  apiAudience: z.string(),
+}).refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
+  message: 'must not exceed session.absoluteSeconds', path: ['session', 'idleSeconds'],
+});
+
+export type Config = z.infer<typeof configSchema> & { issuer: string; apiAudience: string; issuerFromPort: boolean };
+
+/** Thrown for invalid configuration; the message names the setting so start-up can say what to fix. */
+export class ConfigError extends Error {}
+
+const ENV_MAP: Record<string, string> = {
+  NODE_ENV: 'nodeEnv', PORT: 'port', ISSUER: 'issuer', LOG_LEVEL: 'logLevel', DATABASE_URL: 'databaseUrl',
+  REDIS_URL: 'redisUrl', REDIS_CLUSTER_NODES: 'redisClusterNodes', ENCRYPTION_KEY: 'encryptionKey',
+  BOOTSTRAP_API_KEY: 'bootstrapApiKey', TRUSTED_PROXIES: 'trustedProxies', DATA_DIR: 'dataDir',
+};
+const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies']);
+
+const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+
+function setPath(target: Record<string, unknown>, keys: string[], value: unknown): void {
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+function parseEnvValue(key: string, raw: string): unknown {
+  if (LIST_KEYS.has(key)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (raw.startsWith('[') || raw.startsWith('{')) {
+    try { return JSON.parse(raw); } catch { return raw; }
+  }
+  return raw;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined || raw === '') continue;
+    if (ENV_MAP[name]) setPath(out, [ENV_MAP[name]!], parseEnvValue(ENV_MAP[name]!, raw));
+    else if (name.startsWith('IDP_')) {
+      const keys = name.slice(4).split('__').map(camel);
+      setPath(out, keys, parseEnvValue(keys[keys.length - 1]!, raw));
+    }
+  }
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+      ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Defaults from config/default.yaml, then the environment, then explicit overrides (tests). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
+  const defaults = YAML.parse(fs.readFileSync(path.join(projectRoot, 'config', 'default.yaml'), 'utf8')) as Record<string, unknown>;
+  const parsed = configSchema.safeParse(merge(merge(defaults, fromEnv(env)), overrides));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(`invalid configuration: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return withIssuer({ ...parsed.data, issuerFromPort: !parsed.data.issuer }, parsed.data.issuer ?? `http://localhost:${parsed.data.port}`);
+}
+
+function withIssuer<C extends Omit<Config, 'issuer' | 'apiAudience'> & { apiAudience?: string }>(c: C, rawIssuer: string): Config {
+  const issuer = rawIssuer.replace(/\/$/, '');
+  return { ...c, issuer, apiAudience: c.apiAudience || `${issuer}/api` } as Config;
+}
+
+/** With PORT=0 the port, and so the default issuer, is only known once the socket is bound. */
+export function bindPort(config: Config, port: number): Config {
+  if (!config.issuerFromPort) return { ...config, port };
+  const { apiAudience, ...rest } = config;
+  const defaultAudience = `${config.issuer}/api`;
+  return withIssuer({ ...rest, port, apiAudience: apiAudience === defaultAudience ? '' : apiAudience }, `http://localhost:${port}`);
+}

@@ -1,0 +1,95 @@
+import { createApiKeyService } from './admin/api-key.service.js';
+import { createClientService } from './admin/client.service.js';
+import { createUserService } from './admin/user.service.js';
+import { createAuditService } from './audit/audit.service.js';
+import { createLoginService } from './authn/login.service.js';
+import type { Config } from './config.js';
+import { systemClock, type Clock } from './lib/clock.js';
+import { createSecretBox, hmac } from './lib/crypto.js';
+import { createCsrf } from './http/middleware/csrf.js';
+import { resolveEncryptionKey } from './lib/encryption-key.js';
+import { createLogger, type Logger } from './lib/logger.js';
+import { createMetrics } from './lib/metrics.js';
+import { createAdapterClass } from './oidc/adapter.js';
+import { createFindAccount } from './oidc/find-account.js';
+import { createKeyStore } from './oidc/key-store.js';
+import { createProviderHolder } from './oidc/provider-factory.js';
+import { migrateToLatest, openDatabase, ping } from './store/db.js';
+import { connectRedis } from './store/redis/client.js';
+import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
+import { createRedisOidcStore } from './store/redis/redis-oidc.store.js';
+import { createAccountRepository } from './store/repositories/account.repository.js';
+import { createApiKeyRepository } from './store/repositories/api-key.repository.js';
+import { createAuditEventRepository } from './store/repositories/audit-event.repository.js';
+import { createClientRepository } from './store/repositories/client.repository.js';
+import { createOrganizationRepository } from './store/repositories/organization.repository.js';
+import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
+import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
+
+export interface ContainerOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Skip migrations (a node that joins an already-migrated database may still run them: they are idempotent). */
+  migrate?: boolean;
+}
+
+/** The composition root: every long-lived object is built here and nowhere else. */
+export async function createContainer(config: Config, opts: ContainerOptions = {}) {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const clock = opts.clock ?? systemClock;
+  const encryptionKey = resolveEncryptionKey(config, logger);
+  const box = createSecretBox(encryptionKey);
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
+  const { db } = database;
+  if (opts.migrate !== false) await migrateToLatest(db, config.databaseSchema);
+  if (database.engine === 'pglite' && !config.redisUrl) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL (PGlite): development mode');
+
+  const redis = config.redisUrl || config.redisClusterNodes?.length
+    ? await connectRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix })
+    : undefined;
+  const ephemeral = redis ? createRedisEphemeralStore(redis) : createSqlEphemeralStore(db);
+  const durableOidc = createSqlOidcStore(db);
+
+  const metrics = createMetrics();
+  const accounts = createAccountRepository(db);
+  const organizations = createOrganizationRepository(db);
+  const clients = createClientRepository(db);
+  const audit = createAuditService(createAuditEventRepository(db), logger);
+  const keyStore = createKeyStore(db, box);
+  await keyStore.ensure();
+
+  const providers = await createProviderHolder({
+    config, keyStore, clients, logger,
+    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients, box }),
+    findAccount: createFindAccount(accounts),
+  });
+
+  const apiKeys = createApiKeyService(createApiKeyRepository(db));
+  if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
+
+  const timers = [
+    setInterval(() => { sweepExpired(db).catch((err) => logger.warn({ err }, 'sweep of expired rows failed')); }, 60_000),
+  ];
+  timers.forEach((t) => t.unref());
+
+  return {
+    config, logger, clock, box, db, redis, ephemeral, metrics, accounts, organizations, clients, audit, keyStore, providers, apiKeys,
+    // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
+    csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
+    login: createLoginService({ accounts, audit, metrics, config, clock }),
+    clientService: createClientService({ clients, organizations, box, providers, audit }),
+    userService: createUserService({ accounts, organizations, audit, clock }),
+    readiness: [
+      { name: 'postgres', check: () => ping(db) },
+      ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
+    ],
+    async close() {
+      timers.forEach(clearInterval);
+      providers.close();
+      if (redis) redis.disconnect();
+      await database.close();
+    },
+  };
+}
+
+export type Container = Awaited<ReturnType<typeof createContainer>>;

@@ -1,0 +1,33 @@
+import Router from '@koa/router';
+import { z } from 'zod';
+import { createClientBody, updateClientBody } from '../../admin/client.schema.js';
+import type { ClientService } from '../../admin/client.service.js';
+import { body, validate } from '../middleware/body.js';
+import { requireScope } from '../middleware/admin-auth.js';
+
+const page = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), offset: z.coerce.number().int().min(0).max(1e6).default(0) });
+
+export function clientRoutes(clients: ClientService): Router {
+  const router = new Router({ prefix: '/clients' });
+  const actor = (state: Record<string, unknown>) => `apikey:${(state.apiKey as { prefix: string }).prefix}`;
+
+  router.post('/', requireScope('admin'), async (ctx) => {
+    ctx.status = 201;
+    ctx.body = await clients.create(validate(createClientBody, body(ctx)), actor(ctx.state));
+  });
+  router.get('/', requireScope('idp:read'), async (ctx) => {
+    const { limit, offset } = validate(page, ctx.query);
+    ctx.body = { clients: await clients.list(limit, offset), limit, offset };
+  });
+  router.get('/:clientId', requireScope('idp:read'), async (ctx) => {
+    ctx.body = await clients.get(ctx.params.clientId!);
+  });
+  router.patch('/:clientId', requireScope('admin'), async (ctx) => {
+    ctx.body = await clients.update(ctx.params.clientId!, validate(updateClientBody, body(ctx)), actor(ctx.state));
+  });
+  router.delete('/:clientId', requireScope('admin'), async (ctx) => {
+    await clients.remove(ctx.params.clientId!, actor(ctx.state));
+    ctx.status = 204;
+  });
+  return router;
+}

@@ -1,0 +1,9 @@
+import { z } from 'zod';
+import { MAX_PASSWORD_LENGTH } from '../../authn/password.js';
+
+export const loginBody = z.object({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
+});
+
+export const uidParam = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);

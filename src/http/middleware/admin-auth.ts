@@ -1,0 +1,32 @@
+import type { Context, Middleware } from 'koa';
+import type { ApiKeyService, ApiScope } from '../../admin/api-key.service.js';
+import { IdpError, forbidden } from '../../lib/errors.js';
+import type { ApiKeyRow } from '../../store/database.js';
+
+/** Resolves `Authorization: Bearer <api key>`; 401 without a valid key. */
+export function apiKeyAuth(keys: ApiKeyService): Middleware {
+  return async (ctx, next) => {
+    const header = ctx.get('authorization');
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    const row = match ? await keys.authenticate(match[1]!) : undefined;
+    if (!row) {
+      ctx.set('WWW-Authenticate', 'Bearer realm="idp-admin"');
+      throw new IdpError(401, 'invalid_token', 'a valid API key is required (Authorization: Bearer <key>)');
+    }
+    ctx.state.apiKey = row;
+    await next();
+  };
+}
+
+/** 403 unless the key holds the scope (or `admin`, which holds them all). */
+export function requireScope(scope: ApiScope): Middleware {
+  return async (ctx, next) => {
+    assertScope(ctx, scope);
+    await next();
+  };
+}
+
+export function assertScope(ctx: Context, scope: ApiScope): void {
+  const key = ctx.state.apiKey as ApiKeyRow | undefined;
+  if (!key || !(key.scopes.includes(scope) || key.scopes.includes('admin'))) throw forbidden(`this API key lacks the ${scope} scope`);
+}

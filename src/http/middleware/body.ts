@@ -1,0 +1,22 @@
+import { bodyParser } from '@koa/bodyparser';
+import type { Context, Middleware } from 'koa';
+import type { z } from 'zod';
+import { badRequest } from '../../lib/errors.js';
+
+/** JSON and form bodies for our own routes (the provider parses its own), size-capped: 413 past the limit. */
+export function parseBodies(limitBytes: number): Middleware {
+  return bodyParser({ enableTypes: ['json', 'form'], jsonLimit: limitBytes, formLimit: limitBytes, jsonStrict: true }) as unknown as Middleware;
+}
+
+/** Validates the parsed body; the 400 names the first offending field. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.map(String).join('.') || 'body';
+    throw badRequest(`${field}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export const body = (ctx: Context): unknown => (ctx.request as { body?: unknown }).body;

@@ -1,0 +1,32 @@
+import type { Middleware } from 'koa';
+import { randomToken } from '../../lib/crypto.js';
+import type { Logger } from '../../lib/logger.js';
+import type { Metrics } from '../../lib/metrics.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** Route label for metrics: ids collapsed so the label set stays small. */
+export function routeLabel(path: string): string {
+  if (path.startsWith('/interaction/')) return `/interaction/:uid${path.split('/').slice(3).map((p) => `/${p}`).join('')}`;
+  if (path.startsWith('/api/')) return path.replace(/\/[0-9a-f-]{36}|\/[^/]{20,}/gi, '/:id');
+  return ['/auth', '/token', '/me', '/jwks', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics'].find((p) => path.startsWith(p)) ?? 'other';
+}
+
+/** Request id (echoed in X-Request-Id), a request-scoped logger, and latency metrics. */
+export function requestContext(logger: Logger, metrics: Metrics): Middleware {
+  return async (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    const id = REQUEST_ID.test(incoming) ? incoming : randomToken(12);
+    ctx.state.requestId = id;
+    ctx.state.log = logger.child({ requestId: id });
+    ctx.set('X-Request-Id', id);
+    const started = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.httpDuration.observe({ method: ctx.method, route: routeLabel(ctx.path), status: String(ctx.status) }, seconds);
+      ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+    }
+  };
+}

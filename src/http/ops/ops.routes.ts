@@ -1,0 +1,28 @@
+import Router from '@koa/router';
+import type { Metrics } from '../../lib/metrics.js';
+
+export interface ReadinessCheck { name: string; check(): Promise<void> }
+
+/** Liveness, readiness (every dependency reachable, else 503) and Prometheus metrics. */
+export function opsRoutes(checks: ReadinessCheck[], metrics: Metrics): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
+  router.get('/readyz', async (ctx) => {
+    const results = await Promise.all(checks.map(async (c) => {
+      try {
+        await Promise.race([c.check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+        return [c.name, 'ok'] as const;
+      } catch {
+        return [c.name, 'unavailable'] as const;
+      }
+    }));
+    const ready = results.every(([, s]) => s === 'ok');
+    ctx.status = ready ? 200 : 503;
+    ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
+  });
+  router.get('/metrics', async (ctx) => {
+    ctx.type = metrics.registry.contentType;
+    ctx.body = await metrics.registry.metrics();
+  });
+  return router;
+}

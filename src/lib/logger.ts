@@ -1,0 +1,14 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths that may carry secrets; pino replaces them before anything is written. */
+const REDACT = [
+  'password', '*.password', 'code', '*.code', 'client_secret', '*.client_secret', 'secret', '*.secret',
+  'token', '*.token', 'refresh_token', 'access_token', 'authorization', '*.authorization',
+  'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'apiKey', '*.apiKey',
+];
+
+export function createLogger(level: string): Logger {
+  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'idp' } });
+}

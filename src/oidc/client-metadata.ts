@@ -1,0 +1,12 @@
+import type { ClientMetadata } from 'oidc-provider';
+import type { SecretBox } from '../lib/crypto.js';
+import type { ClientRecord } from '../store/repositories/client.repository.js';
+
+/** A stored client as oidc-provider metadata; the secret is kept sealed at rest and opened only here. */
+export function clientMetadata(record: ClientRecord, box: SecretBox): ClientMetadata {
+  return {
+    ...record.metadata,
+    client_id: record.clientId,
+    ...(record.clientSecretSealed ? { client_secret: box.open(record.clientSecretSealed) } : {}),
+  } as ClientMetadata;
+}

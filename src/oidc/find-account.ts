@@ -1,0 +1,28 @@
+import type { Account, FindAccount } from 'oidc-provider';
+import type { AccountRepository } from '../store/repositories/account.repository.js';
+import { guard } from './unavailable.js';
+
+/**
+ * A disabled or deleted account yields no Account, so refresh, userinfo and introspection stop
+ * working for it at once (Zitadel CVE-2023-22492 class).
+ */
+export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>): FindAccount {
+  return async (_ctx, sub): Promise<Account | undefined> => {
+    const user = await guard(() => accounts.findById(sub));
+    if (!user || user.status === 'disabled') return undefined;
+    return {
+      accountId: user.id,
+      async claims() {
+        return {
+          sub: user.id,
+          preferred_username: user.username ?? undefined,
+          email: user.email ?? undefined,
+          email_verified: user.email ? user.emailVerified : undefined,
+          phone_number: user.phone ?? undefined,
+          phone_number_verified: user.phone ? user.phoneVerified : undefined,
+          updated_at: Math.floor(user.updatedAt.getTime() / 1000),
+        };
+      },
+    };
+  };
+}

@@ -1,0 +1,80 @@
+import crypto from 'node:crypto';
+import { sql } from 'kysely';
+import type { JWK } from 'oidc-provider';
+import { randomToken, type SecretBox } from '../lib/crypto.js';
+import type { Db } from '../store/db.js';
+import { createSigningKeyRepository } from '../store/repositories/signing-key.repository.js';
+
+export interface KeyMaterial {
+  /** Private JWKs, newest first: the provider signs with the first. */
+  jwks: { keys: JWK[] };
+  cookieKeys: string[];
+  version: string;
+}
+
+function newRsaKey(): { kid: string; privateJwk: JWK; publicJwk: JWK } {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const kid = randomToken(12);
+  const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
+  const { d, p, q, dp, dq, qi, ...publicJwk } = privateJwk as Record<string, unknown>;
+  void d; void p; void q; void dp; void dq; void qi;
+  return { kid, privateJwk, publicJwk: publicJwk as JWK };
+}
+
+/** Signing and cookie keys live in PostgreSQL (private parts sealed) so every node uses the same ones. */
+export function createKeyStore(db: Db, box: SecretBox) {
+  const repo = createSigningKeyRepository(db);
+
+  async function insertSigningKey(database: Db): Promise<string> {
+    const k = newRsaKey();
+    await createSigningKeyRepository(database).insert({
+      kid: k.kid, use: 'sig', alg: 'RS256', publicJwk: k.publicJwk as Record<string, unknown>, privateSealed: box.seal(JSON.stringify(k.privateJwk)),
+    });
+    return k.kid;
+  }
+
+  return {
+    /** First start: create the keys once, even when several nodes boot together. */
+    async ensure(): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
+        const r = createSigningKeyRepository(trx);
+        if ((await r.listLive('sig')).length === 0) await insertSigningKey(trx);
+        if ((await r.listLive('cookie')).length === 0) {
+          await r.insert({ kid: randomToken(12), use: 'cookie', alg: 'HS256', publicJwk: null, privateSealed: box.seal(randomToken(32)) });
+        }
+      });
+    },
+
+    async load(): Promise<KeyMaterial> {
+      const [sig, cookie, version] = await Promise.all([repo.listLive('sig'), repo.listLive('cookie'), repo.version()]);
+      return {
+        jwks: { keys: sig.map((k) => JSON.parse(box.open(k.privateSealed)) as JWK) },
+        cookieKeys: cookie.map((k) => box.open(k.privateSealed)),
+        version,
+      };
+    },
+
+    version: () => repo.version(),
+
+    /**
+     * Adds a key that signs from now on. The previous keys stay published until `retireAfterSec`
+     * has passed, long enough for every token they signed to expire.
+     */
+    async rotate(retireAfterSec: number): Promise<string> {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
+        const kid = await insertSigningKey(trx);
+        await createSigningKeyRepository(trx).retireAllExcept('sig', kid, new Date(Date.now() + retireAfterSec * 1000));
+        return kid;
+      });
+    },
+
+    /** JWKS as published: public parts only. */
+    async publicJwks(): Promise<JWK[]> {
+      return (await repo.listLive('sig')).map((k) => k.publicJwk as JWK);
+    },
+  };
+}
+
+export type KeyStore = ReturnType<typeof createKeyStore>;

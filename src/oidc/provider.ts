@@ -1,0 +1,132 @@
+import Provider, { type Configuration, type KoaContextWithOIDC, type FindAccount, type interactionPolicy } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { ClientRepository } from '../store/repositories/client.repository.js';
+import type { AdapterClass } from './adapter.js';
+import type { KeyMaterial } from './key-store.js';
+
+export interface ProviderDeps {
+  config: Config;
+  adapter: AdapterClass;
+  keys: KeyMaterial;
+  findAccount: FindAccount;
+  clients: Pick<ClientRepository, 'find'>;
+  policy?: ReturnType<typeof interactionPolicy.base>;
+  renderError: NonNullable<Configuration['renderError']>;
+  /** Adds claims (acr/amr/step_up, later) to JWT access tokens. */
+  extraTokenClaims?: Configuration['extraTokenClaims'];
+}
+
+export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'api'];
+export const ACR_VALUES = ['aal1', 'aal2', 'aal3'];
+
+/**
+ * The whole provider configuration. Limits come from NIST SP 800-63B AAL2 (12 h absolute,
+ * 30 min idle by default) and ASVS 5 (PKCE S256 always, no implicit or password grant).
+ */
+export function buildProvider(deps: ProviderDeps): Provider {
+  const { config } = deps;
+  const secure = config.issuer.startsWith('https://');
+  const cookieBase = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    clients: [],
+    findAccount: deps.findAccount,
+    jwks: deps.keys.jwks,
+    cookies: {
+      keys: deps.keys.cookieKeys,
+      names: { session: secure ? '__Host-idp_session' : 'idp_session', interaction: 'idp_interaction', resume: 'idp_resume' },
+      long: cookieBase,
+      short: cookieBase,
+    },
+    claims: {
+      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      profile: ['preferred_username', 'updated_at'],
+      email: ['email', 'email_verified'],
+      phone: ['phone_number', 'phone_number_verified'],
+    },
+    scopes: SCOPES,
+    acrValues: ACR_VALUES,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: 'RS256',
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256'],
+      userinfoSigningAlgValues: ['RS256'],
+      introspectionSigningAlgValues: ['RS256'],
+      authorizationSigningAlgValues: ['RS256'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: { enabled: true },
+      backchannelLogout: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        // client_credentials without a `resource` gets a JWT for our API; user logins keep an
+        // opaque token for userinfo unless the app asks for a resource.
+        defaultResource: (ctx) => (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' ? config.apiAudience : undefined),
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, resource) => {
+          if (resource !== config.apiAudience) throw new Error('unknown resource');
+          return { scope: 'api', audience: resource, accessTokenFormat: 'jwt', accessTokenTTL: config.ttl.accessTokenSeconds, jwt: { sign: { alg: 'RS256' } } };
+        },
+      },
+    },
+    rotateRefreshToken: true,
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
+      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
+      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+      // First-party apps skip consent: they get exactly what they asked for.
+      const record = await deps.clients.find(ctx.oidc.client!.clientId);
+      if (!record?.firstParty) return undefined;
+      const grant = new ctx.oidc.provider.Grant({ clientId: record.clientId, accountId: ctx.oidc.session!.accountId! });
+      const scope = ctx.oidc.params?.scope;
+      if (typeof scope === 'string') grant.addOIDCScope(scope);
+      const resource = ctx.oidc.params?.resource;
+      if (typeof resource === 'string' && typeof scope === 'string') grant.addResourceScope(resource, scope);
+      await grant.save();
+      return grant;
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(deps.policy ? { policy: deps.policy } : {}),
+    },
+    ttl: {
+      AccessToken: config.ttl.accessTokenSeconds,
+      AuthorizationCode: config.ttl.authorizationCodeSeconds,
+      IdToken: config.ttl.idTokenSeconds,
+      Interaction: config.ttl.interactionSeconds,
+      ClientCredentials: config.ttl.clientCredentialsSeconds,
+      RefreshToken: config.ttl.refreshTokenSeconds,
+      Grant: config.ttl.refreshTokenSeconds,
+      PushedAuthorizationRequest: 60,
+      BackchannelAuthenticationRequest: 600,
+      DeviceCode: 600,
+      // Idle timeout, bounded by the absolute lifetime counted from the login.
+      Session: (_ctx, session) => {
+        const now = Math.floor(Date.now() / 1000);
+        const absoluteEnd = (session.loginTs ?? now) + config.session.absoluteSeconds;
+        return Math.max(1, Math.min(config.session.idleSeconds, absoluteEnd - now));
+      },
+    },
+    renderError: deps.renderError,
+    ...(deps.extraTokenClaims ? { extraTokenClaims: deps.extraTokenClaims } : {}),
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustedProxies.length > 0;
+  return provider;
+}

@@ -1,0 +1,116 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T = Record<string, unknown>> = ColumnType<T, string, string>;
+
+export type UserStatus = 'active' | 'locked' | 'disabled';
+
+export interface OrganizationsTable {
+  id: Generated<string>;
+  slug: string;
+  name: string;
+  settings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface UsersTable {
+  id: Generated<string>;
+  externalId: string;
+  username: string | null;
+  email: string | null;
+  phone: string | null;
+  emailVerified: Generated<boolean>;
+  phoneVerified: Generated<boolean>;
+  passwordHash: string | null;
+  status: Generated<UserStatus>;
+  roles: ColumnType<string[], string[] | undefined, string[]>;
+  organizationId: string;
+  failedAttempts: Generated<number>;
+  lockedUntil: Date | null;
+  lastLoginAt: Date | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface ClientsTable {
+  clientId: string;
+  clientSecretSealed: string | null;
+  metadata: Json;
+  firstParty: Generated<boolean>;
+  mfaPolicy: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  organizationId: string;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  prefix: string;
+  secretHash: string;
+  name: string;
+  scopes: string[];
+  organizationId: string | null;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+  createdAt: Generated<Date>;
+}
+
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: Generated<Date>;
+  type: string;
+  outcome: string;
+  actor: string | null;
+  subject: string | null;
+  organizationId: string | null;
+  ip: string | null;
+  requestId: string | null;
+  data: Json;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  use: 'sig' | 'cookie';
+  alg: string;
+  publicJwk: ColumnType<Record<string, unknown> | null, string | null, string | null>;
+  privateSealed: string;
+  createdAt: Generated<Date>;
+  expiresAt: Timestamp | null;
+}
+
+export interface OidcPayloadsTable {
+  model: string;
+  id: string;
+  payload: Json;
+  grantId: string | null;
+  uid: string | null;
+  userCode: string | null;
+  consumedAt: Date | null;
+  expiresAt: Date | null;
+}
+
+export interface EphemeralEntriesTable {
+  key: string;
+  value: string;
+  expiresAt: Date;
+}
+
+export interface Database {
+  organizations: OrganizationsTable;
+  users: UsersTable;
+  clients: ClientsTable;
+  apiKeys: ApiKeysTable;
+  auditEvents: AuditEventsTable;
+  signingKeys: SigningKeysTable;
+  oidcPayloads: OidcPayloadsTable;
+  ephemeralEntries: EphemeralEntriesTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type ClientRow = Selectable<ClientsTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type Organization = Selectable<OrganizationsTable>;

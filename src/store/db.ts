@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 'kysely';
+import pg from 'pg';
+import { migrations } from '../../migrations/index.js';
+import type { Database } from './database.js';
+import { PGliteDialect } from './pglite-dialect.js';
+
+// bigint (count(*), bigserial) as number in both engines: PGlite already does, pg gives strings.
+pg.types.setTypeParser(20, Number);
+
+export type Db = Kysely<Database>;
+
+export interface DbOptions {
+  /** postgres:// URL; without it the embedded PGlite under `dataDir` is used. */
+  databaseUrl?: string;
+  dataDir: string;
+  /** Confine every table to this schema (one per test file); created when missing. */
+  schema?: string;
+  poolSize?: number;
+}
+
+export interface DbHandle {
+  db: Db;
+  engine: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
+  const plugins = [new CamelCasePlugin()];
+  if (opts.databaseUrl) {
+    if (opts.schema) {
+      const admin = new pg.Client({ connectionString: opts.databaseUrl });
+      await admin.connect();
+      try { await admin.query(`create schema if not exists "${opts.schema}"`); } finally { await admin.end(); }
+    }
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: 3000,
+      idleTimeoutMillis: 30000,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    // A dropped connection must not crash the process; the next query reports the outage.
+    pool.on('error', () => {});
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    return { db, engine: 'postgres', close: () => db.destroy() };
+  }
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const pglite = await PGlite.create(opts.dataDir === ':memory:' ? undefined : `${opts.dataDir}/pglite`);
+  if (opts.schema) await pglite.exec(`create schema if not exists "${opts.schema}"; set search_path to "${opts.schema}"`);
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins });
+  return { db, engine: 'pglite', close: () => db.destroy() };
+}
+
+export async function migrateToLatest(db: Db, schema?: string): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error) throw result.error;
+  return result;
+}
+
+export async function ping(db: Db): Promise<void> {
+  await sql`select 1`.execute(db);
+}

@@ -1,0 +1,28 @@
+/**
+ * Short-lived state whose loss only makes a user retry (challenges, rate-limit windows).
+ * Redis in production; the SQL database when no Redis is configured.
+ */
+export interface EphemeralStore {
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string, ttlSec: number): Promise<void>;
+  /** Atomic read-and-delete: of concurrent callers exactly one gets the value. */
+  take(key: string): Promise<string | undefined>;
+  del(key: string): Promise<void>;
+  /** Fixed-window counter: the window (TTL) starts with the first increment. */
+  increment(key: string, windowSec: number): Promise<number>;
+  ping(): Promise<void>;
+}
+
+export type OidcPayload = Record<string, unknown>;
+
+/** Storage behind oidc-provider's adapter, one implementation per engine; `model` is the provider's model name. */
+export interface OidcPayloadStore {
+  upsert(model: string, id: string, payload: OidcPayload, expiresInSec?: number): Promise<void>;
+  find(model: string, id: string): Promise<OidcPayload | undefined>;
+  findByUid(model: string, uid: string): Promise<OidcPayload | undefined>;
+  findByUserCode(model: string, userCode: string): Promise<OidcPayload | undefined>;
+  /** Marks the entry consumed; true only for the one caller that did so (the others lost a race). */
+  consume(model: string, id: string): Promise<boolean>;
+  destroy(model: string, id: string): Promise<void>;
+  revokeByGrantId(grantId: string): Promise<void>;
+}

@@ -1,0 +1,32 @@
+import type { Db } from '../db.js';
+
+export interface AuditRecord {
+  type: string;
+  outcome: 'success' | 'failure';
+  actor?: string | null;
+  subject?: string | null;
+  organizationId?: string | null;
+  ip?: string | null;
+  requestId?: string | null;
+  data?: Record<string, unknown>;
+}
+
+export function createAuditEventRepository(db: Db) {
+  return {
+    async append(e: AuditRecord): Promise<void> {
+      await db.insertInto('auditEvents').values({
+        type: e.type, outcome: e.outcome, actor: e.actor ?? null, subject: e.subject ?? null,
+        organizationId: e.organizationId ?? null, ip: e.ip ?? null, requestId: e.requestId ?? null,
+        data: JSON.stringify(e.data ?? {}),
+      }).execute();
+    },
+    list: (filter: { subject?: string; type?: string }, limit = 100) => {
+      let q = db.selectFrom('auditEvents').selectAll().orderBy('id', 'desc').limit(limit);
+      if (filter.subject) q = q.where('subject', '=', filter.subject);
+      if (filter.type) q = q.where('type', '=', filter.type);
+      return q.execute();
+    },
+  };
+}
+
+export type AuditEventRepository = ReturnType<typeof createAuditEventRepository>;
