@@ -48,6 +48,8 @@ export function buildApp(c: Container): Koa {
   const mounted = new WeakMap<Provider, Middleware>();
   app.use((ctx, next) => {
     const provider = c.providers.current;
+    // Mounted, the provider reads and writes cookies through our context, hence with our app's keys.
+    app.keys = provider.keys;
     let mw = mounted.get(provider);
     if (!mw) {
       mw = mount(issuerPath, provider) as unknown as Middleware;

@@ -27,7 +27,8 @@ export interface DbHandle {
 }
 
 export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
-  const plugins = [new CamelCasePlugin()];
+  // Nested keys stay as stored: JSON columns hold protocol metadata whose snake_case names matter.
+  const plugins = [new CamelCasePlugin({ maintainNestedObjectKeys: true })];
   if (opts.databaseUrl) {
     if (opts.schema) {
       const admin = new pg.Client({ connectionString: opts.databaseUrl });
