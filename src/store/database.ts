@@ -29,6 +29,9 @@ export interface UsersTable {
   failedAttempts: Generated<number>;
   lockedUntil: Date | null;
   lastLoginAt: Date | null;
+  mfaFailedAttempts: Generated<number>;
+  mfaLockedUntil: Date | null;
+  mfaLockCount: Generated<number>;
   createdAt: Generated<Date>;
   updatedAt: Generated<Date>;
 }
@@ -96,7 +99,55 @@ export interface EphemeralEntriesTable {
   expiresAt: Date;
 }
 
+export interface CredentialsTable {
+  id: Generated<string>;
+  userId: string;
+  kind: string;
+  name: string | null;
+  secretSealed: string | null;
+  secretHash: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  confirmedAt: Date | null;
+  lastUsedAt: Date | null;
+  usedAt: Date | null;
+  lastTotpStep: number | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface TrustedDevicesTable {
+  id: Generated<string>;
+  userId: string;
+  tokenHash: string;
+  name: string;
+  ip: string | null;
+  userAgent: string | null;
+  createdAt: Generated<Date>;
+  lastUsedAt: Date | null;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface SettingsTable {
+  scope: string;
+  data: ColumnType<Record<string, unknown>, string | undefined, string>;
+  updatedAt: Generated<Date>;
+}
+
+export interface AuthnStatesTable {
+  accountId: string;
+  authTime: number;
+  events: Json<unknown[]>;
+  stepUp: Generated<boolean>;
+  trustedDeviceId: string | null;
+  expiresAt: Date;
+}
+
 export interface Database {
+  credentials: CredentialsTable;
+  trustedDevices: TrustedDevicesTable;
+  settings: SettingsTable;
+  authnStates: AuthnStatesTable;
   organizations: OrganizationsTable;
   users: UsersTable;
   clients: ClientsTable;
@@ -114,3 +165,5 @@ export type ClientRow = Selectable<ClientsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type Organization = Selectable<OrganizationsTable>;
+export type CredentialRow = Selectable<CredentialsTable>;
+export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;

@@ -1,0 +1,28 @@
+import type { Aal, AuthEvent, FactorKind } from '../policy/types.js';
+
+/** RFC 8176 values per factor. */
+const AMR: Record<FactorKind, string> = {
+  password: 'pwd', totp: 'otp', backup_code: 'otp', passkey: 'hwk', sms_otp: 'sms', voice_otp: 'tel',
+  email_otp: 'otp', security_question: 'kba', push: 'user',
+};
+
+export function amrOf(events: readonly AuthEvent[]): string[] {
+  const values = [...new Set(events.map((e) => AMR[e.factor]))];
+  if (aalOf(events) >= 2) values.push('mfa');
+  return values;
+}
+
+/** Two distinct factors, one of them a second factor, make AAL2; with a phishing-resistant one, AAL3. */
+export function aalOf(events: readonly AuthEvent[]): Aal {
+  const kinds = new Set(events.map((e) => e.factor));
+  const second = events.filter((e) => e.secondFactor);
+  if (kinds.size < 2 || second.length === 0) return 1;
+  return second.some((e) => e.phishingResistant) ? 3 : 2;
+}
+
+export const acrOf = (aal: Aal): string => `aal${aal}`;
+
+export function aalFromAcr(acr: string | undefined): Aal | undefined {
+  const m = /^aal([123])$/.exec(acr ?? '');
+  return m ? (Number(m[1]) as Aal) : undefined;
+}

@@ -1,0 +1,25 @@
+import type { AuthEvent, FactorKind, MfaMethod } from '../policy/types.js';
+
+export interface FactorContext {
+  accountId: string;
+  now: number;
+}
+
+/**
+ * One MFA method. Stateless: challenge state (if any) is kept by the caller in the login
+ * transaction; `verify` returns the event it earned or throws FactorError.
+ */
+export interface Factor {
+  readonly kind: FactorKind;
+  readonly method: MfaMethod;
+  readonly secondFactor: boolean;
+  readonly phishingResistant: boolean;
+  isEnrolled(accountId: string): Promise<boolean>;
+  verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
+}
+
+export class FactorError extends Error {
+  constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {
+    super(message);
+  }
+}

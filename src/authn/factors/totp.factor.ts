@@ -1,0 +1,84 @@
+import { generateSecret, generateURI, verify } from 'otplib';
+import QRCode from 'qrcode';
+import type { Clock } from '../../lib/clock.js';
+import type { SecretBox } from '../../lib/crypto.js';
+import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
+import type { AuthEvent } from '../../policy/types.js';
+import { FactorError, type Factor, type FactorContext } from '../factor.js';
+
+const PERIOD = 30;
+const CODE = /^[0-9]{6}$/;
+
+export interface TotpDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
+
+export interface TotpEnrollment { credentialId: string; secret: string; otpauthUri: string; qrSvg: string; qrPng: string }
+
+/**
+ * RFC 6238 TOTP (SHA-1, 6 digits, 30 s), ±1 step of drift. The last accepted step is stored and
+ * advanced with a compare-and-set, so a code is accepted once only, even under concurrency.
+ * Only server time is used.
+ */
+export function createTotpFactor(deps: TotpDeps) {
+  const { credentials, box, clock } = deps;
+
+  /** The matched step, or undefined. Never throws for bad input. */
+  async function matchStep(sealed: string, code: string, lastStep: number | null, now: number): Promise<number | undefined> {
+    const epoch = Math.floor(now / 1000);
+    const current = Math.floor(epoch / PERIOD);
+    // otplib refuses an afterTimeStep beyond the window (clock stepped back): nothing can match then anyway.
+    if (lastStep !== null && lastStep >= current + 1) return undefined;
+    const result = await verify({
+      secret: box.open(sealed), token: code, epoch, epochTolerance: PERIOD,
+      ...(lastStep !== null ? { afterTimeStep: lastStep } : {}),
+    }).catch(() => ({ valid: false as const }));
+    return result.valid && 'timeStep' in result ? (result.timeStep as number) : undefined;
+  }
+
+  function event(credentialId: string, now: number): AuthEvent {
+    return { factor: 'totp', at: now, credentialId, secondFactor: true, phishingResistant: false };
+  }
+
+  async function verifyAgainst(rows: { id: string; secretSealed: string | null; lastTotpStep: number | null }[], code: unknown, now: number) {
+    if (typeof code !== 'string') throw new FactorError('malformed', 'code must be a string');
+    if (!CODE.test(code)) throw new FactorError('invalid_code');
+    for (const row of rows) {
+      if (!row.secretSealed) continue;
+      const step = await matchStep(row.secretSealed, code, row.lastTotpStep === null ? null : Number(row.lastTotpStep), now);
+      if (step !== undefined && (await credentials.advanceTotpStep(row.id, step))) return row.id;
+    }
+    throw new FactorError('invalid_code');
+  }
+
+  const factor: Factor = {
+    kind: 'totp', method: 'totp', secondFactor: true, phishingResistant: false,
+    isEnrolled: async (accountId) => (await credentials.listActive(accountId, 'totp')).length > 0,
+    async verify(ctx: FactorContext, response: unknown) {
+      const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
+      return event(id, ctx.now);
+    },
+  };
+
+  return {
+    factor,
+    /** Starts (or restarts) an enrolment: a new secret, pending until a first valid code confirms it. */
+    async begin(accountId: string, label: string, issuer: string): Promise<TotpEnrollment> {
+      const secret = generateSecret({ length: 20 });
+      await credentials.deleteKindPending(accountId, 'totp');
+      const row = await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false });
+      const otpauthUri = generateURI({ issuer, label, secret });
+      const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
+      return { credentialId: row.id, secret, otpauthUri, qrSvg, qrPng };
+    },
+    /** Confirms the pending enrolment with a first valid code; it then replaces any previous TOTP. */
+    async confirm(accountId: string, code: unknown): Promise<AuthEvent> {
+      const pending = await credentials.findPending(accountId, 'totp');
+      if (!pending) throw new FactorError('invalid_code', 'no TOTP enrolment is pending');
+      const now = clock.now();
+      const id = await verifyAgainst([pending], code, now);
+      await credentials.replaceKind(accountId, 'totp', id);
+      return event(id, now);
+    },
+  };
+}
+
+export type TotpFactor = ReturnType<typeof createTotpFactor>;

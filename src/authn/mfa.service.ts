@@ -1,0 +1,237 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../lib/clock.js';
+import { IdpError, badRequest, tooManyRequests } from '../lib/errors.js';
+import type { Metrics } from '../lib/metrics.js';
+import { decide } from '../policy/engine.js';
+import type { SettingsService } from '../policy/settings.service.js';
+import type { Aal, AuthEvent, AuthnDecision, MfaMethod } from '../policy/types.js';
+import type { User } from '../store/database.js';
+import type { AccountRepository } from '../store/repositories/account.repository.js';
+import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
+import type { ClientRepository } from '../store/repositories/client.repository.js';
+import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import { aalOf, acrOf, amrOf } from './amr.js';
+import { FactorError } from './factor.js';
+import type { FactorRegistry } from './factors/index.js';
+import type { LoginTransaction, TransactionStore } from './transaction.store.js';
+import type { TrustedDeviceService } from './trusted-device.service.js';
+
+export interface MfaServiceDeps {
+  accounts: AccountRepository;
+  credentials: CredentialRepository;
+  clients: Pick<ClientRepository, 'find'>;
+  settings: SettingsService;
+  factors: FactorRegistry;
+  transactions: TransactionStore;
+  authnStates: AuthnStateRepository;
+  devices: TrustedDeviceService;
+  audit: AuditService;
+  metrics: Metrics;
+  clock: Clock;
+  config: Pick<Config, 'mfa' | 'ttl' | 'session'>;
+}
+
+export interface LoginResult { accountId: string; acr: string; amr: string[]; ts: number }
+
+export type Outcome =
+  | { kind: 'finish'; login: LoginResult; deviceToken?: string }
+  | { kind: 'mfa'; methods: MfaMethod[] }
+  | { kind: 'enroll'; methods: MfaMethod[] }
+  | { kind: 'trust_device' }
+  | { kind: 'deny'; description: string };
+
+export interface RequestMeta { ip: string; userAgent?: string; requestId?: string; deviceToken?: string }
+
+const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
+
+/**
+ * The MFA part of a login: what the policy asks after the password (or of an existing session),
+ * verifying factors against the server-side transaction, enrolment, trusting the device, and
+ * the final amr/acr. Nothing the browser sends can mark a step done (ZI CVE-2025-64103 class).
+ */
+export function createMfaService(deps: MfaServiceDeps) {
+  const { transactions, audit, metrics, clock } = deps;
+
+  async function context(user: User, clientId: string) {
+    const client = await deps.clients.find(clientId);
+    const settings = await deps.settings.effective(user.organizationId, client?.mfaPolicy);
+    return { settings, enrolled: await deps.factors.enrolledMethods(user.id) };
+  }
+
+  async function evaluate(user: User, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, trustedDevice: boolean) {
+    const { settings, enrolled } = await context(user, clientId);
+    const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice, now: clock.now() });
+    return { decision, settings };
+  }
+
+  async function loadUser(accountId: string): Promise<User> {
+    const user = await deps.accounts.findById(accountId);
+    if (!user || user.status === 'disabled') throw new IdpError(400, 'invalid_request', 'the account is no longer available');
+    return user;
+  }
+
+  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, deviceToken?: string): Promise<Outcome> {
+    const ts = Math.floor(clock.now() / 1000);
+    const aal = aalOf(tx.events);
+    const stepUp = tx.stepUp && aal > tx.priorAal;
+    await deps.authnStates.put(tx.accountId, ts, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
+    await transactions.clear(tx.uid);
+    const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events), ts };
+    if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { acr: login.acr, client_id: tx.clientId } });
+    return { kind: 'finish', login, ...(deviceToken ? { deviceToken } : {}) };
+  }
+
+  /** Turns a decision into the next step, saving the transaction when the login is not over. */
+  async function next(tx: LoginTransaction, decision: AuthnDecision, meta: RequestMeta, offerTrust: boolean, trustedDeviceId: string | null = null): Promise<Outcome> {
+    switch (decision.outcome) {
+      case 'satisfied':
+        if (offerTrust) {
+          await transactions.save({ ...tx, stage: 'trust_device', methods: [] });
+          return { kind: 'trust_device' };
+        }
+        return finish(tx, meta, trustedDeviceId);
+      case 'challenge':
+        await transactions.save({ ...tx, stage: 'mfa', methods: decision.methods });
+        metrics.mfaChallenges.inc({ method: decision.methods.join('|'), outcome: 'challenged' });
+        await audit.record({ type: 'authn.mfa.challenged', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { methods: decision.methods, reasons: decision.reasons } });
+        return { kind: 'mfa', methods: decision.methods };
+      case 'enroll':
+        await transactions.save({ ...tx, stage: 'enroll', methods: decision.methods });
+        return { kind: 'enroll', methods: decision.methods };
+      case 'deny':
+        await transactions.clear(tx.uid);
+        await audit.record({ type: 'authn.login.denied', outcome: 'failure', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { reasons: decision.reasons } });
+        return { kind: 'deny', description: decision.description };
+    }
+  }
+
+  async function requireTx(uid: string, stage: LoginTransaction['stage']): Promise<LoginTransaction> {
+    const tx = await transactions.get(uid);
+    if (!tx || tx.stage !== stage) throw new IdpError(400, 'invalid_step', `this interaction is not at the ${stage} step`);
+    return tx;
+  }
+
+  async function recordFailure(user: User, method: MfaMethod, meta: RequestMeta, settings: { mfa_max_failures: number; lock_minutes: number[] }) {
+    const { lockedUntil } = await deps.credentials.recordMfaFailure(user.id, settings.mfa_max_failures, settings.lock_minutes);
+    metrics.mfaChallenges.inc({ method, outcome: 'failed' });
+    await audit.record({ type: 'authn.mfa.failed', outcome: 'failure', subject: user.id, ip: meta.ip, requestId: meta.requestId, data: { method } });
+    if (lockedUntil) await audit.record({ type: 'authn.mfa.locked', outcome: 'success', subject: user.id, ip: meta.ip, data: { until: lockedUntil.toISOString() } });
+  }
+
+  return {
+    transactions,
+
+    /** After a correct password: finish, or ask for MFA / enrolment, or deny. */
+    async afterPassword(input: { uid: string; user: User; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const { user } = input;
+      const events = [passwordEvent(clock.now())];
+      const device = input.requestedAal ? undefined : await deps.devices.check(user.id, input.deviceToken);
+      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
+      const tx: LoginTransaction = { uid: input.uid, accountId: user.id, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now() };
+      return next(tx, decision, input, false, device?.id ?? null);
+    },
+
+    /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
+    async beginStepUp(input: { uid: string; accountId: string; authTime: number; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const user = await loadUser(input.accountId);
+      const prior = await deps.authnStates.get(user.id, input.authTime);
+      const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
+      const device = input.requestedAal ? undefined : await deps.devices.check(user.id, input.deviceToken);
+      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
+      const tx: LoginTransaction = { uid: input.uid, accountId: user.id, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now() };
+      return next(tx, decision, input, false, device?.id ?? null);
+    },
+
+    async verify(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'mfa');
+      if (!tx.methods.includes(input.method)) throw badRequest(`${input.method} is not offered in this challenge`, 'invalid_method');
+      const user = await loadUser(tx.accountId);
+      const { settings } = await context(user, tx.clientId);
+      const attempt = await transactions.countAttempt(input.uid);
+      if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
+      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) {
+        throw tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
+      }
+      const factor = deps.factors.get(input.method)!;
+      let event: AuthEvent;
+      try {
+        event = await factor.verify({ accountId: user.id, now: clock.now() }, input.code);
+      } catch (err) {
+        if (!(err instanceof FactorError)) throw err;
+        await recordFailure(user, input.method, input, settings.lockout);
+        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
+        if (err.code === 'malformed') throw badRequest(err.message);
+        throw new IdpError(401, 'invalid_code', 'the code is not valid');
+      }
+      await deps.credentials.resetMfaFailures(user.id);
+      metrics.mfaChallenges.inc({ method: input.method, outcome: 'verified' });
+      await audit.record({ type: 'authn.mfa.verified', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: input.method } });
+      const events = [...tx.events, event];
+      const { decision } = await evaluate(user, tx.clientId, events, input.requestedAal, false);
+      const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
+      return next({ ...tx, events }, decision, input, offerTrust);
+    },
+
+    async enrollTotpBegin(uid: string, issuer: string) {
+      const tx = await requireTx(uid, 'enroll');
+      if (!tx.methods.includes('totp')) throw badRequest('totp cannot be enrolled here', 'invalid_method');
+      const user = await loadUser(tx.accountId);
+      return deps.factors.totp.begin(user.id, user.email ?? user.username ?? user.externalId, issuer);
+    },
+
+    async enrollTotpConfirm(input: { uid: string; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'enroll');
+      const user = await loadUser(tx.accountId);
+      const attempt = await transactions.countAttempt(input.uid);
+      if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
+      let event: AuthEvent;
+      try {
+        event = await deps.factors.totp.confirm(user.id, input.code);
+      } catch (err) {
+        if (!(err instanceof FactorError)) throw err;
+        metrics.mfaChallenges.inc({ method: 'totp', outcome: 'failed' });
+        if (err.code === 'malformed') throw badRequest(err.message);
+        throw new IdpError(401, 'invalid_code', 'the code is not valid');
+      }
+      await deps.devices.revokeAll(user.id, user.id, 'factor_enrolled');
+      await audit.record({ type: 'authn.factor.enrolled', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: 'totp' } });
+      const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal, false);
+      return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
+    },
+
+    async trustDevice(input: { uid: string; trust: boolean; name?: string } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'trust_device');
+      const taken = await transactions.take(input.uid);
+      if (!taken) throw new IdpError(400, 'invalid_step', 'this interaction is not at the trust_device step');
+      if (!input.trust) return finish(tx, input);
+      const user = await loadUser(tx.accountId);
+      const { settings } = await context(user, tx.clientId);
+      const { token, device } = await deps.devices.issue(user.id, settings.mfa.trusted_device_duration_days, { name: input.name, ip: input.ip, userAgent: input.userAgent });
+      return finish(tx, input, device.id, token);
+    },
+
+    /**
+     * For the provider's login Check: does this signed-in session still satisfy the policy and
+     * the requested acr? False makes the provider start an interaction.
+     */
+    async sessionSatisfies(input: { accountId: string; authTime: number; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
+      const user = await deps.accounts.findById(input.accountId);
+      if (!user || user.status !== 'active') return true; // the provider's own checks end such sessions
+      const state = await deps.authnStates.get(user.id, input.authTime);
+      const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
+      const device = input.requestedAal ? undefined
+        : (await deps.devices.check(user.id, input.deviceToken)) ?? (state?.trustedDeviceId && (await deps.devices.isActive(user.id, state.trustedDeviceId)) ? { id: state.trustedDeviceId } : undefined);
+      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
+      return decision.outcome === 'satisfied';
+    },
+
+    /** Trusted-device lifetime for the cookie, from the effective policy. */
+    async trustedDeviceDays(accountId: string, clientId: string): Promise<number> {
+      const user = await loadUser(accountId);
+      return (await context(user, clientId)).settings.mfa.trusted_device_duration_days;
+    },
+  };
+}
+
+export type MfaService = ReturnType<typeof createMfaService>;

@@ -1,0 +1,47 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { Clock } from '../lib/clock.js';
+import { randomToken, sha256 } from '../lib/crypto.js';
+import type { TrustedDeviceRow } from '../store/database.js';
+import type { TrustedDeviceRepository } from '../store/repositories/trusted-device.repository.js';
+
+export const DEVICE_COOKIE = 'idp_device';
+
+/**
+ * "Remember this device": a random token in an httpOnly, SameSite=Strict cookie; only its hash is
+ * stored, bound to one account and expiring server-side whatever the cookie says (TD1–TD4).
+ */
+export function createTrustedDeviceService(deps: { devices: TrustedDeviceRepository; audit: AuditService; clock: Clock }) {
+  const { devices, audit, clock } = deps;
+  return {
+    async issue(userId: string, days: number, meta: { name?: string; ip: string; userAgent?: string }): Promise<{ token: string; device: TrustedDeviceRow }> {
+      const token = randomToken(32);
+      const device = await devices.insert({
+        userId, tokenHash: sha256(token), name: meta.name?.trim() || (meta.userAgent ?? 'Browser').slice(0, 120),
+        ip: meta.ip, userAgent: meta.userAgent?.slice(0, 512) ?? null, expiresAt: new Date(clock.now() + days * 86_400_000),
+      });
+      await audit.record({ type: 'authn.device.trusted', outcome: 'success', subject: userId, ip: meta.ip, data: { device_id: device.id, days } });
+      return { token, device };
+    },
+    /** The device this cookie proves for this account, if any. */
+    async check(userId: string, token: string | undefined): Promise<TrustedDeviceRow | undefined> {
+      if (!token || token.length > 128) return undefined;
+      const device = await devices.findActive(userId, sha256(token));
+      if (device && device.expiresAt.getTime() > clock.now()) return device;
+      return undefined;
+    },
+    isActive: (userId: string, id: string) => devices.isActive(userId, id),
+    list: (userId: string) => devices.listActive(userId),
+    async revoke(userId: string, id: string, actor: string): Promise<boolean> {
+      const done = await devices.revoke(userId, id);
+      if (done) await audit.record({ type: 'authn.device.revoked', outcome: 'success', actor, subject: userId, data: { device_id: id } });
+      return done;
+    },
+    /** Every device of the account: after a factor or password change (TD4). */
+    async revokeAll(userId: string, actor: string, reason: string): Promise<void> {
+      const n = await devices.revokeAll(userId);
+      if (n) await audit.record({ type: 'authn.device.revoked', outcome: 'success', actor, subject: userId, data: { count: n, reason } });
+    },
+  };
+}
+
+export type TrustedDeviceService = ReturnType<typeof createTrustedDeviceService>;

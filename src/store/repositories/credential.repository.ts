@@ -1,0 +1,82 @@
+import { sql } from 'kysely';
+import type { Db } from '../db.js';
+import type { CredentialRow } from '../database.js';
+
+export function createCredentialRepository(db: Db) {
+  const base = () => db.selectFrom('credentials').selectAll();
+  return {
+    /** Confirmed credentials of a kind (unconfirmed enrolments and used backup codes excluded). */
+    listActive: (userId: string, kind: string): Promise<CredentialRow[]> =>
+      base().where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is not', null).where('usedAt', 'is', null).execute(),
+    async countActiveByKind(userId: string): Promise<Record<string, number>> {
+      const rows = await db.selectFrom('credentials').select(['kind', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('userId', '=', userId).where('confirmedAt', 'is not', null).where('usedAt', 'is', null).groupBy('kind').execute();
+      return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
+    },
+    findPending: (userId: string, kind: string): Promise<CredentialRow | undefined> =>
+      base().where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is', null).orderBy('createdAt', 'desc').executeTakeFirst(),
+    async insert(c: { userId: string; kind: string; name?: string | null; secretSealed?: string | null; secretHash?: string | null; confirmed: boolean }): Promise<CredentialRow> {
+      return db.insertInto('credentials').values({
+        userId: c.userId, kind: c.kind, name: c.name ?? null, secretSealed: c.secretSealed ?? null, secretHash: c.secretHash ?? null,
+        confirmedAt: c.confirmed ? new Date() : null, lastUsedAt: null, usedAt: null, lastTotpStep: null,
+      }).returningAll().executeTakeFirstOrThrow();
+    },
+    /** Replaces every credential of this kind by `rows`, in one transaction (enrolment confirm, backup-code regeneration). */
+    async replaceKind(userId: string, kind: string, keepId: string | null, rows: { secretHash: string }[] = []): Promise<void> {
+      await db.transaction().execute(async (trx) => {
+        let del = trx.deleteFrom('credentials').where('userId', '=', userId).where('kind', '=', kind);
+        if (keepId) del = del.where('id', '!=', keepId);
+        await del.execute();
+        if (keepId) await trx.updateTable('credentials').set({ confirmedAt: new Date(), updatedAt: new Date() }).where('id', '=', keepId).execute();
+        if (rows.length) {
+          await trx.insertInto('credentials').values(rows.map((r) => ({
+            userId, kind, secretHash: r.secretHash, confirmedAt: new Date(), name: null, secretSealed: null, lastUsedAt: null, usedAt: null, lastTotpStep: null,
+          }))).execute();
+        }
+      });
+    },
+    async deleteKindPending(userId: string, kind: string): Promise<void> {
+      await db.deleteFrom('credentials').where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is', null).execute();
+    },
+    async deleteKind(userId: string, kind: string): Promise<number> {
+      const res = await db.deleteFrom('credentials').where('userId', '=', userId).where('kind', '=', kind).executeTakeFirst();
+      return Number(res.numDeletedRows);
+    },
+    /**
+     * Records a TOTP step as used if it is newer than the last one: compare-and-set in one
+     * statement, so of concurrent submissions of one code exactly one wins (RFC 6238 §5.2).
+     */
+    async advanceTotpStep(id: string, step: number): Promise<boolean> {
+      const row = await db.updateTable('credentials')
+        .set({ lastTotpStep: step, lastUsedAt: new Date() })
+        .where('id', '=', id).where((eb) => eb.or([eb('lastTotpStep', 'is', null), eb('lastTotpStep', '<', step)]))
+        .returning('id').executeTakeFirst();
+      return row !== undefined;
+    },
+    /** Marks a backup code used; false when another request used it first. */
+    async consume(id: string): Promise<boolean> {
+      const row = await db.updateTable('credentials').set({ usedAt: new Date(), lastUsedAt: new Date() })
+        .where('id', '=', id).where('usedAt', 'is', null).returning('id').executeTakeFirst();
+      return row !== undefined;
+    },
+    /** Account-level second-factor failure counter, separate from the password's. */
+    async recordMfaFailure(userId: string, threshold: number, lockMinutes: readonly number[]): Promise<{ count: number; lockedUntil?: Date }> {
+      return db.transaction().execute(async (trx) => {
+        const row = await trx.updateTable('users').set({ mfaFailedAttempts: sql`mfa_failed_attempts + 1` }).where('id', '=', userId)
+          .returning(['mfaFailedAttempts', 'mfaLockCount']).executeTakeFirstOrThrow();
+        if (row.mfaFailedAttempts < threshold) return { count: row.mfaFailedAttempts };
+        const minutes = lockMinutes[Math.min(row.mfaLockCount, lockMinutes.length - 1)]!;
+        const lockedUntil = new Date(Date.now() + minutes * 60_000);
+        await trx.updateTable('users').set({ mfaLockedUntil: lockedUntil, mfaFailedAttempts: 0, mfaLockCount: sql`mfa_lock_count + 1` })
+          .where('id', '=', userId).execute();
+        return { count: row.mfaFailedAttempts, lockedUntil };
+      });
+    },
+    async resetMfaFailures(userId: string): Promise<void> {
+      await db.updateTable('users').set({ mfaFailedAttempts: 0, mfaLockCount: 0 }).where('id', '=', userId)
+        .where((eb) => eb.or([eb('mfaFailedAttempts', '>', 0), eb('mfaLockCount', '>', 0)])).execute();
+    },
+  };
+}
+
+export type CredentialRepository = ReturnType<typeof createCredentialRepository>;

@@ -1,0 +1,29 @@
+import type { Db } from '../db.js';
+import type { TrustedDeviceRow } from '../database.js';
+
+export function createTrustedDeviceRepository(db: Db) {
+  const live = () => db.selectFrom('trustedDevices').selectAll().where('revokedAt', 'is', null).where('expiresAt', '>', new Date());
+  return {
+    insert: (d: { userId: string; tokenHash: string; name: string; ip: string | null; userAgent: string | null; expiresAt: Date }): Promise<TrustedDeviceRow> =>
+      db.insertInto('trustedDevices').values({ ...d, lastUsedAt: null, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
+    /** Bound to the account: another user's device token never matches (TD2). */
+    findActive: (userId: string, tokenHash: string) => live().where('userId', '=', userId).where('tokenHash', '=', tokenHash).executeTakeFirst(),
+    isActive: async (userId: string, id: string) => (await live().where('userId', '=', userId).where('id', '=', id).executeTakeFirst()) !== undefined,
+    listActive: (userId: string) => live().where('userId', '=', userId).orderBy('createdAt', 'desc').execute(),
+    async touch(id: string): Promise<void> {
+      await db.updateTable('trustedDevices').set({ lastUsedAt: new Date() }).where('id', '=', id).execute();
+    },
+    async revoke(userId: string, id: string): Promise<boolean> {
+      const res = await db.updateTable('trustedDevices').set({ revokedAt: new Date() })
+        .where('userId', '=', userId).where('id', '=', id).where('revokedAt', 'is', null).executeTakeFirst();
+      return Number(res.numUpdatedRows) > 0;
+    },
+    async revokeAll(userId: string): Promise<number> {
+      const res = await db.updateTable('trustedDevices').set({ revokedAt: new Date() })
+        .where('userId', '=', userId).where('revokedAt', 'is', null).executeTakeFirst();
+      return Number(res.numUpdatedRows);
+    },
+  };
+}
+
+export type TrustedDeviceRepository = ReturnType<typeof createTrustedDeviceRepository>;
