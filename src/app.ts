@@ -6,7 +6,9 @@ import type Provider from 'oidc-provider';
 import type { Container } from './container.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
+import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
+import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { parseBodies } from './http/middleware/body.js';
 import { errorHandler } from './http/middleware/error-handler.js';
@@ -30,12 +32,15 @@ export function buildApp(c: Container): Koa {
   app.use(opsRoutes(c.readiness, c.metrics).routes());
 
   const bodies = parseBodies(c.config.limits.jsonBodyBytes);
+  const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
-    providers: c.providers, login: c.login, audit: c.audit, metrics: c.metrics, views, clock: c.clock, config: c.config,
-    csrf: c.csrf, limiter: createRateLimiter(c.ephemeral),
+    providers: c.providers, kit, login: c.login, mfa: c.mfa, audit: c.audit, metrics: c.metrics, config: c.config,
+    limiter: createRateLimiter(c.ephemeral),
   });
+  const mfa = mfaRoutes({ kit, mfa: c.mfa, issuer: c.config.issuer });
   app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/api/') ? bodies(ctx, next) : next()));
   app.use(interactions.routes()).use(interactions.allowedMethods());
+  app.use(mfa.routes()).use(mfa.allowedMethods());
 
   const api = new Router({ prefix: '/api/v1' });
   api.use(apiKeyAuth(c.apiKeys));

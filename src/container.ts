@@ -2,7 +2,19 @@ import { createApiKeyService } from './admin/api-key.service.js';
 import { createClientService } from './admin/client.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
+import { requestedAalOf } from './authn/amr.js';
+import { createFactorRegistry } from './authn/factors/index.js';
 import { createLoginService } from './authn/login.service.js';
+import { createMfaService } from './authn/mfa.service.js';
+import { createTransactionStore } from './authn/transaction.store.js';
+import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
+import { buildInteractionPolicy } from './oidc/interaction-policy.js';
+import { createExtraTokenClaims, type StepUpLookup } from './oidc/token-claims.js';
+import { createSettingsService } from './policy/settings.service.js';
+import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
+import { createCredentialRepository } from './store/repositories/credential.repository.js';
+import { createSettingsRepository } from './store/repositories/settings.repository.js';
+import { createTrustedDeviceRepository } from './store/repositories/trusted-device.repository.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './lib/clock.js';
 import { createSecretBox, hmac } from './lib/crypto.js';
@@ -58,22 +70,44 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
 
+  const credentials = createCredentialRepository(db);
+  const authnStates = createAuthnStateRepository(db);
+  const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
+  const factors = createFactorRegistry({ credentials, box, clock });
+  const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
+  const mfa = createMfaService({
+    accounts, credentials, clients, settings, factors, devices, audit, metrics, clock, config, authnStates,
+    transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
+  });
+  const stepUps: StepUpLookup = { isStepUp: async (accountId, authTime) => (await authnStates.get(accountId, authTime))?.stepUp ?? false };
+
   const providers = await createProviderHolder({
     config, keyStore, clients, logger,
     adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients, box }),
-    findAccount: createFindAccount(accounts),
+    findAccount: createFindAccount(accounts, stepUps),
+    extend: {
+      extraTokenClaims: createExtraTokenClaims(stepUps),
+      policy: buildInteractionPolicy({
+        absoluteSessionSeconds: config.session.absoluteSeconds,
+        deviceCookie: DEVICE_COOKIE,
+        sessionSatisfies: (f) => mfa.sessionSatisfies({ ...f, requestedAal: requestedAalOf(f.acrValues) }),
+      }),
+    },
   });
 
   const apiKeys = createApiKeyService(createApiKeyRepository(db));
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [
-    setInterval(() => { sweepExpired(db).catch((err) => logger.warn({ err }, 'sweep of expired rows failed')); }, 60_000),
+    setInterval(() => {
+      Promise.all([sweepExpired(db), authnStates.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
+    }, 60_000),
   ];
   timers.forEach((t) => t.unref());
 
   return {
     config, logger, clock, box, db, redis, ephemeral, metrics, accounts, organizations, clients, audit, keyStore, providers, apiKeys,
+    credentials, settings, factors, devices, mfa, authnStates,
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, config, clock }),

@@ -2,70 +2,68 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AuditService } from '../../audit/audit.service.js';
 import type { LoginService } from '../../authn/login.service.js';
+import type { MfaService } from '../../authn/mfa.service.js';
 import type { Config } from '../../config.js';
-import type { Clock } from '../../lib/clock.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import type { Metrics } from '../../lib/metrics.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
 import { body, validate } from '../middleware/body.js';
-import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
-import type { ViewRenderer } from '../views.js';
-import { loginBody, uidParam } from './interaction.schema.js';
+import type { Details, InteractionKit } from './interaction-context.js';
+import { loginBody } from './interaction.schema.js';
 import { respondStep } from './respond.js';
 
 export interface InteractionRouteDeps {
   providers: ProviderHolder;
+  kit: InteractionKit;
   login: LoginService;
+  mfa: MfaService;
   audit: AuditService;
   metrics: Metrics;
-  csrf: Csrf;
   limiter: RateLimiter;
-  views: ViewRenderer;
-  config: Pick<Config, 'rateLimit'>;
-  clock: Clock;
+  config: Pick<Config, 'rateLimit' | 'issuer'>;
 }
 
-type Details = Awaited<ReturnType<ProviderHolder['current']['interactionDetails']>>;
-
 export function interactionRoutes(deps: InteractionRouteDeps): Router {
-  const { providers, csrf, views } = deps;
+  const { providers, kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-
-  async function load(ctx: Context): Promise<Details> {
-    validate(uidParam, ctx.params.uid);
-    const details = await providers.current.interactionDetails(ctx.req, ctx.res);
-    if (details.uid !== ctx.params.uid) throw badRequest('interaction does not match this browser session');
-    return details;
-  }
-
-  async function loadForPost(ctx: Context, step: string): Promise<Details> {
-    const details = await load(ctx);
-    csrf.verify(ctx, details.uid);
-    if (details.prompt.name !== step) throw new IdpError(400, 'invalid_step', `this interaction is at the ${details.prompt.name} step`);
-    return details;
-  }
-
   const clientIdOf = (d: Details) => String(d.params.client_id ?? '');
 
-  async function render(ctx: Context, details: Details, extra: Record<string, unknown> = {}) {
-    const step = details.prompt.name;
-    const view = step === 'consent' ? 'consent' : 'login';
-    const scopes = String(details.params.scope ?? '').split(' ').filter(Boolean);
-    ctx.type = 'html';
-    ctx.body = await views.render(view, { uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid), scopes, ...extra });
+  /** Where this interaction stands: the provider's prompt, refined by our MFA transaction. */
+  async function currentStep(ctx: Context, details: Details) {
+    if (details.prompt.name !== 'login') return { step: details.prompt.name };
+    const tx = await mfa.transactions.get(details.uid);
+    if (tx) return { step: tx.stage, methods: tx.methods };
+    if (kit.isStepUp(details)) {
+      const session = await providers.current.Session.findByUid(details.session!.uid);
+      const outcome = await mfa.beginStepUp({
+        uid: details.uid, accountId: details.session!.accountId, authTime: Number(session?.loginTs ?? 0),
+        clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx),
+      });
+      return { step: outcome.kind === 'mfa' ? 'mfa' : outcome.kind === 'enroll' ? 'enroll' : 'login', outcome };
+    }
+    return { step: 'login' };
   }
 
   router.get('/', async (ctx) => {
-    const details = await load(ctx);
+    const details = await kit.load(ctx);
     ctx.set('Cache-Control', 'no-store');
-    if (wantsJson(ctx)) ctx.body = { uid: details.uid, step: details.prompt.name, client_id: clientIdOf(details) };
-    else await render(ctx, details);
+    const { step, methods, outcome } = await currentStep(ctx, details);
+    if (outcome && (outcome.kind === 'finish' || outcome.kind === 'deny')) return kit.respondOutcome(ctx, details, outcome);
+    if (wantsJson(ctx)) {
+      ctx.body = { uid: details.uid, step, client_id: clientIdOf(details), ...(methods?.length ? { methods } : {}), ...(step === 'enroll' ? { allowed_methods: methods } : {}) };
+      return;
+    }
+    if (step === 'mfa' || step === 'enroll' || step === 'trust_device') {
+      return kit.respondOutcome(ctx, details, step === 'trust_device' ? { kind: 'trust_device' } : { kind: step, methods: methods ?? [] });
+    }
+    await kit.render(ctx, details, step === 'consent' ? 'consent' : 'login');
   });
 
   router.post('/login', async (ctx) => {
-    const details = await loadForPost(ctx, 'login');
+    const details = await kit.loadForPost(ctx, 'login');
+    if (await mfa.transactions.get(details.uid)) throw new IdpError(400, 'invalid_step', 'the password step of this interaction is already done');
     await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.config.rateLimit.loginPerIpPerMinute, 60);
     const input = validate(loginBody, body(ctx));
     let user;
@@ -74,25 +72,24 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     } catch (err) {
       if (err instanceof IdpError && err.status === 401 && !wantsJson(ctx)) {
         ctx.status = 401;
-        await render(ctx, details, { error: 'Invalid username or password.', username: input.username });
+        await kit.render(ctx, details, 'login', { error: 'Invalid username or password.', username: input.username });
         return;
       }
       throw err;
     }
-    const ts = Math.floor(deps.clock.now() / 1000);
-    const redirectTo = await providers.current.interactionResult(ctx.req, ctx.res, {
-      login: { accountId: user.id, acr: 'aal1', amr: ['pwd'], ts, remember: true },
-    }, { mergeWithLastSubmission: false });
-    deps.metrics.logins.inc({ outcome: 'success' });
-    await deps.audit.record({
-      type: 'authn.login.succeeded', outcome: 'success', subject: user.id, organizationId: user.organizationId,
-      ip: ctx.ip, requestId: ctx.state.requestId, data: { client_id: clientIdOf(details), amr: ['pwd'], acr: 'aal1' },
-    });
-    respondStep(ctx, { status: 'success', redirect_to: redirectTo });
+    const outcome = await mfa.afterPassword({ uid: details.uid, user, clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx) });
+    if (outcome.kind === 'finish') {
+      deps.metrics.logins.inc({ outcome: 'success' });
+      await deps.audit.record({
+        type: 'authn.login.succeeded', outcome: 'success', subject: user.id, organizationId: user.organizationId,
+        ip: ctx.ip, requestId: ctx.state.requestId, data: { client_id: clientIdOf(details), amr: outcome.login.amr, acr: outcome.login.acr },
+      });
+    }
+    await kit.respondOutcome(ctx, details, outcome);
   });
 
   router.post('/consent', async (ctx) => {
-    const details = await loadForPost(ctx, 'consent');
+    const details = await kit.loadForPost(ctx, 'consent');
     const provider = providers.current;
     const accountId = details.session?.accountId;
     if (!accountId) throw badRequest('no signed-in user for this interaction');
@@ -112,8 +109,8 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
   });
 
   router.post('/abort', async (ctx) => {
-    const details = await load(ctx);
-    csrf.verify(ctx, details.uid);
+    const details = await kit.loadForPost(ctx);
+    await mfa.transactions.clear(details.uid);
     const redirectTo = await providers.current.interactionResult(ctx.req, ctx.res, {
       error: 'access_denied', error_description: 'the user refused the request',
     }, { mergeWithLastSubmission: false });

@@ -1,0 +1,62 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { MfaService, Outcome } from '../../authn/mfa.service.js';
+import { IdpError } from '../../lib/errors.js';
+import { body, validate } from '../middleware/body.js';
+import { wantsJson } from '../middleware/error-handler.js';
+import type { Details, InteractionKit } from './interaction-context.js';
+
+// The code itself is checked by the factor, so that every malformed value also counts as a failed attempt.
+const codeBody = z.object({ code: z.unknown() });
+const trustBody = z.object({
+  trust: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
+  name: z.string().trim().max(100).optional(),
+});
+
+export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: string }): Router {
+  const { kit, mfa } = deps;
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  /** Browsers get the same page again with a message; JSON clients get the error. */
+  async function answer(ctx: Context, details: Details, run: () => Promise<Outcome>, retryView: 'mfa' | 'enroll-totp') {
+    try {
+      await kit.respondOutcome(ctx, details, await run());
+    } catch (err) {
+      if (wantsJson(ctx) || !(err instanceof IdpError) || err.status !== 401) throw err;
+      ctx.status = 401;
+      const tx = await mfa.transactions.get(details.uid);
+      const extra = retryView === 'mfa' ? { methods: tx?.methods ?? [] } : { enrollment: await mfa.enrollTotpBegin(details.uid, deps.issuer) };
+      await kit.render(ctx, details, retryView, { ...extra, error: 'That code is not valid. Try again.' });
+    }
+  }
+
+  for (const [path, method] of [['totp', 'totp'], ['backup-code', 'backup_code']] as const) {
+    router.post(`/mfa/${path}`, async (ctx) => {
+      const details = await kit.loadForPost(ctx, 'login');
+      const { code } = validate(codeBody, body(ctx));
+      await answer(ctx, details, () => mfa.verify({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }), 'mfa');
+    });
+  }
+
+  router.post('/enroll/totp', async (ctx) => {
+    const details = await kit.loadForPost(ctx, 'login');
+    const e = await mfa.enrollTotpBegin(details.uid, deps.issuer);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { secret: e.secret, otpauth_uri: e.otpauthUri, qr_code_svg: e.qrSvg, qr_code_png: e.qrPng };
+  });
+
+  router.post('/enroll/totp/confirm', async (ctx) => {
+    const details = await kit.loadForPost(ctx, 'login');
+    const { code } = validate(codeBody, body(ctx));
+    await answer(ctx, details, () => mfa.enrollTotpConfirm({ uid: details.uid, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }), 'enroll-totp');
+  });
+
+  router.post('/trust-device', async (ctx) => {
+    const details = await kit.loadForPost(ctx, 'login');
+    const input = validate(trustBody, body(ctx));
+    await kit.respondOutcome(ctx, details, await mfa.trustDevice({ uid: details.uid, trust: input.trust, name: input.name, ...kit.meta(ctx) }));
+  });
+
+  return router;
+}

@@ -1,0 +1,52 @@
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import { asProviderError } from './unavailable.js';
+
+export interface SessionFacts {
+  accountId: string;
+  authTime: number;
+  clientId: string;
+  acrValues?: string;
+  deviceToken?: string;
+}
+
+export interface InteractionPolicyDeps {
+  /** True when the signed-in session still meets the MFA policy and the requested acr. */
+  sessionSatisfies(facts: SessionFacts): Promise<boolean>;
+  absoluteSessionSeconds: number;
+  deviceCookie: string;
+}
+
+/**
+ * oidc-provider treats acr_values as voluntary and knows nothing of our MFA policy, so the login
+ * prompt gets two Checks of ours: an absolute session lifetime (fresh login past it) and
+ * `mfa_required` (step-up, reauth interval, newly required MFA) which the interaction answers
+ * with the challenge alone.
+ */
+export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  const { Check } = interactionPolicy;
+
+  login.checks.add(new Check('session_expired', 'the session reached its absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
+    const { session } = ctx.oidc;
+    if (!session?.accountId || !session.loginTs) return Check.NO_NEED_TO_PROMPT;
+    return Math.floor(Date.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+  }));
+
+  login.checks.add(new Check('mfa_required', 'a stronger or fresher authentication is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+    const { session, client, params } = ctx.oidc;
+    if (!session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
+    try {
+      const ok = await deps.sessionSatisfies({
+        accountId: session.accountId, authTime: session.loginTs ?? 0, clientId: client.clientId,
+        acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
+        deviceToken: ctx.cookies.get(deps.deviceCookie),
+      });
+      return ok ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+    } catch (err) {
+      throw asProviderError(err);
+    }
+  }));
+
+  return policy;
+}

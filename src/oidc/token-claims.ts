@@ -1,0 +1,17 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+
+export interface StepUpLookup { isStepUp(accountId: string, authTime: number): Promise<boolean> }
+
+/**
+ * JWT access tokens carry how the user authenticated (acr, amr, auth_time, step_up), taken from
+ * the code or refresh token they were minted from, so resource servers can demand a level too.
+ */
+export function createExtraTokenClaims(lookup: StepUpLookup): NonNullable<Configuration['extraTokenClaims']> {
+  return async (ctx: KoaContextWithOIDC, token) => {
+    if (token.kind !== 'AccessToken') return undefined;
+    const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+    if (!source?.accountId || !source.authTime) return undefined;
+    const stepUp = await lookup.isStepUp(source.accountId, source.authTime);
+    return { acr: source.acr, amr: source.amr, auth_time: source.authTime, ...(stepUp ? { step_up: true } : {}) };
+  };
+}
