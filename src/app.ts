@@ -14,6 +14,7 @@ import { parseBodies } from './http/middleware/body.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { createRateLimiter } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
+import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { opsRoutes } from './http/ops/ops.routes.js';
 import { createViewRenderer } from './http/views.js';
 
@@ -21,8 +22,10 @@ import { createViewRenderer } from './http/views.js';
 export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
+  app.maxIpsCount = 1;
   const views = createViewRenderer();
 
+  app.use(trustedProxies(c.config.trustedProxies));
   app.use(requestContext(c.logger, c.metrics));
   app.use(errorHandler(c.logger, views));
   app.use(helmet({

@@ -19,7 +19,7 @@ export const configSchema = z.object({
   redisKeyPrefix: z.string().default(''),
   encryptionKey: z.string().optional(),
   bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
-  trustedProxies: z.array(z.string()),
+  trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be IP addresses or CIDRs')),
   session: z.object({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
   ttl: z.object({
     accessTokenSeconds: positiveInt, idTokenSeconds: positiveInt, authorizationCodeSeconds: positiveInt.max(600),

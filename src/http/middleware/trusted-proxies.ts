@@ -1,0 +1,33 @@
+import net from 'node:net';
+import type { Middleware } from 'koa';
+
+const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'];
+
+/** Accepts `10.0.0.0/8`, `192.0.2.1`, `::1`, `fd00::/8`. */
+export function parseCidrs(cidrs: readonly string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const entry of cidrs) {
+    const [address, bits] = entry.split('/');
+    const type = net.isIPv6(address!) ? 'ipv6' : 'ipv4';
+    if (!net.isIP(address!)) throw new Error(`TRUSTED_PROXIES: ${entry} is not an IP address or CIDR`);
+    if (bits === undefined) list.addAddress(address!, type);
+    else list.addSubnet(address!, Number(bits), type);
+  }
+  return list;
+}
+
+/**
+ * `X-Forwarded-*` is believed only from the configured proxies (authentik CVE-2023-36456 class):
+ * from anyone else those headers are dropped before koa or the provider read them. With
+ * `maxIpsCount = 1` koa takes the hop our proxy appended, not one the client wrote.
+ */
+export function trustedProxies(cidrs: readonly string[]): Middleware {
+  const list = parseCidrs(cidrs);
+  return async (ctx, next) => {
+    const remote = ctx.req.socket.remoteAddress ?? '';
+    const plain = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+    const trusted = plain !== '' && list.check(plain, net.isIPv6(plain) ? 'ipv6' : 'ipv4');
+    if (!trusted) for (const h of FORWARDED) delete ctx.req.headers[h];
+    await next();
+  };
+}
