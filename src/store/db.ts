@@ -33,7 +33,13 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     if (opts.schema) {
       const admin = new pg.Client({ connectionString: opts.databaseUrl });
       await admin.connect();
-      try { await admin.query(`create schema if not exists "${opts.schema}"`); } finally { await admin.end(); }
+      try {
+        await admin.query(`create schema if not exists "${opts.schema}"`);
+      } catch (err) {
+        // Nodes booting together can all pass "if not exists"; the losers then hit the catalog's
+        // unique index (23505). The schema exists either way.
+        if ((err as { code?: unknown }).code !== '23505') throw err;
+      } finally { await admin.end(); }
     }
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
