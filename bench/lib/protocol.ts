@@ -1,0 +1,37 @@
+/** Messages between the bench orchestrator (parent) and a server child over the Node IPC channel. */
+
+export interface ReadyMessage {
+  type: 'ready';
+  /** Where to connect (always loopback). */
+  url: string;
+  /** The issuer the server signs into tokens (may say `localhost` while `url` says 127.0.0.1). */
+  issuer: string;
+  pid: number;
+}
+
+export interface StatsRequest { type: 'stats'; id: number }
+
+export interface StatsMessage {
+  type: 'stats';
+  id: number;
+  memory: NodeJS.MemoryUsage;
+  /** Cumulative event-loop utilisation (idle/active ms since start). */
+  elu: { idle: number; active: number };
+  /** Cumulative query counts by "<verb> <table>" (our server only). */
+  pg: Record<string, number>;
+  /** Cumulative Redis commands by name (our server only). */
+  redis: Record<string, number>;
+}
+
+export interface ShutdownRequest { type: 'shutdown' }
+
+/** Starts the V8 sampling profiler of the main thread, or stops it and writes the profile to `file`. */
+export interface ProfileRequest { type: 'profile'; id: number; action: 'start' | 'stop'; file?: string }
+export interface ProfileAck { type: 'profile'; id: number; error?: string }
+
+/** process.cpuUsage() of the server (all threads, µs resolution), for per-step CPU accounting. */
+export interface CpuRequest { type: 'cpu'; id: number }
+export interface CpuMessage { type: 'cpu'; id: number; user: number; system: number }
+
+export type ParentMessage = StatsRequest | ShutdownRequest | ProfileRequest | CpuRequest;
+export type ChildMessage = ReadyMessage | StatsMessage | ProfileAck | CpuMessage;
