@@ -12,10 +12,13 @@ export function amrOf(events: readonly AuthEvent[]): string[] {
   return values;
 }
 
-/** Two distinct factors, one of them a second factor, make AAL2; with a phishing-resistant one, AAL3. */
+/** Email codes and security questions are never an AAL2 authenticator (NIST SP 800-63B rev 4, FEATURES §4). */
+const WEAK: ReadonlySet<FactorKind> = new Set(['email_otp', 'security_question']);
+
+/** Two distinct factors, one of them a (non-weak) second factor, make AAL2; with a phishing-resistant one, AAL3. */
 export function aalOf(events: readonly AuthEvent[]): Aal {
   const kinds = new Set(events.map((e) => e.factor));
-  const second = events.filter((e) => e.secondFactor);
+  const second = events.filter((e) => e.secondFactor && !WEAK.has(e.factor));
   if (kinds.size < 2 || second.length === 0) return 1;
   return second.some((e) => e.phishingResistant) ? 3 : 2;
 }

@@ -72,7 +72,9 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, deviceToken?: string): Promise<Outcome> {
-    const ts = Math.floor(clock.now() / 1000);
+    let ts = Math.floor(clock.now() / 1000);
+    // Never the auth_time of another login of this user (their states would mix: another session's MFA would count here).
+    while (!(await transactions.reserveAuthTime(tx.accountId, ts))) ts += 1;
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
     await deps.authnStates.put(tx.accountId, ts, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
@@ -191,6 +193,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
         metrics.mfaChallenges.inc({ method: 'totp', outcome: 'failed' });
+        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
         if (err.code === 'malformed') throw badRequest(err.message);
         throw new IdpError(401, 'invalid_code', 'the code is not valid');
       }

@@ -29,7 +29,10 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
       if (device && device.expiresAt.getTime() > clock.now()) return device;
       return undefined;
     },
-    isActive: (userId: string, id: string) => devices.isActive(userId, id),
+    /** Still trusted: not revoked and not expired by our clock (the repository only knows the database's). */
+    async isActive(userId: string, id: string): Promise<boolean> {
+      return (await devices.listActive(userId)).some((d) => d.id === id && d.expiresAt.getTime() > clock.now());
+    },
     list: (userId: string) => devices.listActive(userId),
     async revoke(userId: string, id: string, actor: string): Promise<boolean> {
       const done = await devices.revoke(userId, id);

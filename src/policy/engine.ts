@@ -50,7 +50,8 @@ export function decide(input: DecisionInput): AuthnDecision {
   if (input.requestedAal && input.requestedAal >= 2) {
     reasons.push('acr_requested');
     const needsPr = input.requestedAal === 3;
-    const ok = fresh.some((e) => !needsPr || e.phishingResistant);
+    // Weak second factors (email codes, questions) never count toward a requested level.
+    const ok = fresh.some((e) => (needsPr ? e.phishingResistant : !WEAK.includes(FACTOR_METHOD[e.factor]!)));
     if (ok) return { outcome: 'satisfied', aal: aalOf(input.events), reasons };
     const usable = input.enrolled.filter((m) => (needsPr ? PHISHING_RESISTANT.includes(m) : !WEAK.includes(m)));
     if (usable.length) return { outcome: 'challenge', requiredAal: input.requestedAal, methods: usable, reasons: stale ? [...reasons, 'reauth_due'] : reasons };

@@ -41,7 +41,8 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
         uid: details.uid, accountId: details.session!.accountId, authTime: Number(session?.loginTs ?? 0),
         clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx),
       });
-      return { step: outcome.kind === 'mfa' ? 'mfa' : outcome.kind === 'enroll' ? 'enroll' : 'login', outcome };
+      const methods = outcome.kind === 'mfa' || outcome.kind === 'enroll' ? outcome.methods : undefined;
+      return { step: outcome.kind === 'mfa' ? 'mfa' : outcome.kind === 'enroll' ? 'enroll' : 'login', methods, outcome };
     }
     return { step: 'login' };
   }
