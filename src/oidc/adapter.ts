@@ -1,8 +1,6 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { SecretBox } from '../lib/crypto.js';
 import type { OidcPayloadStore } from '../store/ephemeral-store.js';
-import type { ClientRepository } from '../store/repositories/client.repository.js';
-import { clientMetadata } from './client-metadata.js';
+import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
 /** Models whose loss would sign users out or reopen a replay window: always PostgreSQL. */
@@ -11,8 +9,7 @@ const DURABLE = new Set(['Session', 'Grant', 'RefreshToken']);
 export interface AdapterDeps {
   durable: OidcPayloadStore;
   shortLived: OidcPayloadStore;
-  clients: ClientRepository;
-  box: SecretBox;
+  clients: Pick<ClientCache, 'find'>;
 }
 
 export type AdapterClass = new (model: string) => Adapter;
@@ -35,8 +32,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
-        const record = await guard(() => deps.clients.find(id));
-        return record && clientMetadata(record, deps.box);
+        return guard(() => deps.clients.find(id));
       }
       return guard(() => this.store.find(this.model, id)) as Promise<AdapterPayload | undefined>;
     }

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { createAdapterClass, type AdapterClass } from '../../src/oidc/adapter.js';
+import { createClientCache } from '../../src/oidc/client-cache.js';
 import { createSecretBox } from '../../src/lib/crypto.js';
 import { TEST_ENCRYPTION_KEY } from '../helpers/env.js';
 import { describeEphemeralContract } from './ephemeral.contract.js';
@@ -37,8 +38,9 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
 
     beforeAll(async () => {
       f = await makeStore();
-      Adapter = createAdapterClass({ durable: f.oidc, shortLived: f.oidc, clients: f.clients, box });
-      const classes = [Adapter, ...f.peers.map((p) => createAdapterClass({ durable: p.oidc, shortLived: p.oidc, clients: f.clients, box }))];
+      const clients = createClientCache(f.clients, box, 0);
+      Adapter = createAdapterClass({ durable: f.oidc, shortLived: f.oidc, clients });
+      const classes = [Adapter, ...f.peers.map((p) => createAdapterClass({ durable: p.oidc, shortLived: p.oidc, clients }))];
       adaptersFor = (model) => classes.map((C) => new C(model));
     }, 30_000);
     afterAll(async () => { await f?.close(); });

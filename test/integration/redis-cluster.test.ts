@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { Cluster } from 'ioredis';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { createAdapterClass } from '../../src/oidc/adapter.js';
+import { createClientCache } from '../../src/oidc/client-cache.js';
 import type { RunningServer } from '../../src/server.js';
 import { createRedisOidcStore } from '../../src/store/redis/redis-oidc.store.js';
 import { createSqlOidcStore } from '../../src/store/sql/sql-oidc.store.js';
@@ -75,9 +76,8 @@ test('a code + PKCE login hopping between both IdPs on every request', async () 
 
 describe('OIDC store on the cluster (two IdPs\' own cluster connections)', () => {
   const adapters = () => {
-    const box = a!.container.box;
     const durable = createSqlOidcStore(a!.container.db);
-    return [a!, b!].map((idp) => createAdapterClass({ durable, shortLived: createRedisOidcStore(idp.container.redis!), clients: idp.container.clients, box }));
+    return [a!, b!].map((idp) => createAdapterClass({ durable, shortLived: createRedisOidcStore(idp.container.redis!), clients: createClientCache(idp.container.clients, idp.container.box) }));
   };
 
   test('50 concurrent consume() of one authorization code across both connections: exactly one winner', async () => {

@@ -18,7 +18,9 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
     const incoming = ctx.get('x-request-id');
     const id = REQUEST_ID.test(incoming) ? incoming : randomToken(12);
     ctx.state.requestId = id;
-    ctx.state.log = logger.child({ requestId: id });
+    // A child logger per request is costly and most requests never log: made on first use.
+    let child: Logger | undefined;
+    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ requestId: id })), configurable: true });
     ctx.set('X-Request-Id', id);
     const started = process.hrtime.bigint();
     try {
@@ -26,7 +28,7 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpDuration.observe({ method: ctx.method, route: routeLabel(ctx.path), status: String(ctx.status) }, seconds);
-      ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      if (logger.isLevelEnabled('debug')) ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
     }
   };
 }

@@ -23,11 +23,23 @@ export function parseCidrs(cidrs: readonly string[]): net.BlockList {
  */
 export function trustedProxies(cidrs: readonly string[]): Middleware {
   const list = parseCidrs(cidrs);
+  const verdicts = new Map<string, boolean>(); // per peer address: BlockList lookups are not free
+  const isTrusted = (remote: string): boolean => {
+    let v = verdicts.get(remote);
+    if (v === undefined) {
+      const plain = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+      v = cidrs.length > 0 && plain !== '' && list.check(plain, net.isIPv6(plain) ? 'ipv6' : 'ipv4');
+      if (verdicts.size > 10_000) verdicts.clear();
+      verdicts.set(remote, v);
+    }
+    return v;
+  };
   return async (ctx, next) => {
-    const remote = ctx.req.socket.remoteAddress ?? '';
-    const plain = remote.startsWith('::ffff:') ? remote.slice(7) : remote;
-    const trusted = plain !== '' && list.check(plain, net.isIPv6(plain) ? 'ipv6' : 'ipv4');
-    if (!trusted) for (const h of FORWARDED) delete ctx.req.headers[h];
+    const { headers } = ctx.req;
+    if ((headers['x-forwarded-for'] || headers['x-forwarded-proto'] || headers['x-forwarded-host'] || headers.forwarded)
+      && !isTrusted(ctx.req.socket.remoteAddress ?? '')) {
+      for (const h of FORWARDED) delete headers[h];
+    }
     await next();
   };
 }
