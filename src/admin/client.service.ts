@@ -13,6 +13,8 @@ export interface ClientServiceDeps {
   box: SecretBox;
   providers: ProviderHolder;
   audit: AuditService;
+  /** Told of every change so this node's client cache drops the old metadata at once. */
+  changed?: (clientId: string) => void;
 }
 
 const PROTOCOL_FIELDS = [
@@ -65,6 +67,7 @@ export function createClientService(deps: ClientServiceDeps) {
         firstParty: input.first_party ?? false, mfaPolicy: input.mfa_policy ?? null, organizationId: org.id,
       };
       if (!(await clients.insert(record))) throw conflict(`client_id ${clientId} is already registered`);
+      deps.changed?.(clientId);
       await deps.audit.record({ type: 'admin.client.created', outcome: 'success', actor, subject: clientId });
       return clientView(record, secret);
     },
@@ -93,12 +96,14 @@ export function createClientService(deps: ClientServiceDeps) {
         mfaPolicy: input.mfa_policy === undefined ? record.mfaPolicy : input.mfa_policy,
       };
       await clients.update(clientId, next);
+      deps.changed?.(clientId);
       await deps.audit.record({ type: 'admin.client.updated', outcome: 'success', actor, subject: clientId, data: { fields: Object.keys(input) } });
       return clientView(next, secret);
     },
 
     async remove(clientId: string, actor: string) {
       if (!(await clients.delete(clientId))) throw notFound('no such client');
+      deps.changed?.(clientId);
       await deps.audit.record({ type: 'admin.client.deleted', outcome: 'success', actor, subject: clientId });
     },
   };
