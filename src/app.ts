@@ -5,6 +5,9 @@ import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Container } from './container.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
+import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
+import { organizationRoutes } from './http/admin/organizations.routes.js';
+import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
@@ -16,6 +19,7 @@ import { createRateLimiter } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { opsRoutes } from './http/ops/ops.routes.js';
+import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './http/views.js';
 
 /** Our routes first; whatever they do not match falls through to the provider mounted at the issuer path. */
@@ -45,11 +49,21 @@ export function buildApp(c: Container): Koa {
   app.use(interactions.routes()).use(interactions.allowedMethods());
   app.use(mfa.routes()).use(mfa.allowedMethods());
 
+  // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
+  const codesPerMinute = c.config.mfa.attemptsPerChallenge;
+  const selfService = selfServiceRoutes({
+    auth: { providers: c.providers, accounts: c.accounts, clients: c.clients, authnStates: c.authnStates, factors: c.factorManagement, csrf: c.csrf },
+    factors: c.factorManagement, devices: c.devices, limiter: createRateLimiter(c.ephemeral),
+    issuerName: new URL(c.config.issuer).hostname, codesPerUserPerMinute: codesPerMinute,
+  });
+  app.use(selfService.routes()).use(selfService.allowedMethods());
+
   const api = new Router({ prefix: '/api/v1' });
   api.use(apiKeyAuth(c.apiKeys));
   const clients = clientRoutes(c.clientService);
   const users = userRoutes(c.userService);
-  api.use(clients.routes(), users.routes());
+  const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, limiter: createRateLimiter(c.ephemeral), verifyPerUserPerMinute: codesPerMinute });
+  api.use(clients.routes(), users.routes(), platform.routes(), settingsRoutes(c.settingsAdmin).routes(), organizationRoutes(c.organizationService).routes());
   app.use(api.routes()).use(api.allowedMethods());
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';

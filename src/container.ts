@@ -1,11 +1,16 @@
 import { createApiKeyService } from './admin/api-key.service.js';
 import { createClientService } from './admin/client.service.js';
+import { createMfaPlatformService } from './admin/mfa-platform.service.js';
+import { createMfaProfileExtension } from './admin/mfa-profile.js';
+import { createOrganizationService } from './admin/organization.service.js';
+import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './authn/amr.js';
 import { createFactorRegistry } from './authn/factors/index.js';
 import { createLoginService } from './authn/login.service.js';
 import { createMfaService } from './authn/mfa.service.js';
+import { createFactorManagementService } from './authn/self-service.service.js';
 import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
@@ -23,7 +28,6 @@ import { resolveEncryptionKey } from './lib/encryption-key.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { createAdapterClass } from './oidc/adapter.js';
-import { createClientCache } from './oidc/client-cache.js';
 import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
@@ -71,7 +75,6 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
 
-  const clientCache = createClientCache(clients, box);
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
@@ -81,11 +84,13 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     accounts, credentials, clients, settings, factors, devices, audit, metrics, clock, config, authnStates,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
   });
+  // Factors managed outside a login: the platform API and the signed-in user's self-service.
+  const factorManagement = createFactorManagementService({ credentials, factors, devices, settings, ephemeral, audit, metrics, clock, config });
   const stepUps: StepUpLookup = { isStepUp: async (accountId, authTime) => (await authnStates.get(accountId, authTime))?.stepUp ?? false };
 
   const providers = await createProviderHolder({
     config, keyStore, clients, logger,
-    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache }),
+    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients, box }),
     findAccount: createFindAccount(accounts, stepUps),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
@@ -109,12 +114,15 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   return {
     config, logger, clock, box, db, redis, ephemeral, metrics, accounts, organizations, clients, audit, keyStore, providers, apiKeys,
-    credentials, settings, factors, devices, mfa, authnStates,
+    credentials, settings, factors, devices, mfa, authnStates, factorManagement,
+    mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
+    organizationService: createOrganizationService({ organizations, audit }),
+    settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, config, clock }),
-    clientService: createClientService({ clients, organizations, box, providers, audit, changed: (id) => clientCache.invalidate(id) }),
-    userService: createUserService({ accounts, organizations, audit, clock }),
+    clientService: createClientService({ clients, organizations, box, providers, audit }),
+    userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
       ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { clientMfaPolicySchema } from '../policy/settings.js';
 
 const uri = z.url().max(2048);
 
@@ -14,7 +15,8 @@ export const clientFields = z.object({
   backchannel_logout_session_required: z.boolean().optional(),
   jwks_uri: uri.optional(),
   first_party: z.boolean().optional(),
-  mfa_policy: z.record(z.string(), z.unknown()).nullable().optional(),
+  // Same keys and bounds as the settings API's `mfa` block, so a bad policy is refused here, not ignored at login.
+  mfa_policy: clientMfaPolicySchema.nullable().optional(),
 });
 
 export const createClientBody = clientFields.extend({

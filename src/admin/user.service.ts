@@ -57,9 +57,11 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       return {
         id: user.id, external_id: user.externalId, username: user.username, email: user.email, phone: user.phone,
         email_verified: user.emailVerified, phone_verified: user.phoneVerified, status: user.status, roles: user.roles,
-        organization: org?.slug ?? null, has_otp: false, has_passkeys: false, ...extra,
+        organization: org?.slug ?? null, has_otp: false, has_passkeys: false,
         is_locked: locked, failed_attempts: user.failedAttempts,
         created_at: user.createdAt.toISOString(), last_login_at: user.lastLoginAt?.toISOString() ?? null,
+        // Last, so that capabilities can refine the base fields (is_locked also covers the MFA lock).
+        ...extra,
       };
     },
   };

@@ -1,0 +1,82 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { FactorManagementService } from '../authn/self-service.service.js';
+import type { TrustedDeviceService } from '../authn/trusted-device.service.js';
+import { notFound } from '../lib/errors.js';
+import type { User } from '../store/database.js';
+import { UUID, type AccountRepository } from '../store/repositories/account.repository.js';
+import type { ChangedBy } from './changed-by.js';
+import { trustedDeviceView } from './trusted-device.view.js';
+
+export interface MfaPlatformDeps {
+  accounts: Pick<AccountRepository, 'findById' | 'findByExternalId' | 'update'>;
+  factors: FactorManagementService;
+  devices: Pick<TrustedDeviceService, 'list' | 'revoke'>;
+  audit: AuditService;
+}
+
+/** A user named by the IdP's id (`/users/{id}/…`) or by the platform's external id (`?externalUserId=`). */
+export type UserRef = { id: string } | { externalUserId: string };
+
+/**
+ * The REST API for platforms that keep their own primary login (FEATURES §8, seed 002 shapes)
+ * and the admin's unlock and trusted-device revocation. Users are addressed by external id.
+ */
+export function createMfaPlatformService(deps: MfaPlatformDeps) {
+  const { accounts, factors } = deps;
+  const via = (by: ChangedBy) => ({ actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' as const });
+
+  async function find(ref: UserRef): Promise<User> {
+    const user = 'id' in ref ? (UUID.test(ref.id) ? await accounts.findById(ref.id) : undefined) : await accounts.findByExternalId(ref.externalUserId);
+    if (!user) throw notFound('no such user');
+    return user;
+  }
+
+  return {
+    /** A new TOTP secret, pending until its first valid code reaches POST /otp/verify. */
+    async startTotp(externalUserId: string, otp: { issuer_name: string; account_name: string }, by: ChangedBy) {
+      const user = await find({ externalUserId });
+      const e = await factors.beginTotp(user, otp.account_name, otp.issuer_name, via(by));
+      return { user: { external_id: user.externalId, new_otp_secret: e.secret, qrcode_payload: e.otpauthUri, is_setup_complete: false } };
+    },
+
+    async verify(externalUserId: string, code: unknown, by: ChangedBy) {
+      const user = await find({ externalUserId });
+      const { method, enrolled } = await factors.verifyCode(user, code, via(by), { confirmPending: true });
+      const message = enrolled ? 'OTP verified successfully; authenticator setup is complete.'
+        : method === 'totp' ? 'OTP verified successfully.' : 'Backup code verified successfully.';
+      return { status: 'success' as const, id: user.externalId, message };
+    },
+
+    async backupCodes(externalUserId: string, by: ChangedBy) {
+      const user = await find({ externalUserId });
+      return { user: { id: user.externalId, backup_codes: await factors.regenerateBackupCodes(user, via(by)) } };
+    },
+
+    /** Clears both locks and both failure counters; an admin-locked status becomes active again. */
+    async unlock(externalUserId: string, by: ChangedBy) {
+      const user = await find({ externalUserId });
+      const status = user.status === 'locked' ? 'active' : user.status;
+      await accounts.update(user.id, { status, failedAttempts: 0, lockedUntil: null, mfaFailedAttempts: 0, mfaLockedUntil: null, mfaLockCount: 0 });
+      await deps.audit.record({
+        type: 'admin.user.unlocked', outcome: 'success', ...by, subject: user.id, organizationId: user.organizationId,
+        data: {
+          status: user.status, failed_attempts: user.failedAttempts, locked_until: user.lockedUntil?.toISOString() ?? null,
+          mfa_failed_attempts: user.mfaFailedAttempts, mfa_locked_until: user.mfaLockedUntil?.toISOString() ?? null,
+        },
+      });
+      return { user: { id: user.id, external_id: user.externalId, status, is_locked: false } };
+    },
+
+    async listDevices(ref: UserRef) {
+      const user = await find(ref);
+      return { devices: (await deps.devices.list(user.id)).map((d) => trustedDeviceView(d)) };
+    },
+
+    async revokeDevice(ref: UserRef, deviceId: string, by: ChangedBy): Promise<void> {
+      const user = await find(ref);
+      if (!UUID.test(deviceId) || !(await deps.devices.revoke(user.id, deviceId, by.actor ?? 'unknown'))) throw notFound('no such trusted device');
+    },
+  };
+}
+
+export type MfaPlatformService = ReturnType<typeof createMfaPlatformService>;

@@ -1,0 +1,44 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { ChangedBy } from './changed-by.js';
+import { notFound } from '../lib/errors.js';
+import type { SettingsService } from '../policy/settings.service.js';
+import type { EffectiveSettings } from '../policy/settings.js';
+import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
+
+export interface SettingsAdminDeps {
+  settings: SettingsService;
+  organizations: Pick<OrganizationRepository, 'findBySlug'>;
+  audit: AuditService;
+}
+
+/**
+ * The settings API: reads answer the effective values (defaults ⊕ global ⊕ organisation), writes
+ * merge into one layer and are audited with what they changed (the values are policy, not secrets).
+ */
+export function createSettingsAdminService(deps: SettingsAdminDeps) {
+  const { settings, audit } = deps;
+
+  async function org(slug: string) {
+    const found = await deps.organizations.findBySlug(slug);
+    if (!found) throw notFound('no such organization');
+    return found;
+  }
+
+  return {
+    getGlobal: (): Promise<EffectiveSettings> => settings.effective(),
+    async patchGlobal(input: unknown, by: ChangedBy): Promise<EffectiveSettings> {
+      const effective = await settings.patchGlobal(input);
+      await audit.record({ type: 'admin.settings.updated', outcome: 'success', ...by, data: { scope: 'global', changes: input } });
+      return effective;
+    },
+    getOrganization: async (slug: string): Promise<EffectiveSettings> => settings.effective((await org(slug)).id),
+    async patchOrganization(slug: string, input: unknown, by: ChangedBy): Promise<EffectiveSettings> {
+      const { id } = await org(slug);
+      const effective = await settings.patchOrganization(slug, input);
+      await audit.record({ type: 'admin.settings.updated', outcome: 'success', ...by, subject: id, organizationId: id, data: { scope: `organization:${slug}`, changes: input } });
+      return effective;
+    },
+  };
+}
+
+export type SettingsAdminService = ReturnType<typeof createSettingsAdminService>;

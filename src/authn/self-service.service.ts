@@ -1,0 +1,198 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { Config } from '../config.js';
+import type { Clock } from '../lib/clock.js';
+import { IdpError, badRequest, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { MfaSettings } from '../policy/settings.js';
+import type { SettingsService } from '../policy/settings.service.js';
+import { FACTOR_METHOD, type AuthEvent, type FactorKind, type MfaMethod } from '../policy/types.js';
+import type { User } from '../store/database.js';
+import type { EphemeralStore } from '../store/ephemeral-store.js';
+import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import { FactorError } from './factor.js';
+import type { FactorRegistry } from './factors/index.js';
+import type { TotpEnrollment } from './factors/totp.factor.js';
+import type { TrustedDeviceService } from './trusted-device.service.js';
+
+export interface FactorManagementDeps {
+  credentials: CredentialRepository;
+  factors: FactorRegistry;
+  devices: Pick<TrustedDeviceService, 'revokeAll'>;
+  settings: Pick<SettingsService, 'effective'>;
+  ephemeral: EphemeralStore;
+  audit: AuditService;
+  metrics: Metrics;
+  clock: Clock;
+  config: Pick<Config, 'mfa'>;
+}
+
+/** Who changes a user's factors, through which door, from where (for the audit trail). */
+export interface ChangeContext { actor: string; via: 'self_service' | 'platform_api'; ip?: string; requestId?: string }
+
+/** When the signed-in user last proved a sign-in and a second factor (epoch ms). */
+export interface Freshness { signedInAt: number; mfaAt?: number }
+
+const TOTP_CODE = /^[0-9]{6}$/;
+const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
+
+/** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Mirrors policy/engine.ts. */
+export function policyRequiresMfa(mfa: MfaSettings, roles: readonly string[]): boolean {
+  if (mfa.required_for_roles.some((r) => roles.includes(r))) return true;
+  return mfa.policy !== 'disabled' && (mfa.policy !== 'any' || mfa.enforce_enrollment);
+}
+
+/** Methods that satisfy the policy on their own; backup codes are recovery, never the one factor left. */
+function primaryMethods(mfa: MfaSettings): MfaMethod[] {
+  const base: MfaMethod[] = mfa.policy === 'otp' ? ['totp'] : mfa.policy === 'passkey' ? ['passkey'] : mfa.allowed_methods;
+  return base.filter((m) => m !== 'backup_code');
+}
+
+/**
+ * A user's factors outside a login: enrolment, removal, backup codes, and code checks for the
+ * platform API and the self-service step-up. Every change voids the user's trusted devices (TD4)
+ * and is audited; every wrong code counts toward the account's second-factor lockout.
+ */
+export function createFactorManagementService(deps: FactorManagementDeps) {
+  const { credentials, factors, clock, metrics } = deps;
+  const windowSec = deps.config.mfa.recentAuthSeconds;
+
+  const audit = (type: string, outcome: 'success' | 'failure', user: User, ctx: ChangeContext, data: Record<string, unknown>) =>
+    deps.audit.record({ type, outcome, actor: ctx.actor, subject: user.id, organizationId: user.organizationId, ip: ctx.ip, requestId: ctx.requestId, data: { via: ctx.via, ...data } });
+
+  async function changed(user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) {
+    await audit(type, 'success', user, ctx, data);
+    await deps.devices.revokeAll(user.id, ctx.actor, type);
+  }
+
+  function codeError(err: unknown): never {
+    if (!(err instanceof FactorError)) throw err;
+    if (err.code === 'malformed') throw badRequest(`code: ${err.message}`);
+    throw new IdpError(401, 'invalid_code', 'the code is not valid');
+  }
+
+  async function recordFailure(user: User, method: MfaMethod, ctx: ChangeContext) {
+    const { lockout } = await deps.settings.effective(user.organizationId);
+    const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes);
+    metrics.mfaChallenges.inc({ method, outcome: 'failed' });
+    await audit('authn.mfa.failed', 'failure', user, ctx, { method });
+    if (lockedUntil) await audit('authn.mfa.locked', 'success', user, ctx, { until: lockedUntil.toISOString() });
+  }
+
+  const methodsOf = (counts: Record<string, number>): MfaMethod[] =>
+    Object.entries(counts).filter(([, n]) => n > 0).map(([k]) => FACTOR_METHOD[k as FactorKind]).filter((m): m is MfaMethod => m !== undefined);
+
+  return {
+    async summary(userId: string) {
+      const [counts, pending] = await Promise.all([credentials.countActiveByKind(userId), credentials.findPending(userId, 'totp')]);
+      return { methods: methodsOf(counts), totp: (counts.totp ?? 0) > 0, totpPending: pending !== undefined, backupCodes: counts.backup_code ?? 0 };
+    },
+
+    /**
+     * ASVS 5 7.5.1: a first factor needs a recent sign-in; once one exists, adding, changing or
+     * removing factors needs a recent second factor, so a stolen or left-open session cannot swap them.
+     */
+    async assertFresh(user: User, f: Freshness): Promise<void> {
+      const now = clock.now();
+      if (f.mfaAt !== undefined && now - f.mfaAt <= windowSec * 1000) return;
+      const hasFactor = (await factors.enrolledMethods(user.id)).length > 0;
+      if (!hasFactor && now - f.signedInAt <= windowSec * 1000) return;
+      throw new IdpError(403, 'step_up_required', hasFactor
+        ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
+        : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`);
+    },
+
+    /** The session proved a second factor outside a login (self-service step-up, first enrolment). */
+    recordMfaProof: (sessionUid: string) => deps.ephemeral.set(proofKey(sessionUid), String(clock.now()), windowSec),
+    async stepUp(user: User, sessionUid: string, ctx: ChangeContext): Promise<void> {
+      await this.recordMfaProof(sessionUid);
+      await audit('authn.step_up.completed', 'success', user, ctx, { for: 'factor_management', valid_seconds: windowSec });
+    },
+    async mfaProofAt(sessionUid: string): Promise<number | undefined> {
+      const raw = await deps.ephemeral.get(proofKey(sessionUid));
+      return raw ? Number(raw) : undefined;
+    },
+
+    async assertMethodAllowed(user: User, method: MfaMethod): Promise<void> {
+      const { mfa } = await deps.settings.effective(user.organizationId);
+      if (!mfa.allowed_methods.includes(method)) throw forbidden(`${method} is not allowed by the sign-in policy`, 'method_not_allowed');
+    },
+
+    async beginTotp(user: User, label: string, issuer: string, ctx: ChangeContext): Promise<TotpEnrollment> {
+      const enrollment = await factors.totp.begin(user.id, label, issuer);
+      await audit('authn.enrollment.started', 'success', user, ctx, { method: 'totp' });
+      return enrollment;
+    },
+
+    async confirmTotp(user: User, code: unknown, ctx: ChangeContext): Promise<AuthEvent> {
+      let event: AuthEvent;
+      try {
+        event = await factors.totp.confirm(user.id, code);
+      } catch (err) {
+        if (err instanceof FactorError) await audit('authn.enrollment.failed', 'failure', user, ctx, { method: 'totp' });
+        return codeError(err);
+      }
+      await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
+      return event;
+    },
+
+    /** Refused (409) when the policy requires MFA and no other factor that satisfies it would remain. */
+    async removeTotp(user: User, ctx: ChangeContext): Promise<void> {
+      const counts = await credentials.countActiveByKind(user.id);
+      if (!counts.totp && !(await credentials.findPending(user.id, 'totp'))) throw notFound('no authenticator app is registered');
+      if (counts.totp) {
+        const { mfa } = await deps.settings.effective(user.organizationId);
+        const others = methodsOf({ ...counts, totp: 0 }).filter((m) => primaryMethods(mfa).includes(m));
+        if (policyRequiresMfa(mfa, user.roles) && others.length === 0) {
+          throw new IdpError(409, 'factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
+        }
+      }
+      await credentials.deleteKind(user.id, 'totp');
+      await changed(user, ctx, 'authn.factor.removed', { method: 'totp' });
+    },
+
+    /** A new set of 10, shown once; the previous set stops working. */
+    async regenerateBackupCodes(user: User, ctx: ChangeContext): Promise<string[]> {
+      const codes = await factors.backupCodes.generate(user.id);
+      await changed(user, ctx, 'authn.backup_codes.regenerated', { count: codes.length });
+      return codes;
+    },
+
+    remainingBackupCodes: (userId: string) => factors.backupCodes.remaining(userId),
+
+    /**
+     * Checks a TOTP code (and, when asked, confirms a pending enrolment with its first valid code)
+     * or a backup code. Refused while the second factor is locked; each failure counts toward that lock.
+     */
+    async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean }> {
+      if (user.status === 'disabled') throw forbidden('this account is disabled', 'account_disabled');
+      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) {
+        throw tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
+      }
+      const method: MfaMethod = typeof code === 'string' && TOTP_CODE.test(code) ? 'totp' : 'backup_code';
+      const fctx = { accountId: user.id, now: clock.now() };
+      let enrolled = false;
+      try {
+        if (method === 'backup_code') await factors.backupCodes.factor.verify(fctx, code);
+        else {
+          try {
+            await factors.totp.factor.verify(fctx, code);
+          } catch (err) {
+            if (!(err instanceof FactorError) || !opts.confirmPending || !(await credentials.findPending(user.id, 'totp'))) throw err;
+            await factors.totp.confirm(user.id, code);
+            enrolled = true;
+          }
+        }
+      } catch (err) {
+        if (err instanceof FactorError) await recordFailure(user, method, ctx);
+        return codeError(err);
+      }
+      await credentials.resetMfaFailures(user.id);
+      metrics.mfaChallenges.inc({ method, outcome: 'verified' });
+      await audit('authn.mfa.verified', 'success', user, ctx, { method });
+      if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
+      return { method, enrolled };
+    },
+  };
+}
+
+export type FactorManagementService = ReturnType<typeof createFactorManagementService>;

@@ -1,0 +1,75 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { ChangedBy } from '../../admin/changed-by.js';
+import type { MfaPlatformService, UserRef } from '../../admin/mfa-platform.service.js';
+import { profileQuery } from '../../admin/user.schema.js';
+import { requireScope } from '../middleware/admin-auth.js';
+import { body, validate } from '../middleware/body.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
+
+// A colon would split the otpauth label ("issuer:account") in the wrong place.
+const otpBody = z.object({
+  otp: z.object({
+    issuer_name: z.string().trim().min(1).max(100).regex(/^[^:]+$/, 'must not contain ":"'),
+    account_name: z.string().trim().min(1).max(255),
+  }),
+});
+// The code is checked by the factor itself, so that every malformed value also counts as a failure.
+const verifyBody = z.object({ otp: z.object({ id: z.string().min(1).max(255), code: z.unknown() }) });
+
+export interface MfaPlatformRouteDeps {
+  platform: MfaPlatformService;
+  limiter: RateLimiter;
+  /** Code checks per user per minute, whatever the lockout says (slows guessing across keys and nodes). */
+  verifyPerUserPerMinute: number;
+}
+
+const changedBy = (ctx: Context): ChangedBy => ({ actor: `apikey:${(ctx.state.apiKey as { prefix: string }).prefix}`, ip: ctx.ip, requestId: ctx.state.requestId as string });
+const external = (ctx: Context) => validate(profileQuery, ctx.query).externalUserId;
+
+/**
+ * Platform MFA API (FEATURES §8) plus the admin's unlock and trusted-device revocation.
+ * Trusted devices are addressed as `/users/{id}/devices` (the IdP's user id) or as
+ * `/users/devices?externalUserId=…` (the platform's id).
+ */
+export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
+  const { platform } = deps;
+  const router = new Router();
+
+  router.post('/users/otp', requireScope('idp:write'), async (ctx) => {
+    const externalUserId = external(ctx);
+    const { otp } = validate(otpBody, body(ctx));
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await platform.startTotp(externalUserId, otp, changedBy(ctx));
+  });
+
+  router.post('/otp/verify', requireScope('idp:write'), async (ctx) => {
+    const { otp } = validate(verifyBody, body(ctx));
+    await deps.limiter.hit(`otp-verify:${otp.id}`, deps.verifyPerUserPerMinute, 60);
+    ctx.body = await platform.verify(otp.id, otp.code, changedBy(ctx));
+  });
+
+  router.post('/users/backup-codes', requireScope('idp:write'), async (ctx) => {
+    const externalUserId = external(ctx);
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = await platform.backupCodes(externalUserId, changedBy(ctx));
+  });
+
+  router.post('/users/unlock', requireScope('idp:write'), async (ctx) => {
+    ctx.body = await platform.unlock(external(ctx), changedBy(ctx));
+  });
+
+  const byId = (ctx: Context): UserRef => ({ id: ctx.params.id! });
+  const byExternal = (ctx: Context): UserRef => ({ externalUserId: external(ctx) });
+  for (const [path, ref] of [['/users/devices', byExternal], ['/users/:id/devices', byId]] as const) {
+    router.get(path, requireScope('idp:read'), async (ctx) => {
+      ctx.body = await platform.listDevices(ref(ctx));
+    });
+    router.delete(`${path}/:deviceId`, requireScope('idp:write'), async (ctx) => {
+      await platform.revokeDevice(ref(ctx), ctx.params.deviceId!, changedBy(ctx));
+      ctx.status = 204;
+    });
+  }
+  return router;
+}
