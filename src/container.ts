@@ -28,6 +28,7 @@ import { resolveEncryptionKey } from './lib/encryption-key.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { createMetrics } from './lib/metrics.js';
 import { createAdapterClass } from './oidc/adapter.js';
+import { createClientCache } from './oidc/client-cache.js';
 import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
@@ -75,6 +76,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
 
+  const clientCache = createClientCache(clients, box);
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
@@ -90,7 +92,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const providers = await createProviderHolder({
     config, keyStore, clients, logger,
-    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients, box }),
+    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache }),
     findAccount: createFindAccount(accounts, stepUps),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
@@ -121,7 +123,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, config, clock }),
-    clientService: createClientService({ clients, organizations, box, providers, audit }),
+    clientService: createClientService({ clients, organizations, box, providers, audit, changed: (id) => clientCache.invalidate(id) }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
