@@ -40,7 +40,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: cookieBase,
     },
     claims: {
-      openid: ['sub', 'acr', 'amr', 'auth_time'],
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'step_up'],
       profile: ['preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
