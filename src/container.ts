@@ -122,7 +122,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
-    login: createLoginService({ accounts, audit, metrics, config, clock }),
+    login: createLoginService({ accounts, audit, metrics, settings, clock }),
     clientService: createClientService({ clients, organizations, box, providers, audit, changed: (id) => clientCache.invalidate(id) }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [

@@ -1,5 +1,5 @@
 import type { AuditService } from '../audit/audit.service.js';
-import type { Config } from '../config.js';
+import type { SettingsService } from '../policy/settings.service.js';
 import type { Clock } from '../lib/clock.js';
 import { unauthorized } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -13,7 +13,7 @@ export interface LoginServiceDeps {
   accounts: AccountRepository;
   audit: AuditService;
   metrics: Metrics;
-  config: Pick<Config, 'lockout'>;
+  settings: Pick<SettingsService, 'effective'>;
   clock: Clock;
 }
 
@@ -22,7 +22,7 @@ export interface LoginServiceDeps {
  * error after the same argon2 work, so the answer reveals nothing (ASVS 5 6.3.8).
  */
 export function createLoginService(deps: LoginServiceDeps) {
-  const { accounts, audit, metrics, config, clock } = deps;
+  const { accounts, audit, metrics, settings, clock } = deps;
   return {
     async passwordLogin(attempt: LoginAttempt): Promise<User> {
       const user = await accounts.findByLogin(attempt.username);
@@ -31,8 +31,9 @@ export function createLoginService(deps: LoginServiceDeps) {
       if (!user || !passwordOk || blocked) {
         const reason = !user ? 'unknown_user' : blocked ? `account_${user.status === 'active' ? 'locked' : user.status}` : 'wrong_password';
         if (user && !passwordOk && !blocked) {
-          const count = await accounts.recordPasswordFailure(user.id, config.lockout.maxFailures, config.lockout.lockMinutes);
-          if (count === config.lockout.maxFailures) {
+          const { lockout } = await settings.effective(user.organizationId);
+          const count = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
+          if (count === lockout.max_failures) {
             await audit.record({ type: 'authn.account.locked', outcome: 'success', subject: user.id, ip: attempt.ip, requestId: attempt.requestId, data: { failures: count } });
           }
         }

@@ -115,7 +115,7 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   async function recordFailure(user: User, method: MfaMethod, meta: RequestMeta, settings: { mfa_max_failures: number; lock_minutes: number[] }) {
-    const { lockedUntil } = await deps.credentials.recordMfaFailure(user.id, settings.mfa_max_failures, settings.lock_minutes);
+    const { lockedUntil } = await deps.credentials.recordMfaFailure(user.id, settings.mfa_max_failures, settings.lock_minutes, clock.now());
     metrics.mfaChallenges.inc({ method, outcome: 'failed' });
     await audit.record({ type: 'authn.mfa.failed', outcome: 'failure', subject: user.id, ip: meta.ip, requestId: meta.requestId, data: { method } });
     if (lockedUntil) await audit.record({ type: 'authn.mfa.locked', outcome: 'success', subject: user.id, ip: meta.ip, data: { until: lockedUntil.toISOString() } });

@@ -72,7 +72,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
   async function recordFailure(user: User, method: MfaMethod, ctx: ChangeContext) {
     const { lockout } = await deps.settings.effective(user.organizationId);
-    const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes);
+    const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
     metrics.mfaChallenges.inc({ method, outcome: 'failed' });
     await audit('authn.mfa.failed', 'failure', user, ctx, { method });
     if (lockedUntil) await audit('authn.mfa.locked', 'success', user, ctx, { until: lockedUntil.toISOString() });

@@ -27,14 +27,14 @@ export function createAccountRepository(db: Db) {
       return db.updateTable('users').set({ ...patch, updatedAt: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
     },
     /** Counts one failed password; locks for `lockFor` once the count reaches the threshold. Returns the new count. */
-    async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[]): Promise<number> {
+    async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<number> {
       const row = await db.updateTable('users').set({ failedAttempts: sql`failed_attempts + 1` }).where('id', '=', id)
         .returning('failedAttempts').executeTakeFirst();
       const count = row?.failedAttempts ?? 0;
       if (count >= threshold) {
         const step = Math.min(Math.floor((count - threshold) / threshold), lockMinutes.length - 1);
         const minutes = lockMinutes[step]!;
-        await db.updateTable('users').set({ lockedUntil: new Date(Date.now() + minutes * 60_000) }).where('id', '=', id).execute();
+        await db.updateTable('users').set({ lockedUntil: new Date(now + minutes * 60_000) }).where('id', '=', id).execute();
       }
       return count;
     },

@@ -60,13 +60,13 @@ export function createCredentialRepository(db: Db) {
       return row !== undefined;
     },
     /** Account-level second-factor failure counter, separate from the password's. */
-    async recordMfaFailure(userId: string, threshold: number, lockMinutes: readonly number[]): Promise<{ count: number; lockedUntil?: Date }> {
+    async recordMfaFailure(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<{ count: number; lockedUntil?: Date }> {
       return db.transaction().execute(async (trx) => {
         const row = await trx.updateTable('users').set({ mfaFailedAttempts: sql`mfa_failed_attempts + 1` }).where('id', '=', userId)
           .returning(['mfaFailedAttempts', 'mfaLockCount']).executeTakeFirstOrThrow();
         if (row.mfaFailedAttempts < threshold) return { count: row.mfaFailedAttempts };
         const minutes = lockMinutes[Math.min(row.mfaLockCount, lockMinutes.length - 1)]!;
-        const lockedUntil = new Date(Date.now() + minutes * 60_000);
+        const lockedUntil = new Date(now + minutes * 60_000);
         await trx.updateTable('users').set({ mfaLockedUntil: lockedUntil, mfaFailedAttempts: 0, mfaLockCount: sql`mfa_lock_count + 1` })
           .where('id', '=', userId).execute();
         return { count: row.mfaFailedAttempts, lockedUntil };
