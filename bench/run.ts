@@ -1,6 +1,6 @@
 /**
- * `npm run bench` — the benchmark suite of /work/shared/PERFORMANCE.md §4 (S1, S2, S3, S5 and the
- * bare-oidc-provider references), one server core, real PostgreSQL and Redis on loopback.
+ * `npm run bench` — the benchmark suite of /work/shared/PERFORMANCE.md §4 (S1, S1-totp, S2, S3, S5 and
+ * the bare-oidc-provider references), one server core, real PostgreSQL and Redis on loopback.
  *
  *   npm run bench                     default profile: 3 s warmup + 10 s measurement per scenario
  *   npm run bench -- --short          fixed small counts (whole run well under 2 minutes)
@@ -20,7 +20,8 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cannon } from './drivers/cannon.js';
-import { login, passwordStep, type StepHandler } from './drivers/flow.js';
+import { login, passwordStep, passwordTotpStep, type StepHandler } from './drivers/flow.js';
+import { TotpUserPool } from './drivers/totp-pool.js';
 import type { Target } from './drivers/target.js';
 import { clientCredentials, formatOf, refresh, type TokenFormat } from './drivers/tokens.js';
 import { killAllChildren, projectRoot, spawnServer, type ServerChild } from './lib/child.js';
@@ -41,6 +42,7 @@ const { values: opt } = parseArgs({
     warmup: { type: 'string' },
     measure: { type: 'string' },
     'login-vus': { type: 'string' },
+    'totp-users': { type: 'string' },
     'token-vus': { type: 'string' },
     connections: { type: 'string' },
     'no-bare': { type: 'boolean', default: false },
@@ -57,7 +59,9 @@ if (opt.help) {
   --only S1,S2-bare     run only scenarios whose id starts with one of these (S1, S2, S3, S5, ...-bare)
   --warmup <s>          warmup seconds per scenario (default 3)
   --measure <s>         measurement seconds per scenario (default 10)
-  --login-vus <n>       virtual users for S1 (default 8)
+  --login-vus <n>       virtual users for S1 and S1-totp (default 8)
+  --totp-users <n>      users with a TOTP for S1-totp (default: enough that none logs in twice in one
+                        30-s TOTP step at up to 100 logins/s; --short: one per login)
   --token-vus <n>       virtual users for S2/S3 (default 16)
   --connections <n>     autocannon connections for S5 (default 16)
   --no-bare             skip the bare oidc-provider reference
@@ -86,12 +90,36 @@ const WARMUP_S = positive(opt.warmup, 3);
 const MEASURE_S = positive(opt.measure, 10);
 const only = opt.only?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
 
+/**
+ * S1-totp: a TOTP code is accepted once per user per 30-s step, so its users must outnumber the
+ * logins of any one step. The default pool assumes at most this many logins/s per core (about 2×
+ * the §4.2 goal of 45/s); a smaller pool shows up as errors ("pool exhausted"), never as replays.
+ */
+const TOTP_MAX_RATE = 100;
+const TOTP_STEP_S = 30;
+
 /** Per scenario kind: [warmup, measurement]. --short uses fixed operation counts. */
 const phases = (kind: 'login' | 'token' | 'static'): [Phase, Phase] => {
   if (!short) return [{ seconds: WARMUP_S }, { seconds: MEASURE_S }];
   if (kind === 'login') return [{ count: 2 * LOGIN_VUS }, { count: 120 }];
   if (kind === 'token') return [{ count: 200 }, { count: 1500 }];
   return [{ count: 1000 }, { count: 10_000 }];
+};
+
+/** Logins per step of the sequential per-request CPU breakdown. */
+const STEP_CPU_CALLS = short ? 10 : 30;
+
+/**
+ * Users for S1-totp. --short: one per login (setup + warmup + measurement + the per-request CPU
+ * breakdown), so none is used twice. Otherwise: the most logins one 30-s step can see at
+ * TOTP_MAX_RATE, over the scenario's setup + warmup + measurement (+ the breakdown's logins).
+ */
+const totpUsersNeeded = (): number => {
+  if (opt['totp-users'] !== undefined) return Math.round(positive(opt['totp-users'], 1));
+  const [warmup, measure] = phases('login');
+  if ('count' in warmup && 'count' in measure) return 1 + warmup.count + measure.count + STEP_CPU_CALLS + LOGIN_VUS;
+  const windowS = Math.min(TOTP_STEP_S, WARMUP_S + MEASURE_S + 2);
+  return Math.ceil(TOTP_MAX_RATE * windowS) + 1 + STEP_CPU_CALLS + LOGIN_VUS;
 };
 
 // Whole-run bound: the run aborts (and cleans up) past it; server children exit by themselves a minute later.
@@ -322,21 +350,32 @@ function printScenario(r: ScenarioResult): void {
 
 type StepCpu = Record<string, { cpuMs: number; calls: number }>;
 
-async function stepCpu(child: ServerChild, target: Target, stepsFor: ((i: number) => StepHandler) | undefined, n: number): Promise<{ steps: StepCpu; ipcMs: number }> {
+async function stepCpu(
+  child: ServerChild, target: Target, stepsFor: ((i: number) => StepHandler) | undefined, n: number,
+  totpStepsFor?: (i: number) => StepHandler,
+): Promise<{ steps: StepCpu; totpLogin?: StepCpu; ipcMs: number }> {
   let ipc = 0;
   for (let i = 0; i < 20; i++) { const a = await child.cpuMs(); ipc += (await child.cpuMs()) - a; }
   const ipcMs = ipc / 20;
   const acc: StepCpu = {};
-  const around = async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+  const accounting = (into: StepCpu) => async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
     const a = await child.cpuMs();
     const result = await fn();
     const d = (await child.cpuMs()) - a - ipcMs;
-    const e = (acc[step] ??= { cpuMs: 0, calls: 0 });
+    const e = (into[step] ??= { cpuMs: 0, calls: 0 });
     e.cpuMs += d;
     e.calls += 1;
     return result;
   };
+  const around = accounting(acc);
   for (let i = 0; i < n; i++) await login(target, { onStep: stepsFor?.(i), around });
+  // The password + TOTP login (S1-totp), accounted apart: its password POST ends in the MFA challenge.
+  let totpLogin: StepCpu | undefined;
+  if (totpStepsFor) {
+    totpLogin = {};
+    for (let i = 0; i < n; i++) await login(target, { onStep: totpStepsFor(i), around: accounting(totpLogin) });
+    for (const v of Object.values(totpLogin)) v.cpuMs /= v.calls;
+  }
   const chain = { refreshToken: (await login(target, { onStep: stepsFor?.(0) })).refresh_token };
   for (let i = 0; i < n; i++) await around('refresh_token grant', () => refresh(target, chain));
   for (let i = 0; i < n; i++) await around('client_credentials grant', () => clientCredentials(target));
@@ -345,7 +384,7 @@ async function stepCpu(child: ServerChild, target: Target, stepsFor: ((i: number
     await around('jwks', async () => expectStatus('jwks', await request(target.pool, { path: target.paths.jwks }), 200));
   }
   for (const v of Object.values(acc)) v.cpuMs /= v.calls;
-  return { steps: acc, ipcMs };
+  return { steps: acc, ...(totpLogin ? { totpLogin } : {}), ipcMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,6 +469,18 @@ async function main(): Promise<void> {
     })));
   }
   console.log(`seeded 1 first-party client and ${users} users`);
+
+  // S1-totp's users, seeded inside the server (bench/servers/seed-totp.ts): one argon2id hash, cheap inserts,
+  // TOTP confirmed through the real factor. Only when S1-totp (or the per-request breakdown) runs.
+  const wantTotp = !only || only.some((p) => 'S1-TOTP'.startsWith(p));
+  let totpPool: TotpUserPool | undefined;
+  if (wantTotp) {
+    const n = totpUsersNeeded();
+    const ts = performance.now();
+    const seeded = await idpChild.seedTotp({ count: n, usernamePrefix: `bench-totp-${runId}-`, externalIdPrefix: `bench-totp-${runId}-`, password: PASSWORD });
+    totpPool = new TotpUserPool(seeded, PASSWORD);
+    console.log(`seeded ${n} users with a confirmed TOTP in ${num((performance.now() - ts) / 1000)} s (S1-totp: none logs in twice within one 30-s step${opt['totp-users'] ? '' : ` up to ${short ? 'the --short login count' : `${TOTP_MAX_RATE} logins/s`}`})`);
+  }
   const idp = await makeTarget(idpChild, 'idp', Math.max(LOGIN_VUS, TOKEN_VUS));
 
   let bare: Target | undefined;
@@ -444,8 +495,7 @@ async function main(): Promise<void> {
     console.log(`bare oidc-provider pid ${bareChild.pid} at ${bareChild.url}`);
   }
 
-  // The hook for later login variants: S1 with TOTP is the same scenario with another step handler
-  // factory, e.g. (vu) => stepsByName({ login: passwordStep(user, pw), <mfa step>: totpStep(seedOf(vu)) }).
+  // Login variants (S1, S1-totp, S1-bare) are this scenario with another step handler factory.
   const s1 = (id: string, title: string, child: ServerChild, target: Target, stepsFor: ((vu: number) => StepHandler) | undefined): Scenario => {
     const info: Record<string, unknown> = {};
     return {
@@ -498,6 +548,21 @@ async function main(): Promise<void> {
   });
 
   const idpSteps = (vu: number) => passwordStep(usernameOf(vu % users), PASSWORD);
+  // Each login takes the next user not yet used in the current TOTP step (the VU number does not matter).
+  const totpSteps = totpPool ? () => passwordTotpStep(() => totpPool.take()) : undefined;
+  const s1Totp = (): Scenario => {
+    const pool = totpPool!;
+    const sc = s1('S1-totp', 'code+PKCE login, password + TOTP, 6 requests (ours, argon2id + otplib)', idpChild, idp, totpSteps);
+    sc.info.totpUsers = pool.size;
+    const op = sc.op!;
+    sc.op = async (vu, rec) => {
+      try { await op(vu, rec); } finally {
+        sc.info.maxLoginsPerTotpStep = pool.maxPerStep;
+        if (pool.exhausted) sc.info.poolExhausted = pool.exhausted;
+      }
+    };
+    return sc;
+  };
   // Interleaved, so that drift in machine noise hits ours and bare alike.
   const scenarios: Scenario[] = [
     s5('S5-discovery', 'discovery document (ours)', idpChild, idp, idp.paths.discovery),
@@ -505,7 +570,7 @@ async function main(): Promise<void> {
     s5('S5-jwks', 'JWKS (ours)', idpChild, idp, idp.paths.jwks),
     ...(bare ? [s5('S5-jwks-bare', 'JWKS (bare oidc-provider)', bareChild!, bare, bare.paths.jwks)] : []),
     s1('S1', 'code+PKCE password login, 5 requests (ours, argon2id)', idpChild, idp, idpSteps),
-    // S1-totp goes here once MFA exists: s1('S1-totp', '...', idpChild, idp, (vu) => stepsByName({ ... })).
+    ...(totpPool ? [s1Totp()] : []),
     ...(bare ? [s1('S1-bare', 'code+PKCE login, no password step (bare oidc-provider; not comparable)', bareChild!, bare, undefined)] : []),
     s2('S2', 'refresh_token grant, id_token + JWT access token, rotation (ours)', idpChild, idp, idpSteps),
     ...(bare ? [s2('S2-bare', 'refresh_token grant (bare oidc-provider)', bareChild!, bare, undefined)] : []),
@@ -521,12 +586,12 @@ async function main(): Promise<void> {
   }
 
   // ---- Per-request CPU
-  let stepCpuResult: { idp: StepCpu; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
+  let stepCpuResult: { idp: StepCpu; idpTotpLogin?: StepCpu; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
   if (!opt['no-step-cpu'] && !only) {
-    const n = short ? 10 : 30;
-    const ours = await stepCpu(idpChild, idp, idpSteps, n);
+    const n = STEP_CPU_CALLS;
+    const ours = await stepCpu(idpChild, idp, idpSteps, n, totpSteps);
     const ref = bare ? await stepCpu(bareChild!, bare, undefined, n) : undefined;
-    stepCpuResult = { idp: ours.steps, ...(ref ? { bare: ref.steps } : {}), ipcMs: ours.ipcMs, calls: n };
+    stepCpuResult = { idp: ours.steps, ...(ours.totpLogin ? { idpTotpLogin: ours.totpLogin } : {}), ...(ref ? { bare: ref.steps } : {}), ipcMs: ours.ipcMs, calls: n };
     console.log(`\nServer CPU per request, one request at a time (mean of ${n}; login steps in flow order)\n`);
     const names = [...new Set([...Object.keys(ours.steps), ...Object.keys(ref?.steps ?? {})])];
     console.log(table(['request', 'ours CPU-ms', 'bare CPU-ms', 'ours − bare'], names.map((k) => {
@@ -537,6 +602,13 @@ async function main(): Promise<void> {
     const loginSteps = ['authorize', 'interaction', 'password', 'resume', 'token'];
     const total = (st: StepCpu) => loginSteps.reduce((a, k) => a + (st[k]?.cpuMs ?? 0) * ((st[k]?.calls ?? 0) / n), 0);
     console.log(`whole login: ours ${num(total(ours.steps), 2)} CPU-ms${ref ? `, bare ${num(total(ref.steps), 2)} CPU-ms (no password step)` : ''}`);
+    if (ours.totpLogin) {
+      const t = ours.totpLogin;
+      const all = Object.values(t).reduce((a, v) => a + v.cpuMs * (v.calls / n), 0);
+      console.log(`\nPassword + TOTP login (S1-totp flow), one request at a time (mean of ${n})\n`);
+      console.log(table(['request', 'ours CPU-ms', 'password-only login'], Object.entries(t).map(([k, v]) => [k, num(v.cpuMs, 3), num(ours.steps[k]?.cpuMs, 3)])));
+      console.log(`whole login with TOTP: ${num(all, 2)} CPU-ms (password-only: ${num(total(ours.steps), 2)} CPU-ms)`);
+    }
   }
 
   // ---- Summary
@@ -565,6 +637,7 @@ async function main(): Promise<void> {
   const ratioOf = (id: string) => ratios.find((r) => r.id === id)?.throughput;
   const goals = [
     { goal: 'S1 password logins ≥ 60/s per core', value: byId.get('S1')?.throughput, target: 60, unit: '/s' },
+    { goal: 'S1-totp password + TOTP logins ≥ 45/s per core', value: byId.get('S1-totp')?.throughput, target: 45, unit: '/s' },
     { goal: 'S2 refresh ≥ 600/s per core', value: byId.get('S2')?.throughput, target: 600, unit: '/s' },
     { goal: 'S3 client_credentials ≥ 1,000/s per core', value: byId.get('S3')?.throughput, target: 1000, unit: '/s' },
     { goal: 'S2 ≥ 70 % of bare oidc-provider', value: ratioOf('S2'), target: 0.7, unit: 'ratio' },
@@ -581,7 +654,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(file, `${JSON.stringify({
     startedAt: startedAt.toISOString(),
     profile: short ? 'short' : 'default',
-    options: { loginVus: LOGIN_VUS, tokenVus: TOKEN_VUS, connections: CONNECTIONS, warmupSeconds: short ? undefined : WARMUP_S, measureSeconds: short ? undefined : MEASURE_S, only },
+    options: { loginVus: LOGIN_VUS, totpUsers: totpPool?.size, tokenVus: TOKEN_VUS, connections: CONNECTIONS, warmupSeconds: short ? undefined : WARMUP_S, measureSeconds: short ? undefined : MEASURE_S, only },
     environment: {
       commit: gitCommit(), node: process.version, cpus, cpuModel: os.cpus()[0]?.model, loadavgAtStart: load, loadavgAtEnd: os.loadavg(), serverPinnedTo: serverCpus ?? null,
       uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',

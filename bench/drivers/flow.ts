@@ -1,3 +1,4 @@
+import { generate } from 'otplib';
 import { CookieJar, expectStatus, form, header, jwtPayload, pathOf, randomB64u, request, s256, type Resp } from '../lib/http.js';
 import { HttpStatusError, type Recorder } from '../lib/recorder.js';
 import type { Target } from './target.js';
@@ -28,10 +29,34 @@ export function passwordStep(username: string, password: string): StepHandler {
   };
 }
 
+/** A user with a confirmed TOTP, and the time (Unix seconds) whose code the login is to use. */
+export interface TotpLogin { username: string; password: string; secret: string; epoch: number }
+
 /**
- * Dispatches on the step name. This is the hook for S1-with-TOTP (not implemented here): e.g.
- * `stepsByName({ login: passwordStep(u, p), mfa: totpStep(seed) })`, where `totpStep` posts the
- * current code from the user's seed to whatever action the MFA interaction defines.
+ * Password, then TOTP, in the `login` step: POST …/login answers `{status:'mfa_required', methods}`
+ * for a user with a confirmed TOTP, then POST …/mfa/totp `{code}` finishes it. `account` picks the
+ * user when the step starts (see TotpUserPool: a code is accepted once per user per 30-s step).
+ * The code is computed here, with otplib, for `epoch` (the ±1 step drift the server accepts covers
+ * a login that crosses a step boundary). Timed as `password` and `totp`. Should the server offer
+ * to trust the device, it is declined (timed as `trust_device`).
+ */
+export function passwordTotpStep(account: () => Promise<TotpLogin>): StepHandler {
+  return async (ctx) => {
+    if (ctx.step !== 'login') throw new Error(`unexpected interaction step ${ctx.step}`);
+    const a = await account();
+    const first = await ctx.post('login', { username: a.username, password: a.password }, 'password');
+    if (first.status !== 'mfa_required' || !Array.isArray(first.methods) || !first.methods.includes('totp')) {
+      throw new Error(`password step: expected mfa_required with totp, got ${JSON.stringify(first).slice(0, 200)}`);
+    }
+    let body = await ctx.post('mfa/totp', { code: await generate({ secret: a.secret, epoch: a.epoch }) }, 'totp');
+    if (body.status === 'trust_device') body = await ctx.post('trust-device', { trust: false }, 'trust_device');
+    return redirectTo(body);
+  };
+}
+
+/**
+ * Dispatches on the step name (`login`, `consent`, `mfa` for a step-up on an existing session, ...),
+ * e.g. `stepsByName({ login: passwordStep(u, p), consent: ... })`.
  */
 export function stepsByName(handlers: Record<string, StepHandler>): StepHandler {
   return async (ctx) => {

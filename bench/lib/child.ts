@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasTaskset } from './proc.js';
-import type { ChildMessage, CpuMessage, ParentMessage, ProfileAck, ReadyMessage, StatsMessage } from './protocol.js';
+import type { ChildMessage, CpuMessage, ParentMessage, ProfileAck, ReadyMessage, SeedTotpAck, SeedTotpRequest, StatsMessage } from './protocol.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -17,6 +17,8 @@ export interface ServerChild {
   cpuMs(): Promise<number>;
   /** Starts the main thread's CPU profiler, or stops it and writes the .cpuprofile to `file`. */
   profile(action: 'start' | 'stop', file?: string): Promise<void>;
+  /** Seeds users with a confirmed TOTP inside the server (our server only); returns their usernames and secrets. */
+  seedTotp(req: Omit<SeedTotpRequest, 'type' | 'id'>, timeoutMs?: number): Promise<NonNullable<SeedTotpAck['users']>>;
   stop(): Promise<void>;
   logTail(): string;
 }
@@ -58,14 +60,14 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
 
-  const pending = new Map<number, (m: StatsMessage | ProfileAck | CpuMessage) => void>();
+  const pending = new Map<number, (m: StatsMessage | ProfileAck | CpuMessage | SeedTotpAck) => void>();
   let nextId = 1;
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label}: not ready within ${opts.readyTimeoutMs ?? 60_000} ms\n${tail.join('\n')}`)), opts.readyTimeoutMs ?? 60_000);
     child.on('message', (raw) => {
       const msg = raw as ChildMessage;
       if (msg.type === 'ready') { clearTimeout(timer); resolve(msg); }
-      if (msg.type === 'stats' || msg.type === 'profile' || msg.type === 'cpu') pending.get(msg.id)?.(msg);
+      if (msg.type === 'stats' || msg.type === 'profile' || msg.type === 'cpu' || msg.type === 'seed-totp') pending.get(msg.id)?.(msg);
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
@@ -117,6 +119,20 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
           else resolve();
         });
         send({ type: 'profile', id, action, ...(file ? { file } : {}) });
+      });
+    },
+    seedTotp(req, timeoutMs = 180_000) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no answer to seed-totp within ${timeoutMs} ms`)); }, timeoutMs);
+        pending.set(id, (m) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          const ack = m as SeedTotpAck;
+          if (ack.error || !ack.users) reject(new Error(`${label}: seed-totp: ${ack.error ?? 'no users'}`));
+          else resolve(ack.users);
+        });
+        send({ type: 'seed-totp', id, ...req });
       });
     },
     async stop() {

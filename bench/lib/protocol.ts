@@ -33,5 +33,12 @@ export interface ProfileAck { type: 'profile'; id: number; error?: string }
 export interface CpuRequest { type: 'cpu'; id: number }
 export interface CpuMessage { type: 'cpu'; id: number; user: number; system: number }
 
-export type ParentMessage = StatsRequest | ShutdownRequest | ProfileRequest | CpuRequest;
-export type ChildMessage = ReadyMessage | StatsMessage | ProfileAck | CpuMessage;
+/**
+ * Seeds `count` users with one password (argon2id-hashed once by the server) and a confirmed TOTP
+ * each (our server only). Usernames are `<usernamePrefix><i>`, external ids `<externalIdPrefix><i>`.
+ */
+export interface SeedTotpRequest { type: 'seed-totp'; id: number; count: number; usernamePrefix: string; externalIdPrefix: string; password: string }
+export interface SeedTotpAck { type: 'seed-totp'; id: number; users?: { username: string; secret: string }[]; error?: string }
+
+export type ParentMessage = StatsRequest | ShutdownRequest | ProfileRequest | CpuRequest | SeedTotpRequest;
+export type ChildMessage = ReadyMessage | StatsMessage | ProfileAck | CpuMessage | SeedTotpAck;

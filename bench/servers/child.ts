@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
-import type { ChildMessage, ParentMessage } from '../lib/protocol.js';
+import type { ChildMessage, ParentMessage, SeedTotpAck, SeedTotpRequest } from '../lib/protocol.js';
 
 /**
  * The child side of the IPC channel: answers stats requests, shuts down on request, on SIGTERM,
@@ -11,6 +11,8 @@ export function serveIpc(opts: {
   counters: () => { pg: Record<string, number>; redis: Record<string, number> };
   close: () => Promise<void>;
   maxLifetimeMs: number;
+  /** Seeding of TOTP users (our server only). */
+  seedTotp?: (req: SeedTotpRequest) => Promise<NonNullable<SeedTotpAck['users']>>;
 }): { send(msg: ChildMessage): void } {
   if (!process.send) throw new Error('bench servers must be started by bench/run.ts (no IPC channel)');
   let stopping = false;
@@ -47,6 +49,13 @@ export function serveIpc(opts: {
       profile(msg.action, msg.file).then(
         () => process.send!({ type: 'profile', id: msg.id } satisfies ChildMessage),
         (err: unknown) => process.send!({ type: 'profile', id: msg.id, error: String(err) } satisfies ChildMessage),
+      );
+    }
+    else if (msg.type === 'seed-totp') {
+      const run = opts.seedTotp ? opts.seedTotp(msg) : Promise.reject(new Error('this server cannot seed TOTP users'));
+      run.then(
+        (users) => process.send!({ type: 'seed-totp', id: msg.id, users } satisfies ChildMessage),
+        (err: unknown) => process.send!({ type: 'seed-totp', id: msg.id, error: err instanceof Error ? err.stack ?? err.message : String(err) } satisfies ChildMessage),
       );
     }
     else if (msg.type === 'stats') {

@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { installCounters } from './instrument.js';
 import { maxLifetimeMs, serveIpc } from './child.js';
+import { seedTotpUsers } from './seed-totp.js';
 import { buildApp } from '../../src/app.js';
 import { bindPort, loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
@@ -24,6 +25,7 @@ server.on('request', buildApp(container).callback());
 const ipc = serveIpc({
   counters: () => counters,
   maxLifetimeMs: maxLifetimeMs(),
+  seedTotp: (req) => seedTotpUsers(container, req),
   async close() {
     await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
     await container.close();
