@@ -40,15 +40,18 @@ const CONNECTION_CODES = new Set([
 ]);
 const CONNECTION_MESSAGES = /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries|Client has encountered a connection error|timeout exceeded when trying to connect|Command timed out|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available|Cannot use a pool after calling end/;
 
-/** True for errors that mean "the store could not be reached", as opposed to bad data. */
-export function isConnectionError(err: unknown): boolean {
+/**
+ * True for errors that mean "the store could not be reached", as opposed to bad data.
+ * Duck-typed, not `instanceof Error`: socket errors are created by Node's own realm, which is not
+ * the realm of the code that catches them under a VM sandbox such as Jest's.
+ */
+export function isConnectionError(err: unknown, depth = 0): boolean {
   if (err instanceof UnavailableError) return true;
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
-  if (CONNECTION_MESSAGES.test(err.message)) return true;
-  if (err.name === 'MaxRetriesPerRequestError' || err.name === 'ClusterAllFailedError') return true;
-  const errors = (err as { errors?: unknown }).errors;
-  if (Array.isArray(errors) && errors.some(isConnectionError)) return true;
-  return err.cause !== undefined && err.cause !== err && isConnectionError(err.cause);
+  if (typeof err !== 'object' || err === null || depth > 5) return false;
+  const e = err as { code?: unknown; message?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;
+  if (typeof e.message === 'string' && CONNECTION_MESSAGES.test(e.message)) return true;
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
+  if (Array.isArray(e.errors) && e.errors.some((x) => isConnectionError(x, depth + 1))) return true;
+  return e.cause !== undefined && e.cause !== err && isConnectionError(e.cause, depth + 1);
 }

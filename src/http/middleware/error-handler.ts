@@ -11,6 +11,8 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   if (isConnectionError(err)) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; error?: string; error_description?: string; type?: string };
   const status = e.statusCode ?? e.status ?? 500;
+  // oidc-provider's temporarily_unavailable (our adapter's verdict on a store outage, oidc/unavailable.ts).
+  if (status === 503) return { status, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   if (status >= 400 && status < 500) {
     // oidc-provider errors carry `error`; body-parser ones only a status, a message and a type.
     if (e.error && e.expose) return { status, body: { error: e.error, error_description: e.error_description ?? e.error } };
@@ -24,8 +26,20 @@ export function wantsJson(ctx: Context): boolean {
   return ctx.path.startsWith('/api/') || ctx.accepts('html', 'json') !== 'html';
 }
 
+/** Errors set as a bare status by koa or the router (no route, wrong method), which leave no body. */
+const BARE_STATUS: Record<number, ErrorBody> = {
+  404: { error: 'not_found', error_description: 'no such resource' },
+  405: { error: 'method_not_allowed', error_description: 'this method is not allowed on this resource' },
+  501: { error: 'not_implemented', error_description: 'this method is not implemented' },
+};
+
 export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
   return async (ctx, next) => {
+    const send = async (status: number, body: ErrorBody) => {
+      ctx.status = status;
+      if (wantsJson(ctx)) ctx.body = body;
+      else ctx.body = await views.render('error', { title: 'Something went wrong', ...body });
+    };
     try {
       await next();
     } catch (err) {
@@ -33,11 +47,13 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       const log = (ctx.state.log as Logger | undefined) ?? logger;
       if (status >= 500) log.error({ err, path: ctx.path }, 'request failed');
       else log.info({ path: ctx.path, status, error: body.error }, 'request rejected');
-      ctx.status = status;
       if (status === 503) ctx.set('Retry-After', '5');
       if (status === 429) ctx.set('Retry-After', '60');
-      if (wantsJson(ctx)) ctx.body = body;
-      else ctx.body = await views.render('error', { title: 'Something went wrong', ...body });
+      await send(status, body);
+      return;
     }
+    // Every error answer carries {error, error_description}, also the ones nobody wrote a body for.
+    const bare = BARE_STATUS[ctx.status];
+    if (bare && ctx.body == null && ctx.respond !== false && ctx.method !== 'HEAD') await send(ctx.status, bare);
   };
 }
