@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC, type FindAccount, type interactionPolicy } from 'oidc-provider';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { AdapterClass } from './adapter.js';
@@ -18,6 +18,23 @@ export interface ProviderDeps {
 
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'api'];
 export const ACR_VALUES = ['aal1', 'aal2', 'aal3'];
+
+/**
+ * A session whose account can no longer sign in (disabled, deleted: findAccount yields nothing)
+ * must not count as signed in. oidc-provider only asks whether the session names an account, and
+ * then fails with a server_error on the missing grant; this Check asks for a fresh login instead
+ * (login_required for prompt=none). Added once: the policy object outlives provider rebuilds.
+ */
+function withAccountCheck(policy: ReturnType<typeof interactionPolicy.base>) {
+  const login = policy.get('login');
+  if (!login || login.checks.get('account_unavailable')) return policy;
+  const { Check } = interactionPolicy;
+  const at = login.checks.findIndex((c) => c.reason === 'no_session') + 1;
+  login.checks.add(new Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required', (ctx: KoaContextWithOIDC) => (
+    ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT
+  )), at > 0 ? at : login.checks.length);
+  return policy;
+}
 
 /**
  * The whole provider configuration. Limits come from NIST SP 800-63B AAL2 (12 h absolute,
@@ -66,7 +83,16 @@ export function buildProvider(deps: ProviderDeps): Provider {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A client learns only about its own tokens, and a token whose user can no longer sign in
+        // (disabled, deleted) is inactive at once: the provider itself does not look the account up here.
+        allowedPolicy: async (ctx, client, token) => {
+          if (token.clientId !== client.clientId) return false;
+          if (!('accountId' in token) || !token.accountId) return true;
+          return (await deps.findAccount(ctx, token.accountId, token)) !== undefined;
+        },
+      },
       revocation: { enabled: true },
       userinfo: { enabled: true },
       rpInitiatedLogout: { enabled: true },
@@ -102,7 +128,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      ...(deps.policy ? { policy: deps.policy } : {}),
+      policy: withAccountCheck(deps.policy ?? interactionPolicy.base()),
     },
     ttl: {
       AccessToken: config.ttl.accessTokenSeconds,
