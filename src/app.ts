@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import helmet from 'koa-helmet';
+import compose from 'koa-compose';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Container } from './container.js';
@@ -18,6 +19,7 @@ import { errorHandler } from './http/middleware/error-handler.js';
 import { createRateLimiter } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { trustedProxies } from './http/middleware/trusted-proxies.js';
+import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { opsRoutes } from './http/ops/ops.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './http/views.js';
@@ -36,18 +38,16 @@ export function buildApp(c: Container): Koa {
     contentSecurityPolicy: { directives: { 'form-action': null, 'script-src': ["'self'", "'unsafe-inline'"] } },
   }) as unknown as Middleware);
 
-  app.use(opsRoutes(c.readiness, c.metrics).routes());
+  const ops = opsRoutes(c.readiness, c.metrics).routes() as unknown as Middleware;
+  const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
+  app.use((ctx, next) => (opsPaths.has(ctx.path) ? ops(ctx, next) : next()));
 
-  const bodies = parseBodies(c.config.limits.jsonBodyBytes);
   const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
     providers: c.providers, kit, login: c.login, mfa: c.mfa, audit: c.audit, metrics: c.metrics, config: c.config,
     limiter: createRateLimiter(c.ephemeral),
   });
   const mfa = mfaRoutes({ kit, mfa: c.mfa, issuer: c.config.issuer });
-  app.use(async (ctx, next) => (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/api/') ? bodies(ctx, next) : next()));
-  app.use(interactions.routes()).use(interactions.allowedMethods());
-  app.use(mfa.routes()).use(mfa.allowedMethods());
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
@@ -56,7 +56,6 @@ export function buildApp(c: Container): Koa {
     factors: c.factorManagement, devices: c.devices, limiter: createRateLimiter(c.ephemeral),
     issuerName: new URL(c.config.issuer).hostname, codesPerUserPerMinute: codesPerMinute,
   });
-  app.use(selfService.routes()).use(selfService.allowedMethods());
 
   const api = new Router({ prefix: '/api/v1' });
   api.use(apiKeyAuth(c.apiKeys));
@@ -64,9 +63,18 @@ export function buildApp(c: Container): Koa {
   const users = userRoutes(c.userService);
   const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, limiter: createRateLimiter(c.ephemeral), verifyPerUserPerMinute: codesPerMinute });
   api.use(clients.routes(), users.routes(), platform.routes(), settingsRoutes(c.settingsAdmin).routes(), organizationRoutes(c.organizationService).routes());
-  app.use(api.routes()).use(api.allowedMethods());
+
+  // Our own routes live under two prefixes; everything else goes straight to the provider.
+  const ours = compose([
+    parseBodies(c.config.limits.jsonBodyBytes),
+    interactions.routes(), interactions.allowedMethods(), mfa.routes(), mfa.allowedMethods(),
+    selfService.routes(), selfService.allowedMethods(), api.routes(), api.allowedMethods(),
+  ] as Middleware[]) as Middleware;
+  app.use((ctx, next) => (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/api/') ? ours(ctx, next) : next()));
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
+  const prefix = issuerPath === '/' ? '' : issuerPath;
+  app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Provider, Middleware>();
   app.use((ctx, next) => {
     const provider = c.providers.current;

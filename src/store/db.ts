@@ -50,6 +50,8 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     });
     // A dropped connection must not crash the process; the next query reports the outage.
     pool.on('error', () => {});
+    // A connection dying mid-query emits 'error' on the client too; unheard, it would crash the process.
+    pool.on('connect', (client) => { client.on('error', () => {}); });
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }

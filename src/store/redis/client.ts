@@ -23,7 +23,8 @@ export async function connectRedis(opts: RedisConnectOptions): Promise<RedisClie
       const [host, port] = n.split(':');
       return { host: host!, port: Number(port) };
     }), { redisOptions: { ...COMMON, keyPrefix }, keyPrefix, clusterRetryStrategy: (t) => Math.min(t * 200, 2000) })
-    : new Redis(opts.url!, { ...COMMON, keyPrefix });
+    // While disconnected, fail at once (503) instead of queueing requests behind reconnects.
+    : new Redis(opts.url!, { ...COMMON, keyPrefix, enableOfflineQueue: false });
   client.on('error', () => {}); // reported through failing commands and /readyz, not as crashes
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('Redis connection timed out')), 5000);
