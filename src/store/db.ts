@@ -5,6 +5,11 @@ import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
 import type { Database } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
+import { ScopedIntrospector } from './scoped-introspector.js';
+
+class ScopedPostgresDialect extends PostgresDialect {
+  override createIntrospector(db: Kysely<unknown>) { return new ScopedIntrospector(db); }
+}
 
 // bigint (count(*), bigserial) as number in both engines: PGlite already does, pg gives strings.
 pg.types.setTypeParser(20, Number);
@@ -52,7 +57,7 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     pool.on('error', () => {});
     // A connection dying mid-query emits 'error' on the client too; unheard, it would crash the process.
     pool.on('connect', (client) => { client.on('error', () => {}); });
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), plugins });
+    const db = new Kysely<Database>({ dialect: new ScopedPostgresDialect({ pool }), plugins });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true });
