@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { AdapterClass } from './adapter.js';
 import type { KeyMaterial } from './key-store.js';
+import { renderLoggedOut, renderLogout } from './render-error.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -93,9 +94,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
           return (await deps.findAccount(ctx, token.accountId, token)) !== undefined;
         },
       },
-      revocation: { enabled: true },
+      // A client revokes only its own tokens.
+      revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true },
+      rpInitiatedLogout: { enabled: true, logoutSource: renderLogout, postLogoutSuccessSource: renderLoggedOut },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: {
