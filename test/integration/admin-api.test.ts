@@ -3,6 +3,7 @@
  * and scopes, client CRUD with secrets shown once, user provisioning, profile, and bad input.
  */
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
+import { apiClient, expectJsonError } from '../helpers/api.js';
 import { REDIRECT_URI, authorize, discover, oc, passwordSteps } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -16,23 +17,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await idp.stop(); });
 
-async function api(method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY, raw?: { body: string; type: string }) {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  let payload: string | undefined;
-  if (raw) { headers['content-type'] = raw.type; payload = raw.body; } else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
-  const res = await fetch(`${idp.url}/api/v1${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
-  const text = await res.text();
-  let json: any;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-  return { status: res.status, body: json, text, res };
-}
+const api = apiClient(() => idp.url);
 
-const expectError = (r: { status: number; body: any; res: Response }, status: number, error?: string) => {
-  expect(r.status).toBe(status);
-  expect(r.res.headers.get('content-type')).toMatch(/application\/json/);
-  expect(r.body).toEqual({ error: error ?? expect.any(String), error_description: expect.any(String) });
-};
+const expectError = expectJsonError;
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 

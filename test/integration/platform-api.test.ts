@@ -5,6 +5,7 @@
  */
 import { generate } from 'otplib';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
+import { apiClient, expectJsonError } from '../helpers/api.js';
 import { totpCode } from '../helpers/mfa.js';
 
 let idp: TestIdp;
@@ -19,23 +20,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await idp.stop(); });
 
-async function api(method: string, path: string, body?: unknown, key: string | null = writeKey) {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${idp.url}/api/v1${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  const text = await res.text();
-  let json: any;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-  return { status: res.status, body: json, text, res };
-}
+const api = apiClient(() => idp.url, () => writeKey);
 
-const expectError = (r: { status: number; body: any; res: Response }, status: number, error?: string, field?: string) => {
-  expect(r.status).toBe(status);
-  expect(r.res.headers.get('content-type')).toMatch(/application\/json/);
-  expect(r.body).toEqual({ error: error ?? expect.any(String), error_description: expect.any(String) });
-  if (field) expect(r.body.error_description.startsWith(field)).toBe(true);
-};
+const expectError = expectJsonError;
 
 let n = 0;
 async function newUser(extra: Record<string, unknown> = {}) {

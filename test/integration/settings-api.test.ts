@@ -3,6 +3,7 @@
  * GET answers effective values, 400 names the field), organisations, clients' own mfa_policy, audit.
  */
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
+import { apiClient, expectJsonError } from '../helpers/api.js';
 import { REDIRECT_URI } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -16,24 +17,9 @@ beforeAll(async () => {
 });
 afterAll(async () => { await idp.stop(); });
 
-async function api(method: string, path: string, body?: unknown, key: string | null = ADMIN_KEY, raw?: { body: string; type: string }) {
-  const headers: Record<string, string> = { accept: 'application/json' };
-  if (key !== null) headers.authorization = `Bearer ${key}`;
-  let payload: string | undefined;
-  if (raw) { headers['content-type'] = raw.type; payload = raw.body; } else if (body !== undefined) { headers['content-type'] = 'application/json'; payload = JSON.stringify(body); }
-  const res = await fetch(`${idp.url}/api/v1${path}`, { method, headers, ...(payload === undefined ? {} : { body: payload }) });
-  const text = await res.text();
-  let json: any;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
-  return { status: res.status, body: json, text, res };
-}
+const api = apiClient(() => idp.url);
 
-const expectError = (r: { status: number; body: any; res: Response }, status: number, error?: string, field?: string) => {
-  expect(r.status).toBe(status);
-  expect(r.res.headers.get('content-type')).toMatch(/application\/json/);
-  expect(r.body).toEqual({ error: error ?? expect.any(String), error_description: expect.any(String) });
-  if (field) expect(r.body.error_description.startsWith(field)).toBe(true);
-};
+const expectError = expectJsonError;
 
 const audits = (type: string) => idp.container.db.selectFrom('auditEvents').selectAll().where('type', '=', type).orderBy('id').execute();
 
