@@ -77,13 +77,14 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   await keyStore.ensure();
 
   const clientCache = createClientCache(clients, box);
+  const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
   const factors = createFactorRegistry({ credentials, box, clock });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   const mfa = createMfaService({
-    accounts, credentials, clients, settings, factors, devices, audit, metrics, clock, config, authnStates,
+    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
@@ -91,7 +92,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const stepUps: StepUpLookup = { isStepUp: async (accountId, authTime) => (await authnStates.get(accountId, authTime))?.stepUp ?? false };
 
   const providers = await createProviderHolder({
-    config, keyStore, clients, logger,
+    config, keyStore, clients: cachedClients, logger,
     adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache }),
     findAccount: createFindAccount(accounts, stepUps),
     extend: {

@@ -9,7 +9,7 @@ const DURABLE = new Set(['Session', 'Grant', 'RefreshToken']);
 export interface AdapterDeps {
   durable: OidcPayloadStore;
   shortLived: OidcPayloadStore;
-  clients: Pick<ClientCache, 'find'>;
+  clients: Pick<ClientCache, 'metadata'>;
 }
 
 export type AdapterClass = new (model: string) => Adapter;
@@ -32,7 +32,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
-        return guard(() => deps.clients.find(id));
+        return guard(() => deps.clients.metadata(id));
       }
       return guard(() => this.store.find(this.model, id)) as Promise<AdapterPayload | undefined>;
     }

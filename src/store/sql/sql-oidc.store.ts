@@ -2,43 +2,46 @@ import { sql } from 'kysely';
 import type { Db } from '../db.js';
 import type { OidcPayload, OidcPayloadStore } from '../ephemeral-store.js';
 
-const live = sql<boolean>`(expires_at is null or expires_at > now())`;
+type Row = { payload: OidcPayload; consumedAt: Date | null };
+
+/*
+ * Every token request runs several of these, so they are written as parameterised `sql`
+ * templates: the query builder and its plugins cost more CPU than the round trip itself here.
+ */
+const LIVE = sql`(expires_at is null or expires_at > now())`;
+
+function shape(row?: Row): OidcPayload | undefined {
+  if (!row) return undefined;
+  return row.consumedAt ? { ...row.payload, consumed: Math.floor(new Date(row.consumedAt).getTime() / 1000) } : row.payload;
+}
+
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 export function createSqlOidcStore(db: Db): OidcPayloadStore {
-  const base = (model: string) => db.selectFrom('oidcPayloads').select(['payload', 'consumedAt']).where('model', '=', model).where(live);
-  const shape = (row?: { payload: OidcPayload; consumedAt: Date | null }): OidcPayload | undefined => {
-    if (!row) return undefined;
-    return row.consumedAt ? { ...row.payload, consumed: Math.floor(row.consumedAt.getTime() / 1000) } : row.payload;
-  };
-  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  const one = async (where: ReturnType<typeof sql>) =>
+    shape((await sql<Row>`select payload, consumed_at as "consumedAt" from oidc_payloads where ${where} and ${LIVE} limit 1`.execute(db)).rows[0]);
 
   return {
     async upsert(model, id, payload, expiresIn) {
-      const values = {
-        payload: JSON.stringify(payload),
-        grantId: str(payload.grantId),
-        uid: str(payload.uid),
-        userCode: str(payload.userCode),
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        consumedAt: null,
-      };
-      await db.insertInto('oidcPayloads').values({ model, id, ...values })
-        .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values)).execute();
+      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+      await sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
+        values (${model}, ${id}, ${JSON.stringify(payload)}, ${str(payload.grantId)}, ${str(payload.uid)}, ${str(payload.userCode)}, ${expiresAt}, null)
+        on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null`.execute(db);
     },
-    find: async (model, id) => shape(await base(model).where('id', '=', id).executeTakeFirst()),
-    findByUid: async (model, uid) => shape(await base(model).where('uid', '=', uid).executeTakeFirst()),
-    findByUserCode: async (model, code) => shape(await base(model).where('userCode', '=', code).executeTakeFirst()),
+    find: (model, id) => one(sql`model = ${model} and id = ${id}`),
+    findByUid: (model, uid) => one(sql`model = ${model} and uid = ${uid}`),
+    findByUserCode: (model, code) => one(sql`model = ${model} and user_code = ${code}`),
     async consume(model, id) {
-      const row = await db.updateTable('oidcPayloads').set({ consumedAt: new Date() })
-        .where('model', '=', model).where('id', '=', id).where('consumedAt', 'is', null).where(live)
-        .returning('id').executeTakeFirst();
-      return row !== undefined;
+      const res = await sql`update oidc_payloads set consumed_at = now()
+        where model = ${model} and id = ${id} and consumed_at is null and ${LIVE} returning id`.execute(db);
+      return res.rows.length === 1;
     },
     async destroy(model, id) {
-      await db.deleteFrom('oidcPayloads').where('model', '=', model).where('id', '=', id).execute();
+      await sql`delete from oidc_payloads where model = ${model} and id = ${id}`.execute(db);
     },
     async revokeByGrantId(grantId) {
-      await db.deleteFrom('oidcPayloads').where('grantId', '=', grantId).execute();
+      await sql`delete from oidc_payloads where grant_id = ${grantId}`.execute(db);
     },
   };
 }
