@@ -89,7 +89,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, devices, settings, ephemeral, audit, metrics, clock, config });
-  const stepUps: StepUpLookup = { isStepUp: async (accountId, authTime) => (await authnStates.get(accountId, authTime))?.stepUp ?? false };
+  const stepUps: StepUpLookup = { isStepUp: async (key) => (await authnStates.get(key))?.stepUp ?? false };
 
   const providers = await createProviderHolder({
     config, keyStore, clients: cachedClients, logger,

@@ -72,14 +72,12 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, deviceToken?: string): Promise<Outcome> {
-    let ts = Math.floor(clock.now() / 1000);
-    // Never the auth_time of another login of this user (their states would mix: another session's MFA would count here).
-    while (!(await transactions.reserveAuthTime(tx.accountId, ts))) ts += 1;
+    const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
-    await deps.authnStates.put(tx.accountId, ts, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
-    await transactions.clear(tx.uid);
     const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events), ts };
+    await deps.authnStates.put({ accountId: tx.accountId, authTime: ts, amr: login.amr }, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
+    await transactions.clear(tx.uid);
     if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { acr: login.acr, client_id: tx.clientId } });
     return { kind: 'finish', login, ...(deviceToken ? { deviceToken } : {}) };
   }
@@ -135,9 +133,9 @@ export function createMfaService(deps: MfaServiceDeps) {
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
-    async beginStepUp(input: { uid: string; accountId: string; authTime: number; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async beginStepUp(input: { uid: string; accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const user = await loadUser(input.accountId);
-      const prior = await deps.authnStates.get(user.id, input.authTime);
+      const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
       const device = input.requestedAal ? undefined : await deps.devices.check(user.id, input.deviceToken);
       const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
@@ -218,10 +216,10 @@ export function createMfaService(deps: MfaServiceDeps) {
      * For the provider's login Check: does this signed-in session still satisfy the policy and
      * the requested acr? False makes the provider start an interaction.
      */
-    async sessionSatisfies(input: { accountId: string; authTime: number; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
+    async sessionSatisfies(input: { accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
       const user = await deps.accounts.findById(input.accountId);
       if (!user || user.status !== 'active') return true; // the provider's own checks end such sessions
-      const state = await deps.authnStates.get(user.id, input.authTime);
+      const state = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
       const device = input.requestedAal ? undefined
         : (await deps.devices.check(user.id, input.deviceToken)) ?? (state?.trustedDeviceId && (await deps.devices.isActive(user.id, state.trustedDeviceId)) ? { id: state.trustedDeviceId } : undefined);

@@ -34,11 +34,6 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number) {
       const raw = await store.take(key(uid));
       return raw ? (JSON.parse(raw) as LoginTransaction) : undefined;
     },
-    /**
-     * Claims `authTime` for one authentication of this account. Authn states are keyed by (account,
-     * auth_time), a value in seconds, so two logins of one user within a second must not share it.
-     */
-    reserveAuthTime: async (accountId: string, authTime: number) => (await store.increment(`authn-time:${accountId}:${authTime}`, ttlSec)) === 1,
     /** Reserves one attempt in this challenge; the count includes this one. */
     countAttempt: (uid: string) => store.increment(attemptsKey(uid), ttlSec),
     async clear(uid: string): Promise<void> {

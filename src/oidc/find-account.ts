@@ -13,8 +13,9 @@ export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>,
     if (!user || user.status === 'disabled') return undefined;
     // ID tokens from a code or refresh token say whether that authentication was a step-up.
     const authTime = token && 'authTime' in token ? token.authTime : undefined;
-    const mfa = token && 'amr' in token && Array.isArray(token.amr) && token.amr.includes('mfa');
-    const stepUp = stepUps && mfa && typeof authTime === 'number' ? await guard(() => stepUps.isStepUp(user.id, authTime)) : false;
+    const amr = token && 'amr' in token && Array.isArray(token.amr) ? (token.amr as string[]) : undefined;
+    const stepUp = stepUps && amr?.includes('mfa') && typeof authTime === 'number'
+      ? await guard(() => stepUps.isStepUp({ accountId: user.id, authTime, amr })) : false;
     return {
       accountId: user.id,
       async claims() {

@@ -4,6 +4,7 @@ import { asProviderError } from './unavailable.js';
 export interface SessionFacts {
   accountId: string;
   authTime: number;
+  amr?: string[];
   clientId: string;
   acrValues?: string;
   deviceToken?: string;
@@ -38,7 +39,7 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
     if (!session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
     try {
       const ok = await deps.sessionSatisfies({
-        accountId: session.accountId, authTime: session.loginTs ?? 0, clientId: client.clientId,
+        accountId: session.accountId, authTime: session.loginTs ?? 0, amr: session.amr, clientId: client.clientId,
         acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
         deviceToken: ctx.cookies.get(deps.deviceCookie),
       });

@@ -1,6 +1,8 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
-export interface StepUpLookup { isStepUp(accountId: string, authTime: number): Promise<boolean> }
+import type { AuthnKey } from '../store/repositories/authn-state.repository.js';
+
+export interface StepUpLookup { isStepUp(key: AuthnKey): Promise<boolean> }
 
 /**
  * JWT access tokens carry how the user authenticated (acr, amr, auth_time, step_up), taken from
@@ -12,7 +14,7 @@ export function createExtraTokenClaims(lookup: StepUpLookup): NonNullable<Config
     const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
     if (!source?.accountId || !source.authTime) return undefined;
     // A step-up always ends in MFA, so a token without it needs no lookup.
-    const stepUp = source.amr?.includes('mfa') ? await lookup.isStepUp(source.accountId, source.authTime) : false;
+    const stepUp = source.amr?.includes('mfa') ? await lookup.isStepUp({ accountId: source.accountId, authTime: source.authTime, amr: source.amr }) : false;
     return { acr: source.acr, amr: source.amr, auth_time: source.authTime, ...(stepUp ? { step_up: true } : {}) };
   };
 }

@@ -137,6 +137,7 @@ export interface SettingsTable {
 export interface AuthnStatesTable {
   accountId: string;
   authTime: number;
+  amr: string;
   events: Json<unknown[]>;
   stepUp: Generated<boolean>;
   trustedDeviceId: string | null;

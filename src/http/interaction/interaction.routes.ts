@@ -38,7 +38,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     if (kit.isStepUp(details)) {
       const session = await providers.current.Session.findByUid(details.session!.uid);
       const outcome = await mfa.beginStepUp({
-        uid: details.uid, accountId: details.session!.accountId, authTime: Number(session?.loginTs ?? 0),
+        uid: details.uid, accountId: details.session!.accountId, authTime: Number(session?.loginTs ?? 0), amr: session?.amr,
         clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx),
       });
       const methods = outcome.kind === 'mfa' || outcome.kind === 'enroll' ? outcome.methods : undefined;

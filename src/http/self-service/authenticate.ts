@@ -102,7 +102,7 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     const principal: SelfServicePrincipal = {
       user, via, sessionUid: session.uid, csrfToken, authTime, amr,
       async freshness() {
-        const [state, proof] = await Promise.all([deps.authnStates.get(user.id, authTime), deps.factors.mfaProofAt(session.uid)]);
+        const [state, proof] = await Promise.all([deps.authnStates.get({ accountId: user.id, authTime, amr }), deps.factors.mfaProofAt(session.uid)]);
         // What this sign-in proved, per factor and when; a session without stored events falls back to its amr.
         const proven = state ? state.events.filter((e) => e.secondFactor).map((e) => e.at) : amr.includes('mfa') ? [authTime * 1000] : [];
         if (proof !== undefined) proven.push(proof);

@@ -3,20 +3,26 @@ import type { Db } from '../db.js';
 
 export interface AuthnState { events: AuthEvent[]; stepUp: boolean; trustedDeviceId: string | null }
 
+/** What the session and every token minted from it carry: enough to find their authentication record. */
+export interface AuthnKey { accountId: string; authTime: number; amr: readonly string[] | undefined }
+
+const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().join(' ');
+
 /**
- * What one authentication proved, keyed by (account, auth_time): the session and every token
- * minted from it carry both, so the login Check and the token claims can find it.
+ * What one authentication proved, keyed by (account, auth_time, amr). The amr in the key keeps two
+ * sign-ins of one account within one second apart when they proved different things.
  */
 export function createAuthnStateRepository(db: Db) {
   return {
-    async put(accountId: string, authTime: number, state: AuthnState, ttlSec: number): Promise<void> {
+    async put(key: AuthnKey, state: AuthnState, ttlSec: number): Promise<void> {
       const values = { events: JSON.stringify(state.events), stepUp: state.stepUp, trustedDeviceId: state.trustedDeviceId, expiresAt: new Date(Date.now() + ttlSec * 1000) };
-      await db.insertInto('authnStates').values({ accountId, authTime, ...values })
-        .onConflict((oc) => oc.columns(['accountId', 'authTime']).doUpdateSet(values)).execute();
+      await db.insertInto('authnStates').values({ accountId: key.accountId, authTime: key.authTime, amr: amrKey(key.amr), ...values })
+        .onConflict((oc) => oc.columns(['accountId', 'authTime', 'amr']).doUpdateSet(values)).execute();
     },
-    async get(accountId: string, authTime: number): Promise<AuthnState | undefined> {
+    async get(key: AuthnKey): Promise<AuthnState | undefined> {
       const row = await db.selectFrom('authnStates').select(['events', 'stepUp', 'trustedDeviceId'])
-        .where('accountId', '=', accountId).where('authTime', '=', authTime).where('expiresAt', '>', new Date()).executeTakeFirst();
+        .where('accountId', '=', key.accountId).where('authTime', '=', key.authTime).where('amr', '=', amrKey(key.amr))
+        .where('expiresAt', '>', new Date()).executeTakeFirst();
       return row && { events: row.events as AuthEvent[], stepUp: row.stepUp, trustedDeviceId: row.trustedDeviceId };
     },
     async sweep(): Promise<void> {
