@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — the benchmark suite of /work/shared/PERFORMANCE.md §4 (S1, S1-totp, S2, S3, S5 and
+ * `npm run bench` — the benchmark suite of the performance plan (§4) (S1, S1-totp, S2, S3, S5 and
  * the bare-oidc-provider references), one server core, real PostgreSQL and Redis on loopback.
  *
  *   npm run bench                     default profile: 3 s warmup + 10 s measurement per scenario
