@@ -1,0 +1,47 @@
+import { startTestIdp, type TestIdp } from '../helpers/env.js';
+import { Browser } from '../helpers/browser.js';
+import { authorize, createUser, discover, oc, passwordSteps, registerClient, REDIRECT_URI } from '../helpers/rp.js';
+
+/** A silent authorization request in this browser: 'code' while the SSO session is valid, else the error. */
+async function silent(config: oc.Configuration, browser: Browser): Promise<string> {
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI, scope: 'openid', prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+  });
+  const res = await browser.fetch(url);
+  const params = new URL(res.headers.get('location')!).searchParams;
+  return params.get('code') ? 'code' : params.get('error') ?? 'none';
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('SSO session timeouts (NIST SP 800-63B AAL2: idle and absolute)', () => {
+  let idp: TestIdp;
+  let config: oc.Configuration;
+  beforeAll(async () => {
+    idp = await startTestIdp('session-timeouts', 'postgres+redis', { session: { absoluteSeconds: 4, idleSeconds: 2 } });
+    const client = await registerClient(idp.url, { first_party: true });
+    config = await discover(idp.url, client.client_id, client.client_secret);
+    await createUser(idp.url, { external_id: 'st-1', username: 'sam', password: 'sam password 123' });
+  });
+  afterAll(async () => { await idp.stop(); });
+
+  test('an idle session ends after the idle timeout', async () => {
+    const { browser } = await authorize(config, { onStep: passwordSteps('sam', 'sam password 123') });
+    expect(await silent(config, browser)).toBe('code');
+    await sleep(2600);
+    expect(await silent(config, browser)).toBe('login_required');
+  });
+
+  test('activity does not extend a session past its absolute lifetime', async () => {
+    const { browser } = await authorize(config, { onStep: passwordSteps('sam', 'sam password 123') });
+    // Active every second: the idle timer keeps being renewed...
+    for (let i = 0; i < 3; i++) {
+      await sleep(1000);
+      expect(await silent(config, browser)).toBe('code');
+    }
+    await sleep(1500);
+    // ...but 4.5 s after the login the absolute lifetime (4 s) is over.
+    expect(await silent(config, browser)).toBe('login_required');
+  });
+});
