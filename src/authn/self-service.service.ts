@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import { IdpError, badRequest, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
+import { decide } from '../policy/engine.js';
 import type { MfaSettings } from '../policy/settings.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import { FACTOR_METHOD, type AuthEvent, type FactorKind, type MfaMethod } from '../policy/types.js';
@@ -35,10 +36,9 @@ export interface Freshness { signedInAt: number; mfaAt?: number }
 const TOTP_CODE = /^[0-9]{6}$/;
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
-/** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Mirrors policy/engine.ts. */
+/** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Asked of the engine as for a user with none. */
 export function policyRequiresMfa(mfa: MfaSettings, roles: readonly string[]): boolean {
-  if (mfa.required_for_roles.some((r) => roles.includes(r))) return true;
-  return mfa.policy !== 'disabled' && (mfa.policy !== 'any' || mfa.enforce_enrollment);
+  return decide({ mfa, account: { roles, createdAt: new Date(0) }, enrolled: [], events: [], trustedDevice: false, now: Date.now() }).outcome !== 'satisfied';
 }
 
 /** Methods that satisfy the policy on their own; backup codes are recovery, never the one factor left. */
@@ -93,9 +93,19 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      */
     async assertFresh(user: User, f: Freshness): Promise<void> {
       const now = clock.now();
-      if (f.mfaAt !== undefined && now - f.mfaAt <= windowSec * 1000) return;
-      const hasFactor = (await factors.enrolledMethods(user.id)).length > 0;
-      if (!hasFactor && now - f.signedInAt <= windowSec * 1000) return;
+      const recent = (at: number | undefined) => at !== undefined && now - at <= windowSec * 1000;
+      const enrolled = await factors.enrolledMethods(user.id);
+      const hasFactor = enrolled.length > 0;
+      if (hasFactor) {
+        // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
+        const { mfa } = await deps.settings.effective(user.organizationId);
+        const events: AuthEvent[] = [
+          { factor: 'password', at: f.signedInAt, secondFactor: false, phishingResistant: false },
+          ...(f.mfaAt !== undefined ? [{ factor: 'totp' as const, at: f.mfaAt, secondFactor: true, phishingResistant: false }] : []),
+        ];
+        const decision = decide({ mfa, account: user, enrolled, events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
+        if (decision.outcome === 'satisfied') return;
+      } else if (recent(f.signedInAt) || recent(f.mfaAt)) return;
       throw new IdpError(403, 'step_up_required', hasFactor
         ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
         : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`);

@@ -20,6 +20,8 @@ export interface DecisionInput {
   /** A valid trusted-device cookie of this account: skips the policy's MFA, never a step-up. */
   trustedDevice: boolean;
   now: number;
+  /** Sensitive actions ask for a fresher second factor than the policy's reauth interval. */
+  secondFactorMaxAgeMs?: number;
 }
 
 function methodsFor(mfa: MfaSettings): MfaMethod[] {
@@ -32,7 +34,7 @@ function methodsFor(mfa: MfaSettings): MfaMethod[] {
 
 /** Second-factor events still fresh enough for the reauth interval (0 = the whole session). */
 function freshSecondFactors(input: DecisionInput): AuthEvent[] {
-  const maxAgeMs = input.mfa.reauth_interval_minutes * 60_000;
+  const maxAgeMs = input.secondFactorMaxAgeMs ?? input.mfa.reauth_interval_minutes * 60_000;
   return input.events.filter((e) => e.secondFactor && (maxAgeMs === 0 || input.now - e.at < maxAgeMs));
 }
 

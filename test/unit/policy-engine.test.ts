@@ -22,6 +22,7 @@ interface Row {
   events?: AuthEvent[];
   requestedAal?: DecisionInput['requestedAal'];
   trustedDevice?: boolean;
+  secondFactorMaxAgeMs?: number;
   expect: Partial<AuthnDecision> & { outcome: AuthnDecision['outcome'] };
   /** Reasons that must be among the decision's. */
   reasons?: string[];
@@ -77,6 +78,9 @@ const rows: Row[] = [
   { name: 'reauth 5 min, TOTP 4 min ago → fresh', mfa: { reauth_interval_minutes: 5 }, enrolled: ['totp'], events: [pwd(4 * MIN), second('totp', 4 * MIN)], expect: { outcome: 'satisfied', aal: 2 } },
   { name: 'reauth 5 min, TOTP 6 min ago → stale', mfa: { reauth_interval_minutes: 5 }, enrolled: ['totp'], events: [pwd(6 * MIN), second('totp', 6 * MIN)], expect: { outcome: 'challenge', methods: ['totp'] }, reasons: ['reauth_due'] },
   { name: 'reauth 5 min, stale, on a trusted device: the device skips the policy challenge', mfa: { reauth_interval_minutes: 5 }, enrolled: ['totp'], events: [pwd(6 * MIN), second('totp', 6 * MIN)], trustedDevice: true, expect: { outcome: 'satisfied' }, reasons: ['trusted_device'] },
+  // sensitive actions: a step-up with its own, shorter max age
+  { name: 'sensitive action, TOTP 4 min ago, max age 5 min → allowed', enrolled: ['totp'], events: [pwd(60 * MIN), second('totp', 4 * MIN)], requestedAal: 2, secondFactorMaxAgeMs: 5 * MIN, expect: { outcome: 'satisfied' } },
+  { name: 'sensitive action, TOTP 6 min ago, max age 5 min, no reauth interval → challenge', enrolled: ['totp'], events: [pwd(60 * MIN), second('totp', 6 * MIN)], requestedAal: 2, secondFactorMaxAgeMs: 5 * MIN, expect: { outcome: 'challenge' }, reasons: ['reauth_due'] },
   { name: 'reauth 5 min, aal2 requested, step-up 6 min ago → expired', mfa: { reauth_interval_minutes: 5 }, enrolled: ['totp'], events: [pwd(60 * MIN), second('totp', 6 * MIN)], requestedAal: 2, expect: { outcome: 'challenge' }, reasons: ['acr_requested', 'reauth_due'] },
   { name: 'reauth 0, TOTP 10 h ago → still fresh (once per session)', enrolled: ['totp'], events: [pwd(600 * MIN), second('totp', 600 * MIN)], expect: { outcome: 'satisfied', aal: 2 } },
   { name: 'reauth 0, aal2 requested, TOTP 10 h ago → satisfied', enrolled: ['totp'], events: [pwd(600 * MIN), second('totp', 600 * MIN)], requestedAal: 2, expect: { outcome: 'satisfied' } },
@@ -91,6 +95,7 @@ test.each(rows)('$name', (row) => {
     ...(row.requestedAal ? { requestedAal: row.requestedAal } : {}),
     trustedDevice: row.trustedDevice ?? false,
     now: NOW,
+    ...(row.secondFactorMaxAgeMs ? { secondFactorMaxAgeMs: row.secondFactorMaxAgeMs } : {}),
   });
   expect(decision).toMatchObject(row.expect);
   if (row.reasons) expect(decision.reasons).toEqual(expect.arrayContaining(row.reasons));
