@@ -117,6 +117,13 @@ export function createMfaService(deps: MfaServiceDeps) {
     metrics.mfaChallenges.inc({ method, outcome: 'failed' });
     await audit.record({ type: 'authn.mfa.failed', outcome: 'failure', subject: user.id, ip: meta.ip, requestId: meta.requestId, data: { method } });
     if (lockedUntil) await audit.record({ type: 'authn.mfa.locked', outcome: 'success', subject: user.id, ip: meta.ip, data: { until: lockedUntil.toISOString() } });
+    return lockedUntil !== undefined;
+  }
+
+  /** A locked second factor ends the login in progress too: after the lock it starts again from the password (T6). */
+  async function endLocked(uid: string): Promise<never> {
+    await transactions.clear(uid);
+    throw tooManyRequests('second factor temporarily locked after repeated failures; sign in again later', 'mfa_locked');
   }
 
   return {
@@ -150,16 +157,14 @@ export function createMfaService(deps: MfaServiceDeps) {
       const { settings } = await context(user, tx.clientId);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) {
-        throw tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
-      }
+      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) await endLocked(input.uid);
       const factor = deps.factors.get(input.method)!;
       let event: AuthEvent;
       try {
         event = await factor.verify({ accountId: user.id, now: clock.now() }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        await recordFailure(user, input.method, input, settings.lockout);
+        if (await recordFailure(user, input.method, input, settings.lockout)) await endLocked(input.uid);
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
         if (err.code === 'malformed') throw badRequest(err.message);
         throw new IdpError(401, 'invalid_code', 'the code is not valid');

@@ -184,13 +184,16 @@ test('account-level lock: mfa_max_failures failures across challenges → 429 mf
 
     // A new pre-auth session does not reset the account's counter.
     const b = await atChallenge(user.username);
-    expect((await totp(b, bad)).status).toBe(401);
+    const third = await totp(b, bad);
+    expect(third.status).toBe(429);
+    expect(third.body.error).toBe('mfa_locked');
     const locked = await idp.container.accounts.findById(user.id);
     expect(locked!.mfaLockedUntil).not.toBeNull();
     expect(locked!.mfaLockedUntil!.getTime()).toBeGreaterThan(Date.now() + 30_000);
+    // The lock ended login B: even the right code finds no challenge there any more (T6).
     const rightInB = await totp(b, await codeAt(user.secret, Date.now()));
-    expect(rightInB.status).toBe(429);
-    expect(rightInB.body.error).toBe('mfa_locked');
+    expect(rightInB.status).toBe(400);
+    expect(rightInB.body.error).toBe('invalid_step');
 
     // New interaction: the password is still accepted (separate counter), the second factor stays locked.
     const c = await atChallenge(user.username);
