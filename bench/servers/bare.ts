@@ -7,7 +7,8 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration } from 'oidc-provider';
+import { loadGrantOrAutoConsent } from '../../src/oidc/provider.js';
 import { maxLifetimeMs, serveIpc } from './child.js';
 
 const clientId = process.env.BENCH_CLIENT_ID!;
@@ -65,17 +66,8 @@ const configuration: Configuration = {
   },
   rotateRefreshToken: true,
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-  loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
-    const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client!.clientId, accountId: ctx.oidc.session!.accountId! });
-    const scope = ctx.oidc.params?.scope;
-    if (typeof scope === 'string') grant.addOIDCScope(scope);
-    const resource = ctx.oidc.params?.resource;
-    if (typeof resource === 'string' && typeof scope === 'string') grant.addResourceScope(resource, scope);
-    await grant.save();
-    return grant;
-  },
+  // The same auto-consent as ours for first-party clients (the bench client is one).
+  loadExistingGrant: (ctx) => loadGrantOrAutoConsent(ctx, async () => true),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   ttl: {
     AccessToken: ttl.accessToken, AuthorizationCode: ttl.code, IdToken: ttl.idToken, Interaction: ttl.interaction,

@@ -17,6 +17,24 @@ export interface ProviderDeps {
   extraTokenClaims?: Configuration['extraTokenClaims'];
 }
 
+/**
+ * The grant this session already has for the client or, for a client `autoConsent` approves, a new
+ * one covering exactly the requested scope and resource (otherwise the consent prompt runs).
+ */
+export async function loadGrantOrAutoConsent(ctx: KoaContextWithOIDC, autoConsent: (clientId: string) => Promise<boolean>) {
+  const clientId = ctx.oidc.client!.clientId;
+  const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(clientId);
+  if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+  if (!(await autoConsent(clientId))) return undefined;
+  const grant = new ctx.oidc.provider.Grant({ clientId, accountId: ctx.oidc.session!.accountId! });
+  const scope = ctx.oidc.params?.scope;
+  if (typeof scope === 'string') grant.addOIDCScope(scope);
+  const resource = ctx.oidc.params?.resource;
+  if (typeof resource === 'string' && typeof scope === 'string') grant.addResourceScope(resource, scope);
+  await grant.save();
+  return grant;
+}
+
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'api'];
 export const ACR_VALUES = ['aal1', 'aal2', 'aal3'];
 
@@ -114,20 +132,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
     },
     rotateRefreshToken: true,
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    loadExistingGrant: async (ctx: KoaContextWithOIDC) => {
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session!.grantIdFor(ctx.oidc.client!.clientId);
-      if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-      // First-party apps skip consent: they get exactly what they asked for.
-      const record = await deps.clients.find(ctx.oidc.client!.clientId);
-      if (!record?.firstParty) return undefined;
-      const grant = new ctx.oidc.provider.Grant({ clientId: record.clientId, accountId: ctx.oidc.session!.accountId! });
-      const scope = ctx.oidc.params?.scope;
-      if (typeof scope === 'string') grant.addOIDCScope(scope);
-      const resource = ctx.oidc.params?.resource;
-      if (typeof resource === 'string' && typeof scope === 'string') grant.addResourceScope(resource, scope);
-      await grant.save();
-      return grant;
-    },
+    // First-party apps skip consent: they get exactly what they asked for.
+    loadExistingGrant: (ctx) => loadGrantOrAutoConsent(ctx, async (clientId) => (await deps.clients.find(clientId))?.firstParty === true),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
       policy: withAccountCheck(deps.policy ?? interactionPolicy.base()),
