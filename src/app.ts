@@ -32,6 +32,11 @@ export function buildApp(c: Container): Koa {
   const views = createViewRenderer();
 
   app.use(trustedProxies(c.config.trustedProxies));
+  // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
+  app.use((ctx, next) => {
+    app.keys = c.providers.current.keys as string[];
+    return next();
+  });
   app.use(requestContext(c.logger, c.metrics));
   app.use(errorHandler(c.logger, views));
   app.use(helmet({
@@ -78,8 +83,6 @@ export function buildApp(c: Container): Koa {
   const mounted = new WeakMap<Provider, Middleware>();
   app.use((ctx, next) => {
     const provider = c.providers.current;
-    // Mounted, the provider reads and writes cookies through our context, hence with our app's keys.
-    app.keys = provider.keys;
     let mw = mounted.get(provider);
     if (!mw) {
       mw = mount(issuerPath, provider) as unknown as Middleware;
