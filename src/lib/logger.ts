@@ -9,6 +9,8 @@ const REDACT = [
   'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]', 'apiKey', '*.apiKey',
 ];
 
-export function createLogger(level: string): Logger {
-  return pino({ level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'idp' } });
+/** JSON lines to stdout, or to `destination` (tests read what would have been written). */
+export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+  const options = { level, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'idp' } };
+  return destination ? pino(options, destination) : pino(options);
 }
