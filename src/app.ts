@@ -1,6 +1,5 @@
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
-import helmet from 'koa-helmet';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
@@ -18,6 +17,7 @@ import { parseBodies } from './http/middleware/body.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { createRateLimiter } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
+import { securityHeaders } from './http/middleware/security-headers.js';
 import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { opsRoutes } from './http/ops/ops.routes.js';
@@ -38,10 +38,8 @@ export function buildApp(c: Container): Koa {
     return next();
   });
   app.use(requestContext(c.logger, c.metrics));
+  app.use(securityHeaders());
   app.use(errorHandler(c.logger, views));
-  app.use(helmet({
-    contentSecurityPolicy: { directives: { 'form-action': null, 'script-src': ["'self'", "'unsafe-inline'"] } },
-  }) as unknown as Middleware);
 
   const ops = opsRoutes(c.readiness, c.metrics).routes() as unknown as Middleware;
   const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
