@@ -12,8 +12,9 @@ export function createAccountRepository(db: Db) {
     async insert(user: NewUser): Promise<User> {
       return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
     },
-    findById: async (id: string) => (UUID.test(id)
-      ? db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst() : undefined),
+    // Read on every token request (is the account still active?): a plain template, cheaper than the builder.
+    findById: async (id: string): Promise<User | undefined> => (UUID.test(id)
+      ? (await sql<User>`select * from users where id = ${id}`.execute(db)).rows[0] : undefined),
     findByExternalId: (externalId: string) =>
       db.selectFrom('users').selectAll().where('externalId', '=', externalId).executeTakeFirst(),
     /** Username or e-mail, case-insensitive. */
