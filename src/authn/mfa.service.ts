@@ -154,7 +154,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(input.uid, 'mfa');
       if (!tx.methods.includes(input.method)) throw badRequest(`${input.method} is not offered in this challenge`, 'invalid_method');
       const user = await loadUser(tx.accountId);
-      const { settings } = await context(user, tx.clientId);
+      const { settings, enrolled } = await context(user, tx.clientId);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
       if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) await endLocked(input.uid);
@@ -169,11 +169,12 @@ export function createMfaService(deps: MfaServiceDeps) {
         if (err.code === 'malformed') throw badRequest(err.message);
         throw new IdpError(401, 'invalid_code', 'the code is not valid');
       }
-      await deps.credentials.resetMfaFailures(user.id);
+      if (user.mfaFailedAttempts > 0 || user.mfaLockCount > 0) await deps.credentials.resetMfaFailures(user.id);
       metrics.mfaChallenges.inc({ method: input.method, outcome: 'verified' });
       await audit.record({ type: 'authn.mfa.verified', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: input.method } });
       const events = [...tx.events, event];
-      const { decision } = await evaluate(user, tx.clientId, events, input.requestedAal, false);
+      // The same policy and factors as a moment ago: only what has been proven changed.
+      const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
