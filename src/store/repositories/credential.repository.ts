@@ -5,12 +5,14 @@ import type { CredentialRow } from '../database.js';
 export function createCredentialRepository(db: Db) {
   const base = () => db.selectFrom('credentials').selectAll();
   return {
+    // These two run in every MFA decision and challenge: plain templates, cheaper than the builder.
     /** Confirmed credentials of a kind (unconfirmed enrolments and used backup codes excluded). */
-    listActive: (userId: string, kind: string): Promise<CredentialRow[]> =>
-      base().where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is not', null).where('usedAt', 'is', null).execute(),
+    listActive: async (userId: string, kind: string): Promise<CredentialRow[]> =>
+      (await sql<CredentialRow>`select * from credentials
+        where user_id = ${userId} and kind = ${kind} and confirmed_at is not null and used_at is null`.execute(db)).rows,
     async countActiveByKind(userId: string): Promise<Record<string, number>> {
-      const rows = await db.selectFrom('credentials').select(['kind', (eb) => eb.fn.countAll<number>().as('n')])
-        .where('userId', '=', userId).where('confirmedAt', 'is not', null).where('usedAt', 'is', null).groupBy('kind').execute();
+      const { rows } = await sql<{ kind: string; n: number }>`select kind, count(*)::int as n from credentials
+        where user_id = ${userId} and confirmed_at is not null and used_at is null group by kind`.execute(db);
       return Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
     },
     findPending: (userId: string, kind: string): Promise<CredentialRow | undefined> =>
