@@ -18,6 +18,7 @@ import { createExtraTokenClaims, type StepUpLookup } from './oidc/token-claims.j
 import { createSettingsService } from './policy/settings.service.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
 import { createCredentialRepository } from './store/repositories/credential.repository.js';
+import { createSessionRepository } from './store/repositories/session.repository.js';
 import { createSettingsRepository } from './store/repositories/settings.repository.js';
 import { createTrustedDeviceRepository } from './store/repositories/trusted-device.repository.js';
 import type { Config } from './config.js';
@@ -80,15 +81,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
+  const sessions = createSessionRepository(db);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
   const factors = createFactorRegistry({ credentials, box, clock });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   const mfa = createMfaService({
-    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates,
+    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, sessions,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
-  const factorManagement = createFactorManagementService({ credentials, factors, devices, settings, ephemeral, audit, metrics, clock, config });
+  const factorManagement = createFactorManagementService({ credentials, factors, devices, sessions, settings, ephemeral, audit, metrics, clock, config });
   const stepUps: StepUpLookup = { isStepUp: async (key) => (await authnStates.get(key))?.stepUp ?? false };
 
   const providers = await createProviderHolder({

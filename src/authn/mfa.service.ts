@@ -11,6 +11,7 @@ import type { AccountRepository } from '../store/repositories/account.repository
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import type { SessionRepository } from '../store/repositories/session.repository.js';
 import { aalOf, acrOf, amrOf } from './amr.js';
 import { FactorError } from './factor.js';
 import type { FactorRegistry } from './factors/index.js';
@@ -25,6 +26,7 @@ export interface MfaServiceDeps {
   factors: FactorRegistry;
   transactions: TransactionStore;
   authnStates: AuthnStateRepository;
+  sessions: Pick<SessionRepository, 'endAllOf'>;
   devices: TrustedDeviceService;
   audit: AuditService;
   metrics: Metrics;
@@ -186,7 +188,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       return deps.factors.totp.begin(user.id, user.email ?? user.username ?? user.externalId, issuer);
     },
 
-    async enrollTotpConfirm(input: { uid: string; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async enrollTotpConfirm(input: { uid: string; code: unknown; requestedAal?: Aal; keepSessionUid?: string } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'enroll');
       const user = await loadUser(tx.accountId);
       const attempt = await transactions.countAttempt(input.uid);
@@ -202,6 +204,8 @@ export function createMfaService(deps: MfaServiceDeps) {
         throw new IdpError(401, 'invalid_code', 'the code is not valid');
       }
       await deps.devices.revokeAll(user.id, user.id, 'factor_enrolled');
+      // A new factor ends the user's other sessions (ASVS 5 7.4.3); this browser's own carries on.
+      await deps.sessions.endAllOf(user.id, input.keepSessionUid);
       await audit.record({ type: 'authn.factor.enrolled', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: 'totp' } });
       const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal, false);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);

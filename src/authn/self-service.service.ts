@@ -10,6 +10,7 @@ import { FACTOR_METHOD, type AuthEvent, type FactorKind, type MfaMethod } from '
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import type { SessionRepository } from '../store/repositories/session.repository.js';
 import { FactorError } from './factor.js';
 import type { FactorRegistry } from './factors/index.js';
 import type { TotpEnrollment } from './factors/totp.factor.js';
@@ -19,6 +20,7 @@ export interface FactorManagementDeps {
   credentials: CredentialRepository;
   factors: FactorRegistry;
   devices: Pick<TrustedDeviceService, 'revokeAll'>;
+  sessions: Pick<SessionRepository, 'endAllOf'>;
   settings: Pick<SettingsService, 'effective'>;
   ephemeral: EphemeralStore;
   audit: AuditService;
@@ -28,7 +30,11 @@ export interface FactorManagementDeps {
 }
 
 /** Who changes a user's factors, through which door, from where (for the audit trail). */
-export interface ChangeContext { actor: string; via: 'self_service' | 'platform_api'; ip?: string; requestId?: string }
+export interface ChangeContext {
+  actor: string; via: 'self_service' | 'platform_api'; ip?: string; requestId?: string;
+  /** The session making the change survives it; every other session of the user ends. */
+  keepSessionUid?: string;
+}
 
 /** When the signed-in user last proved a sign-in and a second factor (epoch ms). */
 export interface Freshness { signedInAt: number; mfaAt?: number }
@@ -59,9 +65,12 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
   const audit = (type: string, outcome: 'success' | 'failure', user: User, ctx: ChangeContext, data: Record<string, unknown>) =>
     deps.audit.record({ type, outcome, actor: ctx.actor, subject: user.id, organizationId: user.organizationId, ip: ctx.ip, requestId: ctx.requestId, data: { via: ctx.via, ...data } });
 
+  /** ASVS 5 7.4.3 and TD4: after a factor change, other sessions and every trusted device end. */
   async function changed(user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) {
     await audit(type, 'success', user, ctx, data);
     await deps.devices.revokeAll(user.id, ctx.actor, type);
+    const ended = await deps.sessions.endAllOf(user.id, ctx.keepSessionUid);
+    if (ended) await audit('authn.sessions.ended', 'success', user, ctx, { count: ended, reason: type });
   }
 
   function codeError(err: unknown): never {

@@ -49,7 +49,7 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: 
   router.post('/enroll/totp/confirm', async (ctx) => {
     const details = await kit.loadForPost(ctx, 'login');
     const { code } = validate(codeBody, body(ctx));
-    await answer(ctx, details, () => mfa.enrollTotpConfirm({ uid: details.uid, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }), 'enroll-totp');
+    await answer(ctx, details, () => mfa.enrollTotpConfirm({ uid: details.uid, code, requestedAal: kit.requestedAal(details), keepSessionUid: details.session?.uid, ...kit.meta(ctx) }), 'enroll-totp');
   });
 
   router.post('/trust-device', async (ctx) => {

@@ -18,8 +18,8 @@ export interface FactorRouteDeps {
 }
 
 export const changeContext = (ctx: Context): ChangeContext => {
-  const { user } = principalOf(ctx);
-  return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId as string };
+  const { user, sessionUid } = principalOf(ctx);
+  return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId as string, keepSessionUid: sessionUid };
 };
 
 /** The signed-in user's own factors (FEATURES §4, self-service management). */
