@@ -33,8 +33,13 @@ export function buildApp(c: Container): Koa {
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
-  app.use((ctx, next) => {
-    app.keys = c.providers.current.keys as string[];
+  let keyedBy: object | undefined;
+  app.use((_ctx, next) => {
+    const provider = c.providers.current;
+    if (provider !== keyedBy) { // only after a key rotation rebuilt the provider
+      app.keys = provider.keys as string[];
+      keyedBy = provider;
+    }
     return next();
   });
   app.use(requestContext(c.logger, c.metrics));

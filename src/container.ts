@@ -7,6 +7,7 @@ import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './authn/amr.js';
+import { createFactorOutcomes } from './authn/factor-outcomes.js';
 import { createFactorRegistry } from './authn/factors/index.js';
 import { createLoginService } from './authn/login.service.js';
 import { createMfaService } from './authn/mfa.service.js';
@@ -81,16 +82,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
-  const sessions = createSessionRepository(db);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
   const factors = createFactorRegistry({ credentials, box, clock });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
+  const outcomes = createFactorOutcomes({ credentials, devices, sessions: createSessionRepository(db), settings, audit, metrics, clock });
   const mfa = createMfaService({
-    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, sessions,
+    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, outcomes,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
-  const factorManagement = createFactorManagementService({ credentials, factors, devices, sessions, settings, ephemeral, audit, metrics, clock, config });
+  const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
   const stepUps: StepUpLookup = { isStepUp: async (key) => (await authnStates.get(key))?.stepUp ?? false };
 
   const providers = await createProviderHolder({

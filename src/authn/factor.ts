@@ -1,3 +1,4 @@
+import { IdpError, badRequest } from '../lib/errors.js';
 import type { AuthEvent, FactorKind, MfaMethod } from '../policy/types.js';
 
 export interface FactorContext {
@@ -21,5 +22,10 @@ export interface Factor {
 export class FactorError extends Error {
   constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {
     super(message);
+  }
+
+  /** What the client is told: 400 for a value that is not a code at all, 401 for a wrong one. */
+  toHttp(): IdpError {
+    return this.code === 'malformed' ? badRequest(`code: ${this.message}`) : new IdpError(401, 'invalid_code', 'the code is not valid');
   }
 }

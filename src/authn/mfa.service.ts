@@ -11,9 +11,9 @@ import type { AccountRepository } from '../store/repositories/account.repository
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import type { SessionRepository } from '../store/repositories/session.repository.js';
 import { aalOf, acrOf, amrOf } from './amr.js';
 import { FactorError } from './factor.js';
+import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/index.js';
 import type { LoginTransaction, TransactionStore } from './transaction.store.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
@@ -26,8 +26,8 @@ export interface MfaServiceDeps {
   factors: FactorRegistry;
   transactions: TransactionStore;
   authnStates: AuthnStateRepository;
-  sessions: Pick<SessionRepository, 'endAllOf'>;
   devices: TrustedDeviceService;
+  outcomes: FactorOutcomes;
   audit: AuditService;
   metrics: Metrics;
   clock: Clock;
@@ -37,7 +37,7 @@ export interface MfaServiceDeps {
 export interface LoginResult { accountId: string; acr: string; amr: string[]; ts: number }
 
 export type Outcome =
-  | { kind: 'finish'; login: LoginResult; deviceToken?: string }
+  | { kind: 'finish'; login: LoginResult; device?: { token: string; maxAgeMs: number } }
   | { kind: 'mfa'; methods: MfaMethod[] }
   | { kind: 'enroll'; methods: MfaMethod[] }
   | { kind: 'trust_device' }
@@ -73,7 +73,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     return user;
   }
 
-  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, deviceToken?: string): Promise<Outcome> {
+  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, device?: { token: string; maxAgeMs: number }): Promise<Outcome> {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
@@ -81,7 +81,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     await deps.authnStates.put({ accountId: tx.accountId, authTime: ts, amr: login.amr }, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
     await transactions.clear(tx.uid);
     if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { acr: login.acr, client_id: tx.clientId } });
-    return { kind: 'finish', login, ...(deviceToken ? { deviceToken } : {}) };
+    return { kind: 'finish', login, ...(device ? { device } : {}) };
   }
 
   /** Turns a decision into the next step, saving the transaction when the login is not over. */
@@ -112,14 +112,6 @@ export function createMfaService(deps: MfaServiceDeps) {
     const tx = await transactions.get(uid);
     if (!tx || tx.stage !== stage) throw new IdpError(400, 'invalid_step', `this interaction is not at the ${stage} step`);
     return tx;
-  }
-
-  async function recordFailure(user: User, method: MfaMethod, meta: RequestMeta, settings: { mfa_max_failures: number; lock_minutes: number[] }) {
-    const { lockedUntil } = await deps.credentials.recordMfaFailure(user.id, settings.mfa_max_failures, settings.lock_minutes, clock.now());
-    metrics.mfaChallenges.inc({ method, outcome: 'failed' });
-    await audit.record({ type: 'authn.mfa.failed', outcome: 'failure', subject: user.id, ip: meta.ip, requestId: meta.requestId, data: { method } });
-    if (lockedUntil) await audit.record({ type: 'authn.mfa.locked', outcome: 'success', subject: user.id, ip: meta.ip, data: { until: lockedUntil.toISOString() } });
-    return lockedUntil !== undefined;
   }
 
   /** A locked second factor ends the login in progress too: after the lock it starts again from the password (T6). */
@@ -166,14 +158,11 @@ export function createMfaService(deps: MfaServiceDeps) {
         event = await factor.verify({ accountId: user.id, now: clock.now() }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        if (await recordFailure(user, input.method, input, settings.lockout)) await endLocked(input.uid);
+        if (await deps.outcomes.failed(user, input.method, input)) await endLocked(input.uid);
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-        if (err.code === 'malformed') throw badRequest(err.message);
-        throw new IdpError(401, 'invalid_code', 'the code is not valid');
+        throw err.toHttp();
       }
-      if (user.mfaFailedAttempts > 0 || user.mfaLockCount > 0) await deps.credentials.resetMfaFailures(user.id);
-      metrics.mfaChallenges.inc({ method: input.method, outcome: 'verified' });
-      await audit.record({ type: 'authn.mfa.verified', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: input.method } });
+      await deps.outcomes.verified(user, input.method, input);
       const events = [...tx.events, event];
       // The same policy and factors as a moment ago: only what has been proven changed.
       const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
@@ -200,13 +189,10 @@ export function createMfaService(deps: MfaServiceDeps) {
         if (!(err instanceof FactorError)) throw err;
         metrics.mfaChallenges.inc({ method: 'totp', outcome: 'failed' });
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-        if (err.code === 'malformed') throw badRequest(err.message);
-        throw new IdpError(401, 'invalid_code', 'the code is not valid');
+        throw err.toHttp();
       }
-      await deps.devices.revokeAll(user.id, user.id, 'factor_enrolled');
-      // A new factor ends the user's other sessions (ASVS 5 7.4.3); this browser's own carries on.
-      await deps.sessions.endAllOf(user.id, input.keepSessionUid);
-      await audit.record({ type: 'authn.factor.enrolled', outcome: 'success', subject: user.id, ip: input.ip, requestId: input.requestId, data: { method: 'totp' } });
+      // This browser's own session carries on; the user's other sessions and trusted devices end.
+      await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: 'totp' });
       const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal, false);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
@@ -218,8 +204,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!input.trust) return finish(tx, input);
       const user = await loadUser(tx.accountId);
       const { settings } = await context(user, tx.clientId);
-      const { token, device } = await deps.devices.issue(user.id, settings.mfa.trusted_device_duration_days, { name: input.name, ip: input.ip, userAgent: input.userAgent });
-      return finish(tx, input, device.id, token);
+      const days = settings.mfa.trusted_device_duration_days;
+      const { token, device } = await deps.devices.issue(user.id, days, { name: input.name, ip: input.ip, userAgent: input.userAgent });
+      return finish(tx, input, device.id, { token, maxAgeMs: days * 86_400_000 });
     },
 
     /**
@@ -235,12 +222,6 @@ export function createMfaService(deps: MfaServiceDeps) {
         : (await deps.devices.check(user.id, input.deviceToken)) ?? (state?.trustedDeviceId && (await deps.devices.isActive(user.id, state.trustedDeviceId)) ? { id: state.trustedDeviceId } : undefined);
       const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
       return decision.outcome === 'satisfied';
-    },
-
-    /** Trusted-device lifetime for the cookie, from the effective policy. */
-    async trustedDeviceDays(accountId: string, clientId: string): Promise<number> {
-      const user = await loadUser(accountId);
-      return (await context(user, clientId)).settings.mfa.trusted_device_duration_days;
     },
   };
 }

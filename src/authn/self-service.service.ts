@@ -1,8 +1,7 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { IdpError, badRequest, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
-import type { Metrics } from '../lib/metrics.js';
+import { IdpError, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
 import { decide } from '../policy/engine.js';
 import type { MfaSettings } from '../policy/settings.js';
 import type { SettingsService } from '../policy/settings.service.js';
@@ -10,21 +9,18 @@ import { FACTOR_METHOD, type AuthEvent, type FactorKind, type MfaMethod } from '
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import type { SessionRepository } from '../store/repositories/session.repository.js';
 import { FactorError } from './factor.js';
 import type { FactorRegistry } from './factors/index.js';
 import type { TotpEnrollment } from './factors/totp.factor.js';
-import type { TrustedDeviceService } from './trusted-device.service.js';
+import type { FactorOutcomes } from './factor-outcomes.js';
 
 export interface FactorManagementDeps {
   credentials: CredentialRepository;
   factors: FactorRegistry;
-  devices: Pick<TrustedDeviceService, 'revokeAll'>;
-  sessions: Pick<SessionRepository, 'endAllOf'>;
+  outcomes: FactorOutcomes;
   settings: Pick<SettingsService, 'effective'>;
   ephemeral: EphemeralStore;
   audit: AuditService;
-  metrics: Metrics;
   clock: Clock;
   config: Pick<Config, 'mfa'>;
 }
@@ -59,32 +55,16 @@ function primaryMethods(mfa: MfaSettings): MfaMethod[] {
  * and is audited; every wrong code counts toward the account's second-factor lockout.
  */
 export function createFactorManagementService(deps: FactorManagementDeps) {
-  const { credentials, factors, clock, metrics } = deps;
+  const { credentials, factors, clock } = deps;
   const windowSec = deps.config.mfa.recentAuthSeconds;
 
   const audit = (type: string, outcome: 'success' | 'failure', user: User, ctx: ChangeContext, data: Record<string, unknown>) =>
     deps.audit.record({ type, outcome, actor: ctx.actor, subject: user.id, organizationId: user.organizationId, ip: ctx.ip, requestId: ctx.requestId, data: { via: ctx.via, ...data } });
 
-  /** ASVS 5 7.4.3 and TD4: after a factor change, other sessions and every trusted device end. */
-  async function changed(user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) {
-    await audit(type, 'success', user, ctx, data);
-    await deps.devices.revokeAll(user.id, ctx.actor, type);
-    const ended = await deps.sessions.endAllOf(user.id, ctx.keepSessionUid);
-    if (ended) await audit('authn.sessions.ended', 'success', user, ctx, { count: ended, reason: type });
-  }
+  const changed = (user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) => deps.outcomes.changed(user, ctx, type, data);
 
   function codeError(err: unknown): never {
-    if (!(err instanceof FactorError)) throw err;
-    if (err.code === 'malformed') throw badRequest(`code: ${err.message}`);
-    throw new IdpError(401, 'invalid_code', 'the code is not valid');
-  }
-
-  async function recordFailure(user: User, method: MfaMethod, ctx: ChangeContext) {
-    const { lockout } = await deps.settings.effective(user.organizationId);
-    const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
-    metrics.mfaChallenges.inc({ method, outcome: 'failed' });
-    await audit('authn.mfa.failed', 'failure', user, ctx, { method });
-    if (lockedUntil) await audit('authn.mfa.locked', 'success', user, ctx, { until: lockedUntil.toISOString() });
+    throw err instanceof FactorError ? err.toHttp() : err;
   }
 
   const methodsOf = (counts: Record<string, number>): MfaMethod[] =>
@@ -202,12 +182,10 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
           }
         }
       } catch (err) {
-        if (err instanceof FactorError) await recordFailure(user, method, ctx);
+        if (err instanceof FactorError) await deps.outcomes.failed(user, method, ctx);
         return codeError(err);
       }
-      await credentials.resetMfaFailures(user.id);
-      metrics.mfaChallenges.inc({ method, outcome: 'verified' });
-      await audit('authn.mfa.verified', 'success', user, ctx, { method });
+      await deps.outcomes.verified(user, method, ctx);
       if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
       return { method, enrolled };
     },

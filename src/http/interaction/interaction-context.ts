@@ -59,16 +59,15 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     async respondOutcome(ctx, details, outcome) {
       switch (outcome.kind) {
         case 'finish': {
-          if (outcome.deviceToken) {
-            const days = await mfa.trustedDeviceDays(outcome.login.accountId, clientIdOf(details));
-            ctx.cookies.set('idp_device', outcome.deviceToken, {
-              httpOnly: true, sameSite: 'strict', secure: secureCookies, maxAge: days * 86_400_000, path: '/', overwrite: true, signed: false,
+          if (outcome.device) {
+            ctx.cookies.set(DEVICE_COOKIE, outcome.device.token, {
+              httpOnly: true, sameSite: 'strict', secure: secureCookies, maxAge: outcome.device.maxAgeMs, path: '/', overwrite: true, signed: false,
             });
           }
           const redirectTo = await providers.current.interactionResult(ctx.req, ctx.res, {
             login: { ...outcome.login, remember: true },
           }, { mergeWithLastSubmission: false });
-          respondStep(ctx, { status: 'success', redirect_to: redirectTo, ...(outcome.deviceToken ? { trust_device_token: outcome.deviceToken } : {}) });
+          respondStep(ctx, { status: 'success', redirect_to: redirectTo, ...(outcome.device ? { trust_device_token: outcome.device.token } : {}) });
           return;
         }
         case 'deny':

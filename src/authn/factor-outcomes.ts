@@ -1,0 +1,65 @@
+import type { AuditService } from '../audit/audit.service.js';
+import type { Clock } from '../lib/clock.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { SettingsService } from '../policy/settings.service.js';
+import type { MfaMethod } from '../policy/types.js';
+import type { User } from '../store/database.js';
+import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import type { SessionRepository } from '../store/repositories/session.repository.js';
+import type { TrustedDeviceService } from './trusted-device.service.js';
+
+/** Who acted, through which door, from where: what the audit trail records. */
+export interface Actor { actor?: string; via?: string; ip?: string; requestId?: string }
+
+export interface FactorOutcomeDeps {
+  credentials: Pick<CredentialRepository, 'recordMfaFailure' | 'resetMfaFailures'>;
+  devices: Pick<TrustedDeviceService, 'revokeAll'>;
+  sessions: Pick<SessionRepository, 'endAllOf'>;
+  settings: Pick<SettingsService, 'effective'>;
+  audit: AuditService;
+  metrics: Metrics;
+  clock: Clock;
+}
+
+/**
+ * What follows a second-factor check or a factor change, the same whichever door it came
+ * through (login, self-service, platform API): counters, lockout, metrics, audit, and the
+ * sessions and trusted devices a change must end.
+ */
+export function createFactorOutcomes(deps: FactorOutcomeDeps) {
+  const { credentials, audit, metrics, clock } = deps;
+  const record = (type: string, outcome: 'success' | 'failure', user: User, who: Actor, data: Record<string, unknown>) =>
+    audit.record({
+      type, outcome, actor: who.actor ?? null, subject: user.id, organizationId: user.organizationId, ip: who.ip, requestId: who.requestId,
+      data: who.via ? { via: who.via, ...data } : data,
+    });
+
+  return {
+    /** A wrong code: counted toward the account's second-factor lockout. True when it just locked. */
+    async failed(user: User, method: MfaMethod, who: Actor): Promise<boolean> {
+      const { lockout } = await deps.settings.effective(user.organizationId);
+      const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
+      metrics.mfaChallenges.inc({ method, outcome: 'failed' });
+      await record('authn.mfa.failed', 'failure', user, who, { method });
+      if (lockedUntil) await record('authn.mfa.locked', 'success', user, who, { until: lockedUntil.toISOString() });
+      return lockedUntil !== undefined;
+    },
+
+    /** A right code: the failure counter starts again. */
+    async verified(user: User, method: MfaMethod, who: Actor): Promise<void> {
+      if (user.mfaFailedAttempts > 0 || user.mfaLockCount > 0) await credentials.resetMfaFailures(user.id);
+      metrics.mfaChallenges.inc({ method, outcome: 'verified' });
+      await record('authn.mfa.verified', 'success', user, who, { method });
+    },
+
+    /** ASVS 5 7.4.3 and TD4: after a factor change, every trusted device and the user's other sessions end. */
+    async changed(user: User, who: Actor & { keepSessionUid?: string }, type: string, data: Record<string, unknown>): Promise<void> {
+      await record(type, 'success', user, who, data);
+      await deps.devices.revokeAll(user.id, who.actor ?? user.id, type);
+      const ended = await deps.sessions.endAllOf(user.id, who.keepSessionUid);
+      if (ended) await record('authn.sessions.ended', 'success', user, who, { count: ended, reason: type });
+    },
+  };
+}
+
+export type FactorOutcomes = ReturnType<typeof createFactorOutcomes>;
