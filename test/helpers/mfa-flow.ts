@@ -2,7 +2,7 @@ import { generate, generateSecret } from 'otplib';
 import type { Container } from '../../src/container.js';
 import type { Clock } from '../../src/lib/clock.js';
 import { Browser } from './browser.js';
-import { REDIRECT_URI, createUser, oc } from './rp.js';
+import { REDIRECT_URI, authorizationRequest, createUser, oc } from './rp.js';
 
 /** A clock the test moves: real time plus an offset, so the IdP and the test agree on "now". */
 export class FakeClock implements Clock {
@@ -61,14 +61,8 @@ export interface Flow {
 /** The relying party starts an authorization request (code + PKCE) in `browser`. */
 export async function beginAuth(config: oc.Configuration, opts: { browser?: Browser; params?: Record<string, string>; scope?: string } = {}): Promise<Flow> {
   const browser = opts.browser ?? new Browser();
-  const verifier = oc.randomPKCECodeVerifier();
-  const state = oc.randomState();
-  const nonce = oc.randomNonce();
-  const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: opts.scope ?? 'openid email profile',
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce,
-    ...opts.params,
-  });
+  const request = await authorizationRequest(config, opts.scope ?? 'openid email profile', opts.params);
+  const authUrl = request.url;
   const stop = (u: URL) => u.href.startsWith(REDIRECT_URI) || u.pathname.startsWith('/interaction/');
   const landed = await browser.follow(authUrl, stop);
   const interactionUrl = landed.pathname.startsWith('/interaction/') ? landed : undefined;
@@ -84,7 +78,7 @@ export async function beginAuth(config: oc.Configuration, opts: { browser?: Brow
       const start = redirectTo ? new URL(redirectTo, authUrl) : landed;
       const callback = await browser.follow(start, (u) => u.href.startsWith(REDIRECT_URI));
       if (!callback.href.startsWith(REDIRECT_URI)) throw new Error(`did not reach the callback: ${callback.href}`);
-      const tokens = await oc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+      const tokens = await request.redeem(callback);
       const claims = tokens.claims();
       if (!claims) throw new Error('no id_token');
       return { tokens, claims };

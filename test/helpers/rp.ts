@@ -39,21 +39,26 @@ export interface AuthorizeOptions {
   onStep: StepHandler;
 }
 
-/** The relying party's side: authorization request with PKCE, the interaction, then the code exchange. */
-export async function authorize(config: oc.Configuration, opts: AuthorizeOptions) {
-  const browser = opts.browser ?? new Browser();
+/** An authorization request with PKCE, state and nonce, and how to redeem the code it leads to. */
+export async function authorizationRequest(config: oc.Configuration, scope: string, params: Record<string, string> = {}) {
   const verifier = oc.randomPKCECodeVerifier();
   const state = oc.randomState();
   const nonce = oc.randomNonce();
-  const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: opts.scope ?? 'openid offline_access email profile',
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce,
-    ...opts.params,
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI, scope, code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce,
+    ...params,
   });
-  let url: URL = authUrl;
+  return { url, redeem: (callback: URL) => oc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }) };
+}
+
+/** The relying party's side: authorization request with PKCE, the interaction, then the code exchange. */
+export async function authorize(config: oc.Configuration, opts: AuthorizeOptions) {
+  const browser = opts.browser ?? new Browser();
+  const request = await authorizationRequest(config, opts.scope ?? 'openid offline_access email profile', opts.params);
+  let url: URL = request.url;
   for (let hop = 0; hop < 20; hop++) {
     if (url.href.startsWith(REDIRECT_URI)) {
-      const tokens = await oc.authorizationCodeGrant(config, url, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce });
+      const tokens = await request.redeem(url);
       return { tokens, callbackUrl: url, browser };
     }
     if (url.pathname.startsWith('/interaction/')) {
