@@ -38,6 +38,7 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
       validate(uidParam, ctx.params.uid);
       const details = await providers.current.interactionDetails(ctx.req, ctx.res);
       if (details.uid !== ctx.params.uid) throw badRequest('interaction does not match this browser session');
+      // From here on, this request's audit events name the relying party the login is for.
       const scope = requestScope();
       if (scope) scope.clientId = clientIdOf(details);
       return details;
