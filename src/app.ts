@@ -15,6 +15,7 @@ import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { parseBodies } from './http/middleware/body.js';
 import { errorHandler } from './http/middleware/error-handler.js';
+import { noStore } from './http/middleware/no-store.js';
 import { createRateLimiter } from './http/middleware/rate-limit.js';
 import { requestContext } from './http/middleware/request-context.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
@@ -52,7 +53,7 @@ export function buildApp(c: Container): Koa {
 
   const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
-    providers: c.providers, kit, login: c.login, mfa: c.mfa, audit: c.audit, metrics: c.metrics, config: c.config,
+    providers: c.providers, kit, login: c.login, mfa: c.mfa, config: c.config,
     limiter: createRateLimiter(c.ephemeral),
   });
   const mfa = mfaRoutes({ kit, mfa: c.mfa, issuer: c.config.issuer });
@@ -78,7 +79,8 @@ export function buildApp(c: Container): Koa {
     interactions.routes(), interactions.allowedMethods(), mfa.routes(), mfa.allowedMethods(),
     selfService.routes(), selfService.allowedMethods(), api.routes(), api.allowedMethods(),
   ] as Middleware[]) as Middleware;
-  app.use((ctx, next) => (ctx.path.startsWith('/interaction/') || ctx.path.startsWith('/api/') ? ours(ctx, next) : next()));
+  const interactionAnswers = compose([noStore(), ours]);
+  app.use((ctx, next) => (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()));
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;

@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { IdpError, badRequest, tooManyRequests } from '../lib/errors.js';
+import { IdpError, badRequest, tooManyRequests, unauthorized } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { decide } from '../policy/engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
@@ -40,12 +40,16 @@ export type Outcome =
   | { kind: 'finish'; login: LoginResult; device?: { token: string; maxAgeMs: number } }
   | { kind: 'mfa'; methods: MfaMethod[] }
   | { kind: 'enroll'; methods: MfaMethod[] }
+  | { kind: 'reauth' }
   | { kind: 'trust_device' }
   | { kind: 'deny'; description: string };
 
 export interface RequestMeta { ip: string; userAgent?: string; requestId?: string; deviceToken?: string }
 
 const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
+
+/** What a browser shows of a trusted device: its cookie, and for a session, the device it signed in with. */
+interface DeviceProof { token?: string; id?: string | null }
 
 /**
  * The MFA part of a login: what the policy asks after the password (or of an existing session),
@@ -61,11 +65,24 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { settings, enrolled: await deps.factors.enrolledMethods(user.id) };
   }
 
-  async function evaluate(user: User, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, trustedDevice: boolean) {
-    const { settings, enrolled } = await context(user, clientId);
-    const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice, now: clock.now() });
-    return { decision, settings };
+  /** The trusted device the proof shows, judged by the trusted-device duration of the policy in force here. */
+  async function trustedDevice(userId: string, days: number, proof: DeviceProof): Promise<string | undefined> {
+    const device = await deps.devices.check(userId, proof.token, days);
+    if (device) return device.id;
+    return proof.id && (await deps.devices.isActive(userId, proof.id, days)) ? proof.id : undefined;
   }
+
+  async function evaluate(user: User, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, device?: DeviceProof) {
+    const { settings, enrolled } = await context(user, clientId);
+    // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
+    const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
+    const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
+    return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
+  }
+
+  /** Adding a factor needs a password proven within the recent-auth window, in a login as in self-service. */
+  const passwordIsRecent = (events: readonly AuthEvent[]) =>
+    clock.now() - Math.max(...events.filter((e) => e.factor === 'password').map((e) => e.at)) <= deps.config.mfa.recentAuthSeconds * 1000;
 
   async function loadUser(accountId: string): Promise<User> {
     const user = await deps.accounts.findById(accountId);
@@ -73,14 +90,18 @@ export function createMfaService(deps: MfaServiceDeps) {
     return user;
   }
 
-  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, device?: { token: string; maxAgeMs: number }): Promise<Outcome> {
+  /** Every finished login passes here, whatever steps it took (password only, MFA, enrolment, trusted device, step-up). */
+  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, device?: { token: string; maxAgeMs: number }): Promise<Outcome> {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
     const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events), ts };
     await deps.authnStates.put({ accountId: tx.accountId, authTime: ts, amr: login.amr }, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
     await transactions.clear(tx.uid);
-    if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { acr: login.acr, client_id: tx.clientId } });
+    const who = { subject: tx.accountId, organizationId: tx.organizationId, ip: meta.ip, requestId: meta.requestId, clientId: tx.clientId };
+    if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', ...who, data: { acr: login.acr, client_id: tx.clientId } });
+    metrics.logins.inc({ outcome: 'success' });
+    await audit.record({ type: 'authn.login.succeeded', outcome: 'success', ...who, data: { client_id: tx.clientId, amr: login.amr, acr: login.acr } });
     return { kind: 'finish', login, ...(device ? { device } : {}) };
   }
 
@@ -99,6 +120,11 @@ export function createMfaService(deps: MfaServiceDeps) {
         await audit.record({ type: 'authn.mfa.challenged', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { methods: decision.methods, reasons: decision.reasons } });
         return { kind: 'mfa', methods: decision.methods };
       case 'enroll':
+        // ASVS 5 7.5.1: a session whose password is older than the recent-auth window gives it again first.
+        if (!passwordIsRecent(tx.events)) {
+          await transactions.save({ ...tx, stage: 'reauth', methods: decision.methods });
+          return { kind: 'reauth' };
+        }
         await transactions.save({ ...tx, stage: 'enroll', methods: decision.methods });
         return { kind: 'enroll', methods: decision.methods };
       case 'deny':
@@ -127,10 +153,11 @@ export function createMfaService(deps: MfaServiceDeps) {
     async afterPassword(input: { uid: string; user: User; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
-      const device = input.requestedAal ? undefined : await deps.devices.check(user.id, input.deviceToken);
-      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
-      const tx: LoginTransaction = { uid: input.uid, accountId: user.id, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now() };
-      return next(tx, decision, input, false, device?.id ?? null);
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
+      const tx: LoginTransaction = {
+        uid: input.uid, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now(),
+      };
+      return next(tx, decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
@@ -138,10 +165,11 @@ export function createMfaService(deps: MfaServiceDeps) {
       const user = await loadUser(input.accountId);
       const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
-      const device = input.requestedAal ? undefined : await deps.devices.check(user.id, input.deviceToken);
-      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
-      const tx: LoginTransaction = { uid: input.uid, accountId: user.id, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now() };
-      return next(tx, decision, input, false, device?.id ?? null);
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
+      const tx: LoginTransaction = {
+        uid: input.uid, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now(),
+      };
+      return next(tx, decision, input, false, trustedDeviceId);
     },
 
     async verify(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
@@ -170,11 +198,30 @@ export function createMfaService(deps: MfaServiceDeps) {
       return next({ ...tx, events }, decision, input, offerTrust);
     },
 
+    /** The login name the reauth step asks the password for: the account is fixed, only the password is typed. */
+    async reauthUsername(uid: string): Promise<string> {
+      const tx = await requireTx(uid, 'reauth');
+      const user = await loadUser(tx.accountId);
+      return user.username ?? user.email ?? '';
+    },
+
+    /** The password was given again (and checked by the login service): the login carries on with a fresh password. */
+    async reauthenticated(input: { uid: string; user: User; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'reauth');
+      if (input.user.id !== tx.accountId) throw unauthorized('invalid_credentials', 'invalid username or password');
+      const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
+      const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal);
+      return next({ ...tx, events }, decision, input, false);
+    },
+
+    /** One pending secret per login: every render of the enrolment shows the same one until it is confirmed. */
     async enrollTotpBegin(uid: string, issuer: string) {
       const tx = await requireTx(uid, 'enroll');
       if (!tx.methods.includes('totp')) throw badRequest('totp cannot be enrolled here', 'invalid_method');
       const user = await loadUser(tx.accountId);
-      return deps.factors.totp.begin(user.id, user.email ?? user.username ?? user.externalId, issuer);
+      const enrollment = await deps.factors.totp.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingTotpId);
+      if (enrollment.credentialId !== tx.pendingTotpId) await transactions.save({ ...tx, pendingTotpId: enrollment.credentialId });
+      return enrollment;
     },
 
     async enrollTotpConfirm(input: { uid: string; code: unknown; requestedAal?: Aal; keepSessionUid?: string } & RequestMeta): Promise<Outcome> {
@@ -193,7 +240,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       }
       // This browser's own session carries on; the user's other sessions and trusted devices end.
       await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: 'totp' });
-      const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal, false);
+      const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
 
@@ -218,9 +265,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!user || user.status !== 'active') return true; // the provider's own checks end such sessions
       const state = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
-      const device = input.requestedAal ? undefined
-        : (await deps.devices.check(user.id, input.deviceToken)) ?? (state?.trustedDeviceId && (await deps.devices.isActive(user.id, state.trustedDeviceId)) ? { id: state.trustedDeviceId } : undefined);
-      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, device !== undefined);
+      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken, id: state?.trustedDeviceId });
       return decision.outcome === 'satisfied';
     },
   };

@@ -8,7 +8,8 @@ import type { AuthEvent, MfaMethod } from '../policy/types.js';
 export interface LoginTransaction {
   uid: string;
   accountId: string;
-  stage: 'mfa' | 'enroll' | 'trust_device';
+  /** `reauth`: the password must be given again before `enroll` (the session's is too old to add a factor). */
+  stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device';
   methods: MfaMethod[];
   events: AuthEvent[];
   /** The session existed before this interaction (step-up or reauth): no password asked again. */
@@ -16,7 +17,10 @@ export interface LoginTransaction {
   /** AAL of the session before this interaction, to tell whether it was raised. */
   priorAal: number;
   clientId: string;
+  organizationId: string;
   createdAt: number;
+  /** The TOTP credential this login's enrolment shows, so every render offers the same secret. */
+  pendingTotpId?: string;
 }
 
 const key = (uid: string) => `tx:${uid}`;

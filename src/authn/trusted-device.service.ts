@@ -6,12 +6,21 @@ import type { TrustedDeviceRepository } from '../store/repositories/trusted-devi
 
 export const DEVICE_COOKIE = 'idp_device';
 
+const DAY_MS = 86_400_000;
+
 /**
  * "Remember this device": a random token in an httpOnly, SameSite=Strict cookie; only its hash is
  * stored, bound to one account and expiring server-side whatever the cookie says (TD1–TD4).
  */
 export function createTrustedDeviceService(deps: { devices: TrustedDeviceRepository; audit: AuditService; clock: Clock }) {
   const { devices, audit, clock } = deps;
+  /**
+   * A device counts only as long as the policy of the client being signed into trusts devices:
+   * 0 days there means never, and a device trusted longer ago than that counts for nothing there,
+   * whatever lifetime it was issued with elsewhere.
+   */
+  const trustedFor = (device: TrustedDeviceRow, days: number) =>
+    days > 0 && device.expiresAt.getTime() > clock.now() && device.createdAt.getTime() + days * DAY_MS > clock.now();
   return {
     async issue(userId: string, days: number, meta: { name?: string; ip: string; userAgent?: string }): Promise<{ token: string; device: TrustedDeviceRow }> {
       const token = randomToken(32);
@@ -22,16 +31,22 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
       await audit.record({ type: 'authn.device.trusted', outcome: 'success', subject: userId, ip: meta.ip, data: { device_id: device.id, days } });
       return { token, device };
     },
-    /** The device this cookie proves for this account, if any. */
-    async check(userId: string, token: string | undefined): Promise<TrustedDeviceRow | undefined> {
+    /** Which of the account's live devices this cookie names ("this device" in a list), whatever any policy says. */
+    async identify(userId: string, token: string | undefined): Promise<TrustedDeviceRow | undefined> {
       if (!token || token.length > 128) return undefined;
       const device = await devices.findActive(userId, sha256(token));
-      if (device && device.expiresAt.getTime() > clock.now()) return device;
-      return undefined;
+      return device && device.expiresAt.getTime() > clock.now() ? device : undefined;
     },
-    /** Still trusted: not revoked and not expired by our clock (the repository only knows the database's). */
-    async isActive(userId: string, id: string): Promise<boolean> {
-      return (await devices.listActive(userId)).some((d) => d.id === id && d.expiresAt.getTime() > clock.now());
+    /** The device this cookie proves for this account, if a policy trusting devices for `days` still counts it. */
+    async check(userId: string, token: string | undefined, days: number): Promise<TrustedDeviceRow | undefined> {
+      if (days <= 0) return undefined;
+      const device = await this.identify(userId, token);
+      return device && trustedFor(device, days) ? device : undefined;
+    },
+    /** Still trusted under a policy of `days`: not revoked and not expired by our clock (the repository only knows the database's). */
+    async isActive(userId: string, id: string, days: number): Promise<boolean> {
+      if (days <= 0) return false;
+      return (await devices.listActive(userId)).some((d) => d.id === id && trustedFor(d, days));
     },
     list: (userId: string) => devices.listActive(userId),
     async revoke(userId: string, id: string, actor: string): Promise<boolean> {

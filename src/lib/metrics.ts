@@ -6,7 +6,7 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    logins: new Counter({ name: 'idp_logins_total', help: 'Password logins by outcome', labelNames: ['outcome'], registers: [registry] }),
+    logins: new Counter({ name: 'idp_logins_total', help: 'Logins by outcome: failed passwords, and logins finished through every step they needed', labelNames: ['outcome'], registers: [registry] }),
     mfaChallenges: new Counter({
       name: 'idp_mfa_challenges_total', help: 'MFA challenges by method and outcome', labelNames: ['method', 'outcome'], registers: [registry],
     }),

@@ -69,6 +69,7 @@ export interface AuditEventsTable {
   organizationId: string | null;
   ip: string | null;
   requestId: string | null;
+  clientId: string | null;
   data: Json;
 }
 

@@ -39,8 +39,10 @@ async function loginAndTrust(user: { username: string; secret: string }, trust =
   expect(res.status).toBe(200);
   expect(res.body.status).toBe('success');
   const setCookie = res.res.headers.getSetCookie().find((c) => c.startsWith('idp_device='));
+  // The token travels in the httpOnly cookie only, never in the body.
+  expect(res.body).toEqual({ status: 'success', redirect_to: expect.any(String) });
   const { claims } = await flow.complete(res.body.redirect_to);
-  return { flow, res, setCookie, claims, token: res.body.trust_device_token as string | undefined };
+  return { flow, res, setCookie, claims, token: setCookie?.split(';')[0]!.slice('idp_device='.length) };
 }
 
 /** A login in a new browser that carries only the device cookie: the answer to the password. */

@@ -60,14 +60,26 @@ export function createTotpFactor(deps: TotpDeps) {
 
   return {
     factor,
-    /** Starts (or restarts) an enrolment: a new secret, pending until a first valid code confirms it. */
-    async begin(accountId: string, label: string, issuer: string): Promise<TotpEnrollment> {
-      const secret = generateSecret({ length: 20 });
-      await credentials.deleteKindPending(accountId, 'totp');
-      const row = await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false });
+    /**
+     * Starts an enrolment: a new secret, pending until a first valid code confirms it. With `resume`,
+     * the pending credential of that id is shown again while it is still the pending one, so a reload
+     * or a wrong code never replaces the secret the user has already scanned.
+     */
+    async begin(accountId: string, label: string, issuer: string, resume?: string): Promise<TotpEnrollment> {
+      const pending = resume ? await credentials.findPending(accountId, 'totp') : undefined;
+      let credentialId: string;
+      let secret: string;
+      if (pending && pending.id === resume && pending.secretSealed) {
+        credentialId = pending.id;
+        secret = box.open(pending.secretSealed);
+      } else {
+        secret = generateSecret({ length: 20 });
+        await credentials.deleteKindPending(accountId, 'totp');
+        credentialId = (await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false })).id;
+      }
       const otpauthUri = generateURI({ issuer, label, secret });
       const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
-      return { credentialId: row.id, secret, otpauthUri, qrSvg, qrPng };
+      return { credentialId, secret, otpauthUri, qrSvg, qrPng };
     },
     /** Confirms the pending enrolment with a first valid code; it then replaces any previous TOTP. */
     async confirm(accountId: string, code: unknown): Promise<AuthEvent> {

@@ -3,6 +3,7 @@ import { requestedAalOf } from '../../authn/amr.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
+import { requestScope } from '../../lib/request-scope.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
 import type { Aal, MfaMethod } from '../../policy/types.js';
 import { validate } from '../middleware/body.js';
@@ -37,6 +38,9 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
       validate(uidParam, ctx.params.uid);
       const details = await providers.current.interactionDetails(ctx.req, ctx.res);
       if (details.uid !== ctx.params.uid) throw badRequest('interaction does not match this browser session');
+      // From here on, this request's audit events name the relying party the login is for.
+      const scope = requestScope();
+      if (scope) scope.clientId = clientIdOf(details);
       return details;
     },
     async loadForPost(ctx, step) {
@@ -50,7 +54,6 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     isStepUp: (details) => Boolean(details.session?.accountId) && details.prompt.reasons.every((r) => STEP_UP_REASONS.has(r)),
     async render(ctx, details, view, extra = {}) {
       ctx.type = 'html';
-      ctx.set('Cache-Control', 'no-store');
       ctx.body = await views.render(view, {
         uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid),
         scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,
@@ -67,7 +70,8 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
           const redirectTo = await providers.current.interactionResult(ctx.req, ctx.res, {
             login: { ...outcome.login, remember: true },
           }, { mergeWithLastSubmission: false });
-          respondStep(ctx, { status: 'success', redirect_to: redirectTo, ...(outcome.device ? { trust_device_token: outcome.device.token } : {}) });
+          // The device token lives in its httpOnly cookie only: script on the page must never read it.
+          respondStep(ctx, { status: 'success', redirect_to: redirectTo });
           return;
         }
         case 'deny':
@@ -79,6 +83,10 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };
           else await kit.render(ctx, details, 'enroll-totp', { enrollment: await mfa.enrollTotpBegin(details.uid, deps.issuer) });
+          return;
+        case 'reauth':
+          if (wantsJson(ctx)) ctx.body = { status: 'reauth_required' };
+          else await kit.render(ctx, details, 'login', { reauth: true, username: await mfa.reauthUsername(details.uid) });
           return;
         case 'trust_device':
           if (wantsJson(ctx)) ctx.body = { status: 'trust_device' };

@@ -1,17 +1,15 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { AuditService } from '../../audit/audit.service.js';
 import type { LoginService } from '../../authn/login.service.js';
 import type { MfaService } from '../../authn/mfa.service.js';
 import type { Config } from '../../config.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
-import type { Metrics } from '../../lib/metrics.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 import type { Details, InteractionKit } from './interaction-context.js';
-import { loginBody } from './interaction.schema.js';
+import { loginBody, reauthBody } from './interaction.schema.js';
 import { respondStep } from './respond.js';
 
 export interface InteractionRouteDeps {
@@ -19,8 +17,6 @@ export interface InteractionRouteDeps {
   kit: InteractionKit;
   login: LoginService;
   mfa: MfaService;
-  audit: AuditService;
-  metrics: Metrics;
   limiter: RateLimiter;
   config: Pick<Config, 'rateLimit' | 'issuer'>;
 }
@@ -42,51 +38,58 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
         clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx),
       });
       const methods = outcome.kind === 'mfa' || outcome.kind === 'enroll' ? outcome.methods : undefined;
-      return { step: outcome.kind === 'mfa' ? 'mfa' : outcome.kind === 'enroll' ? 'enroll' : 'login', methods, outcome };
+      const step = outcome.kind === 'mfa' || outcome.kind === 'enroll' || outcome.kind === 'reauth' ? outcome.kind : 'login';
+      return { step, methods, outcome };
     }
     return { step: 'login' };
   }
 
   router.get('/', async (ctx) => {
     const details = await kit.load(ctx);
-    ctx.set('Cache-Control', 'no-store');
     const { step, methods, outcome } = await currentStep(ctx, details);
     if (outcome && (outcome.kind === 'finish' || outcome.kind === 'deny')) return kit.respondOutcome(ctx, details, outcome);
     if (wantsJson(ctx)) {
       ctx.body = { uid: details.uid, step, client_id: clientIdOf(details), ...(methods?.length ? { methods } : {}), ...(step === 'enroll' ? { allowed_methods: methods } : {}) };
       return;
     }
-    if (step === 'mfa' || step === 'enroll' || step === 'trust_device') {
-      return kit.respondOutcome(ctx, details, step === 'trust_device' ? { kind: 'trust_device' } : { kind: step, methods: methods ?? [] });
-    }
+    if (step === 'mfa' || step === 'enroll') return kit.respondOutcome(ctx, details, { kind: step, methods: methods ?? [] });
+    if (step === 'trust_device' || step === 'reauth') return kit.respondOutcome(ctx, details, { kind: step });
     await kit.render(ctx, details, step === 'consent' ? 'consent' : 'login');
   });
+
+  /** The password through the login service (rate limit, lockout, one error for every failure); browsers get the form again. */
+  async function checkPassword(ctx: Context, details: Details, username: string, password: string, page: Record<string, unknown>) {
+    await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.config.rateLimit.loginPerIpPerMinute, 60);
+    try {
+      return await deps.login.passwordLogin({ username, password, ip: ctx.ip, requestId: ctx.state.requestId });
+    } catch (err) {
+      if (err instanceof IdpError && err.status === 401 && !wantsJson(ctx)) {
+        ctx.status = 401;
+        await kit.render(ctx, details, 'login', { error: 'Invalid username or password.', username, ...page });
+        return undefined;
+      }
+      throw err;
+    }
+  }
 
   router.post('/login', async (ctx) => {
     const details = await kit.loadForPost(ctx, 'login');
     if (await mfa.transactions.get(details.uid)) throw new IdpError(400, 'invalid_step', 'the password step of this interaction is already done');
-    await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.config.rateLimit.loginPerIpPerMinute, 60);
     const input = validate(loginBody, body(ctx));
-    let user;
-    try {
-      user = await deps.login.passwordLogin({ ...input, ip: ctx.ip, requestId: ctx.state.requestId });
-    } catch (err) {
-      if (err instanceof IdpError && err.status === 401 && !wantsJson(ctx)) {
-        ctx.status = 401;
-        await kit.render(ctx, details, 'login', { error: 'Invalid username or password.', username: input.username });
-        return;
-      }
-      throw err;
-    }
+    const user = await checkPassword(ctx, details, input.username, input.password, {});
+    if (!user) return;
     const outcome = await mfa.afterPassword({ uid: details.uid, user, clientId: clientIdOf(details), requestedAal: kit.requestedAal(details), ...kit.meta(ctx) });
-    if (outcome.kind === 'finish') {
-      deps.metrics.logins.inc({ outcome: 'success' });
-      await deps.audit.record({
-        type: 'authn.login.succeeded', outcome: 'success', subject: user.id, organizationId: user.organizationId,
-        ip: ctx.ip, requestId: ctx.state.requestId, data: { client_id: clientIdOf(details), amr: outcome.login.amr, acr: outcome.login.acr },
-      });
-    }
     await kit.respondOutcome(ctx, details, outcome);
+  });
+
+  /** The session's password again, for the account of this interaction only (its name is not taken from the browser). */
+  router.post('/reauth', async (ctx) => {
+    const details = await kit.loadForPost(ctx, 'login');
+    const username = await mfa.reauthUsername(details.uid);
+    const { password } = validate(reauthBody, body(ctx));
+    const user = await checkPassword(ctx, details, username, password, { reauth: true });
+    if (!user) return;
+    await kit.respondOutcome(ctx, details, await mfa.reauthenticated({ uid: details.uid, user, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }));
   });
 
   router.post('/consent', async (ctx) => {

@@ -6,4 +6,7 @@ export const loginBody = z.object({
   password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
 });
 
+/** The password given again inside an interaction: the account is the session's, never named by the browser. */
+export const reauthBody = loginBody.pick({ password: true });
+
 export const uidParam = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);

@@ -42,7 +42,6 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: 
   router.post('/enroll/totp', async (ctx) => {
     const details = await kit.loadForPost(ctx, 'login');
     const e = await mfa.enrollTotpBegin(details.uid, deps.issuer);
-    ctx.set('Cache-Control', 'no-store');
     ctx.body = { secret: e.secret, otpauth_uri: e.otpauthUri, qr_code_svg: e.qrSvg, qr_code_png: e.qrPng };
   });
 

@@ -2,6 +2,7 @@ import type { Middleware } from 'koa';
 import { randomToken } from '../../lib/crypto.js';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
+import { runInRequestScope } from '../../lib/request-scope.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -12,7 +13,7 @@ export function routeLabel(path: string): string {
   return ['/auth', '/token', '/me', '/jwks', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics'].find((p) => path.startsWith(p)) ?? 'other';
 }
 
-/** Request id (echoed in X-Request-Id), a request-scoped logger, and latency metrics. */
+/** Request id (echoed in X-Request-Id), a request-scoped logger and audit scope, and latency metrics. */
 export function requestContext(logger: Logger, metrics: Metrics): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
@@ -24,7 +25,8 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
     ctx.set('X-Request-Id', id);
     const started = process.hrtime.bigint();
     try {
-      await next();
+      // Audit events recorded anywhere in this request carry its id and address (and client, once known).
+      await runInRequestScope({ requestId: id, ip: ctx.ip }, next);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpDuration.observe({ method: ctx.method, route: routeLabel(ctx.path), status: String(ctx.status) }, seconds);

@@ -20,7 +20,7 @@ export function deviceRoutes(deps: { devices: TrustedDeviceService }): Router {
 
   router.get('/devices', async (ctx) => {
     const { user } = principalOf(ctx);
-    const current = await devices.check(user.id, ctx.cookies.get(DEVICE_COOKIE));
+    const current = await devices.identify(user.id, ctx.cookies.get(DEVICE_COOKIE));
     ctx.body = { devices: (await devices.list(user.id)).map((d) => trustedDeviceView(d, current?.id ?? '')) };
   });
 

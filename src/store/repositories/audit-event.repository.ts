@@ -8,6 +8,7 @@ export interface AuditRecord {
   organizationId?: string | null;
   ip?: string | null;
   requestId?: string | null;
+  clientId?: string | null;
   data?: Record<string, unknown>;
 }
 
@@ -16,7 +17,7 @@ export function createAuditEventRepository(db: Db) {
     async append(e: AuditRecord): Promise<void> {
       await db.insertInto('auditEvents').values({
         type: e.type, outcome: e.outcome, actor: e.actor ?? null, subject: e.subject ?? null,
-        organizationId: e.organizationId ?? null, ip: e.ip ?? null, requestId: e.requestId ?? null,
+        organizationId: e.organizationId ?? null, ip: e.ip ?? null, requestId: e.requestId ?? null, clientId: e.clientId ?? null,
         data: JSON.stringify(e.data ?? {}),
       }).execute();
     },
