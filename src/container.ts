@@ -34,6 +34,7 @@ import { createClientCache } from './oidc/client-cache.js';
 import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
+import { createSessionTerminator } from './oidc/session-terminator.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
@@ -85,7 +86,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
   const factors = createFactorRegistry({ credentials, box, clock });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
-  const outcomes = createFactorOutcomes({ credentials, devices, sessions: createSessionRepository(db), settings, audit, metrics, clock });
+  // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.
+  const sessionTerminator = createSessionTerminator({ providers: { get current() { return providers.current; } }, sessions: createSessionRepository(db), logger });
+  const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const mfa = createMfaService({
     accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, outcomes,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),

@@ -5,8 +5,16 @@ import type { SettingsService } from '../policy/settings.service.js';
 import type { MfaMethod } from '../policy/types.js';
 import type { User } from '../store/database.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import type { SessionRepository } from '../store/repositories/session.repository.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
+
+/**
+ * Ends a user's SSO sessions with everything issued through them; the OIDC layer implements it,
+ * as only it knows the provider's sessions, grants and relying parties.
+ */
+export interface SessionTerminator {
+  /** Ends every session of the account but `keepSessionUid`; returns how many ended. */
+  endOtherSessions(accountId: string, keepSessionUid?: string): Promise<number>;
+}
 
 /** Who acted, through which door, from where: what the audit trail records. */
 export interface Actor { actor?: string; via?: string; ip?: string; requestId?: string }
@@ -14,7 +22,7 @@ export interface Actor { actor?: string; via?: string; ip?: string; requestId?: 
 export interface FactorOutcomeDeps {
   credentials: Pick<CredentialRepository, 'recordMfaFailure' | 'resetMfaFailures'>;
   devices: Pick<TrustedDeviceService, 'revokeAll'>;
-  sessions: Pick<SessionRepository, 'endAllOf'>;
+  sessions: SessionTerminator;
   settings: Pick<SettingsService, 'effective'>;
   audit: AuditService;
   metrics: Metrics;
@@ -52,11 +60,14 @@ export function createFactorOutcomes(deps: FactorOutcomeDeps) {
       await record('authn.mfa.verified', 'success', user, who, { method });
     },
 
-    /** ASVS 5 7.4.3 and TD4: after a factor change, every trusted device and the user's other sessions end. */
+    /**
+     * ASVS 5 7.4.3: after a factor change, every trusted device and the user's other sessions end,
+     * tokens and relying-party sessions included.
+     */
     async changed(user: User, who: Actor & { keepSessionUid?: string }, type: string, data: Record<string, unknown>): Promise<void> {
       await record(type, 'success', user, who, data);
       await deps.devices.revokeAll(user.id, who.actor ?? user.id, type);
-      const ended = await deps.sessions.endAllOf(user.id, who.keepSessionUid);
+      const ended = await deps.sessions.endOtherSessions(user.id, who.keepSessionUid);
       if (ended) await record('authn.sessions.ended', 'success', user, who, { count: ended, reason: type });
     },
   };

@@ -1,4 +1,4 @@
-import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC, type FindAccount } from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { AdapterClass } from './adapter.js';
@@ -125,7 +125,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
         defaultResource: (ctx) => (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' ? config.apiAudience : undefined),
         useGrantedResource: () => true,
         getResourceServerInfo: (_ctx, resource) => {
-          if (resource !== config.apiAudience) throw new Error('unknown resource');
+          // RFC 8707 section 2: a resource the IdP does not serve is the client's error, not ours.
+          if (resource !== config.apiAudience) throw new errors.InvalidTarget('unknown resource indicator');
           return { scope: 'api', audience: resource, accessTokenFormat: 'jwt', accessTokenTTL: config.ttl.accessTokenSeconds, jwt: { sign: { alg: 'RS256' } } };
         },
       },

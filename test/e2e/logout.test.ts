@@ -1,36 +1,27 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { authorize, createUser, discover, oc, passwordSteps, registerClient, REDIRECT_URI } from '../helpers/rp.js';
 
 const POST_LOGOUT = 'http://127.0.0.1:9/bye';
 let idp: TestIdp;
-let rp: http.Server;
-let rpUrl: string;
-const logoutTokens: string[] = [];
+let rp: Awaited<ReturnType<typeof startLogoutReceiver>>;
 
 beforeAll(async () => {
   idp = await startTestIdp('logout');
   // The relying party's back-channel logout endpoint.
-  rp = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => { body += c; });
-    req.on('end', () => { logoutTokens.push(new URLSearchParams(body).get('logout_token') ?? ''); res.writeHead(200).end(); });
-  });
-  await new Promise<void>((resolve) => rp.listen(0, '127.0.0.1', resolve));
-  rpUrl = `http://127.0.0.1:${(rp.address() as AddressInfo).port}`;
+  rp = await startLogoutReceiver();
   await createUser(idp.url, { external_id: 'bcl-1', username: 'bea', password: 'bea password 123' });
 });
 afterAll(async () => {
-  rp.close();
+  await rp.close();
   await idp.stop();
 });
 
 test('RP-initiated logout ends the SSO session and sends a signed back-channel logout token', async () => {
   const client = await registerClient(idp.url, {
     first_party: true, post_logout_redirect_uris: [POST_LOGOUT],
-    backchannel_logout_uri: `${rpUrl}/backchannel`, backchannel_logout_session_required: true,
+    backchannel_logout_uri: `${rp.url}/backchannel`, backchannel_logout_session_required: true,
   });
   const config = await discover(idp.url, client.client_id, client.client_secret);
   const { tokens, browser } = await authorize(config, { onStep: passwordSteps('bea', 'bea password 123') });
@@ -52,9 +43,9 @@ test('RP-initiated logout ends the SSO session and sends a signed back-channel l
   expect(confirm.headers.get('location')).toMatch(/^http:\/\/127\.0\.0\.1:9\/bye/);
 
   // The back-channel call is made by the IdP during the logout.
-  for (let i = 0; i < 50 && logoutTokens.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  const logoutTokens = await rp.waitFor(1);
   expect(logoutTokens).toHaveLength(1);
-  const { payload } = await jwtVerify(logoutTokens[0]!, createRemoteJWKSet(new URL(`${idp.url}/jwks`)), { issuer: idp.url, audience: client.client_id });
+  const { payload } = await verifyLogoutToken(idp.url, client.client_id, logoutTokens[0]!.logoutToken);
   expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
   expect(payload.sid).toBe(idToken.payload.sid);
   expect(payload.sub).toBe(idToken.payload.sub);

@@ -4,12 +4,11 @@ import type { Db } from '../db.js';
 /** SSO sessions as the provider stores them (always in PostgreSQL), seen per account. */
 export function createSessionRepository(db: Db) {
   return {
-    /** Ends every session of the account but `keepUid` (the one making the change); returns how many. */
-    async endAllOf(accountId: string, keepUid?: string): Promise<number> {
-      const { rows } = await sql<{ id: string }>`delete from oidc_payloads
-        where model = 'Session' and payload->>'accountId' = ${accountId} and uid is distinct from ${keepUid ?? null}
-        returning id`.execute(db);
-      return rows.length;
+    /** The uids of every session of the account but `keepUid` (the one making a change). */
+    async otherUidsOf(accountId: string, keepUid?: string): Promise<string[]> {
+      const { rows } = await sql<{ uid: string }>`select payload->>'uid' as uid from oidc_payloads
+        where model = 'Session' and payload->>'accountId' = ${accountId} and payload->>'uid' is distinct from ${keepUid ?? null}`.execute(db);
+      return rows.map((r) => r.uid);
     },
   };
 }

@@ -1,0 +1,66 @@
+import type Provider from 'oidc-provider';
+import type { Client, Session } from 'oidc-provider';
+import type { Logger } from '../lib/logger.js';
+import type { SessionRepository } from '../store/repositories/session.repository.js';
+import type { ProviderHolder } from './provider-holder.js';
+
+export interface SessionTerminatorDeps {
+  providers: ProviderHolder;
+  sessions: Pick<SessionRepository, 'otherUidsOf'>;
+  logger: Logger;
+}
+
+/** The provider's own logout-token sender (it signs with the current keys); missing from its typings. */
+type BackchannelClient = Client & { backchannelLogout(sub: string, sid: string | undefined): Promise<void> };
+
+/**
+ * Ends SSO sessions as a full logout at the provider would: the session, every grant made through
+ * it with the tokens issued under them (refresh tokens included, offline or not), and a logout
+ * token to each relying party that asked for one (OpenID Connect Back-Channel Logout 1.0).
+ */
+export function createSessionTerminator(deps: SessionTerminatorDeps) {
+  const { logger } = deps;
+
+  async function revokeGrant(provider: Provider, grantId: string): Promise<void> {
+    await Promise.all([
+      provider.AccessToken.revokeByGrantId(grantId),
+      provider.AuthorizationCode.revokeByGrantId(grantId),
+      provider.RefreshToken.revokeByGrantId(grantId),
+      provider.Grant.adapter.destroy(grantId),
+    ]);
+  }
+
+  /** An RP that cannot be reached must not undo or block the logout: it is told on a best-effort basis. */
+  async function notify(provider: Provider, accountId: string, session: Session, clientId: string): Promise<void> {
+    try {
+      const client = await provider.Client.find(clientId) as BackchannelClient | undefined;
+      if (!client?.backchannelLogoutUri) return;
+      await client.backchannelLogout(accountId, session.sidFor(clientId));
+    } catch (err) {
+      logger.warn({ err, clientId }, 'back-channel logout failed');
+    }
+  }
+
+  async function end(provider: Provider, uid: string): Promise<boolean> {
+    const session = await provider.Session.findByUid(uid);
+    const accountId = session?.accountId;
+    if (!session || !accountId) return false;
+    // The session goes first, so that no new code or token can be issued from it meanwhile.
+    await session.destroy();
+    const authorizations = Object.entries(session.authorizations ?? {});
+    await Promise.all(authorizations.map(async ([, { grantId }]) => { if (grantId) await revokeGrant(provider, grantId); }));
+    await Promise.all(authorizations.map(([clientId]) => notify(provider, accountId, session, clientId)));
+    return true;
+  }
+
+  return {
+    /** Ends every session of the account but `keepSessionUid`; returns how many ended. */
+    async endOtherSessions(accountId: string, keepSessionUid?: string): Promise<number> {
+      // The provider in charge now: its keys sign the logout tokens.
+      const provider = deps.providers.current;
+      const uids = await deps.sessions.otherUidsOf(accountId, keepSessionUid);
+      const ended = await Promise.all(uids.map((uid) => end(provider, uid)));
+      return ended.filter(Boolean).length;
+    },
+  };
+}
