@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../lib/zod.js';
 import { clientMfaPolicySchema } from '../policy/settings.js';
 
 const uri = z.url().max(2048);
@@ -22,6 +22,9 @@ export const clientFields = z.object({
 export const createClientBody = clientFields.extend({
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - only, at most 128').optional(),
 });
+
+/** The client named in a path (`/clients/{clientId}`). */
+export const clientIdParams = z.object({ clientId: z.string().min(1).max(256) });
 
 export const updateClientBody = clientFields.extend({ rotate_secret: z.boolean().optional() });
 

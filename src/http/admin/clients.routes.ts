@@ -1,6 +1,6 @@
 import Router from '@koa/router';
-import { z } from 'zod';
-import { createClientBody, updateClientBody } from '../../admin/client.schema.js';
+import { z } from '../../lib/zod.js';
+import { clientIdParams, createClientBody, updateClientBody } from '../../admin/client.schema.js';
 import type { ClientService } from '../../admin/client.service.js';
 import { body, validate } from '../middleware/body.js';
 import { requireScope } from '../middleware/admin-auth.js';
@@ -20,13 +20,13 @@ export function clientRoutes(clients: ClientService): Router {
     ctx.body = { clients: await clients.list(limit, offset), limit, offset };
   });
   router.get('/:clientId', requireScope('idp:read'), async (ctx) => {
-    ctx.body = await clients.get(ctx.params.clientId!);
+    ctx.body = await clients.get(validate(clientIdParams, ctx.params).clientId);
   });
   router.patch('/:clientId', requireScope('admin'), async (ctx) => {
-    ctx.body = await clients.update(ctx.params.clientId!, validate(updateClientBody, body(ctx)), actor(ctx.state));
+    ctx.body = await clients.update(validate(clientIdParams, ctx.params).clientId, validate(updateClientBody, body(ctx)), actor(ctx.state));
   });
   router.delete('/:clientId', requireScope('admin'), async (ctx) => {
-    await clients.remove(ctx.params.clientId!, actor(ctx.state));
+    await clients.remove(validate(clientIdParams, ctx.params).clientId, actor(ctx.state));
     ctx.status = 204;
   });
   return router;

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import type { ChangedBy } from '../../admin/changed-by.js';
 import type { MfaPlatformService, UserRef } from '../../admin/mfa-platform.service.js';
 import { profileQuery } from '../../admin/user.schema.js';
