@@ -6,7 +6,8 @@ const uri = z.url().max(2048);
 export const clientFields = z.object({
   client_name: z.string().min(1).max(200).optional(),
   client_secret: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
-  redirect_uris: z.array(uri).min(1).max(20).optional(),
+  // May be empty for a client_credentials-only client; the service requires one for the code flow.
+  redirect_uris: z.array(uri).max(20).optional(),
   post_logout_redirect_uris: z.array(uri).max(20).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
   response_types: z.array(z.literal('code')).max(1).optional(),

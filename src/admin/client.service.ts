@@ -49,6 +49,14 @@ export function createClientService(deps: ClientServiceDeps) {
     }
   }
 
+  /** The code flow sends the user back to a registered URI; a client_credentials-only client needs none. */
+  function assertRedirectUris(metadata: Record<string, unknown>) {
+    const uris = metadata.redirect_uris as string[] | undefined;
+    if ((metadata.grant_types as string[]).includes('authorization_code') && !uris?.length) {
+      throw badRequest('redirect_uris: at least one is required for the authorization_code grant');
+    }
+  }
+
   const pick = (input: Record<string, unknown>) =>
     Object.fromEntries(PROTOCOL_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
 
@@ -56,9 +64,7 @@ export function createClientService(deps: ClientServiceDeps) {
     async create(input: CreateClientInput, actor: string) {
       const clientId = input.client_id ?? randomToken(16);
       const metadata: Record<string, unknown> = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...pick(input) };
-      if ((metadata.grant_types as string[]).includes('authorization_code') && !metadata.redirect_uris) {
-        throw badRequest('redirect_uris: required for the authorization_code grant');
-      }
+      assertRedirectUris(metadata);
       const secret = needsSecret(metadata) ? (input.client_secret ?? randomToken(32)) : undefined;
       await validateMetadata(clientId, metadata, secret);
       const org = await deps.organizations.ensure('default');
@@ -84,6 +90,7 @@ export function createClientService(deps: ClientServiceDeps) {
       const record = await clients.find(clientId);
       if (!record) throw notFound('no such client');
       const metadata = { ...record.metadata, ...pick(input) };
+      assertRedirectUris(metadata);
       let secret: string | undefined;
       if (input.client_secret || input.rotate_secret || (needsSecret(metadata) && !record.clientSecretSealed)) {
         secret = input.client_secret ?? randomToken(32);
