@@ -3,7 +3,7 @@ import { hashPassword } from '../authn/password.js';
 import type { Clock } from '../lib/clock.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
 import type { User } from '../store/database.js';
-import { normalizeUsername, type AccountRepository } from '../store/repositories/account.repository.js';
+import { loginKey, normalizeUsername, type AccountRepository } from '../store/repositories/account.repository.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import type { CreateUserInput } from './user.schema.js';
 
@@ -16,6 +16,25 @@ export interface UserServiceDeps {
 
 const UNIQUE_VIOLATION = '23505';
 
+/** The database's uniqueness rules on users, as the field each one is about. */
+const CONFLICTS: Record<string, string> = {
+  users_external_id_key: 'user.external_id: a user with this external_id already exists',
+  users_username_lower: 'user.username: already taken',
+  users_username_not_email: "user.username: is another user's e-mail address",
+  users_email_not_username: "user.email: is another user's username",
+};
+
+/**
+ * Sign-in accepts a username or an e-mail address, so a username with an `@` could pass for an
+ * address: it is allowed only as the user's own. Collisions with other users are refused by the
+ * database (see the users_login_names trigger), which also settles concurrent creates.
+ */
+function assertUsernameIsNoAddress(username: string | null, email: string | null): void {
+  if (username?.includes('@') && loginKey(username) !== (email && loginKey(email))) {
+    throw badRequest("user.username: may contain @ only when it is the user's own e-mail address");
+  }
+}
+
 /** Extra profile fields contributed by other capabilities (MFA factors add has_otp, ...). */
 export type ProfileExtension = (user: User) => Promise<Record<string, unknown>>;
 
@@ -25,12 +44,15 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
     async create(input: CreateUserInput, actor: string) {
       const org = await organizations.findBySlug(input.organization ?? 'default');
       if (!org) throw badRequest(`user.organization: unknown organization ${input.organization}`);
-      if (await accounts.findByExternalId(input.external_id)) throw conflict('a user with this external_id already exists');
+      if (await accounts.findByExternalId(input.external_id)) throw conflict(CONFLICTS.users_external_id_key!);
+      const username = input.username ? normalizeUsername(input.username) : null;
+      const email = input.email ?? null;
+      assertUsernameIsNoAddress(username, email);
       try {
         const user = await accounts.insert({
           externalId: input.external_id,
-          username: input.username ? normalizeUsername(input.username) : null,
-          email: input.email ?? null,
+          username,
+          email,
           phone: input.phone ?? null,
           emailVerified: input.email_verified ?? false,
           phoneVerified: input.phone_verified ?? false,
@@ -43,7 +65,8 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
         await deps.audit.record({ type: 'admin.user.created', outcome: 'success', actor, subject: user.id, organizationId: org.id });
         return user;
       } catch (err) {
-        if ((err as { code?: string }).code === UNIQUE_VIOLATION) throw conflict('a user with this external_id or username already exists');
+        const e = err as { code?: string; constraint?: string };
+        if (e.code === UNIQUE_VIOLATION) throw conflict(CONFLICTS[e.constraint ?? ''] ?? 'a user with these details already exists');
         throw err;
       }
     },
