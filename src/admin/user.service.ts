@@ -5,6 +5,7 @@ import { badRequest, conflict, notFound } from '../lib/errors.js';
 import type { User } from '../store/database.js';
 import { loginKey, normalizeUsername, type AccountRepository } from '../store/repositories/account.repository.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
+import { reaches, type Caller, type OrgScope } from './changed-by.js';
 import type { CreateUserInput } from './user.schema.js';
 
 export interface UserServiceDeps {
@@ -41,9 +42,12 @@ export type ProfileExtension = (user: User) => Promise<Record<string, unknown>>;
 export function createUserService(deps: UserServiceDeps, extensions: ProfileExtension[] = []) {
   const { accounts, organizations } = deps;
   return {
-    async create(input: CreateUserInput, actor: string) {
-      const org = await organizations.findBySlug(input.organization ?? 'default');
-      if (!org) throw badRequest(`user.organization: unknown organization ${input.organization}`);
+    /** Into the named organisation or, by default, the caller's own (`default` for a key that reaches them all). */
+    async create(input: CreateUserInput, by: Caller) {
+      const org = input.organization || by.organizationId === null
+        ? await organizations.findBySlug(input.organization ?? 'default')
+        : await organizations.findById(by.organizationId);
+      if (!org || !reaches(by, org.id)) throw badRequest(`user.organization: unknown organization ${input.organization}`);
       if (await accounts.findByExternalId(input.external_id)) throw conflict(CONFLICTS.users_external_id_key!);
       const username = input.username ? normalizeUsername(input.username) : null;
       const email = input.email ?? null;
@@ -62,7 +66,7 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
           lockedUntil: null,
           lastLoginAt: null,
         });
-        await deps.audit.record({ type: 'admin.user.created', outcome: 'success', actor, subject: user.id, organizationId: org.id });
+        await deps.audit.record({ type: 'admin.user.created', outcome: 'success', ...by, subject: user.id, organizationId: org.id });
         return user;
       } catch (err) {
         const e = err as { code?: string; constraint?: string };
@@ -71,9 +75,9 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       }
     },
 
-    async profile(externalId: string) {
+    async profile(externalId: string, scope: OrgScope) {
       const user = await accounts.findByExternalId(externalId);
-      if (!user) throw notFound('no such user');
+      if (!user || !reaches(scope, user.organizationId)) throw notFound('no such user');
       const org = await organizations.findById(user.organizationId);
       const locked = user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > deps.clock.now());
       const extra = Object.assign({}, ...(await Promise.all(extensions.map((x) => x(user)))));
