@@ -71,7 +71,7 @@ describe('the provider\'s own inputs', () => {
     });
     expect(res.status).toBe(400);
     const body = await res.json() as Record<string, unknown>;
-    expect(body.error).toMatch(/^invalid_(grant|request)$/);
+    expect(body).toEqual({ error: expect.stringMatching(/^invalid_(grant|request)$/), error_description: expect.any(String) });
   });
 
   test('/token with client_id=%00 (client_secret_post) → 401 invalid_client', async () => {
@@ -84,14 +84,26 @@ describe('the provider\'s own inputs', () => {
     expect((await res.json() as Record<string, unknown>).error).toBe('invalid_client');
   });
 
-  test('introspection of a token with a NUL → inactive or 400, never a 500', async () => {
-    const res = await fetch(`${idp.url}/token/introspection`, {
+  test.each([
+    ['introspection', '/token/introspection'],
+    ['revocation', '/token/revocation'],
+  ])('%s of a token with a NUL → a 200 that reveals nothing or a 400, never a 500', async (_label, path) => {
+    const res = await fetch(`${idp.url}${path}`, {
       method: 'POST',
       headers: { authorization: basic(client.client_id, client.client_secret), 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: `x${NUL}y` }),
     });
-    expect(res.status).toBeLessThan(500);
-    if (res.status === 200) expect(await res.json()).toEqual({ active: false });
+    expect([200, 400]).toContain(res.status);
+    if (path.endsWith('introspection') && res.status === 200) expect(await res.json()).toEqual({ active: false });
+  });
+
+  test('/auth with a pushed request_uri holding a NUL → the provider\'s error back to the client, never a 500', async () => {
+    const url = `${idp.url}/auth?client_id=${client.client_id}&request_uri=${encodeURIComponent(`urn:ietf:params:oauth:request_uri:x${NUL}`)}`;
+    const res = await fetch(url, { redirect: 'manual' });
+    expect(res.status).toBe(303);
+    const location = new URL(res.headers.get('location')!);
+    expect(location.href.startsWith(REDIRECT_URI)).toBe(true);
+    expect(location.searchParams.get('error')).toMatch(/^invalid_request(_uri)?$/);
   });
 });
 
