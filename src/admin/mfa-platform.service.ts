@@ -4,7 +4,7 @@ import type { TrustedDeviceService } from '../authn/trusted-device.service.js';
 import { notFound } from '../lib/errors.js';
 import type { User } from '../store/database.js';
 import { UUID, type AccountRepository } from '../store/repositories/account.repository.js';
-import { reaches, type Caller, type OrgScope } from './changed-by.js';
+import { reaches, type Caller, type ChangedBy, type OrgScope } from './changed-by.js';
 import { trustedDeviceView } from './trusted-device.view.js';
 
 export interface MfaPlatformDeps {
@@ -23,7 +23,7 @@ export type UserRef = { id: string } | { externalUserId: string };
  */
 export function createMfaPlatformService(deps: MfaPlatformDeps) {
   const { accounts, factors } = deps;
-  const via = (by: Caller) => ({ actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' as const });
+  const via = (by: ChangedBy) => ({ actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' as const });
 
   /** The user, when the caller may see it: another organisation's user is as absent as an unknown one. */
   async function find(ref: UserRef, scope: OrgScope): Promise<User> {
