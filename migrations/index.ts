@@ -3,7 +3,8 @@ import * as m0001 from './0001_foundation.js';
 import * as m0002 from './0002_mfa.js';
 import * as m0003 from './0003_authn_state_amr.js';
 import * as m0004 from './0004_session_account_index.js';
-import * as m0005 from './0005_loginflow_audit_client_id.js';
+import * as m0005 from './0005_audit_client_id.js';
+import * as m0006 from './0006_login_names.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -11,5 +12,6 @@ export const migrations: Record<string, Migration> = {
   '0002_mfa': m0002,
   '0003_authn_state_amr': m0003,
   '0004_session_account_index': m0004,
-  '0005_loginflow_audit_client_id': m0005,
+  '0005_audit_client_id': m0005,
+  '0006_login_names': m0006,
 };

@@ -1,18 +1,18 @@
 import { parseArgs } from 'node:util';
-import { API_SCOPES, type ApiScope, createApiKeyService } from './admin/api-key.service.js';
+import { API_SCOPES, type ApiScope } from './admin/api-key.service.js';
+import type { Caller } from './admin/changed-by.js';
 import { createClientBody } from './admin/client.schema.js';
 import { createUserBody } from './admin/user.schema.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createContainer } from './container.js';
-import { IdpError } from './lib/errors.js';
-import { createApiKeyRepository } from './store/repositories/api-key.repository.js';
+import { IdpError, badRequest } from './lib/errors.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                     apply database migrations
   users create --external-id ID [--username U] [--email E] [--password P] [--roles a,b] [--organization slug]
   clients create --redirect-uri URI [--redirect-uri URI2] [--client-id ID] [--first-party] [--grant-types a,b]
-  apikeys create --name NAME --scopes ${API_SCOPES.join(',')}
+  apikeys create --name NAME --scopes ${API_SCOPES.join(',')} [--organization slug]   (bound to one organization: sees only its users, clients and settings)
   keys rotate                                 add a signing key; older keys stay published until their tokens expire`;
 
 const { positionals, values } = parseArgs({
@@ -24,6 +24,9 @@ const { positionals, values } = parseArgs({
     name: { type: 'string' }, scopes: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   },
 });
+
+/** The operator at the console reaches every organisation. */
+const CLI: Caller = { actor: 'cli', organizationId: null };
 
 const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
 
@@ -48,20 +51,25 @@ async function main(): Promise<void> {
         external_id: values['external-id'], username: values.username, email: values.email, password: values.password,
         roles: list(values.roles), organization: values.organization,
       } }).user;
-      const user = await c.userService.create(input, 'cli');
+      const user = await c.userService.create(input, CLI);
       console.log(JSON.stringify({ id: user.id, external_id: user.externalId, status: user.status }));
     } else if (key === 'clients create') {
       const input = createClientBody.parse({
         client_id: values['client-id'], redirect_uris: values['redirect-uri'], first_party: values['first-party'],
         grant_types: list(values['grant-types']),
       });
-      console.log(JSON.stringify(await c.clientService.create(input, 'cli'), null, 2));
+      console.log(JSON.stringify(await c.clientService.create(input, CLI), null, 2));
     } else if (key === 'apikeys create') {
       const scopes = list(values.scopes) ?? [];
       const bad = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
       if (!values.name || scopes.length === 0 || bad.length) throw new ConfigError(`--name and --scopes (${API_SCOPES.join(', ')}) are required${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
-      const { key: apiKey, row } = await createApiKeyService(createApiKeyRepository(c.db)).create(values.name, scopes as ApiScope[]);
-      await c.audit.record({ type: 'admin.apikey.created', outcome: 'success', actor: 'cli', subject: row.prefix, data: { scopes } });
+      const org = values.organization === undefined ? undefined : await c.organizations.findBySlug(values.organization);
+      if (org === undefined && values.organization !== undefined) throw badRequest(`--organization: unknown organization ${values.organization}`);
+      const { key: apiKey, row } = await c.apiKeys.create(values.name, scopes as ApiScope[], org?.id ?? null);
+      await c.audit.record({
+        type: 'admin.apikey.created', outcome: 'success', actor: 'cli', subject: row.prefix, organizationId: org?.id ?? null,
+        data: { scopes, organization: org?.slug ?? null },
+      });
       console.log(`API key (shown once, store it now): ${apiKey}`);
     } else if (key === 'keys rotate') {
       const ttl = c.config.ttl;

@@ -2,7 +2,11 @@ import { randomToken, safeEqual, sha256 } from '../lib/crypto.js';
 import type { ApiKeyRow } from '../store/database.js';
 import type { ApiKeyRepository } from '../store/repositories/api-key.repository.js';
 
-export const API_SCOPES = ['idp:read', 'idp:write', 'sentinel:write', 'admin'] as const;
+/**
+ * `idp:mfa:write` mints second factors for users (TOTP secrets, backup codes): whoever holds it can
+ * pass any of its users' MFA, so it is granted apart from `idp:write`. `admin` holds every scope.
+ */
+export const API_SCOPES = ['idp:read', 'idp:write', 'idp:mfa:write', 'sentinel:write', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 const GENERATED = /^idp_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/;

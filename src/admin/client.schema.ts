@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../lib/zod.js';
 import { clientMfaPolicySchema } from '../policy/settings.js';
 
 const uri = z.url().max(2048);
@@ -6,7 +6,8 @@ const uri = z.url().max(2048);
 export const clientFields = z.object({
   client_name: z.string().min(1).max(200).optional(),
   client_secret: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
-  redirect_uris: z.array(uri).min(1).max(20).optional(),
+  // May be empty for a client_credentials-only client; the service requires one for the code flow.
+  redirect_uris: z.array(uri).max(20).optional(),
   post_logout_redirect_uris: z.array(uri).max(20).optional(),
   grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
   response_types: z.array(z.literal('code')).max(1).optional(),
@@ -22,6 +23,9 @@ export const clientFields = z.object({
 export const createClientBody = clientFields.extend({
   client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - only, at most 128').optional(),
 });
+
+/** The client named in a path (`/clients/{clientId}`). */
+export const clientIdParams = z.object({ clientId: z.string().min(1).max(256) });
 
 export const updateClientBody = clientFields.extend({ rotate_secret: z.boolean().optional() });
 

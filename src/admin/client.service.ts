@@ -5,6 +5,7 @@ import { badRequest, conflict, notFound } from '../lib/errors.js';
 import type { ProviderHolder } from '../oidc/provider-holder.js';
 import type { ClientRecord, ClientRepository } from '../store/repositories/client.repository.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
+import { reaches, type Caller, type OrgScope } from './changed-by.js';
 import type { CreateClientInput, UpdateClientInput } from './client.schema.js';
 
 export interface ClientServiceDeps {
@@ -49,41 +50,51 @@ export function createClientService(deps: ClientServiceDeps) {
     }
   }
 
+  /** The code flow sends the user back to a registered URI; a client_credentials-only client needs none. */
+  function assertRedirectUris(metadata: Record<string, unknown>) {
+    const uris = metadata.redirect_uris as string[] | undefined;
+    if ((metadata.grant_types as string[]).includes('authorization_code') && !uris?.length) {
+      throw badRequest('redirect_uris: at least one is required for the authorization_code grant');
+    }
+  }
+
+  /** The client, when the caller may see it; another organisation's client is as absent as an unknown one. */
+  async function find(clientId: string, scope: OrgScope): Promise<ClientRecord> {
+    const record = await clients.find(clientId);
+    if (!record || !reaches(scope, record.organizationId)) throw notFound('no such client');
+    return record;
+  }
+
   const pick = (input: Record<string, unknown>) =>
     Object.fromEntries(PROTOCOL_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
 
   return {
-    async create(input: CreateClientInput, actor: string) {
+    async create(input: CreateClientInput, by: Caller) {
       const clientId = input.client_id ?? randomToken(16);
       const metadata: Record<string, unknown> = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...pick(input) };
-      if ((metadata.grant_types as string[]).includes('authorization_code') && !metadata.redirect_uris) {
-        throw badRequest('redirect_uris: required for the authorization_code grant');
-      }
+      assertRedirectUris(metadata);
       const secret = needsSecret(metadata) ? (input.client_secret ?? randomToken(32)) : undefined;
       await validateMetadata(clientId, metadata, secret);
-      const org = await deps.organizations.ensure('default');
+      const organizationId = by.organizationId ?? (await deps.organizations.ensure('default')).id;
       const record: ClientRecord = {
         clientId, metadata, clientSecretSealed: secret ? box.seal(secret) : null,
-        firstParty: input.first_party ?? false, mfaPolicy: input.mfa_policy ?? null, organizationId: org.id,
+        firstParty: input.first_party ?? false, mfaPolicy: input.mfa_policy ?? null, organizationId,
       };
       if (!(await clients.insert(record))) throw conflict(`client_id ${clientId} is already registered`);
       deps.changed?.(clientId);
-      await deps.audit.record({ type: 'admin.client.created', outcome: 'success', actor, subject: clientId });
+      await deps.audit.record({ type: 'admin.client.created', outcome: 'success', ...by, subject: clientId, organizationId });
       return clientView(record, secret);
     },
 
-    async get(clientId: string) {
-      const record = await clients.find(clientId);
-      if (!record) throw notFound('no such client');
-      return clientView(record);
-    },
+    get: async (clientId: string, scope: OrgScope) => clientView(await find(clientId, scope)),
 
-    list: async (limit: number, offset: number) => (await clients.list(limit, offset)).map((r) => clientView(r)),
+    list: async (limit: number, offset: number, scope: OrgScope) =>
+      (await clients.list(limit, offset, scope.organizationId)).map((r) => clientView(r)),
 
-    async update(clientId: string, input: UpdateClientInput, actor: string) {
-      const record = await clients.find(clientId);
-      if (!record) throw notFound('no such client');
+    async update(clientId: string, input: UpdateClientInput, by: Caller) {
+      const record = await find(clientId, by);
       const metadata = { ...record.metadata, ...pick(input) };
+      assertRedirectUris(metadata);
       let secret: string | undefined;
       if (input.client_secret || input.rotate_secret || (needsSecret(metadata) && !record.clientSecretSealed)) {
         secret = input.client_secret ?? randomToken(32);
@@ -97,14 +108,15 @@ export function createClientService(deps: ClientServiceDeps) {
       };
       await clients.update(clientId, next);
       deps.changed?.(clientId);
-      await deps.audit.record({ type: 'admin.client.updated', outcome: 'success', actor, subject: clientId, data: { fields: Object.keys(input) } });
+      await deps.audit.record({ type: 'admin.client.updated', outcome: 'success', ...by, subject: clientId, organizationId: record.organizationId, data: { fields: Object.keys(input) } });
       return clientView(next, secret);
     },
 
-    async remove(clientId: string, actor: string) {
+    async remove(clientId: string, by: Caller) {
+      const { organizationId } = await find(clientId, by);
       if (!(await clients.delete(clientId))) throw notFound('no such client');
       deps.changed?.(clientId);
-      await deps.audit.record({ type: 'admin.client.deleted', outcome: 'success', actor, subject: clientId });
+      await deps.audit.record({ type: 'admin.client.deleted', outcome: 'success', ...by, subject: clientId, organizationId });
     },
   };
 }

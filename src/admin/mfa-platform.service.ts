@@ -4,7 +4,7 @@ import type { TrustedDeviceService } from '../authn/trusted-device.service.js';
 import { notFound } from '../lib/errors.js';
 import type { User } from '../store/database.js';
 import { UUID, type AccountRepository } from '../store/repositories/account.repository.js';
-import type { ChangedBy } from './changed-by.js';
+import { reaches, type Caller, type ChangedBy, type OrgScope } from './changed-by.js';
 import { trustedDeviceView } from './trusted-device.view.js';
 
 export interface MfaPlatformDeps {
@@ -25,36 +25,37 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
   const { accounts, factors } = deps;
   const via = (by: ChangedBy) => ({ actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' as const });
 
-  async function find(ref: UserRef): Promise<User> {
+  /** The user, when the caller may see it: another organisation's user is as absent as an unknown one. */
+  async function find(ref: UserRef, scope: OrgScope): Promise<User> {
     const user = 'id' in ref ? (UUID.test(ref.id) ? await accounts.findById(ref.id) : undefined) : await accounts.findByExternalId(ref.externalUserId);
-    if (!user) throw notFound('no such user');
+    if (!user || !reaches(scope, user.organizationId)) throw notFound('no such user');
     return user;
   }
 
   return {
     /** A new TOTP secret, pending until its first valid code reaches POST /otp/verify. */
-    async startTotp(externalUserId: string, otp: { issuer_name: string; account_name: string }, by: ChangedBy) {
-      const user = await find({ externalUserId });
+    async startTotp(externalUserId: string, otp: { issuer_name: string; account_name: string }, by: Caller) {
+      const user = await find({ externalUserId }, by);
       const e = await factors.beginTotp(user, otp.account_name, otp.issuer_name, via(by));
       return { user: { external_id: user.externalId, new_otp_secret: e.secret, qrcode_payload: e.otpauthUri, is_setup_complete: false } };
     },
 
-    async verify(externalUserId: string, code: unknown, by: ChangedBy) {
-      const user = await find({ externalUserId });
+    async verify(externalUserId: string, code: unknown, by: Caller) {
+      const user = await find({ externalUserId }, by);
       const { method, enrolled } = await factors.verifyCode(user, code, via(by), { confirmPending: true });
       const message = enrolled ? 'OTP verified successfully; authenticator setup is complete.'
         : method === 'totp' ? 'OTP verified successfully.' : 'Backup code verified successfully.';
       return { status: 'success' as const, id: user.externalId, message };
     },
 
-    async backupCodes(externalUserId: string, by: ChangedBy) {
-      const user = await find({ externalUserId });
+    async backupCodes(externalUserId: string, by: Caller) {
+      const user = await find({ externalUserId }, by);
       return { user: { id: user.externalId, backup_codes: await factors.regenerateBackupCodes(user, via(by)) } };
     },
 
     /** Clears both locks and both failure counters; an admin-locked status becomes active again. */
-    async unlock(externalUserId: string, by: ChangedBy) {
-      const user = await find({ externalUserId });
+    async unlock(externalUserId: string, by: Caller) {
+      const user = await find({ externalUserId }, by);
       const status = user.status === 'locked' ? 'active' : user.status;
       await accounts.update(user.id, { status, failedAttempts: 0, lockedUntil: null, mfaFailedAttempts: 0, mfaLockedUntil: null, mfaLockCount: 0 });
       await deps.audit.record({
@@ -67,13 +68,13 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
       return { user: { id: user.id, external_id: user.externalId, status, is_locked: false } };
     },
 
-    async listDevices(ref: UserRef) {
-      const user = await find(ref);
+    async listDevices(ref: UserRef, scope: OrgScope) {
+      const user = await find(ref, scope);
       return { devices: (await deps.devices.list(user.id)).map((d) => trustedDeviceView(d)) };
     },
 
-    async revokeDevice(ref: UserRef, deviceId: string, by: ChangedBy): Promise<void> {
-      const user = await find(ref);
+    async revokeDevice(ref: UserRef, deviceId: string, by: Caller): Promise<void> {
+      const user = await find(ref, by);
       if (!UUID.test(deviceId) || !(await deps.devices.revoke(user.id, deviceId, by.actor ?? 'unknown'))) throw notFound('no such trusted device');
     },
   };

@@ -3,7 +3,7 @@ import { conflict, notFound } from '../lib/errors.js';
 import type { Organization } from '../store/database.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import type { CreateOrganizationInput } from './organization.schema.js';
-import type { ChangedBy } from './changed-by.js';
+import { assertReachesAll, reaches, type Caller, type OrgScope } from './changed-by.js';
 
 export interface OrganizationServiceDeps {
   organizations: OrganizationRepository;
@@ -18,15 +18,16 @@ export const organizationView = (o: Organization) => ({
 export function createOrganizationService(deps: OrganizationServiceDeps) {
   const { organizations, audit } = deps;
   return {
-    async create(input: CreateOrganizationInput, by: ChangedBy) {
+    async create(input: CreateOrganizationInput, by: Caller) {
+      assertReachesAll(by, 'create organizations');
       if (await organizations.findBySlug(input.slug)) throw conflict(`organization ${input.slug} already exists`);
       const org = await organizations.ensure(input.slug, input.name ?? input.slug);
       await audit.record({ type: 'admin.organization.created', outcome: 'success', ...by, subject: org.id, organizationId: org.id, data: { slug: org.slug } });
       return organizationView(org);
     },
-    async get(slug: string) {
+    async get(slug: string, scope: OrgScope) {
       const org = await organizations.findBySlug(slug);
-      if (!org) throw notFound('no such organization');
+      if (!org || !reaches(scope, org.id)) throw notFound('no such organization');
       return organizationView(org);
     },
   };

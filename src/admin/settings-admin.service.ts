@@ -1,5 +1,5 @@
 import type { AuditService } from '../audit/audit.service.js';
-import type { ChangedBy } from './changed-by.js';
+import { assertReachesAll, reaches, type Caller, type OrgScope } from './changed-by.js';
 import { notFound } from '../lib/errors.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { EffectiveSettings } from '../policy/settings.js';
@@ -18,22 +18,26 @@ export interface SettingsAdminDeps {
 export function createSettingsAdminService(deps: SettingsAdminDeps) {
   const { settings, audit } = deps;
 
-  async function org(slug: string) {
+  async function org(slug: string, scope: OrgScope) {
     const found = await deps.organizations.findBySlug(slug);
-    if (!found) throw notFound('no such organization');
+    if (!found || !reaches(scope, found.id)) throw notFound('no such organization');
     return found;
   }
 
   return {
-    getGlobal: (): Promise<EffectiveSettings> => settings.effective(),
-    async patchGlobal(input: unknown, by: ChangedBy): Promise<EffectiveSettings> {
+    getGlobal(scope: OrgScope): Promise<EffectiveSettings> {
+      assertReachesAll(scope, 'read global settings');
+      return settings.effective();
+    },
+    async patchGlobal(input: unknown, by: Caller): Promise<EffectiveSettings> {
+      assertReachesAll(by, 'change global settings');
       const effective = await settings.patchGlobal(input);
       await audit.record({ type: 'admin.settings.updated', outcome: 'success', ...by, data: { scope: 'global', changes: input } });
       return effective;
     },
-    getOrganization: async (slug: string): Promise<EffectiveSettings> => settings.effective((await org(slug)).id),
-    async patchOrganization(slug: string, input: unknown, by: ChangedBy): Promise<EffectiveSettings> {
-      const { id } = await org(slug);
+    getOrganization: async (slug: string, scope: OrgScope): Promise<EffectiveSettings> => settings.effective((await org(slug, scope)).id),
+    async patchOrganization(slug: string, input: unknown, by: Caller): Promise<EffectiveSettings> {
+      const { id } = await org(slug, by);
       const effective = await settings.patchOrganization(slug, input);
       await audit.record({ type: 'admin.settings.updated', outcome: 'success', ...by, subject: id, organizationId: id, data: { scope: `organization:${slug}`, changes: input } });
       return effective;

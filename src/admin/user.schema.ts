@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../lib/zod.js';
 import { MAX_PASSWORD_LENGTH } from '../authn/password.js';
 
 // Unknown keys (password_hash, mfa_enrolled, is_admin, ...) are dropped: no mass assignment.

@@ -34,6 +34,15 @@ export class UnavailableError extends IdpError {
   }
 }
 
+// PostgreSQL refuses NUL in text (22021 character_not_in_repertoire) and in jsonb (22P05 untranslatable_character).
+const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
+
+/** Input that slipped past validation and that the database cannot store: the client's fault (400), never a 500. */
+export function isUnstorableText(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && UNSTORABLE_TEXT_CODES.has(code);
+}
+
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNABORTED',
   '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300',

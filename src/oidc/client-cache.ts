@@ -1,5 +1,6 @@
 import type { ClientMetadata } from 'oidc-provider';
 import type { SecretBox } from '../lib/crypto.js';
+import { hasControlCharacter } from '../lib/text.js';
 import type { ClientRecord, ClientRepository } from '../store/repositories/client.repository.js';
 import { clientMetadata } from './client-metadata.js';
 
@@ -13,6 +14,9 @@ export function createClientCache(clients: Pick<ClientRepository, 'find'>, box: 
   const entries = new Map<string, Entry>();
 
   async function entry(clientId: string): Promise<Entry> {
+    // No client is registered under such an id (the API refuses them) and PostgreSQL would refuse the
+    // lookup: the provider answers its usual invalid_client.
+    if (hasControlCharacter(clientId)) return { at: 0, record: undefined };
     const hit = entries.get(clientId);
     if (hit && Date.now() - hit.at < ttlMs) return hit;
     const fresh: Entry = { at: Date.now(), record: await clients.find(clientId) };

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../lib/zod.js';
 import { MFA_METHODS } from './types.js';
 
 /** The `mfa` block of the settings API (snake_case, as everywhere in the API). */

@@ -16,7 +16,7 @@ const VERIFY_PER_MINUTE = 30;
 beforeAll(async () => {
   idp = await startTestIdp('platform-api', 'postgres+redis', { mfa: { attemptsPerChallenge: VERIFY_PER_MINUTE, recentAuthSeconds: 300 } });
   readKey = (await idp.container.apiKeys.create('reader', ['idp:read'])).key;
-  writeKey = (await idp.container.apiKeys.create('writer', ['idp:read', 'idp:write'])).key;
+  writeKey = (await idp.container.apiKeys.create('writer', ['idp:read', 'idp:write', 'idp:mfa:write'])).key;
 });
 afterAll(async () => { await idp.stop(); });
 

@@ -1,32 +1,31 @@
 import Router from '@koa/router';
-import { z } from 'zod';
-import { createClientBody, updateClientBody } from '../../admin/client.schema.js';
+import { z } from '../../lib/zod.js';
+import { clientIdParams, createClientBody, updateClientBody } from '../../admin/client.schema.js';
 import type { ClientService } from '../../admin/client.service.js';
 import { body, validate } from '../middleware/body.js';
-import { requireScope } from '../middleware/admin-auth.js';
+import { caller, requireScope } from '../middleware/admin-auth.js';
 
 const page = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), offset: z.coerce.number().int().min(0).max(1e6).default(0) });
 
 export function clientRoutes(clients: ClientService): Router {
   const router = new Router({ prefix: '/clients' });
-  const actor = (state: Record<string, unknown>) => `apikey:${(state.apiKey as { prefix: string }).prefix}`;
 
   router.post('/', requireScope('admin'), async (ctx) => {
     ctx.status = 201;
-    ctx.body = await clients.create(validate(createClientBody, body(ctx)), actor(ctx.state));
+    ctx.body = await clients.create(validate(createClientBody, body(ctx)), caller(ctx));
   });
   router.get('/', requireScope('idp:read'), async (ctx) => {
     const { limit, offset } = validate(page, ctx.query);
-    ctx.body = { clients: await clients.list(limit, offset), limit, offset };
+    ctx.body = { clients: await clients.list(limit, offset, caller(ctx)), limit, offset };
   });
   router.get('/:clientId', requireScope('idp:read'), async (ctx) => {
-    ctx.body = await clients.get(ctx.params.clientId!);
+    ctx.body = await clients.get(validate(clientIdParams, ctx.params).clientId, caller(ctx));
   });
   router.patch('/:clientId', requireScope('admin'), async (ctx) => {
-    ctx.body = await clients.update(ctx.params.clientId!, validate(updateClientBody, body(ctx)), actor(ctx.state));
+    ctx.body = await clients.update(validate(clientIdParams, ctx.params).clientId, validate(updateClientBody, body(ctx)), caller(ctx));
   });
   router.delete('/:clientId', requireScope('admin'), async (ctx) => {
-    await clients.remove(ctx.params.clientId!, actor(ctx.state));
+    await clients.remove(validate(clientIdParams, ctx.params).clientId, caller(ctx));
     ctx.status = 204;
   });
   return router;

@@ -1,10 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
-import type { ChangedBy } from '../../admin/changed-by.js';
+import { z } from '../../lib/zod.js';
 import type { MfaPlatformService, UserRef } from '../../admin/mfa-platform.service.js';
 import { profileQuery } from '../../admin/user.schema.js';
-import { requireScope } from '../middleware/admin-auth.js';
+import { caller, requireScope } from '../middleware/admin-auth.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 
@@ -25,7 +24,6 @@ export interface MfaPlatformRouteDeps {
   verifyPerUserPerMinute: number;
 }
 
-const changedBy = (ctx: Context): ChangedBy => ({ actor: `apikey:${(ctx.state.apiKey as { prefix: string }).prefix}`, ip: ctx.ip, requestId: ctx.state.requestId as string });
 const external = (ctx: Context) => validate(profileQuery, ctx.query).externalUserId;
 
 /**
@@ -37,37 +35,40 @@ export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
   const { platform } = deps;
   const router = new Router();
 
-  router.post('/users/otp', requireScope('idp:write'), async (ctx) => {
+  // Minting a factor for a user lets the caller pass that user's MFA: a scope of its own, audited with the key.
+  router.post('/users/otp', requireScope('idp:mfa:write'), async (ctx) => {
     const externalUserId = external(ctx);
     const { otp } = validate(otpBody, body(ctx));
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await platform.startTotp(externalUserId, otp, changedBy(ctx));
+    ctx.body = await platform.startTotp(externalUserId, otp, caller(ctx));
   });
 
   router.post('/otp/verify', requireScope('idp:write'), async (ctx) => {
     const { otp } = validate(verifyBody, body(ctx));
-    await deps.limiter.hit(`otp-verify:${otp.id}`, deps.verifyPerUserPerMinute, 60);
-    ctx.body = await platform.verify(otp.id, otp.code, changedBy(ctx));
+    const by = caller(ctx);
+    // Counted per organisation reached, so that one organisation's key cannot spend another's budget.
+    await deps.limiter.hit(`otp-verify:${by.organizationId ?? '*'}:${otp.id}`, deps.verifyPerUserPerMinute, 60);
+    ctx.body = await platform.verify(otp.id, otp.code, by);
   });
 
-  router.post('/users/backup-codes', requireScope('idp:write'), async (ctx) => {
+  router.post('/users/backup-codes', requireScope('idp:mfa:write'), async (ctx) => {
     const externalUserId = external(ctx);
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await platform.backupCodes(externalUserId, changedBy(ctx));
+    ctx.body = await platform.backupCodes(externalUserId, caller(ctx));
   });
 
   router.post('/users/unlock', requireScope('idp:write'), async (ctx) => {
-    ctx.body = await platform.unlock(external(ctx), changedBy(ctx));
+    ctx.body = await platform.unlock(external(ctx), caller(ctx));
   });
 
   const byId = (ctx: Context): UserRef => ({ id: ctx.params.id! });
   const byExternal = (ctx: Context): UserRef => ({ externalUserId: external(ctx) });
   for (const [path, ref] of [['/users/devices', byExternal], ['/users/:id/devices', byId]] as const) {
     router.get(path, requireScope('idp:read'), async (ctx) => {
-      ctx.body = await platform.listDevices(ref(ctx));
+      ctx.body = await platform.listDevices(ref(ctx), caller(ctx));
     });
     router.delete(`${path}/:deviceId`, requireScope('idp:write'), async (ctx) => {
-      await platform.revokeDevice(ref(ctx), ctx.params.deviceId!, changedBy(ctx));
+      await platform.revokeDevice(ref(ctx), ctx.params.deviceId!, caller(ctx));
       ctx.status = 204;
     });
   }

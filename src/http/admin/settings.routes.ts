@@ -1,13 +1,10 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { ChangedBy } from '../../admin/changed-by.js';
 import { orgSlug } from '../../admin/organization.schema.js';
 import type { SettingsAdminService } from '../../admin/settings-admin.service.js';
 import { notFound } from '../../lib/errors.js';
-import { requireScope } from '../middleware/admin-auth.js';
+import { caller, requireScope } from '../middleware/admin-auth.js';
 import { body } from '../middleware/body.js';
-
-const changedBy = (ctx: Context): ChangedBy => ({ actor: `apikey:${(ctx.state.apiKey as { prefix: string }).prefix}`, ip: ctx.ip, requestId: ctx.state.requestId as string });
 
 /** A slug that could never have been created names no organisation. */
 function slugOf(ctx: Context): string {
@@ -20,16 +17,16 @@ function slugOf(ctx: Context): string {
 export function settingsRoutes(settings: SettingsAdminService): Router {
   const router = new Router();
   router.get('/settings', requireScope('idp:read'), async (ctx) => {
-    ctx.body = await settings.getGlobal();
+    ctx.body = await settings.getGlobal(caller(ctx));
   });
   router.patch('/settings', requireScope('admin'), async (ctx) => {
-    ctx.body = await settings.patchGlobal(body(ctx), changedBy(ctx));
+    ctx.body = await settings.patchGlobal(body(ctx), caller(ctx));
   });
   router.get('/organizations/:org/settings', requireScope('idp:read'), async (ctx) => {
-    ctx.body = await settings.getOrganization(slugOf(ctx));
+    ctx.body = await settings.getOrganization(slugOf(ctx), caller(ctx));
   });
   router.patch('/organizations/:org/settings', requireScope('admin'), async (ctx) => {
-    ctx.body = await settings.patchOrganization(slugOf(ctx), body(ctx), changedBy(ctx));
+    ctx.body = await settings.patchOrganization(slugOf(ctx), body(ctx), caller(ctx));
   });
   return router;
 }

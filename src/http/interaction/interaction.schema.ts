@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import { MAX_PASSWORD_LENGTH } from '../../authn/password.js';
 
 export const loginBody = z.object({

@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import type { ApiKeyService, ApiScope } from '../../admin/api-key.service.js';
+import type { Caller } from '../../admin/changed-by.js';
 import { IdpError, forbidden } from '../../lib/errors.js';
 import type { ApiKeyRow } from '../../store/database.js';
 
@@ -16,6 +17,12 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
     ctx.state.apiKey = row;
     await next();
   };
+}
+
+/** The calling key as the admin services see it: its lookup prefix (never the secret), from where, and its organisation. */
+export function caller(ctx: Context): Caller {
+  const key = ctx.state.apiKey as ApiKeyRow;
+  return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId as string, organizationId: key.organizationId };
 }
 
 /** 403 unless the key holds the scope (or `admin`, which holds them all). */

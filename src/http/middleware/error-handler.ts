@@ -1,5 +1,5 @@
 import type { Context, Middleware } from 'koa';
-import { IdpError, isConnectionError } from '../../lib/errors.js';
+import { IdpError, isConnectionError, isUnstorableText } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import type { ViewRenderer } from '../views.js';
 
@@ -8,6 +8,7 @@ export interface ErrorBody { error: string; error_description: string }
 /** Maps anything thrown to a status and a `{error, error_description}` body that never leaks internals. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof IdpError) return { status: err.status, body: { error: err.error, error_description: err.expose ? err.description : 'request failed' } };
+  if (isUnstorableText(err)) return { status: 400, body: { error: 'invalid_request', error_description: 'the request contains characters that cannot be stored' } };
   if (isConnectionError(err)) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; error?: string; error_description?: string; type?: string };
   const status = e.statusCode ?? e.status ?? 500;

@@ -1,6 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
+import { z } from '../../lib/zod.js';
 import type { ChangeContext, FactorManagementService } from '../../authn/self-service.service.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';

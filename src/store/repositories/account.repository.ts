@@ -5,6 +5,9 @@ import type { NewUser, User, UserUpdate } from '../database.js';
 /** Usernames compare case-insensitively after NFKC, so "Ａlice" and "alice" are one account. */
 export const normalizeUsername = (u: string) => u.normalize('NFKC').trim();
 
+/** A username or e-mail address as sign-in compares it. */
+export const loginKey = (u: string) => normalizeUsername(u).toLowerCase();
+
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export function createAccountRepository(db: Db) {
@@ -19,7 +22,7 @@ export function createAccountRepository(db: Db) {
       db.selectFrom('users').selectAll().where('externalId', '=', externalId).executeTakeFirst(),
     /** Username or e-mail, case-insensitive. */
     findByLogin(login: string) {
-      const l = normalizeUsername(login).toLowerCase();
+      const l = loginKey(login);
       return db.selectFrom('users').selectAll()
         .where((eb) => eb.or([eb(sql`lower(username)`, '=', l), eb(sql`lower(email)`, '=', l)]))
         .orderBy(sql`lower(username) = ${l}`, 'desc').executeTakeFirst();

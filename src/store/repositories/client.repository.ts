@@ -21,8 +21,11 @@ export function createClientRepository(db: Db) {
       const row = await db.selectFrom('clients').selectAll().where('clientId', '=', clientId).executeTakeFirst();
       return row && toRecord(row);
     },
-    async list(limit: number, offset: number): Promise<ClientRecord[]> {
-      const rows = await db.selectFrom('clients').selectAll().orderBy('createdAt').limit(limit).offset(offset).execute();
+    /** A page of clients, of one organisation when given. */
+    async list(limit: number, offset: number, organizationId: string | null = null): Promise<ClientRecord[]> {
+      let query = db.selectFrom('clients').selectAll();
+      if (organizationId !== null) query = query.where('organizationId', '=', organizationId);
+      const rows = await query.orderBy('createdAt').limit(limit).offset(offset).execute();
       return rows.map(toRecord);
     },
     /** Inserts; false when the client_id is taken. */
