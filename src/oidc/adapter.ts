@@ -9,12 +9,15 @@ import { guard } from './unavailable.js';
 const DURABLE = new Set(['Session', 'Grant', 'RefreshToken']);
 
 /**
- * Payload fields, besides `jti` and `userCode`, that repeat a bearer value: an Interaction keeps
+ * Payload fields, besides `jti` and `userCode`, that hold a bearer value: an Interaction keeps
  * the session cookie's value (`session.cookie`), its own id in `returnTo`, and the ids of the
- * device code and pushed request it belongs to. Sealed at rest, opened on read.
+ * device code and pushed request it belongs to; a pre-authorized code keeps its transaction code.
+ * Sealed at rest, opened on read. The other fields name things without granting them (a session's
+ * `uid` and `sid`s, grant ids, client ids), so they stay queryable.
  */
 const SEALED_FIELDS: Record<string, readonly string[]> = {
   Interaction: ['session', 'returnTo', 'deviceCode', 'parJti'],
+  PreAuthorizedCode: ['txCode'],
 };
 const SEALED = 'sealed';
 
@@ -51,8 +54,8 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   const record = (undo: Undo) => journal.getStore()?.push(undo);
 
   /*
-   * A copy of the stores must not be a working set of tokens (OWASP ASVS 5 V13.3, secrets at
-   * rest): ids and user codes are stored as a keyed hash (HMAC-SHA-256), looked up by the same.
+   * A copy of the stores must not be a working set of tokens (RFC 6819, "No Cleartext Storage of
+   * Credentials"): ids and user codes are stored as a keyed hash (HMAC-SHA-256), looked up by the same.
    */
   const key = (value: string) => hmac(deps.idKey, value);
 
@@ -78,10 +81,17 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     return stored;
   }
 
+  /** An entry whose sealed part does not open (altered, or sealed under another key) is absent. */
   function decode(stored: OidcPayload | undefined, id?: string): AdapterPayload | undefined {
     if (!stored) return undefined;
     const { [SEALED]: sealed, ...payload } = stored;
-    if (typeof sealed === 'string') Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
+    if (typeof sealed === 'string') {
+      try {
+        Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
+      } catch {
+        return undefined;
+      }
+    }
     if (id !== undefined) payload.jti = id;
     return payload as AdapterPayload;
   }

@@ -245,6 +245,19 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         expect(await new Adapter('DeviceCode').findByUserCode(userCode)).toEqual(entries[5]![2]);
       });
 
+      test('an entry whose sealed part was altered reads as absent, not as an error', async () => {
+        const id = newId();
+        const uid = newId();
+        const a = new Adapter('Session');
+        await a.upsert(id, { jti: id, uid, accountId: 'u-12' }, 60);
+        const hashed = crypto.createHmac('sha256', ID_KEY).update(id).digest('base64url');
+        const stored = await f.oidc.find('Session', hashed);
+        expect(stored?.sealed).toEqual(expect.any(String));
+        await f.oidc.upsert('Session', hashed, { ...stored, sealed: `${String(stored!.sealed).slice(0, -4)}AAAA` }, 60);
+        expect(await a.find(id)).toBeUndefined();
+        expect(await a.findByUid(uid)).toBeUndefined();
+      });
+
       test('a request answering 503 takes back its consumes and removes what it issued; other answers keep them', async () => {
         const run = async (status: number) => {
           const [spent, issued, grantId] = [newId(), newId(), newId()];
