@@ -99,7 +99,11 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const providers = await createProviderHolder({
     config, keyStore, clients: cachedClients, logger,
-    adapter: createAdapterClass({ durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache }),
+    adapter: createAdapterClass({
+      durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
+      // Derived like the CSRF key, so every node finds what another stored.
+      idKey: hmac(encryptionKey, 'oidc-ids-v1'), box,
+    }),
     findAccount: createFindAccount(accounts, stepUps),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),

@@ -1,22 +1,100 @@
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { OidcPayloadStore } from '../store/ephemeral-store.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
+import { hmac, type SecretBox } from '../lib/crypto.js';
+import type { OidcPayload, OidcPayloadStore } from '../store/ephemeral-store.js';
 import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
 /** Models whose loss would sign users out or reopen a replay window: always PostgreSQL. */
 const DURABLE = new Set(['Session', 'Grant', 'RefreshToken']);
 
+/**
+ * Payload fields, besides `jti` and `userCode`, that hold a bearer value: an Interaction keeps
+ * the session cookie's value (`session.cookie`), its own id in `returnTo`, and the ids of the
+ * device code and pushed request it belongs to; a pre-authorized code keeps its transaction code.
+ * Sealed at rest, opened on read. The other fields name things without granting them (a session's
+ * `uid` and `sid`s, grant ids, client ids), so they stay queryable.
+ */
+const SEALED_FIELDS: Record<string, readonly string[]> = {
+  Interaction: ['session', 'returnTo', 'deviceCode', 'parJti'],
+  PreAuthorizedCode: ['txCode'],
+};
+const SEALED = 'sealed';
+
+/** Credentials issued by a request: nobody holds them when the request fails, so they can go. */
+const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'AuthorizationCode']);
+
 export interface AdapterDeps {
   durable: OidcPayloadStore;
   shortLived: OidcPayloadStore;
   clients: Pick<ClientCache, 'metadata'>;
+  /** Key of the keyed hash under which ids and user codes are stored. */
+  idKey: string;
+  box: SecretBox;
 }
 
-export type AdapterClass = new (model: string) => Adapter;
+type Next = () => Promise<unknown>;
+
+export type AdapterClass = (new (model: string) => Adapter) & {
+  /**
+   * Provider middleware: a request that answers 503 leaves no durable change. A store that fails
+   * half-way through a token request (the refresh token consumed and its successor saved in
+   * PostgreSQL, the access token refused by Redis) would otherwise turn the client's retry into
+   * a detected reuse and revoke the grant (RFC 9700 §4.14.2).
+   */
+  undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void>;
+};
+
+type Undo = () => Promise<unknown>;
 
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   const stores = deps.durable === deps.shortLived ? [deps.durable] : [deps.durable, deps.shortLived];
   const revokeGrant = (grantId: string) => Promise.all(stores.map((s) => s.revokeByGrantId(grantId)));
+  const journal = new AsyncLocalStorage<Undo[]>();
+  const record = (undo: Undo) => journal.getStore()?.push(undo);
+
+  /*
+   * A copy of the stores must not be a working set of tokens (RFC 6819, "No Cleartext Storage of
+   * Credentials"): ids and user codes are stored as a keyed hash (HMAC-SHA-256), looked up by the same.
+   */
+  const key = (value: string) => hmac(deps.idKey, value);
+
+  /**
+   * `jti` is the id itself: dropped, and restored from the id on `find`. Entries also found by
+   * `uid` or `userCode` need it back without the id, so there it is sealed with the other fields
+   * that repeat a bearer value. The stored `userCode` is its hash, which the store indexes.
+   */
+  function encode(model: string, payload: OidcPayload): OidcPayload {
+    const { jti, ...stored } = payload;
+    const secret: OidcPayload = {};
+    if (jti !== undefined && (typeof stored.uid === 'string' || typeof stored.userCode === 'string')) secret.jti = jti;
+    for (const field of SEALED_FIELDS[model] ?? []) {
+      if (stored[field] === undefined) continue;
+      secret[field] = stored[field];
+      delete stored[field];
+    }
+    if (typeof stored.userCode === 'string') {
+      secret.userCode = stored.userCode;
+      stored.userCode = key(stored.userCode);
+    }
+    if (Object.keys(secret).length) stored[SEALED] = deps.box.seal(JSON.stringify(secret));
+    return stored;
+  }
+
+  /** An entry whose sealed part does not open (altered, or sealed under another key) is absent. */
+  function decode(stored: OidcPayload | undefined, id?: string): AdapterPayload | undefined {
+    if (!stored) return undefined;
+    const { [SEALED]: sealed, ...payload } = stored;
+    if (typeof sealed === 'string') {
+      try {
+        Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
+      } catch {
+        return undefined;
+      }
+    }
+    if (id !== undefined) payload.jti = id;
+    return payload as AdapterPayload;
+  }
 
   return class StoreAdapter implements Adapter {
     private readonly store: OidcPayloadStore;
@@ -25,24 +103,34 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       this.store = DURABLE.has(model) ? deps.durable : deps.shortLived;
     }
 
+    static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
+      const undo: Undo[] = [];
+      await journal.run(undo, next);
+      if (ctx.status !== 503 || !undo.length) return;
+      // Newest first; a store still down leaves its part as it is (no worse than before).
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+    }
+
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the admin API');
-      await guard(() => this.store.upsert(this.model, id, payload as Record<string, unknown>, expiresIn));
+      const k = key(id);
+      await guard(() => this.store.upsert(this.model, k, encode(this.model, payload as OidcPayload), expiresIn));
+      if (ISSUED.has(this.model)) record(() => this.store.destroy(this.model, k));
     }
 
     async find(id: string): Promise<AdapterPayload | undefined> {
       if (this.model === 'Client') {
         return guard(() => deps.clients.metadata(id));
       }
-      return guard(() => this.store.find(this.model, id)) as Promise<AdapterPayload | undefined>;
+      return decode(await guard(() => this.store.find(this.model, key(id))), id);
     }
 
-    findByUid(uid: string) {
-      return guard(() => this.store.findByUid(this.model, uid)) as Promise<AdapterPayload | undefined>;
+    async findByUid(uid: string) {
+      return decode(await guard(() => this.store.findByUid(this.model, uid)));
     }
 
-    findByUserCode(userCode: string) {
-      return guard(() => this.store.findByUserCode(this.model, userCode)) as Promise<AdapterPayload | undefined>;
+    async findByUserCode(userCode: string) {
+      return decode(await guard(() => this.store.findByUserCode(this.model, key(userCode))));
     }
 
     /**
@@ -50,15 +138,19 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
      * pass its check. Here only one wins; the loser is treated as a reuse: the grant is revoked.
      */
     async consume(id: string): Promise<void> {
-      const won = await guard(() => this.store.consume(this.model, id));
-      if (won) return;
-      const payload = await guard(() => this.store.find(this.model, id));
+      const k = key(id);
+      const won = await guard(() => this.store.consume(this.model, k));
+      if (won) {
+        record(() => this.store.unconsume(this.model, k));
+        return;
+      }
+      const payload = await guard(() => this.store.find(this.model, k));
       if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
       throw new errors.InvalidGrant(`${this.model} already consumed`);
     }
 
     async destroy(id: string): Promise<void> {
-      await guard(() => this.store.destroy(this.model, id));
+      await guard(() => this.store.destroy(this.model, key(id)));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {

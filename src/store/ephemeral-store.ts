@@ -15,6 +15,15 @@ export interface EphemeralStore {
 
 export type OidcPayload = Record<string, unknown>;
 
+/**
+ * The models `revokeByGrantId` removes: the credentials a grant issued. An Interaction or Session
+ * may name a grant too, but revoking the grant must not end a login in progress (switching
+ * account ends the previous account's session, and its grant, half-way through the new login).
+ */
+export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+]);
+
 /** Storage behind oidc-provider's adapter, one implementation per engine; `model` is the provider's model name. */
 export interface OidcPayloadStore {
   upsert(model: string, id: string, payload: OidcPayload, expiresInSec?: number): Promise<void>;
@@ -23,6 +32,8 @@ export interface OidcPayloadStore {
   findByUserCode(model: string, userCode: string): Promise<OidcPayload | undefined>;
   /** Marks the entry consumed; true only for the one caller that did so (the others lost a race). */
   consume(model: string, id: string): Promise<boolean>;
+  /** Takes back a `consume` whose request failed before anyone saw its outcome. */
+  unconsume(model: string, id: string): Promise<void>;
   destroy(model: string, id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
 }

@@ -7,6 +7,7 @@ import { TEST_ENCRYPTION_KEY } from '../helpers/env.js';
 import { describeEphemeralContract } from './ephemeral.contract.js';
 import type { StoreFixture } from './fixtures.js';
 
+const ID_KEY = 'contract-id-key';
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const newId = () => crypto.randomBytes(16).toString('base64url');
 const nowSec = () => Math.floor(Date.now() / 1000);
@@ -39,8 +40,8 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
     beforeAll(async () => {
       f = await makeStore();
       const clients = createClientCache(f.clients, box, 0);
-      Adapter = createAdapterClass({ durable: f.oidc, shortLived: f.oidc, clients });
-      const classes = [Adapter, ...f.peers.map((p) => createAdapterClass({ durable: p.oidc, shortLived: p.oidc, clients }))];
+      Adapter = createAdapterClass({ durable: f.oidc, shortLived: f.oidc, clients, idKey: ID_KEY, box });
+      const classes = [Adapter, ...f.peers.map((p) => createAdapterClass({ durable: p.oidc, shortLived: p.oidc, clients, idKey: ID_KEY, box }))];
       adaptersFor = (model) => classes.map((C) => new C(model));
     }, 30_000);
     afterAll(async () => { await f?.close(); });
@@ -54,7 +55,8 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         };
         await new Adapter('AccessToken').upsert(id, payload, 60);
         expect(await new Adapter('AccessToken').find(id)).toEqual(payload);
-        expect(await f.oidc.find('AccessToken', id)).toEqual(payload);
+        // Stored under a keyed hash of the id, not the id itself.
+        expect(await f.oidc.find('AccessToken', id)).toBeUndefined();
         // Scoped by model: the same id under another model is a different entry.
         expect(await new Adapter('RefreshToken').find(id)).toBeUndefined();
       });
@@ -179,14 +181,104 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
 
         for (const [model, id] of mine) expect(await new Adapter(model).find(id)).toBeUndefined();
         expect(await new Adapter('DeviceCode').findByUserCode(userCode)).toBeUndefined();
-        for (const [model, id] of others) expect(await new Adapter(model).find(id)).toEqual({ grantId: g2 });
+        for (const [model, id] of others) expect(await new Adapter(model).find(id)).toEqual({ jti: id, grantId: g2 });
         expect(await new Adapter('Session').find(session)).toMatchObject({ accountId: 'u-8' });
 
         // The raw store does the same, and revoking an unknown grant is a no-op.
+        const raw = newId();
+        await f.oidc.upsert('AccessToken', raw, { grantId: g2 }, 60);
         await f.oidc.revokeByGrantId(newId());
         await f.oidc.revokeByGrantId(g2);
-        for (const [model, id] of others) expect(await f.oidc.find(model, id)).toBeUndefined();
-        expect(await f.oidc.find('Session', session)).toBeDefined();
+        for (const [model, id] of others) expect(await new Adapter(model).find(id)).toBeUndefined();
+        expect(await f.oidc.find('AccessToken', raw)).toBeUndefined();
+        expect(await new Adapter('Session').find(session)).toBeDefined();
+      });
+
+      test('revokeByGrantId leaves an Interaction and a Session that name the grant alone', async () => {
+        const grantId = newId();
+        const token = newId();
+        const interaction = newId();
+        const session = newId();
+        const sessionUid = newId();
+        await new Adapter('AccessToken').upsert(token, { jti: token, grantId }, 60);
+        await new Adapter('Interaction').upsert(interaction, { jti: interaction, kind: 'Interaction', grantId, params: { prompt: 'login' } }, 60);
+        await new Adapter('Session').upsert(session, { jti: session, uid: sessionUid, accountId: 'u-10', authorizations: { c1: { grantId } }, grantId } as AdapterPayload, 60);
+        const rawInteraction = newId();
+        await f.oidc.upsert('Interaction', rawInteraction, { grantId }, 60);
+
+        await new Adapter('Grant').revokeByGrantId(grantId);
+
+        expect(await new Adapter('AccessToken').find(token)).toBeUndefined();
+        // A login in progress survives the end of the grant it started from.
+        expect(await new Adapter('Interaction').find(interaction)).toMatchObject({ jti: interaction, grantId });
+        expect(await new Adapter('Session').findByUid(sessionUid)).toMatchObject({ jti: session, accountId: 'u-10' });
+        expect(await f.oidc.find('Interaction', rawInteraction)).toEqual({ grantId });
+      });
+
+      test('nothing stored holds a bearer value: ids, user codes, the session cookie and ids inside an Interaction', async () => {
+        const [at, code, rt, session, interaction, device, par] = [newId(), newId(), newId(), newId(), newId(), newId(), newId()];
+        const [uid, grantId] = [newId(), newId()];
+        const userCode = `WDJB-${newId().slice(0, 4)}`;
+        const times = { iat: nowSec(), exp: nowSec() + 60 };
+        const token = { ...times, grantId, accountId: 'u-11', clientId: 'c-1', sessionUid: uid, scope: 'openid' };
+        const entries: [string, string, AdapterPayload][] = [
+          ['AccessToken', at, { ...token, jti: at, kind: 'AccessToken' }],
+          ['AuthorizationCode', code, { ...token, jti: code, kind: 'AuthorizationCode', codeChallenge: 'x', redirectUri: 'https://rp.example/cb' }],
+          ['RefreshToken', rt, { ...token, jti: rt, kind: 'RefreshToken', rotations: 1 }],
+          ['Session', session, { ...times, jti: session, kind: 'Session', uid, accountId: 'u-11', loginTs: nowSec(), authorizations: { 'c-1': { sid: newId(), grantId } } }],
+          ['Interaction', interaction, {
+            ...times, jti: interaction, kind: 'Interaction', grantId, deviceCode: device, parJti: par, returnTo: `https://idp.example/auth/${interaction}`,
+            session: { accountId: 'u-11', uid, cookie: session, acr: 'aal1' }, params: { client_id: 'c-1', scope: 'openid' }, prompt: { name: 'login', reasons: [], details: {} },
+          }],
+          ['DeviceCode', device, { ...token, jti: device, kind: 'DeviceCode', userCode, params: { client_id: 'c-1' } }],
+          ['PushedAuthorizationRequest', par, { ...times, jti: par, kind: 'PushedAuthorizationRequest', clientId: 'c-1', request: 'eyJhbGciOiJub25lIn0.e30.' }],
+        ];
+        for (const [model, id, payload] of entries) await new Adapter(model).upsert(id, payload, 60);
+
+        const stored = await f.storedText();
+        for (const [, id] of entries) expect(stored).toContain(crypto.createHmac('sha256', ID_KEY).update(id).digest('base64url'));
+        for (const secret of [at, code, rt, session, interaction, device, par, userCode]) expect(stored).not.toContain(secret);
+
+        // Every read still gives the provider the payload it saved.
+        for (const [model, id, payload] of entries) expect(await new Adapter(model).find(id)).toEqual(payload);
+        expect(await new Adapter('Session').findByUid(uid)).toEqual(entries[3]![2]);
+        expect(await new Adapter('DeviceCode').findByUserCode(userCode)).toEqual(entries[5]![2]);
+      });
+
+      test('an entry whose sealed part was altered reads as absent, not as an error', async () => {
+        const id = newId();
+        const uid = newId();
+        const a = new Adapter('Session');
+        await a.upsert(id, { jti: id, uid, accountId: 'u-12' }, 60);
+        const hashed = crypto.createHmac('sha256', ID_KEY).update(id).digest('base64url');
+        const stored = await f.oidc.find('Session', hashed);
+        expect(stored?.sealed).toEqual(expect.any(String));
+        await f.oidc.upsert('Session', hashed, { ...stored, sealed: `${String(stored!.sealed).slice(0, -4)}AAAA` }, 60);
+        expect(await a.find(id)).toBeUndefined();
+        expect(await a.findByUid(uid)).toBeUndefined();
+      });
+
+      test('a request answering 503 takes back its consumes and removes what it issued; other answers keep them', async () => {
+        const run = async (status: number) => {
+          const [spent, issued, grantId] = [newId(), newId(), newId()];
+          await new Adapter('RefreshToken').upsert(spent, { jti: spent, grantId }, 60);
+          const ctx = { status: 200 } as Parameters<AdapterClass['undoOnOutage']>[0];
+          await Adapter.undoOnOutage(ctx, async () => {
+            await new Adapter('RefreshToken').consume(spent);
+            await new Adapter('RefreshToken').upsert(issued, { jti: issued, grantId }, 60);
+            ctx.status = status;
+          });
+          return { spent: await new Adapter('RefreshToken').find(spent), issued: await new Adapter('RefreshToken').find(issued) };
+        };
+        const failed = await run(503);
+        expect(failed.spent).toBeDefined();
+        expect(failed.spent?.consumed).toBeUndefined();
+        expect(failed.issued).toBeUndefined();
+        for (const status of [200, 400, 500]) {
+          const kept = await run(status);
+          expect(kept.spent?.consumed).toEqual(expect.any(Number));
+          expect(kept.issued).toBeDefined();
+        }
       });
 
       test('an entry upserted again after its grant was revoked is found again', async () => {
@@ -196,7 +288,7 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         await a.upsert(id, { grantId, n: 1 }, 60);
         await a.revokeByGrantId(grantId);
         await a.upsert(id, { grantId, n: 2 }, 60);
-        expect(await a.find(id)).toEqual({ grantId, n: 2 });
+        expect(await a.find(id)).toEqual({ jti: id, grantId, n: 2 });
         const later = newId();
         await a.upsert(later, { grantId }, 60);
         await a.revokeByGrantId(grantId);
@@ -208,12 +300,12 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         const id = newId();
         const uid = newId();
         const a = new Adapter('Interaction');
-        await a.upsert(id, { uid, step: 'login', old: true }, 60);
+        await a.upsert(id, { jti: id, uid, step: 'login', old: true }, 60);
         await a.consume(id);
         expect((await a.find(id))?.consumed).toEqual(expect.any(Number));
-        await a.upsert(id, { uid, step: 'consent' }, 60);
-        expect(await a.find(id)).toEqual({ uid, step: 'consent' });
-        expect(await a.findByUid(uid)).toEqual({ uid, step: 'consent' });
+        await a.upsert(id, { jti: id, uid, step: 'consent' }, 60);
+        expect(await a.find(id)).toEqual({ jti: id, uid, step: 'consent' });
+        expect(await a.findByUid(uid)).toEqual({ jti: id, uid, step: 'consent' });
         await expect(a.consume(id)).resolves.toBeUndefined(); // consumable again
       });
 

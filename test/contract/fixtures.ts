@@ -7,6 +7,7 @@ import { createClientRepository, type ClientRecord, type ClientRepository } from
 import { createSqlEphemeralStore } from '../../src/store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from '../../src/store/sql/sql-oidc.store.js';
 import { DATABASE_URL, REDIS_URL, dropSchema, uniqueName } from '../helpers/env.js';
+import { oidcRowsAsText, redisKeysAsText } from '../helpers/at-rest.js';
 import { deleteKeysWithPrefix } from '../helpers/redis-cluster.js';
 
 export interface StoreInstance {
@@ -22,6 +23,8 @@ export interface StoreFixture extends StoreInstance {
   /** Backs the adapter's Client model (the real repository on SQL, a map for Redis). */
   clients: ClientRepository;
   addClient(record: Omit<ClientRecord, 'organizationId'>): Promise<void>;
+  /** All that the engine holds for this fixture, as text (keys, ids, payloads, indexes). */
+  storedText(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -42,6 +45,7 @@ export async function makeRedisFixture(label: string): Promise<StoreFixture> {
     peers: rest,
     clients,
     async addClient(record) { clientMap.set(record.clientId, { ...record, organizationId: 'none' }); },
+    storedText: () => redisKeysAsText(prefix),
     async close() {
       conns.forEach((c) => c.disconnect());
       await deleteKeysWithPrefix(prefix);
@@ -63,6 +67,7 @@ async function sqlFixture(engine: 'postgres' | 'pglite', handles: DbHandle[], cl
     async addClient(record) {
       if (!(await clients.insert({ ...record, organizationId: org.id }))) throw new Error('client exists');
     },
+    storedText: () => oidcRowsAsText(db),
     async close() {
       for (const h of handles) await h.close();
       await cleanup();

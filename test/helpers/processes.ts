@@ -54,6 +54,42 @@ export function spawnManaged(command: string, args: string[], opts: { env?: Node
   };
 }
 
+/** Whether something accepts TCP connections on loopback `port`. */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+export interface OwnRedis {
+  url: string;
+  port: number;
+  /** SIGKILL: an outage, not a shutdown. */
+  kill(): Promise<void>;
+}
+
+/**
+ * A throw-away redis-server of our own on loopback, without persistence unless `dir` is given
+ * (then an append-only file there survives a restart). Pass the `port` of a killed one to bring
+ * Redis back where its clients look for it.
+ */
+export async function startRedis(opts: { port?: number; dir?: string } = {}): Promise<OwnRedis> {
+  const port = opts.port ?? await freePort();
+  const persistence = opts.dir ? ['--dir', opts.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const proc = spawnManaged('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence]);
+  await waitFor(`redis-server on port ${port}`, () => portOpen(port), { timeoutMs: 10_000, proc });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async kill() {
+      if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    },
+  };
+}
+
 /** Polls `check` until it returns true; fails early when the process has exited. */
 export async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; proc?: Managed }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;

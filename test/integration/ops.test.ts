@@ -4,56 +4,17 @@
  * closed": never 401 invalid_credentials, never 500). The test starts and stops its own
  * redis-server and PostgreSQL on loopback ports.
  */
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
+import { freePort, startRedis } from '../helpers/processes.js';
 import { REDIRECT_URI, authorize, createUser, discover, oc, passwordSteps, registerClient } from '../helpers/rp.js';
 
 const PASSWORD = 'correct horse battery staple';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} did not open`);
-}
-
-/** A throw-away redis-server of our own (no persistence), killed by its pid. */
-async function startRedis(): Promise<{ url: string; kill(): Promise<void> }> {
-  const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitForPort(port);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    kill: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    }),
-  };
-}
 
 /** A throw-away PostgreSQL cluster of our own (initdb as the postgres user, TOOLCHAIN.md §6). */
 async function startPostgres(): Promise<{ url: string; stop(): Promise<void>; cleanup(): void }> {

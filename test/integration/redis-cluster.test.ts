@@ -77,7 +77,9 @@ test('a code + PKCE login hopping between both IdPs on every request', async () 
 describe('OIDC store on the cluster (two IdPs\' own cluster connections)', () => {
   const adapters = () => {
     const durable = createSqlOidcStore(a!.container.db);
-    return [a!, b!].map((idp) => createAdapterClass({ durable, shortLived: createRedisOidcStore(idp.container.redis!), clients: createClientCache(idp.container.clients, idp.container.box) }));
+    return [a!, b!].map((idp) => createAdapterClass({
+      durable, shortLived: createRedisOidcStore(idp.container.redis!), clients: createClientCache(idp.container.clients, idp.container.box), idKey: 'cluster-id-key', box: idp.container.box,
+    }));
   };
 
   test('50 concurrent consume() of one authorization code across both connections: exactly one winner', async () => {

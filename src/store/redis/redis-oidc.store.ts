@@ -1,4 +1,4 @@
-import type { OidcPayload, OidcPayloadStore } from '../ephemeral-store.js';
+import { GRANT_BOUND_MODELS, type OidcPayload, type OidcPayloadStore } from '../ephemeral-store.js';
 import type { RedisClient } from './client.js';
 import { keys } from './keys.js';
 
@@ -29,7 +29,7 @@ export function createRedisOidcStore(redis: RedisClient): OidcPayloadStore {
     async upsert(model, id, payload, expiresIn) {
       const key = keys.oidc(model, id);
       const ttl = expiresIn ?? MAX_TTL;
-      const grantId = typeof payload.grantId === 'string' ? payload.grantId : undefined;
+      const grantId = GRANT_BOUND_MODELS.has(model) && typeof payload.grantId === 'string' ? payload.grantId : undefined;
       // The grant index is written before the entry so a revocation can never miss it.
       if (grantId) await redis.eval(ADD_TO_GRANT, 1, keys.oidcGrant(grantId), key, String(ttl));
       await redis.multi().del(key).hset(key, 'payload', JSON.stringify(payload)).expire(key, ttl).exec();
@@ -45,6 +45,7 @@ export function createRedisOidcStore(redis: RedisClient): OidcPayloadStore {
       const won = await redis.eval(CONSUME, 1, keys.oidc(model, id), String(Math.floor(Date.now() / 1000)));
       return Number(won) === 1;
     },
+    async unconsume(model, id) { await redis.hdel(keys.oidc(model, id), 'consumed'); },
     async destroy(model, id) { await redis.del(keys.oidc(model, id)); },
     async revokeByGrantId(grantId) {
       const grantKey = keys.oidcGrant(grantId);

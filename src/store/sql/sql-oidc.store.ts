@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
-import type { OidcPayload, OidcPayloadStore } from '../ephemeral-store.js';
+import { GRANT_BOUND_MODELS, type OidcPayload, type OidcPayloadStore } from '../ephemeral-store.js';
 
 type Row = { payload: OidcPayload; consumedAt: Date | null };
 
@@ -25,7 +25,7 @@ export function createSqlOidcStore(db: Db): OidcPayloadStore {
     async upsert(model, id, payload, expiresIn) {
       const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
       await sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-        values (${model}, ${id}, ${JSON.stringify(payload)}, ${str(payload.grantId)}, ${str(payload.uid)}, ${str(payload.userCode)}, ${expiresAt}, null)
+        values (${model}, ${id}, ${JSON.stringify(payload)}, ${GRANT_BOUND_MODELS.has(model) ? str(payload.grantId) : null}, ${str(payload.uid)}, ${str(payload.userCode)}, ${expiresAt}, null)
         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
           user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null`.execute(db);
     },
@@ -36,6 +36,9 @@ export function createSqlOidcStore(db: Db): OidcPayloadStore {
       const res = await sql`update oidc_payloads set consumed_at = now()
         where model = ${model} and id = ${id} and consumed_at is null and ${LIVE} returning id`.execute(db);
       return res.rows.length === 1;
+    },
+    async unconsume(model, id) {
+      await sql`update oidc_payloads set consumed_at = null where model = ${model} and id = ${id}`.execute(db);
     },
     async destroy(model, id) {
       await sql`delete from oidc_payloads where model = ${model} and id = ${id}`.execute(db);
