@@ -6,6 +6,7 @@ import * as m0004 from './0004_session_account_index.js';
 import * as m0005 from './0005_audit_client_id.js';
 import * as m0006 from './0006_login_names.js';
 import * as m0007 from './0007_hashed_oidc_ids.js';
+import * as m0008 from './0008_drop_credentials_data.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +17,5 @@ export const migrations: Record<string, Migration> = {
   '0005_audit_client_id': m0005,
   '0006_login_names': m0006,
   '0007_hashed_oidc_ids': m0007,
+  '0008_drop_credentials_data': m0008,
 };

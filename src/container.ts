@@ -115,7 +115,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     },
   });
 
-  const apiKeys = createApiKeyService(createApiKeyRepository(db));
+  const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [

@@ -1,3 +1,4 @@
+import { lastUsedIsStale, type Clock } from '../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../lib/crypto.js';
 import type { ApiKeyRow } from '../store/database.js';
 import type { ApiKeyRepository } from '../store/repositories/api-key.repository.js';
@@ -20,7 +21,7 @@ export function lookupPrefix(key: string): string {
   return GENERATED.test(key) ? key.slice(0, 12) : `boot_${sha256(key).slice(0, 12)}`;
 }
 
-export function createApiKeyService(repo: ApiKeyRepository) {
+export function createApiKeyService(repo: ApiKeyRepository, clock: Clock) {
   return {
     async create(name: string, scopes: ApiScope[], organizationId: string | null = null): Promise<{ key: string; row: ApiKeyRow }> {
       const key = `idp_${randomToken(6)}_${randomToken(32)}`;
@@ -38,6 +39,7 @@ export function createApiKeyService(repo: ApiKeyRepository) {
       if (key.length < 24 || key.length > 256) return undefined;
       const row = await repo.findActiveByPrefix(lookupPrefix(key));
       if (!row || !safeEqual(row.secretHash, sha256(key))) return undefined;
+      if (lastUsedIsStale(row.lastUsedAt, clock.now())) await repo.touch(row.id, new Date(clock.now()));
       return row;
     },
   };

@@ -15,7 +15,6 @@ export interface Factor {
   readonly method: MfaMethod;
   readonly secondFactor: boolean;
   readonly phishingResistant: boolean;
-  isEnrolled(accountId: string): Promise<boolean>;
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
 }
 

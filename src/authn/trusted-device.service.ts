@@ -1,5 +1,5 @@
 import type { AuditService } from '../audit/audit.service.js';
-import type { Clock } from '../lib/clock.js';
+import { lastUsedIsStale, type Clock } from '../lib/clock.js';
 import { randomToken, sha256 } from '../lib/crypto.js';
 import type { TrustedDeviceRow } from '../store/database.js';
 import type { TrustedDeviceRepository } from '../store/repositories/trusted-device.repository.js';
@@ -41,7 +41,9 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
     async check(userId: string, token: string | undefined, days: number): Promise<TrustedDeviceRow | undefined> {
       if (days <= 0) return undefined;
       const device = await this.identify(userId, token);
-      return device && trustedFor(device, days) ? device : undefined;
+      if (!device || !trustedFor(device, days)) return undefined;
+      if (lastUsedIsStale(device.lastUsedAt, clock.now())) await devices.touch(device.id, new Date(clock.now()));
+      return device;
     },
     /** Still trusted under a policy of `days`: not revoked and not expired by our clock (the repository only knows the database's). */
     async isActive(userId: string, id: string, days: number): Promise<boolean> {

@@ -5,4 +5,8 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-export const epochSeconds = (clock: Clock): number => Math.floor(clock.now() / 1000);
+/**
+ * "Last used" timestamps are informational: written at most once a minute per row, so that a key
+ * or device used on every request does not turn every request into a write.
+ */
+export const lastUsedIsStale = (last: Date | null, now: number): boolean => last === null || now - last.getTime() >= 60_000;

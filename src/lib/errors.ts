@@ -22,18 +22,6 @@ export const conflict = (description: string) => new IdpError(409, 'conflict', d
 export const tooManyRequests = (description = 'too many requests, try again later', error = 'too_many_requests') =>
   new IdpError(429, error, description);
 
-/**
- * A dependency (PostgreSQL, Redis) failed. Callers must answer 503 and never turn this
- * into a security verdict such as "invalid credentials" (fail closed, ory/hydra#3811 class).
- */
-export class UnavailableError extends IdpError {
-  constructor(readonly dependency: string, cause?: unknown) {
-    super(503, 'temporarily_unavailable', `${dependency} is unavailable, try again shortly`);
-    this.name = 'UnavailableError';
-    if (cause) this.cause = cause;
-  }
-}
-
 // PostgreSQL refuses NUL in text (22021 character_not_in_repertoire) and in jsonb (22P05 untranslatable_character).
 const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);
 
@@ -50,12 +38,12 @@ const CONNECTION_CODES = new Set([
 const CONNECTION_MESSAGES = /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries|Client has encountered a connection error|timeout exceeded when trying to connect|Command timed out|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available|Cannot use a pool after calling end/;
 
 /**
- * True for errors that mean "the store could not be reached", as opposed to bad data.
+ * True for errors that mean "the store could not be reached", as opposed to bad data. Callers answer
+ * 503 and never turn such an error into a security verdict like "invalid credentials" (fail closed).
  * Duck-typed, not `instanceof Error`: socket errors are created by Node's own realm, which is not
  * the realm of the code that catches them under a VM sandbox such as Jest's.
  */
 export function isConnectionError(err: unknown, depth = 0): boolean {
-  if (err instanceof UnavailableError) return true;
   if (typeof err !== 'object' || err === null || depth > 5) return false;
   const e = err as { code?: unknown; message?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
   if (typeof e.code === 'string' && CONNECTION_CODES.has(e.code)) return true;

@@ -69,11 +69,6 @@ export function createKeyStore(db: Db, box: SecretBox) {
         return kid;
       });
     },
-
-    /** JWKS as published: public parts only. */
-    async publicJwks(): Promise<JWK[]> {
-      return (await repo.listLive('sig')).map((k) => k.publicJwk as JWK);
-    },
   };
 }
 

@@ -107,7 +107,6 @@ export interface CredentialsTable {
   name: string | null;
   secretSealed: string | null;
   secretHash: string | null;
-  data: ColumnType<Record<string, unknown>, string | undefined, string>;
   confirmedAt: Date | null;
   lastUsedAt: Date | null;
   usedAt: Date | null;

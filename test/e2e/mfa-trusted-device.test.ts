@@ -5,7 +5,7 @@
  */
 import { sha256 } from '../../src/lib/crypto.js';
 import { Browser } from '../helpers/browser.js';
-import { startTestIdp, type TestIdp } from '../helpers/env.js';
+import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { DAY, FakeClock, MINUTE, PASSWORD, beginAuth, codeAt, newUser, passwordStep, plantCookie, seedTotp } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
@@ -185,4 +185,30 @@ test('a trusted device never satisfies a step-up: acr_values=aal2 asks MFA, then
   expect(claims.acr).toBe('aal2');
   expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
   expect(claims.step_up).toBe(true);
+});
+
+test('a device records when it last counted for a sign-in (shown in the device lists), written at most once a minute', async () => {
+  clock.freeze();
+  const user = await totpUser('dev-last-used');
+  const { token } = await loginAndTrust(user);
+  const listed = async () => {
+    const res = await fetch(`${idp.url}/api/v1/users/${user.id}/devices`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { devices: { last_used_at: string | null }[] }).devices;
+  };
+  // The session it opened already checked it once on the way back to the client.
+  expect(Date.parse((await listed())[0]!.last_used_at!)).toBe(clock.now());
+
+  clock.advance(10 * MINUTE);
+  expect((await loginWithDevice(user.username, token!)).login.body.status).toBe('success');
+  expect(Date.parse((await listed())[0]!.last_used_at!)).toBe(clock.now());
+
+  clock.advance(30_000);
+  expect((await loginWithDevice(user.username, token!)).login.body.status).toBe('success');
+  const within = clock.now() - 30_000;
+  expect(Date.parse((await listed())[0]!.last_used_at!)).toBe(within);
+
+  clock.advance(2 * MINUTE);
+  expect((await loginWithDevice(user.username, token!)).login.body.status).toBe('success');
+  expect(Date.parse((await listed())[0]!.last_used_at!)).toBe(clock.now());
 });

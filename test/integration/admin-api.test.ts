@@ -81,6 +81,18 @@ describe('authentication and scopes', () => {
     expectError(await api('DELETE', `/clients/${created.body.client_id}`, undefined, writeKey), 403);
     expect((await api('GET', `/clients/${created.body.client_id}`, undefined, readKey)).status).toBe(200);
   });
+  test('a key records when it was last used, at most once a minute', async () => {
+    const { key, row } = await idp.container.apiKeys.create('last-used', ['idp:read']);
+    const lastUsed = async () => (await idp.container.db.selectFrom('apiKeys').select('lastUsedAt').where('id', '=', row.id).executeTakeFirstOrThrow()).lastUsedAt;
+    expect(await lastUsed()).toBeNull();
+    expect((await api('GET', '/clients', undefined, key)).status).toBe(200);
+    const first = await lastUsed();
+    expect(first).toBeInstanceOf(Date);
+    expect(Math.abs(first!.getTime() - Date.now())).toBeLessThan(60_000);
+    // Used again within the minute: not a write per request.
+    await Promise.all(Array.from({ length: 5 }, () => api('GET', '/clients', undefined, key)));
+    expect((await lastUsed())!.getTime()).toBe(first!.getTime());
+  });
 });
 
 describe('clients', () => {

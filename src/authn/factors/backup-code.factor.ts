@@ -29,7 +29,6 @@ export function normalizeBackupCode(input: string): string | undefined {
 export function createBackupCodeFactor(credentials: CredentialRepository) {
   const factor: Factor = {
     kind: 'backup_code', method: 'backup_code', secondFactor: true, phishingResistant: false,
-    isEnrolled: async (accountId) => (await credentials.listActive(accountId, 'backup_code')).length > 0,
     async verify(ctx, response) {
       if (typeof response !== 'string') throw new FactorError('malformed', 'code must be a string');
       const code = response.length <= 32 ? normalizeBackupCode(response) : undefined;

@@ -51,7 +51,6 @@ export function createTotpFactor(deps: TotpDeps) {
 
   const factor: Factor = {
     kind: 'totp', method: 'totp', secondFactor: true, phishingResistant: false,
-    isEnrolled: async (accountId) => (await credentials.listActive(accountId, 'totp')).length > 0,
     async verify(ctx: FactorContext, response: unknown) {
       const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
       return event(id, ctx.now);

@@ -5,7 +5,7 @@ import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
-import type { Aal, MfaMethod } from '../../policy/types.js';
+import type { Aal } from '../../policy/types.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -97,4 +97,3 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
   return kit;
 }
 
-export const methodFromPath = (p: string): MfaMethod => (p === 'backup-code' ? 'backup_code' : 'totp');

@@ -8,8 +8,8 @@ export function createApiKeyRepository(db: Db) {
     async insert(k: { prefix: string; secretHash: string; name: string; scopes: string[]; organizationId: string | null }): Promise<ApiKeyRow> {
       return db.insertInto('apiKeys').values(k).returningAll().executeTakeFirstOrThrow();
     },
-    async touch(id: string): Promise<void> {
-      await db.updateTable('apiKeys').set({ lastUsedAt: new Date() }).where('id', '=', id).execute();
+    async touch(id: string, at: Date): Promise<void> {
+      await db.updateTable('apiKeys').set({ lastUsedAt: at }).where('id', '=', id).execute();
     },
   };
 }

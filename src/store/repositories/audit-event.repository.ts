@@ -21,12 +21,6 @@ export function createAuditEventRepository(db: Db) {
         data: JSON.stringify(e.data ?? {}),
       }).execute();
     },
-    list: (filter: { subject?: string; type?: string }, limit = 100) => {
-      let q = db.selectFrom('auditEvents').selectAll().orderBy('id', 'desc').limit(limit);
-      if (filter.subject) q = q.where('subject', '=', filter.subject);
-      if (filter.type) q = q.where('type', '=', filter.type);
-      return q.execute();
-    },
   };
 }
 

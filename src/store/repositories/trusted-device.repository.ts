@@ -8,10 +8,9 @@ export function createTrustedDeviceRepository(db: Db) {
       db.insertInto('trustedDevices').values({ ...d, lastUsedAt: null, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
     /** Bound to the account: another user's device token never matches (TD2). */
     findActive: (userId: string, tokenHash: string) => live().where('userId', '=', userId).where('tokenHash', '=', tokenHash).executeTakeFirst(),
-    isActive: async (userId: string, id: string) => (await live().where('userId', '=', userId).where('id', '=', id).executeTakeFirst()) !== undefined,
     listActive: (userId: string) => live().where('userId', '=', userId).orderBy('createdAt', 'desc').execute(),
-    async touch(id: string): Promise<void> {
-      await db.updateTable('trustedDevices').set({ lastUsedAt: new Date() }).where('id', '=', id).execute();
+    async touch(id: string, at: Date): Promise<void> {
+      await db.updateTable('trustedDevices').set({ lastUsedAt: at }).where('id', '=', id).execute();
     },
     async revoke(userId: string, id: string): Promise<boolean> {
       const res = await db.updateTable('trustedDevices').set({ revokedAt: new Date() })
