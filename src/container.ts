@@ -60,6 +60,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const clock = opts.clock ?? systemClock;
   const encryptionKey = resolveEncryptionKey(config, logger);
   const box = createSecretBox(encryptionKey);
+  // Keys the hashes under which bearer values (token, session and interaction ids) are stored.
+  const idKey = hmac(encryptionKey, 'oidc-ids-v1');
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, schema: config.databaseSchema });
   const { db } = database;
   if (opts.migrate !== false) await migrateToLatest(db, config.databaseSchema);
@@ -91,7 +93,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const mfa = createMfaService({
     accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, outcomes,
-    transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds),
+    transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds, idKey),
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
@@ -102,7 +104,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     adapter: createAdapterClass({
       durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
       // Derived like the CSRF key, so every node finds what another stored.
-      idKey: hmac(encryptionKey, 'oidc-ids-v1'), box,
+      idKey, box,
     }),
     findAccount: createFindAccount(accounts, stepUps),
     extend: {

@@ -1,3 +1,4 @@
+import { hmac } from '../lib/crypto.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { AuthEvent, MfaMethod } from '../policy/types.js';
 
@@ -23,21 +24,20 @@ export interface LoginTransaction {
   pendingTotpId?: string;
 }
 
-const key = (uid: string) => `tx:${uid}`;
-const attemptsKey = (uid: string) => `tx-attempts:${uid}`;
-
-export function createTransactionStore(store: EphemeralStore, ttlSec: number) {
+/**
+ * The uid is the interaction cookie's value, a bearer value: keys carry only its keyed hash and the
+ * stored value leaves it out, so a copy of the store cannot resume anybody's login.
+ */
+export function createTransactionStore(store: EphemeralStore, ttlSec: number, idKey: string) {
+  const key = (uid: string) => `tx:${hmac(idKey, uid)}`;
+  const attemptsKey = (uid: string) => `tx-attempts:${hmac(idKey, uid)}`;
+  const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
+    (raw ? { ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid'>), uid } : undefined);
   return {
-    async get(uid: string): Promise<LoginTransaction | undefined> {
-      const raw = await store.get(key(uid));
-      return raw ? (JSON.parse(raw) as LoginTransaction) : undefined;
-    },
-    save: (tx: LoginTransaction) => store.set(key(tx.uid), JSON.stringify(tx), ttlSec),
+    get: async (uid: string) => parse(uid, await store.get(key(uid))),
+    save: ({ uid, ...rest }: LoginTransaction) => store.set(key(uid), JSON.stringify(rest), ttlSec),
     /** Removes and returns it: a transaction finishes at most once even under concurrent requests. */
-    async take(uid: string): Promise<LoginTransaction | undefined> {
-      const raw = await store.take(key(uid));
-      return raw ? (JSON.parse(raw) as LoginTransaction) : undefined;
-    },
+    take: async (uid: string) => parse(uid, await store.take(key(uid))),
     /** Reserves one attempt in this challenge; the count includes this one. */
     countAttempt: (uid: string) => store.increment(attemptsKey(uid), ttlSec),
     async clear(uid: string): Promise<void> {

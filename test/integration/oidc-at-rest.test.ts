@@ -8,7 +8,7 @@ import { migrations } from '../../migrations/index.js';
 import { migrateToLatest, openDatabase } from '../../src/store/db.js';
 import { oidcRowsAsText, redisKeysAsText } from '../helpers/at-rest.js';
 import { startTestIdp, type Mode, type TestIdp } from '../helpers/env.js';
-import { PASSWORD, beginAuth, newUser } from '../helpers/mfa-flow.js';
+import { PASSWORD, beginAuth, newUser, seedTotp } from '../helpers/mfa-flow.js';
 import { REDIRECT_URI, discover, oc, registerClient } from '../helpers/rp.js';
 
 describe.each<Mode>(['postgres+redis', 'pglite'])('bearer values at rest (%s)', (mode) => {
@@ -38,6 +38,15 @@ describe.each<Mode>(['postgres+redis', 'pglite'])('bearer values at rest (%s)', 
     const uid = flow.interactionUrl!.pathname.split('/')[2]!;
     // The interaction under way: its id is the interaction cookie's value.
     await expectNoneStored(/Interaction/, [uid, ...flow.browser.cookies().values()]);
+
+    // A login at its second-factor step: the server-side login transaction is keyed by the interaction too.
+    const mfaUser = await newUser(idp.url, 'rest-mfa');
+    await seedTotp(idp.container, mfaUser.id);
+    const mfaFlow = await beginAuth(config);
+    const mfaUid = mfaFlow.interactionUrl!.pathname.split('/')[2]!;
+    expect((await mfaFlow.post('login', { username: mfaUser.username, password: PASSWORD })).body.status).toBe('mfa_required');
+    expect((await mfaFlow.details()).body.step).toBe('mfa');
+    await expectNoneStored(/Interaction/, [mfaUid, ...mfaFlow.browser.cookies().values()]);
 
     const login = await flow.post('login', { username: user.username, password: PASSWORD });
     expect(login.status).toBe(200);
