@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Clock } from '../lib/clock.js';
@@ -17,18 +18,33 @@ export interface LoginServiceDeps {
   clock: Clock;
 }
 
+/** While checks of the same account are in flight, a new one waits for their outcome (bounded: 5 s). */
+const WAIT_STEP_MS = 25;
+const WAIT_STEPS = 200;
+
 /**
  * Password step. Unknown user, wrong password, locked and disabled accounts all get the same
  * error after the same argon2 work, so the answer reveals nothing (ASVS 5 6.3.8).
  *
- * The lockout is decided before the hash comparison, not after it: each check first reserves a
- * place in the account's failure count (one conditional update), so a burst of guesses cannot
- * all be compared while the count still reads low, and a right password found while a concurrent
- * guess locked the account is refused rather than clearing that lock. The account is the one the
- * lookup found, whatever spelling of its username or e-mail was typed: one account, one count.
+ * The lockout is decided before the hash comparison, not after it: each check first reserves its
+ * place on the account (one conditional update), so a burst of guesses cannot all be compared
+ * while the failure count still reads low; the ones beyond the budget wait for the outcome of
+ * those in flight, and are refused once these have locked the account. A right password found
+ * while a concurrent failure locked the account is refused rather than clearing that lock. The
+ * account is the one the lookup found, whatever spelling of its username or e-mail was typed:
+ * one account, one count.
  */
 export function createLoginService(deps: LoginServiceDeps) {
   const { accounts, audit, metrics, settings, clock } = deps;
+
+  async function reserve(user: User, threshold: number): Promise<boolean> {
+    for (let step = 0; ; step++) {
+      const outcome = await accounts.reservePasswordCheck(user.id, threshold, clock.now());
+      if (outcome !== 'busy' || step === WAIT_STEPS) return outcome === 'reserved';
+      await sleep(WAIT_STEP_MS);
+    }
+  }
+
   return {
     async passwordLogin(attempt: LoginAttempt): Promise<User> {
       const refuse = async (user: User | undefined, reason: string): Promise<never> => {
@@ -41,22 +57,22 @@ export function createLoginService(deps: LoginServiceDeps) {
       };
       const user = await accounts.findByLogin(attempt.username);
       const { lockout } = await settings.effective(user?.organizationId);
-      const reserved = user && await accounts.reservePasswordAttempt(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
-      if (!user || !reserved) {
+      if (!user || !(await reserve(user, lockout.max_failures))) {
         // The real hash is never compared here; the dummy comparison costs the same time.
         await verifyPassword(undefined, attempt.password);
         return refuse(user, !user ? 'unknown_user' : `account_${user.status === 'active' ? 'locked' : user.status}`);
       }
       if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-        if (reserved.lockedUntil) {
+        const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
+        if (failure.lockedUntil) {
           await audit.record({
             type: 'authn.account.locked', outcome: 'success', subject: user.id, organizationId: user.organizationId, ip: attempt.ip, requestId: attempt.requestId,
-            data: { failures: reserved.failures, until: reserved.lockedUntil.toISOString() },
+            data: { failures: failure.failures, until: failure.lockedUntil.toISOString() },
           });
         }
         return refuse(user, 'wrong_password');
       }
-      if (!(await accounts.recordLogin(user.id, reserved, clock.now()))) return refuse(user, 'account_locked');
+      if (!(await accounts.recordLogin(user.id, clock.now()))) return refuse(user, 'account_locked');
       return user;
     },
   };

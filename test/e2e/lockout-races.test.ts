@@ -68,6 +68,8 @@ function suite(mode: Mode) {
       const row = await account(user.id);
       expect(row.failedAttempts).toBeLessThanOrEqual(MAX_FAILURES + SLACK);
       expect(row.lockedUntil!.getTime()).toBeGreaterThan(clock.now() + 14 * MINUTE);
+      // Every reserved check was settled: none is left holding a place.
+      expect(row.passwordChecksPending).toBe(0);
       expect(await events(user.id, 'authn.account.locked')).toHaveLength(1);
       // The refused ones are on record too, as refusals of a locked account.
       expect(await events(user.id, 'authn.login.failed')).toHaveLength(30);
@@ -110,7 +112,14 @@ function suite(mode: Mode) {
       expect(await account(user.id)).toMatchObject({ failedAttempts: 0, lockedUntil: null });
     });
 
-    test('once a lock has run out, the next attempt is checked: a right one gets in and clears the lock it would have set', async () => {
+    test('more right passwords at once than max_failures (one user, many tabs): every one gets in, nothing locks', async () => {
+      const user = await newUser(idp.url, 'tabs');
+      const logins = await Promise.all(Array.from({ length: 4 * MAX_FAILURES }, () => passwordStep(config, user.username, PASSWORD)));
+      expect(logins.map((l) => `${l.login.status} ${l.login.body.status}`)).toEqual(logins.map(() => '200 success'));
+      expect(await account(user.id)).toMatchObject({ failedAttempts: 0, lockedUntil: null, passwordChecksPending: 0 });
+    });
+
+    test('once a lock has run out, the next attempt is checked: the right password gets in and clears the count', async () => {
       const user = await newUser(idp.url, 'expired');
       await burst(wrong(user.username, MAX_FAILURES));
       expectInvalidCredentials((await passwordStep(config, user.username, PASSWORD)).login);
