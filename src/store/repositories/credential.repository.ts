@@ -71,6 +71,9 @@ export function createCredentialRepository(db: Db) {
      * challenges (or through the platform API) cannot all be evaluated against a stale count.
      * Refused (undefined) while the factor is locked. The reservation that reaches the threshold
      * locks at once, for a period that grows with each lock, and the count starts again.
+     * Unlike password checks, codes need no waiting for the outcome of those in flight: each code
+     * is good once, so many right ones at once do not happen, and counting every check in
+     * advance refuses no legitimate user.
      */
     async reserveMfaAttempt(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<MfaAttempt | undefined> {
       const at = new Date(now);
