@@ -7,6 +7,7 @@ import * as m0005 from './0005_audit_client_id.js';
 import * as m0006 from './0006_login_names.js';
 import * as m0007 from './0007_hashed_oidc_ids.js';
 import * as m0008 from './0008_drop_credentials_data.js';
+import * as m0009 from './0009_password_checks_pending.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -18,4 +19,5 @@ export const migrations: Record<string, Migration> = {
   '0006_login_names': m0006,
   '0007_hashed_oidc_ids': m0007,
   '0008_drop_credentials_data': m0008,
+  '0009_password_checks_pending': m0009,
 };

@@ -4,7 +4,7 @@ import type { Metrics } from '../lib/metrics.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { MfaMethod } from '../policy/types.js';
 import type { User } from '../store/database.js';
-import type { CredentialRepository } from '../store/repositories/credential.repository.js';
+import type { CredentialRepository, MfaAttempt } from '../store/repositories/credential.repository.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
 
 /**
@@ -20,7 +20,7 @@ export interface SessionTerminator {
 export interface Actor { actor?: string; via?: string; ip?: string; requestId?: string }
 
 export interface FactorOutcomeDeps {
-  credentials: Pick<CredentialRepository, 'recordMfaFailure' | 'resetMfaFailures'>;
+  credentials: Pick<CredentialRepository, 'reserveMfaAttempt' | 'resetMfaFailures'>;
   devices: Pick<TrustedDeviceService, 'revokeAll'>;
   sessions: SessionTerminator;
   settings: Pick<SettingsService, 'effective'>;
@@ -43,21 +43,37 @@ export function createFactorOutcomes(deps: FactorOutcomeDeps) {
     });
 
   return {
-    /** A wrong code: counted toward the account's second-factor lockout. True when it just locked. */
-    async failed(user: User, method: MfaMethod, who: Actor): Promise<boolean> {
+    /**
+     * Before a code is evaluated: reserves the check against the account's second-factor lockout
+     * (undefined while it is locked: nothing may be evaluated). Every door reserves first, so
+     * codes sent at once through several challenges or doors share one budget.
+     */
+    async reserve(user: User): Promise<MfaAttempt | undefined> {
       const { lockout } = await deps.settings.effective(user.organizationId);
-      const { lockedUntil } = await credentials.recordMfaFailure(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
-      metrics.mfaChallenges.inc({ method, outcome: 'failed' });
-      await record('authn.mfa.failed', 'failure', user, who, { method });
-      if (lockedUntil) await record('authn.mfa.locked', 'success', user, who, { until: lockedUntil.toISOString() });
-      return lockedUntil !== undefined;
+      return credentials.reserveMfaAttempt(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
     },
 
-    /** A right code: the failure counter starts again. */
-    async verified(user: User, method: MfaMethod, who: Actor): Promise<void> {
-      if (user.mfaFailedAttempts > 0 || user.mfaLockCount > 0) await credentials.resetMfaFailures(user.id);
+    /** A wrong code: its reservation stays counted. True when it was the one that locked the factor. */
+    async failed(user: User, method: MfaMethod, who: Actor, attempt: MfaAttempt): Promise<boolean> {
+      metrics.mfaChallenges.inc({ method, outcome: 'failed' });
+      await record('authn.mfa.failed', 'failure', user, who, { method });
+      if (attempt.lockedUntil) await record('authn.mfa.locked', 'success', user, who, { until: attempt.lockedUntil.toISOString() });
+      return attempt.lockedUntil !== null;
+    },
+
+    /**
+     * A right code: the failure counter starts again. False when a concurrent failure locked the
+     * factor while this code was evaluated: then the code does not count.
+     */
+    async verified(user: User, method: MfaMethod, who: Actor, attempt: MfaAttempt): Promise<boolean> {
+      if (!(await credentials.resetMfaFailures(user.id, attempt, clock.now()))) {
+        metrics.mfaChallenges.inc({ method, outcome: 'failed' });
+        await record('authn.mfa.failed', 'failure', user, who, { method, reason: 'mfa_locked' });
+        return false;
+      }
       metrics.mfaChallenges.inc({ method, outcome: 'verified' });
       await record('authn.mfa.verified', 'success', user, who, { method });
+      return true;
     },
 
     /**

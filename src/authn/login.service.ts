@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Clock } from '../lib/clock.js';
@@ -17,34 +18,61 @@ export interface LoginServiceDeps {
   clock: Clock;
 }
 
+/** While checks of the same account are in flight, a new one waits for their outcome (bounded: 5 s). */
+const WAIT_STEP_MS = 25;
+const WAIT_STEPS = 200;
+
 /**
  * Password step. Unknown user, wrong password, locked and disabled accounts all get the same
  * error after the same argon2 work, so the answer reveals nothing (ASVS 5 6.3.8).
+ *
+ * The lockout is decided before the hash comparison, not after it: each check first reserves its
+ * place on the account (one conditional update), so a burst of guesses cannot all be compared
+ * while the failure count still reads low; the ones beyond the budget wait for the outcome of
+ * those in flight, and are refused once these have locked the account. A right password found
+ * while a concurrent failure locked the account is refused rather than clearing that lock. The
+ * account is the one the lookup found, whatever spelling of its username or e-mail was typed:
+ * one account, one count.
  */
 export function createLoginService(deps: LoginServiceDeps) {
   const { accounts, audit, metrics, settings, clock } = deps;
+
+  async function reserve(user: User, threshold: number): Promise<boolean> {
+    for (let step = 0; ; step++) {
+      const outcome = await accounts.reservePasswordCheck(user.id, threshold, clock.now());
+      if (outcome !== 'busy' || step === WAIT_STEPS) return outcome === 'reserved';
+      await sleep(WAIT_STEP_MS);
+    }
+  }
+
   return {
     async passwordLogin(attempt: LoginAttempt): Promise<User> {
-      const user = await accounts.findByLogin(attempt.username);
-      const passwordOk = await verifyPassword(user?.passwordHash, attempt.password);
-      const blocked = user !== undefined && (user.status !== 'active' || (user.lockedUntil !== null && user.lockedUntil.getTime() > clock.now()));
-      if (!user || !passwordOk || blocked) {
-        const reason = !user ? 'unknown_user' : blocked ? `account_${user.status === 'active' ? 'locked' : user.status}` : 'wrong_password';
-        if (user && !passwordOk && !blocked) {
-          const { lockout } = await settings.effective(user.organizationId);
-          const count = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
-          if (count === lockout.max_failures) {
-            await audit.record({ type: 'authn.account.locked', outcome: 'success', subject: user.id, ip: attempt.ip, requestId: attempt.requestId, data: { failures: count } });
-          }
-        }
+      const refuse = async (user: User | undefined, reason: string): Promise<never> => {
         metrics.logins.inc({ outcome: 'failure' });
         await audit.record({
           type: 'authn.login.failed', outcome: 'failure', subject: user?.id ?? null, organizationId: user?.organizationId,
           ip: attempt.ip, requestId: attempt.requestId, data: { reason, factor: 'password' },
         });
         throw unauthorized('invalid_credentials', 'invalid username or password');
+      };
+      const user = await accounts.findByLogin(attempt.username);
+      const { lockout } = await settings.effective(user?.organizationId);
+      if (!user || !(await reserve(user, lockout.max_failures))) {
+        // The real hash is never compared here; the dummy comparison costs the same time.
+        await verifyPassword(undefined, attempt.password);
+        return refuse(user, !user ? 'unknown_user' : `account_${user.status === 'active' ? 'locked' : user.status}`);
       }
-      await accounts.recordLogin(user.id);
+      if (!(await verifyPassword(user.passwordHash, attempt.password))) {
+        const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
+        if (failure.lockedUntil) {
+          await audit.record({
+            type: 'authn.account.locked', outcome: 'success', subject: user.id, organizationId: user.organizationId, ip: attempt.ip, requestId: attempt.requestId,
+            data: { failures: failure.failures, until: failure.lockedUntil.toISOString() },
+          });
+        }
+        return refuse(user, 'wrong_password');
+      }
+      if (!(await accounts.recordLogin(user.id, clock.now()))) return refuse(user, 'account_locked');
       return user;
     },
   };

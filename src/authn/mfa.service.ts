@@ -84,9 +84,10 @@ export function createMfaService(deps: MfaServiceDeps) {
   const passwordIsRecent = (events: readonly AuthEvent[]) =>
     clock.now() - Math.max(...events.filter((e) => e.factor === 'password').map((e) => e.at)) <= deps.config.mfa.recentAuthSeconds * 1000;
 
+  /** A locked (by an administrator) or disabled account goes no further in a login, whatever it already proved. */
   async function loadUser(accountId: string): Promise<User> {
     const user = await deps.accounts.findById(accountId);
-    if (!user || user.status === 'disabled') throw new IdpError(400, 'invalid_request', 'the account is no longer available');
+    if (!user || user.status !== 'active') throw new IdpError(400, 'invalid_request', 'the account is no longer available');
     return user;
   }
 
@@ -179,18 +180,20 @@ export function createMfaService(deps: MfaServiceDeps) {
       const { settings, enrolled } = await context(user, tx.clientId);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) await endLocked(input.uid);
+      const reserved = await deps.outcomes.reserve(user);
+      if (!reserved) return endLocked(input.uid);
       const factor = deps.factors.get(input.method)!;
       let event: AuthEvent;
       try {
         event = await factor.verify({ accountId: user.id, now: clock.now() }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        if (await deps.outcomes.failed(user, input.method, input)) await endLocked(input.uid);
+        if (await deps.outcomes.failed(user, input.method, input, reserved)) await endLocked(input.uid);
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
         throw err.toHttp();
       }
-      await deps.outcomes.verified(user, input.method, input);
+      // A right code found while a concurrent failure locked the factor ends the login like that failure.
+      if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // The same policy and factors as a moment ago: only what has been proven changed.
       const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
@@ -262,7 +265,8 @@ export function createMfaService(deps: MfaServiceDeps) {
      */
     async sessionSatisfies(input: { accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
       const user = await deps.accounts.findById(input.accountId);
-      if (!user || user.status !== 'active') return true; // the provider's own checks end such sessions
+      // An account that cannot sign in satisfies nothing; the provider's account check asks for a fresh login.
+      if (!user || user.status !== 'active') return false;
       const state = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
       const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken, id: state?.trustedDeviceId });

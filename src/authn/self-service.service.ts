@@ -36,6 +36,7 @@ export interface ChangeContext {
 export interface Freshness { signedInAt: number; mfaAt?: number }
 
 const TOTP_CODE = /^[0-9]{6}$/;
+const mfaLocked = () => tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
 /** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Asked of the engine as for a user with none. */
@@ -163,10 +164,9 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      * or a backup code. Refused while the second factor is locked; each failure counts toward that lock.
      */
     async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean }> {
-      if (user.status === 'disabled') throw forbidden('this account is disabled', 'account_disabled');
-      if (user.mfaLockedUntil && user.mfaLockedUntil.getTime() > clock.now()) {
-        throw tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
-      }
+      if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);
+      const reserved = await deps.outcomes.reserve(user);
+      if (!reserved) throw mfaLocked();
       const method: MfaMethod = typeof code === 'string' && TOTP_CODE.test(code) ? 'totp' : 'backup_code';
       const fctx = { accountId: user.id, now: clock.now() };
       let enrolled = false;
@@ -182,11 +182,13 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
           }
         }
       } catch (err) {
-        if (err instanceof FactorError) await deps.outcomes.failed(user, method, ctx);
+        if (err instanceof FactorError) await deps.outcomes.failed(user, method, ctx, reserved);
         return codeError(err);
       }
-      await deps.outcomes.verified(user, method, ctx);
+      const counted = await deps.outcomes.verified(user, method, ctx, reserved);
+      // A pending enrolment its first valid code confirmed is a factor change, even if the code then finds the factor locked.
       if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
+      if (!counted) throw mfaLocked();
       return { method, enrolled };
     },
   };

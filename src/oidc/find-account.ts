@@ -4,13 +4,19 @@ import type { StepUpLookup } from './token-claims.js';
 import { guard } from './unavailable.js';
 
 /**
- * A disabled or deleted account yields no Account, so refresh, userinfo and introspection stop
- * working for it at once (Zitadel CVE-2023-22492 class).
+ * An account that is disabled, locked by an administrator (status `locked`) or deleted yields no
+ * Account, so refresh, userinfo and introspection stop working for it at once, and its SSO
+ * session no longer signs in silently (Zitadel CVE-2023-22492 class).
+ *
+ * A temporary lock after failed sign-in attempts (`locked_until`) is deliberately not checked
+ * here: it only stops new password checks. Ending the user's sessions and tokens as well would
+ * let anyone who knows a username sign that user out everywhere just by guessing wrong passwords
+ * (lockout as denial of service, OWASP Authentication Cheat Sheet).
  */
 export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>, stepUps?: StepUpLookup): FindAccount {
   return async (_ctx, sub, token): Promise<Account | undefined> => {
     const user = await guard(() => accounts.findById(sub));
-    if (!user || user.status === 'disabled') return undefined;
+    if (!user || user.status !== 'active') return undefined;
     // ID tokens from a code or refresh token say whether that authentication was a step-up.
     const authTime = token && 'authTime' in token ? token.authTime : undefined;
     const amr = token && 'amr' in token && Array.isArray(token.amr) ? (token.amr as string[]) : undefined;

@@ -29,6 +29,9 @@ export interface UsersTable {
   failedAttempts: Generated<number>;
   lockedUntil: Date | null;
   lastLoginAt: Date | null;
+  /** Password checks reserved and not yet settled, and when the last one was reserved. */
+  passwordChecksPending: Generated<number>;
+  passwordChecksAt: ColumnType<Date | null, never, Date | null>;
   mfaFailedAttempts: Generated<number>;
   mfaLockedUntil: Date | null;
   mfaLockCount: Generated<number>;

@@ -1,6 +1,13 @@
-import { sql } from 'kysely';
+import { sql, type ExpressionBuilder } from 'kysely';
 import type { Db } from '../db.js';
-import type { NewUser, User, UserUpdate } from '../database.js';
+import type { Database, NewUser, User, UserUpdate } from '../database.js';
+import { lockUntil } from './lock-period.js';
+
+/** A wrong password, counted: the failures so far and, when it locked the account, until when. */
+export interface PasswordFailure { failures: number; lockedUntil: Date | null }
+
+/** A reserved check not settled after this long was abandoned (a stopped process) and no longer holds a place. */
+const ABANDONED_CHECK_MS = 30_000;
 
 /** Usernames compare case-insensitively after NFKC, so "Ａlice" and "alice" are one account. */
 export const normalizeUsername = (u: string) => u.normalize('NFKC').trim();
@@ -30,20 +37,65 @@ export function createAccountRepository(db: Db) {
     async update(id: string, patch: UserUpdate): Promise<User | undefined> {
       return db.updateTable('users').set({ ...patch, updatedAt: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
     },
-    /** Counts one failed password; locks for `lockFor` once the count reaches the threshold. Returns the new count. */
-    async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<number> {
-      const row = await db.updateTable('users').set({ failedAttempts: sql`failed_attempts + 1` }).where('id', '=', id)
-        .returning('failedAttempts').executeTakeFirst();
-      const count = row?.failedAttempts ?? 0;
-      if (count >= threshold) {
-        const step = Math.min(Math.floor((count - threshold) / threshold), lockMinutes.length - 1);
-        const minutes = lockMinutes[step]!;
-        await db.updateTable('users').set({ lockedUntil: new Date(now + minutes * 60_000) }).where('id', '=', id).execute();
-      }
-      return count;
+    /**
+     * Reserves one password check before the slow hash comparison, in one conditional statement,
+     * so that concurrent guesses queue on the row instead of all reading the same low count. The
+     * checks in flight count against what is left of the budget (NIST SP 800-63B 5.2.2: no more
+     * than the threshold of failed attempts): below the threshold, failures plus checks in flight
+     * stay under it; past it (each further failure locks again), one check at a time.
+     * `busy`: the budget is taken by checks in flight, whose outcome decides; `refused`: the
+     * account is locked (for a period or by its status) or gone.
+     */
+    async reservePasswordCheck(id: string, threshold: number, now: number): Promise<'reserved' | 'busy' | 'refused'> {
+      const at = new Date(now);
+      const pending = sql<number>`(case when password_checks_at > ${new Date(now - ABANDONED_CHECK_MS)} then password_checks_pending else 0 end)`;
+      const open = (eb: ExpressionBuilder<Database, 'users'>) => eb.and([
+        eb('status', '=', 'active'), eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]),
+      ]);
+      const row = await db.updateTable('users').set({ passwordChecksPending: sql`${pending} + 1`, passwordChecksAt: at })
+        .where('id', '=', id).where(open)
+        .where(sql<number>`failed_attempts + ${pending}`, '<', sql<number>`greatest(${threshold}, failed_attempts + 1)`)
+        .returning('id').executeTakeFirst();
+      if (row) return 'reserved';
+      const still = await db.selectFrom('users').select('id').where('id', '=', id).where(open).executeTakeFirst();
+      return still ? 'busy' : 'refused';
     },
-    async recordLogin(id: string): Promise<void> {
-      await db.updateTable('users').set({ failedAttempts: 0, lockedUntil: null, lastLoginAt: new Date() }).where('id', '=', id).execute();
+    /**
+     * Settles a reserved check that found a wrong password: counted, and the account locked once
+     * the count reaches the threshold, for a period that grows every `threshold` failures.
+     */
+    async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<PasswordFailure> {
+      const at = new Date(now);
+      const count = sql<number>`failed_attempts + 1`;
+      const row = await db.updateTable('users')
+        .set({
+          failedAttempts: count,
+          passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
+          lockedUntil: sql<Date | null>`case when ${count} >= ${threshold}
+            then ${lockUntil(at, lockMinutes, sql<number>`(${count} - ${threshold}) / ${threshold}`)} else locked_until end`,
+        })
+        .where('id', '=', id).returning(['failedAttempts', 'lockedUntil']).executeTakeFirst();
+      const failures = row?.failedAttempts ?? 0;
+      return { failures, lockedUntil: failures >= threshold ? row?.lockedUntil ?? null : null };
+    },
+    /**
+     * Settles a reserved check that found the right password: the counter and an expired lock
+     * go, unless a concurrent failure locked the account (or an administrator did) while this
+     * password was being compared. False then: the login is refused, the lock stays.
+     */
+    async recordLogin(id: string, now: number): Promise<boolean> {
+      const at = new Date(now);
+      const open = sql<boolean>`(status = 'active' and (locked_until is null or locked_until <= ${at}))`;
+      const row = await db.updateTable('users')
+        .set({
+          passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
+          failedAttempts: sql`case when ${open} then 0 else failed_attempts end`,
+          lockedUntil: sql`case when ${open} then null else locked_until end`,
+          lastLoginAt: sql`case when ${open} then ${at}::timestamptz else last_login_at end`,
+        })
+        .where('id', '=', id)
+        .returning(sql<boolean>`status = 'active' and locked_until is null`.as('signedIn')).executeTakeFirst();
+      return row?.signedIn === true;
     },
   };
 }

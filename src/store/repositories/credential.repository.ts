@@ -1,6 +1,10 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
 import type { CredentialRow } from '../database.js';
+import { lockUntil } from './lock-period.js';
+
+/** A second-factor check reserved against the lockout: the lock it set on reaching the threshold, if any. */
+export interface MfaAttempt { lockedUntil: Date | null; lockCount: number }
 
 export function createCredentialRepository(db: Db) {
   const base = () => db.selectFrom('credentials').selectAll();
@@ -61,22 +65,48 @@ export function createCredentialRepository(db: Db) {
         .where('id', '=', id).where('usedAt', 'is', null).returning('id').executeTakeFirst();
       return row !== undefined;
     },
-    /** Account-level second-factor failure counter, separate from the password's. */
-    async recordMfaFailure(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<{ count: number; lockedUntil?: Date }> {
-      return db.transaction().execute(async (trx) => {
-        const row = await trx.updateTable('users').set({ mfaFailedAttempts: sql`mfa_failed_attempts + 1` }).where('id', '=', userId)
-          .returning(['mfaFailedAttempts', 'mfaLockCount']).executeTakeFirstOrThrow();
-        if (row.mfaFailedAttempts < threshold) return { count: row.mfaFailedAttempts };
-        const minutes = lockMinutes[Math.min(row.mfaLockCount, lockMinutes.length - 1)]!;
-        const lockedUntil = new Date(now + minutes * 60_000);
-        await trx.updateTable('users').set({ mfaLockedUntil: lockedUntil, mfaFailedAttempts: 0, mfaLockCount: sql`mfa_lock_count + 1` })
-          .where('id', '=', userId).execute();
-        return { count: row.mfaFailedAttempts, lockedUntil };
-      });
+    /**
+     * Reserves one second-factor check on the account before the code is evaluated, counted as a
+     * failure in advance in one conditional statement, so that codes sent at once over many
+     * challenges (or through the platform API) cannot all be evaluated against a stale count.
+     * Refused (undefined) while the factor is locked. The reservation that reaches the threshold
+     * locks at once, for a period that grows with each lock, and the count starts again.
+     * Unlike password checks, codes need no waiting for the outcome of those in flight: each code
+     * is good once, so many right ones at once do not happen, and counting every check in
+     * advance refuses no legitimate user.
+     */
+    async reserveMfaAttempt(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<MfaAttempt | undefined> {
+      const at = new Date(now);
+      const locks = sql<boolean>`mfa_failed_attempts + 1 >= ${threshold}`;
+      const row = await db.updateTable('users')
+        .set({
+          mfaFailedAttempts: sql`case when ${locks} then 0 else mfa_failed_attempts + 1 end`,
+          mfaLockedUntil: sql`case when ${locks} then ${lockUntil(at, lockMinutes, sql<number>`mfa_lock_count`)} else mfa_locked_until end`,
+          mfaLockCount: sql`case when ${locks} then mfa_lock_count + 1 else mfa_lock_count end`,
+        })
+        .where('id', '=', userId)
+        .where((eb) => eb.or([eb('mfaLockedUntil', 'is', null), eb('mfaLockedUntil', '<=', at)]))
+        .returning(['mfaLockedUntil', 'mfaLockCount']).executeTakeFirst();
+      if (!row) return undefined;
+      // Only a lock this reservation set lies in the future: any earlier one had run out.
+      return { lockedUntil: row.mfaLockedUntil && row.mfaLockedUntil.getTime() > now ? row.mfaLockedUntil : null, lockCount: row.mfaLockCount };
     },
-    async resetMfaFailures(userId: string): Promise<void> {
-      await db.updateTable('users').set({ mfaFailedAttempts: 0, mfaLockCount: 0 }).where('id', '=', userId)
-        .where((eb) => eb.or([eb('mfaFailedAttempts', '>', 0), eb('mfaLockCount', '>', 0)])).execute();
+    /**
+     * A right code: the counters start again, unless a concurrent failure locked the factor while
+     * this code was evaluated (false: the code does not count). A lock this attempt set itself, as
+     * the one reaching the threshold, is its own and goes too.
+     */
+    async resetMfaFailures(userId: string, attempt: MfaAttempt, now: number): Promise<boolean> {
+      const at = new Date(now);
+      const own = attempt.lockedUntil;
+      const row = await db.updateTable('users').set({ mfaFailedAttempts: 0, mfaLockCount: 0, mfaLockedUntil: null })
+        .where('id', '=', userId)
+        .where((eb) => eb.or([
+          eb('mfaLockedUntil', 'is', null), eb('mfaLockedUntil', '<=', at),
+          ...(own ? [eb.and([eb('mfaLockedUntil', '=', own), eb('mfaLockCount', '=', attempt.lockCount)])] : []),
+        ]))
+        .returning('id').executeTakeFirst();
+      return row !== undefined;
     },
   };
 }
