@@ -18,7 +18,7 @@ export interface MfaPlatformDeps {
 export type UserRef = { id: string } | { externalUserId: string };
 
 /**
- * The REST API for platforms that keep their own primary login (FEATURES §8, seed 002 shapes)
+ * The REST API for platforms that keep their own primary login (request and answer shapes compatible with common hosted-MFA APIs)
  * and the admin's unlock and trusted-device revocation. Users are addressed by external id.
  */
 export function createMfaPlatformService(deps: MfaPlatformDeps) {

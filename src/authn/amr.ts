@@ -12,7 +12,7 @@ export function amrOf(events: readonly AuthEvent[]): string[] {
   return values;
 }
 
-/** Email codes and security questions are never an AAL2 authenticator (NIST SP 800-63B rev 4, FEATURES §4). */
+/** Email codes and security questions are never an AAL2 authenticator (NIST SP 800-63B rev 4; OWASP ASVS 5 6.3.6). */
 const WEAK: ReadonlySet<FactorKind> = new Set(['email_otp', 'security_question']);
 
 /** Two distinct factors, one of them a (non-weak) second factor, make AAL2; with a phishing-resistant one, AAL3. */

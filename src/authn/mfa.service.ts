@@ -141,7 +141,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     return tx;
   }
 
-  /** A locked second factor ends the login in progress too: after the lock it starts again from the password (T6). */
+  /** A locked second factor ends the login in progress too: after the lock it starts again from the password, so a lock cannot be waited out inside one login. */
   async function endLocked(uid: string): Promise<never> {
     await transactions.clear(uid);
     throw tooManyRequests('second factor temporarily locked after repeated failures; sign in again later', 'mfa_locked');

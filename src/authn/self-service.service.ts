@@ -52,7 +52,7 @@ function primaryMethods(mfa: MfaSettings): MfaMethod[] {
 
 /**
  * A user's factors outside a login: enrolment, removal, backup codes, and code checks for the
- * platform API and the self-service step-up. Every change voids the user's trusted devices (TD4)
+ * platform API and the self-service step-up. Every change voids the user's trusted devices
  * and is audited; every wrong code counts toward the account's second-factor lockout.
  */
 export function createFactorManagementService(deps: FactorManagementDeps) {

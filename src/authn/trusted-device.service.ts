@@ -10,7 +10,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * "Remember this device": a random token in an httpOnly, SameSite=Strict cookie; only its hash is
- * stored, bound to one account and expiring server-side whatever the cookie says (TD1–TD4).
+ * stored, bound to one account and expiring server-side whatever the cookie says.
  */
 export function createTrustedDeviceService(deps: { devices: TrustedDeviceRepository; audit: AuditService; clock: Clock }) {
   const { devices, audit, clock } = deps;
@@ -56,7 +56,7 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
       if (done) await audit.record({ type: 'authn.device.revoked', outcome: 'success', actor, subject: userId, data: { device_id: id } });
       return done;
     },
-    /** Every device of the account: after a factor or password change (TD4). */
+    /** Every device of the account: after a factor or password change. */
     async revokeAll(userId: string, actor: string, reason: string): Promise<void> {
       const n = await devices.revokeAll(userId);
       if (n) await audit.record({ type: 'authn.device.revoked', outcome: 'success', actor, subject: userId, data: { count: n, reason } });

@@ -1,5 +1,5 @@
 /**
- * The login interaction under hostile input (SECURITY.md I1, I5) and its HTML pages: forms carry a
+ * The login interaction under hostile input and its HTML pages: forms carry a
  * CSRF token, work without JavaScript, and malformed requests get a 4xx with a JSON error body.
  */
 import { Browser } from '../helpers/browser.js';

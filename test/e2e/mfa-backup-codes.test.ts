@@ -148,7 +148,7 @@ test('wrong backup codes lock the second factor like wrong TOTP codes: no side d
     const user = await userWithCodes('bc-lock');
     const flow = await atChallenge(user.username);
     for (const guess of ['AAAAA-AAAAA', 'BBBBB-BBBBB']) expect((await backup(flow, guess)).status).toBe(401);
-    // The failure that reaches the threshold locks the factor and ends this login (T6).
+    // The failure that reaches the threshold locks the factor and ends this login.
     const third = await backup(flow, 'CCCCC-CCCCC');
     expect(third.status).toBe(429);
     expect(third.body.error).toBe('mfa_locked');

@@ -1,6 +1,6 @@
 /**
  * When MFA is asked of users without a factor: enforce_enrollment (TOTP enrolled inside the login
- * interaction, T8), the grace period for new users (with a controllable clock), required_for_roles,
+ * interaction), the grace period for new users (with a controllable clock), required_for_roles,
  * and policy `disabled`.
  */
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
@@ -34,7 +34,7 @@ async function enrolInside(flow: Flow) {
   return { secret, started: started.body, res };
 }
 
-test('enforce_enrollment: a user without a factor enrols TOTP inside the login, which then completes with aal2 (T8)', async () => {
+test('enforce_enrollment: a user without a factor enrols TOTP inside the login, which then completes with aal2', async () => {
   await idp.container.settings.patchGlobal({ mfa: { enforce_enrollment: true } });
   const user = await newUser(idp.url, 'enrol-enforced');
   const { flow, login } = await passwordStep(config, user.username, PASSWORD);

@@ -1,7 +1,7 @@
 /**
  * TOTP as the second factor of a real login (openid-client as the RP, codes computed with otplib
- * independently of the IdP): amr/acr, replay (T1–T3), the ±1 step window (T4), the per-challenge
- * attempt limit, the account-level MFA lock (T5/T6), hostile inputs (T7) and client time (T9).
+ * independently of the IdP): amr/acr, replay, the ±1 step window, the per-challenge
+ * attempt limit, the account-level MFA lock, hostile inputs and client time.
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
@@ -69,7 +69,7 @@ test('a password alone never yields a code: the transaction cannot be finished w
   expect((await flow.details()).body.step).toBe('mfa');
 });
 
-test('replay: a code accepted in one login is refused in the next (T1), so is the previous step (T2); the next step still works', async () => {
+test('replay: a code accepted in one login is refused in the next, so is the previous step; the next step still works', async () => {
   const user = await totpUser('totp-replay');
   await awayFromStepBoundary();
   const now = Date.now();
@@ -94,7 +94,7 @@ test('replay: a code accepted in one login is refused in the next (T1), so is th
   expect((await second.complete(next.body.redirect_to)).claims.amr).toEqual(['pwd', 'otp', 'mfa']);
 });
 
-test('one valid code posted in 20 parallel interactions of the same user: exactly one success (T3)', async () => {
+test('one valid code posted in 20 parallel interactions of the same user: exactly one success', async () => {
   const user = await totpUser('totp-race');
   const flows = await Promise.all(Array.from({ length: 20 }, () => atChallenge(user.username)));
   const code = await codeAt(user.secret, Date.now());
@@ -107,12 +107,12 @@ test('one valid code posted in 20 parallel interactions of the same user: exactl
 
   const winner = results.findIndex((r) => r.status === 200);
   expect((await flows[winner]!.complete(results[winner]!.body.redirect_to)).claims.acr).toBe('aal2');
-  // The nineteen losers were recorded as failed attempts (the replay is logged, T1).
+  // The nineteen losers were recorded as failed attempts (the replay is logged).
   const failed = await idp.container.db.selectFrom('auditEvents').select('type').where('subject', '=', user.id).where('type', '=', 'authn.mfa.failed').execute();
   expect(failed).toHaveLength(19);
 });
 
-test('the drift window: steps −2 and +2 refused, −1 and +1 accepted (T4)', async () => {
+test('the drift window: steps −2 and +2 refused, −1 and +1 accepted', async () => {
   const user = await totpUser('totp-window');
   await awayFromStepBoundary();
   const now = Date.now();
@@ -132,7 +132,7 @@ test('the drift window: steps −2 and +2 refused, −1 and +1 accepted (T4)', a
   expect((await again.complete(plus1.body.redirect_to)).claims.acr).toBe('aal2');
 });
 
-test('only server time counts: a code for a time the client claims in headers or body is refused (T9)', async () => {
+test('only server time counts: a code for a time the client claims in headers or body is refused', async () => {
   const user = await totpUser('totp-time');
   const claimed = Date.now() + 10 * 60_000;
   const flow = await atChallenge(user.username);
@@ -172,7 +172,7 @@ test('ten wrong codes in one challenge: the 10th answers 429 too_many_attempts a
   expect((await idp.container.accounts.findById(user.id))!.mfaFailedAttempts).toBe(0);
 });
 
-test('account-level lock: mfa_max_failures failures across challenges → 429 mfa_locked, also in a new interaction; the password counter is untouched (T5/T6)', async () => {
+test('account-level lock: mfa_max_failures failures across challenges → 429 mfa_locked, also in a new interaction; the password counter is untouched', async () => {
   await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 3 } });
   try {
     const user = await totpUser('totp-lock');
@@ -190,7 +190,7 @@ test('account-level lock: mfa_max_failures failures across challenges → 429 mf
     const locked = await idp.container.accounts.findById(user.id);
     expect(locked!.mfaLockedUntil).not.toBeNull();
     expect(locked!.mfaLockedUntil!.getTime()).toBeGreaterThan(Date.now() + 30_000);
-    // The lock ended login B: even the right code finds no challenge there any more (T6).
+    // The lock ended login B: even the right code finds no challenge there any more.
     const rightInB = await totp(b, await codeAt(user.secret, Date.now()));
     expect(rightInB.status).toBe(400);
     expect(rightInB.body.error).toBe('invalid_step');
@@ -213,7 +213,7 @@ test('account-level lock: mfa_max_failures failures across challenges → 429 mf
   }
 });
 
-test('hostile values of the code field → 400/401, never 500, each one counted as a failure (T7)', async () => {
+test('hostile values of the code field → 400/401, never 500, each one counted as a failure', async () => {
   const user = await totpUser('totp-hostile');
   const flow = await atChallenge(user.username);
   const hostile: unknown[] = ['', '1234567', '１２３４５６', '123456\n', ['123456', '654321'], { $gt: '' }, 123456, null, '9'.repeat(10_240)];

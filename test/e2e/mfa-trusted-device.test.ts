@@ -1,5 +1,5 @@
 /**
- * "Trust this device" (TD1–TD5): the trust_device step, the idp_device cookie, skipping MFA for
+ * "Trust this device": the trust_device step, the idp_device cookie, skipping MFA for
  * the same user only, server-side expiry (controllable clock) and revocation, and that a trusted
  * device never satisfies a step-up.
  */
@@ -86,7 +86,7 @@ test('declining trust finishes the login without a cookie or a device', async ()
   expect(await idp.container.devices.list(user.id)).toEqual([]);
 });
 
-test('the same user in a new browser session with the device cookie skips MFA; another user, a forged token or no password do not (TD1–TD3)', async () => {
+test('the same user in a new browser session with the device cookie skips MFA; another user, a forged token or no password do not', async () => {
   const alice = await totpUser('dev-alice');
   const bob = await totpUser('dev-bob');
   const { token } = await loginAndTrust(alice);
@@ -100,15 +100,15 @@ test('the same user in a new browser session with the device cookie skips MFA; a
   expect(claims.amr).toEqual(['pwd']);
   expect(claims.acr).toBe('aal1');
 
-  // Bound to the user: Alice's device token in Bob's login → MFA (TD2).
+  // Bound to the user: Alice's device token in Bob's login → MFA.
   const other = await loginWithDevice(bob.username, token!);
   expect(other.login.body).toEqual({ status: 'mfa_required', methods: ['totp'] });
 
-  // A bit-flipped token is worthless (TD3).
+  // A bit-flipped token is worthless.
   const flipped = token!.slice(0, -1) + (token!.endsWith('A') ? 'B' : 'A');
   expect((await loginWithDevice(alice.username, flipped)).login.body.status).toBe('mfa_required');
 
-  // The cookie alone is no login: the interaction still asks for the password (TD1).
+  // The cookie alone is no login: the interaction still asks for the password.
   const browser = new Browser();
   const bare = await beginAuth(config, { browser });
   plantCookie(browser, 'idp_device', token!);
@@ -116,7 +116,7 @@ test('the same user in a new browser session with the device cookie skips MFA; a
   expect((await bare.post('login', { username: alice.username, password: 'wrong password!' })).status).toBe(401);
 });
 
-test('expiry is enforced server-side: past trusted_device_duration_days MFA is asked again, also inside a session signed in with the device (TD3)', async () => {
+test('expiry is enforced server-side: past trusted_device_duration_days MFA is asked again, also inside a session signed in with the device', async () => {
   const user = await totpUser('dev-expiry');
   const { token } = await loginAndTrust(user);
 
@@ -137,7 +137,7 @@ test('expiry is enforced server-side: past trusted_device_duration_days MFA is a
   expect((await inSession.details()).body).toMatchObject({ step: 'mfa', methods: ['totp'] });
 });
 
-test('revocation: after revokeAll the cookie skips nothing, neither in a new login nor in the session it opened (TD4)', async () => {
+test('revocation: after revokeAll the cookie skips nothing, neither in a new login nor in the session it opened', async () => {
   const user = await totpUser('dev-revoke');
   const { token } = await loginAndTrust(user);
   const trusted = await loginWithDevice(user.username, token!);
@@ -158,7 +158,7 @@ test('revocation: after revokeAll the cookie skips nothing, neither in a new log
   expect((await inSession.details()).body).toMatchObject({ step: 'mfa', methods: ['totp'] });
 });
 
-test('a trusted device never satisfies a step-up: acr_values=aal2 asks MFA, then the id_token has acr aal2, amr otp and step_up (TD5)', async () => {
+test('a trusted device never satisfies a step-up: acr_values=aal2 asks MFA, then the id_token has acr aal2, amr otp and step_up', async () => {
   const user = await totpUser('dev-stepup');
   const { token } = await loginAndTrust(user);
 

@@ -1,6 +1,7 @@
 /**
- * Negative cases of the OIDC foundation (SECURITY.md O2–O9, O11, O13, O15, O17, plus the login
- * step's enumeration and lockout rules), each run against a real IdP with openid-client as the RP.
+ * Negative cases of the OIDC foundation (code reuse and races, PKCE, redirect URIs, grant and
+ * response types, prompt=none, refresh rotation, disabled users, logout; plus the login step's
+ * enumeration and lockout rules), each run against a real IdP with openid-client as the RP.
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { Browser } from '../helpers/browser.js';
@@ -145,7 +146,7 @@ describe('password step', () => {
 });
 
 describe('authorization codes', () => {
-  test('code reuse → invalid_grant, and the first access token is revoked (O2)', async () => {
+  test('code reuse → invalid_grant, and the first access token is revoked', async () => {
     const { callback, verifier, state } = await getCode(configA);
     const first = await oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: verifier, expectedState: state });
     expect(await userinfoStatus(first.access_token)).toBe(200);
@@ -158,7 +159,7 @@ describe('authorization codes', () => {
     await expect(oc.refreshTokenGrant(configA, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  test('50 concurrent redemptions of one code → exactly one 200, the rest invalid_grant, no 5xx (O3)', async () => {
+  test('50 concurrent redemptions of one code → exactly one 200, the rest invalid_grant, no 5xx', async () => {
     const { code, verifier } = await getCode(configA);
     const params = { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier };
     const results = await Promise.all(Array.from({ length: 50 }, () => rawToken(clientA.client_id, clientA.client_secret, params)));
@@ -172,13 +173,13 @@ describe('authorization codes', () => {
     expect(await userinfoStatus(ok[0]!.body.access_token as string)).toBe(401);
   });
 
-  test('wrong code_verifier → invalid_grant (O6)', async () => {
+  test('wrong code_verifier → invalid_grant', async () => {
     const { callback, state } = await getCode(configA);
     await expect(oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: oc.randomPKCECodeVerifier(), expectedState: state }))
       .rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
-  test('no code_verifier at the token endpoint → invalid_grant (O6)', async () => {
+  test('no code_verifier at the token endpoint → invalid_grant', async () => {
     const { code } = await getCode(configA);
     const r = await rawToken(clientA.client_id, clientA.client_secret, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI });
     expect(r.status).toBe(400);
@@ -186,14 +187,14 @@ describe('authorization codes', () => {
     expect(r.body.access_token).toBeUndefined();
   });
 
-  test('client A\'s code redeemed with client B\'s credentials → invalid_grant (O8)', async () => {
+  test('client A\'s code redeemed with client B\'s credentials → invalid_grant', async () => {
     const { code, verifier } = await getCode(configA);
     const r = await rawToken(clientB.client_id, clientB.client_secret, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_grant');
   });
 
-  test('redirect_uri tampered at the token endpoint → invalid_grant (O8)', async () => {
+  test('redirect_uri tampered at the token endpoint → invalid_grant', async () => {
     const { code, verifier } = await getCode(configA);
     const r = await rawToken(clientA.client_id, clientA.client_secret, { grant_type: 'authorization_code', code, redirect_uri: `${REDIRECT_URI}?x=1`, code_verifier: verifier });
     expect(r.status).toBe(400);
@@ -207,7 +208,7 @@ describe('authorization codes', () => {
     expect(r.body.error).toBe('invalid_client');
   });
 
-  test('grant_type=password is rejected (O9)', async () => {
+  test('grant_type=password is rejected', async () => {
     const r = await rawToken(clientA.client_id, clientA.client_secret, { grant_type: 'password', username: 'alice', password: PASSWORD, scope: 'openid' });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('unsupported_grant_type');
@@ -234,7 +235,7 @@ describe('authorization request validation', () => {
     ['https instead of http', 'https://127.0.0.1:9/cb'],
     ['userinfo in authority', 'http://127.0.0.1:9@evil.example/cb'],
     ['case change', 'http://127.0.0.1:9/CB'],
-  ])('redirect_uri %s → HTML error page 400, no redirect (O4)', async (_label, redirectUri) => {
+  ])('redirect_uri %s → HTML error page 400, no redirect', async (_label, redirectUri) => {
     const res = await fetch(authUrl({ ...challenge, redirect_uri: redirectUri }), { redirect: 'manual' });
     expect(res.status).toBe(400);
     expect(res.headers.get('location')).toBeNull();
@@ -244,7 +245,7 @@ describe('authorization request validation', () => {
     expect(html).not.toContain('evil.example/cb?');
   });
 
-  test('missing code_challenge → invalid_request back to the client (O6)', async () => {
+  test('missing code_challenge → invalid_request back to the client', async () => {
     const res = await fetch(authUrl({}), { redirect: 'manual' });
     expect(res.status).toBe(303);
     const location = new URL(res.headers.get('location')!);
@@ -253,7 +254,7 @@ describe('authorization request validation', () => {
     expect(location.searchParams.get('code')).toBeNull();
   });
 
-  test('code_challenge_method=plain → rejected (O6)', async () => {
+  test('code_challenge_method=plain → rejected', async () => {
     const res = await fetch(authUrl({ code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' }), { redirect: 'manual' });
     expect(res.status).toBe(303);
     const location = new URL(res.headers.get('location')!);
@@ -262,7 +263,7 @@ describe('authorization request validation', () => {
     expect(location.searchParams.get('code')).toBeNull();
   });
 
-  test.each(['token', 'id_token token', 'code token'])('response_type=%s → rejected, no token (O9)', async (responseType) => {
+  test.each(['token', 'id_token token', 'code token'])('response_type=%s → rejected, no token', async (responseType) => {
     const res = await fetch(authUrl({ ...challenge, response_type: responseType, nonce: 'n' }), { redirect: 'manual' });
     const location = res.headers.get('location');
     if (location) {
@@ -275,7 +276,7 @@ describe('authorization request validation', () => {
     }
   });
 
-  test('prompt=none without a session → login_required (O11)', async () => {
+  test('prompt=none without a session → login_required', async () => {
     const res = await fetch(authUrl({ ...challenge, prompt: 'none' }), { redirect: 'manual' });
     expect(res.status).toBe(303);
     const location = new URL(res.headers.get('location')!);
@@ -286,7 +287,7 @@ describe('authorization request validation', () => {
 });
 
 describe('refresh tokens and account state', () => {
-  test('reusing a rotated refresh token revokes the whole family (O13)', async () => {
+  test('reusing a rotated refresh token revokes the whole family', async () => {
     const t1 = await tokensFor(configA);
     const t2 = await oc.refreshTokenGrant(configA, t1.refresh_token!);
     expect(await userinfoStatus(t2.access_token)).toBe(200);
@@ -297,7 +298,7 @@ describe('refresh tokens and account state', () => {
     expect((await oc.tokenIntrospection(configA, t2.access_token)).active).toBe(false);
   });
 
-  test('disabling the user stops refresh, userinfo and introspection at once (O17)', async () => {
+  test('disabling the user stops refresh, userinfo and introspection at once', async () => {
     const erin = await createUser(idp.url, { external_id: 'neg-erin', username: 'erin', password: PASSWORD });
     const flow = await getCode(configA, 'erin');
     const erinBrowser = flow.browser;
@@ -318,7 +319,7 @@ describe('refresh tokens and account state', () => {
 });
 
 describe('logout, PAR, introspection, revocation', () => {
-  test('RP-initiated logout with an unregistered post_logout_redirect_uri → error page, no redirect (O15)', async () => {
+  test('RP-initiated logout with an unregistered post_logout_redirect_uri → error page, no redirect', async () => {
     const { browser, callback, verifier, state } = await getCode(configA);
     const tokens = await oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: verifier, expectedState: state });
     const end = new URL(`${idp.url}/session/end`);
@@ -335,7 +336,7 @@ describe('logout, PAR, introspection, revocation', () => {
     expect(ok.status).toBe(200);
   });
 
-  test('RP-initiated logout with a modified id_token_hint → rejected (O15)', async () => {
+  test('RP-initiated logout with a modified id_token_hint → rejected', async () => {
     const tokens = await tokensFor(configA);
     const [h, p, s] = tokens.id_token!.split('.');
     const payload = JSON.parse(Buffer.from(p!, 'base64url').toString()) as Record<string, unknown>;

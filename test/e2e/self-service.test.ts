@@ -1,5 +1,5 @@
 /**
- * Self-service MFA management (FEATURES §4/§5, issue 3 items 8 and 11): the signed-in user's own
+ * Self-service MFA management: the signed-in user's own
  * TOTP, backup codes and trusted devices, through the IdP session cookie or a Bearer access token;
  * freshness (ASVS 5 7.5.1: first factor after a recent sign-in, later changes after a recent MFA),
  * the last factor kept while policy requires MFA, CSRF for cookie writes, and the audit trail.

@@ -1,5 +1,5 @@
 /**
- * Admin REST API (FEATURES.md §8; SECURITY.md AD1, AD4, AD6, AD9, I1, I2): API-key authentication
+ * Admin REST API: API-key authentication
  * and scopes, client CRUD with secrets shown once, user provisioning, profile, and bad input.
  */
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';

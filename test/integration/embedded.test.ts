@@ -1,5 +1,5 @@
 /**
- * Embedded development mode (FEATURES.md §1): no PostgreSQL server and no Redis. PGlite holds
+ * Embedded development mode: no PostgreSQL server and no Redis. PGlite holds
  * everything, the short-lived state (interactions, codes, rate-limit windows) included, and a data
  * directory survives a restart.
  */

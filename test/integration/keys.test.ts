@@ -1,5 +1,5 @@
 /**
- * Signing keys (FEATURES.md §2, SECURITY.md O18) and configuration checks at start-up (§1, O19):
+ * Signing keys and configuration checks at start-up:
  * JWKS publishes public parts only, rotation keeps old tokens verifiable while new ones carry the
  * new kid, nodes sharing a database serve the same keys, and bad configuration stops start-up
  * with a message naming the setting.
@@ -203,7 +203,7 @@ describe('configuration at start-up', () => {
     }
   });
 
-  test('the provider configuration passes the boot audit (O19)', async () => {
+  test('the provider configuration passes the boot audit', async () => {
     const idp = await startTestIdp('keys-audit');
     try {
       const meta = await (await fetch(`${idp.url}/.well-known/openid-configuration`)).json() as Record<string, string[]>;

@@ -1,5 +1,5 @@
 /**
- * Platform MFA API (FEATURES §8, seed 002 shapes; issue 3 items 5, 8, 12, 13): TOTP set-up and
+ * Platform MFA API: TOTP set-up and
  * verification, backup codes, the profile's MFA fields, the account's second-factor lockout and
  * the admin unlock, per-user rate limit, admin revocation of trusted devices, and the audit trail.
  */
@@ -290,7 +290,7 @@ describe('admin: trusted devices', () => {
     expectError(await api('GET', '/users/devices', undefined, readKey), 400, 'invalid_request', 'externalUserId');
     expectError(await api('GET', `/users/${user.id}/devices`, undefined, null), 401);
 
-    // A factor change (here new backup codes) ends every trusted device (TD4).
+    // A factor change (here new backup codes) ends every trusted device.
     await api('POST', `/users/backup-codes${q(user.externalId)}`);
     expect((await api('GET', `/users/${user.id}/devices`, undefined, readKey)).body.devices).toEqual([]);
     await issue('Tablet');

@@ -1,5 +1,5 @@
 /**
- * Settings API (FEATURES §5, issue 3 item 10): global and per-organisation settings (PATCH merges,
+ * Settings API: global and per-organisation settings (PATCH merges,
  * GET answers effective values, 400 names the field), organisations, clients' own mfa_policy, audit.
  */
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';

@@ -1,6 +1,6 @@
 /**
  * decide() as a table: the same facts always give the same verdict, for the login, the session
- * Check and step-up alike (FEATURES §5).
+ * Check and step-up alike.
  */
 import { decide, type DecisionInput } from '../../src/policy/engine.js';
 import { defaultSettings, type MfaSettings } from '../../src/policy/settings.js';
@@ -59,8 +59,8 @@ const rows: Row[] = [
 
   // trusted device
   { name: 'trusted device skips the challenge (the login stays aal1)', enrolled: ['totp'], trustedDevice: true, expect: { outcome: 'satisfied', aal: 1 }, reasons: ['trusted_device'] },
-  { name: 'trusted device never enrols anybody (TD6)', mfa: { enforce_enrollment: true }, trustedDevice: true, expect: { outcome: 'enroll' } },
-  { name: 'trusted device does not satisfy aal2 (TD5)', enrolled: ['totp'], trustedDevice: true, requestedAal: 2, expect: { outcome: 'challenge', methods: ['totp'], requiredAal: 2 }, reasons: ['acr_requested'] },
+  { name: 'trusted device never enrols anybody', mfa: { enforce_enrollment: true }, trustedDevice: true, expect: { outcome: 'enroll' } },
+  { name: 'trusted device does not satisfy aal2', enrolled: ['totp'], trustedDevice: true, requestedAal: 2, expect: { outcome: 'challenge', methods: ['totp'], requiredAal: 2 }, reasons: ['acr_requested'] },
 
   // requested acr
   { name: 'aal2 requested, TOTP fresh', enrolled: ['totp'], events: [pwd(), second('totp', MIN)], requestedAal: 2, expect: { outcome: 'satisfied', aal: 2 } },

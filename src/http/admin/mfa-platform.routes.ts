@@ -27,7 +27,7 @@ export interface MfaPlatformRouteDeps {
 const external = (ctx: Context) => validate(profileQuery, ctx.query).externalUserId;
 
 /**
- * Platform MFA API (FEATURES §8) plus the admin's unlock and trusted-device revocation.
+ * Platform MFA API plus the admin's unlock and trusted-device revocation.
  * Trusted devices are addressed as `/users/{id}/devices` (the IdP's user id) or as
  * `/users/devices?externalUserId=…` (the platform's id).
  */

@@ -13,7 +13,7 @@ function slugOf(ctx: Context): string {
   return parsed.data;
 }
 
-/** FEATURES §5: GET answers the effective values, PATCH merges into the layer (400 names the field). */
+/** GET answers the effective values, PATCH merges into the layer (400 names the field). */
 export function settingsRoutes(settings: SettingsAdminService): Router {
   const router = new Router();
   router.get('/settings', requireScope('idp:read'), async (ctx) => {

@@ -22,7 +22,7 @@ export const changeContext = (ctx: Context): ChangeContext => {
   return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId as string, keepSessionUid: sessionUid };
 };
 
-/** The signed-in user's own factors (FEATURES §4, self-service management). */
+/** The signed-in user's own factors (self-service management). */
 export function factorRoutes(deps: FactorRouteDeps): Router {
   const { factors, limiter } = deps;
   const router = new Router({ prefix: '/mfa' });

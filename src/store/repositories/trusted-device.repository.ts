@@ -6,7 +6,7 @@ export function createTrustedDeviceRepository(db: Db) {
   return {
     insert: (d: { userId: string; tokenHash: string; name: string; ip: string | null; userAgent: string | null; expiresAt: Date }): Promise<TrustedDeviceRow> =>
       db.insertInto('trustedDevices').values({ ...d, lastUsedAt: null, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
-    /** Bound to the account: another user's device token never matches (TD2). */
+    /** Bound to the account: another user's device token never matches. */
     findActive: (userId: string, tokenHash: string) => live().where('userId', '=', userId).where('tokenHash', '=', tokenHash).executeTakeFirst(),
     listActive: (userId: string) => live().where('userId', '=', userId).orderBy('createdAt', 'desc').execute(),
     async touch(id: string, at: Date): Promise<void> {
