@@ -45,9 +45,10 @@ export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
 
   router.post('/otp/verify', requireScope('idp:write'), async (ctx) => {
     const { otp } = validate(verifyBody, body(ctx));
-    // One budget per user (external ids are unique across organisations), whichever key asks.
-    await deps.limiter.hit(`otp-verify:${otp.id}`, deps.verifyPerUserPerMinute, 60);
-    ctx.body = await platform.verify(otp.id, otp.code, caller(ctx));
+    const by = caller(ctx);
+    // Counted per organisation reached, so that one organisation's key cannot spend another's budget.
+    await deps.limiter.hit(`otp-verify:${by.organizationId ?? '*'}:${otp.id}`, deps.verifyPerUserPerMinute, 60);
+    ctx.body = await platform.verify(otp.id, otp.code, by);
   });
 
   router.post('/users/backup-codes', requireScope('idp:mfa:write'), async (ctx) => {
