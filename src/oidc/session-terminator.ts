@@ -6,7 +6,7 @@ import type { ProviderHolder } from './provider-holder.js';
 
 export interface SessionTerminatorDeps {
   providers: ProviderHolder;
-  sessions: Pick<SessionRepository, 'otherUidsOf'>;
+  sessions: Pick<SessionRepository, 'otherUidsOf' | 'refreshGrantIdsOf'>;
   logger: Logger;
 }
 
@@ -60,6 +60,12 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
       const provider = deps.providers.current;
       const uids = await deps.sessions.otherUidsOf(accountId, keepSessionUid);
       const ended = await Promise.all(uids.map((uid) => end(provider, uid)));
+      // Refresh tokens outlive their session (offline access, or a session that already ended): those
+      // of any grant but the keeping session's are revoked too, or they would keep the old factors' access.
+      const kept = keepSessionUid ? await provider.Session.findByUid(keepSessionUid) : undefined;
+      const keep = new Set(Object.values(kept?.authorizations ?? {}).map((a) => a.grantId));
+      const orphans = (await deps.sessions.refreshGrantIdsOf(accountId)).filter((g) => !keep.has(g));
+      await Promise.all(orphans.map((grantId) => revokeGrant(provider, grantId)));
       return ended.filter(Boolean).length;
     },
   };

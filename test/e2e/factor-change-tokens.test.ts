@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { sql } from 'kysely';
 import { createLogger } from '../../src/lib/logger.js';
 import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.js';
 import type { Browser } from '../helpers/browser.js';
@@ -138,4 +139,24 @@ test('regenerating backup codes in one session does the same', async () => {
   const codes = await selfService(s.a.browser, '/mfa/backup-codes', {});
   expect(codes.status).toBe(200);
   await expectOnlyChangerLeft(s);
+});
+
+test('refresh tokens that outlived their session (offline access) are revoked too; the changing session keeps its own', async () => {
+  const { signIn } = await newUser();
+  const a = await signIn();
+  const b = await signIn();
+  // B's SSO session ends (idle timeout) while its offline refresh token lives on.
+  const bSid = (await idTokenClaims(b.tokens.id_token!)).sid;
+  const deleted = await sql`delete from oidc_payloads where model = 'Session' and payload::text like ${`%${String(bSid)}%`}`.execute(idp.container.db);
+  expect(Number(deleted.numAffectedRows)).toBe(1);
+  const stillWorks = await oc.refreshTokenGrant(one.config, b.tokens.refresh_token!);
+  expect(await userinfo(stillWorks.access_token)).toBe(200);
+
+  const codes = await selfService(a.browser, '/mfa/backup-codes', {});
+  expect(codes.status).toBe(200);
+
+  await expect(oc.refreshTokenGrant(one.config, stillWorks.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+  expect(await userinfo(stillWorks.access_token)).toBe(401);
+  const refreshed = await oc.refreshTokenGrant(one.config, a.tokens.refresh_token!);
+  expect(await userinfo(refreshed.access_token)).toBe(200);
 });
