@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { requestedAalOf } from '../../authn/amr.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
+import { allowFormTargets } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
 import type { Aal, MfaMethod } from '../../policy/types.js';
@@ -51,6 +52,8 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     async render(ctx, details, view, extra = {}) {
       ctx.type = 'html';
       ctx.set('Cache-Control', 'no-store');
+      // Every form here ends, after redirects, at the redirect_uri the provider validated for this request.
+      allowFormTargets(ctx.res, [String(details.params.redirect_uri ?? '')]);
       ctx.body = await views.render(view, {
         uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid),
         scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,
