@@ -13,7 +13,7 @@ export const configSchema = z.strictObject({
   nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
   port: tcpPort,
   // Prometheus metrics on their own listener, loopback by default, so the public port never serves them.
-  metricsPort: z.union([z.literal('off'), tcpPort]),
+  metricsPort: z.union([z.literal('off'), tcpPort], { error: 'must be a port number (0: any free port) or "off"' }),
   metricsHost: z.string().min(1),
   issuer: z.url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -95,7 +95,7 @@ function describeIssue(issue: z.core.$ZodIssue, origins: Map<string, string>): s
     return `invalid configuration: unknown setting ${unknown.join(', ')}`;
   }
   const path = at(issue.path);
-  const origin = origins.get(path);
+  const origin = origins.get(path) ?? [...origins].find(([key]) => key.startsWith(`${path}.`))?.[1];
   return `invalid configuration: ${path || '(root)'}${origin && origin !== path ? ` (${origin})` : ''}: ${issue.message}`;
 }
 

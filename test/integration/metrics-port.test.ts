@@ -68,6 +68,7 @@ describe('metrics settings', () => {
   test('METRICS_PORT and METRICS_HOST come from the environment; "off" disables the listener', async () => {
     expect(loadConfig({ METRICS_PORT: '9100', METRICS_HOST: '0.0.0.0' })).toMatchObject({ metricsPort: 9100, metricsHost: '0.0.0.0' });
     expect(loadConfig({ METRICS_PORT: 'off' }).metricsPort).toBe('off');
+    expect(() => loadConfig({ METRICS_PORT: 'none' })).toThrow(/METRICS_PORT/);
     const idp = await startTestIdp('metrics-off', 'postgres+redis', { metricsPort: 'off' });
     try {
       expect(idp.metricsUrl).toBeUndefined();
