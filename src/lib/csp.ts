@@ -16,6 +16,12 @@ export function addCspSources(res: object, directive: CspDirective, sources: Ite
 
 export const cspSources = (res: object, directive: CspDirective): string[] => [...(added.get(res)?.get(directive) ?? [])];
 
+/** A scheme-source, or a host-source with scheme and optional port (CSP Level 3 §2.3.1 grammar). */
+const SOURCE = /^[a-z][a-z0-9+.-]*:(\/\/[a-z0-9.-]+(:\d+)?)?$/i;
+
+/** Schemes whose documents run in the page's context or carry their own content: never form targets. */
+const SCRIPTABLE_SCHEMES = new Set(['javascript:', 'data:', 'blob:', 'filesystem:']);
+
 /**
  * Lets the page's forms lead to these URLs. Browsers (Chromium) apply form-action to the redirects
  * that follow a submission as well, so a login form whose answer redirects to the relying party
@@ -27,7 +33,10 @@ export function allowFormTargets(res: object, urls: Iterable<string>): void {
   for (const raw of urls) {
     if (!URL.canParse(raw)) continue;
     const url = new URL(raw);
-    sources.push(url.origin === 'null' ? url.protocol : url.origin);
+    if (SCRIPTABLE_SCHEMES.has(url.protocol)) continue;
+    const source = url.origin === 'null' ? url.protocol : url.origin;
+    // WHATWG URLs let `;` and `,` into a host; in a policy they would end the directive.
+    if (SOURCE.test(source)) sources.push(source);
   }
   addCspSources(res, 'form-action', sources);
 }
