@@ -17,6 +17,7 @@ COPY package.json ./
 COPY config ./config
 COPY views ./views
 USER node
-EXPOSE 3000
+# 9464: Prometheus metrics, bound to loopback unless METRICS_HOST says otherwise (see docker-compose.yml).
+EXPOSE 3000 9464
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 CMD ["node", "dist/src/main.js"]

@@ -21,7 +21,7 @@ import { requestContext } from './http/middleware/request-context.js';
 import { securityHeaders } from './http/middleware/security-headers.js';
 import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
-import { opsRoutes } from './http/ops/ops.routes.js';
+import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './http/views.js';
 
@@ -47,8 +47,8 @@ export function buildApp(c: Container): Koa {
   app.use(securityHeaders());
   app.use(errorHandler(c.logger, views));
 
-  const ops = opsRoutes(c.readiness, c.metrics).routes() as unknown as Middleware;
-  const opsPaths = new Set(['/healthz', '/readyz', '/metrics']);
+  const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
+  const opsPaths = new Set(['/healthz', '/readyz']);
   app.use((ctx, next) => (opsPaths.has(ctx.path) ? ops(ctx, next) : next()));
 
   const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
@@ -95,5 +95,13 @@ export function buildApp(c: Container): Koa {
     }
     return mw(ctx, next);
   });
+  return app;
+}
+
+/** The metrics listener's app: /metrics and a JSON 404 for anything else. */
+export function buildMetricsApp(c: Container): Koa {
+  const app = new Koa();
+  app.use(errorHandler(c.logger, createViewRenderer()));
+  app.use(metricsRoutes(c.metrics).routes() as unknown as Middleware);
   return app;
 }

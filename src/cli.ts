@@ -6,6 +6,7 @@ import { createUserBody } from './admin/user.schema.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createContainer } from './container.js';
 import { IdpError, badRequest } from './lib/errors.js';
+import { StartupError } from './lib/startup-error.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
 
 const USAGE = `usage: npm run cli -- <command> [options]
@@ -88,7 +89,7 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   const e = err as { issues?: { path: PropertyKey[]; message: string }[]; message?: string };
   if (e.issues) console.error(`invalid input: ${e.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ')}`);
-  else if (err instanceof IdpError || err instanceof ConfigError) console.error(e.message);
+  else if (err instanceof IdpError || err instanceof StartupError) console.error(e.message);
   else console.error(err);
   process.exitCode = 1;
 });

@@ -3,12 +3,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { StartupError } from './lib/startup-error.js';
 
 const positiveInt = z.coerce.number().int().positive();
+const tcpPort = z.coerce.number().int().min(0).max(65535);
 
-export const configSchema = z.object({
+// Strict at every level: a misspelt setting (YAML or IDP_*) stops start-up instead of being ignored.
+export const configSchema = z.strictObject({
   nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
-  port: z.coerce.number().int().min(0).max(65535),
+  port: tcpPort,
+  // Prometheus metrics on their own listener, loopback by default, so the public port never serves them.
+  metricsPort: z.union([z.literal('off'), tcpPort], { error: 'must be a port number (0: any free port) or "off"' }),
+  metricsHost: z.string().min(1),
   issuer: z.url().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dataDir: z.string().min(1),
@@ -20,16 +26,16 @@ export const configSchema = z.object({
   encryptionKey: z.string().optional(),
   bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
   trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be IP addresses or CIDRs')),
-  session: z.object({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
-  ttl: z.object({
+  session: z.strictObject({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
+  ttl: z.strictObject({
     accessTokenSeconds: positiveInt, idTokenSeconds: positiveInt, authorizationCodeSeconds: positiveInt.max(600),
     interactionSeconds: positiveInt, refreshTokenSeconds: positiveInt, clientCredentialsSeconds: positiveInt,
   }),
-  keys: z.object({ reloadSeconds: positiveInt }),
-  lockout: z.object({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),
-  mfa: z.object({ attemptsPerChallenge: positiveInt.max(100), recentAuthSeconds: positiveInt }),
-  rateLimit: z.object({ loginPerIpPerMinute: positiveInt }),
-  limits: z.object({ jsonBodyBytes: positiveInt }),
+  keys: z.strictObject({ reloadSeconds: positiveInt }),
+  lockout: z.strictObject({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),
+  mfa: z.strictObject({ attemptsPerChallenge: positiveInt.max(100), recentAuthSeconds: positiveInt }),
+  rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt }),
+  limits: z.strictObject({ jsonBodyBytes: positiveInt }),
   apiAudience: z.string(),
 }).refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
   message: 'must not exceed session.absoluteSeconds', path: ['session', 'idleSeconds'],
@@ -38,12 +44,13 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema> & { issuer: string; apiAudience: string; issuerFromPort: boolean };
 
 /** Thrown for invalid configuration; the message names the setting so start-up can say what to fix. */
-export class ConfigError extends Error {}
+export class ConfigError extends StartupError {}
 
 const ENV_MAP: Record<string, string> = {
   NODE_ENV: 'nodeEnv', PORT: 'port', ISSUER: 'issuer', LOG_LEVEL: 'logLevel', DATABASE_URL: 'databaseUrl',
   REDIS_URL: 'redisUrl', REDIS_CLUSTER_NODES: 'redisClusterNodes', ENCRYPTION_KEY: 'encryptionKey',
   BOOTSTRAP_API_KEY: 'bootstrapApiKey', TRUSTED_PROXIES: 'trustedProxies', DATA_DIR: 'dataDir',
+  METRICS_PORT: 'metricsPort', METRICS_HOST: 'metricsHost',
 };
 const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies']);
 
@@ -66,17 +73,30 @@ function parseEnvValue(key: string, raw: string): unknown {
   return raw;
 }
 
-function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
+/** The settings found in the environment, and which variable set each path (to name it in errors). */
+function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; origins: Map<string, string> } {
+  const values: Record<string, unknown> = {};
+  const origins = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || raw === '') continue;
-    if (ENV_MAP[name]) setPath(out, [ENV_MAP[name]!], parseEnvValue(ENV_MAP[name]!, raw));
-    else if (name.startsWith('IDP_')) {
-      const keys = name.slice(4).split('__').map(camel);
-      setPath(out, keys, parseEnvValue(keys[keys.length - 1]!, raw));
-    }
+    const keys = ENV_MAP[name] ? [ENV_MAP[name]!] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
+    if (!keys) continue;
+    setPath(values, keys, parseEnvValue(keys[keys.length - 1]!, raw));
+    origins.set(keys.join('.'), name);
   }
-  return out;
+  return { values, origins };
+}
+
+/** One line naming the setting, and the variable it came from when the environment set it. */
+function describeIssue(issue: z.core.$ZodIssue, origins: Map<string, string>): string {
+  const at = (p: PropertyKey[]) => p.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const unknown = issue.keys.map((k) => origins.get(at([...issue.path, k])) ?? at([...issue.path, k]));
+    return `invalid configuration: unknown setting ${unknown.join(', ')}`;
+  }
+  const path = at(issue.path);
+  const origin = origins.get(path) ?? [...origins].find(([key]) => key.startsWith(`${path}.`))?.[1];
+  return `invalid configuration: ${path || '(root)'}${origin && origin !== path ? ` (${origin})` : ''}: ${issue.message}`;
 }
 
 function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
@@ -99,11 +119,9 @@ export const projectRoot = (() => {
 /** Defaults from config/default.yaml, then the environment, then explicit overrides (tests). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
   const defaults = YAML.parse(fs.readFileSync(path.join(projectRoot, 'config', 'default.yaml'), 'utf8')) as Record<string, unknown>;
-  const parsed = configSchema.safeParse(merge(merge(defaults, fromEnv(env)), overrides));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new ConfigError(`invalid configuration: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
-  }
+  const fromEnvironment = fromEnv(env);
+  const parsed = configSchema.safeParse(merge(merge(defaults, fromEnvironment.values), overrides));
+  if (!parsed.success) throw new ConfigError(describeIssue(parsed.error.issues[0]!, fromEnvironment.origins));
   return withIssuer({ ...parsed.data, issuerFromPort: !parsed.data.issuer }, parsed.data.issuer ?? `http://localhost:${parsed.data.port}`);
 }
 

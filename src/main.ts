@@ -1,10 +1,11 @@
 import { ConfigError, loadConfig } from './config.js';
+import { StartupError } from './lib/startup-error.js';
 import { startServer } from './server.js';
 
 try {
   const config = loadConfig();
   const server = await startServer(config);
-  server.container.logger.info({ url: server.url, issuer: server.container.config.issuer }, 'identity provider listening');
+  server.container.logger.info({ url: server.url, issuer: server.container.config.issuer, metrics: server.metricsUrl }, 'identity provider listening');
   const stop = async () => {
     server.container.logger.info('shutting down');
     await server.close();
@@ -13,9 +14,10 @@ try {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 } catch (err) {
-  if (err instanceof ConfigError) {
+  if (err instanceof StartupError) {
     console.error(err.message);
-    process.exit(78);
+    // EX_CONFIG (sysexits.h) for a setting to fix; 1 for anything else in the operator's hands.
+    process.exit(err instanceof ConfigError ? 78 : 1);
   }
   console.error(err);
   process.exit(1);

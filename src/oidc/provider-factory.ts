@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { AdapterClass } from './adapter.js';
+import { allowClientFormTargets } from './form-targets.js';
 import type { KeyStore } from './key-store.js';
 import { buildProvider, type ProviderDeps } from './provider.js';
 import type { ProviderHolder } from './provider-holder.js';
@@ -28,6 +29,7 @@ export async function createProviderHolder(deps: ProviderFactoryDeps): Promise<P
     const keys = await deps.keyStore.load();
     const provider = buildProvider({ ...deps.extend, config: deps.config, adapter: deps.adapter, keys, findAccount: deps.findAccount, clients: deps.clients, renderError: renderProviderError });
     provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
+    allowClientFormTargets(provider);
     return { provider, version: keys.version };
   };
   let state = await build();

@@ -3,6 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { CamelCasePlugin, Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from 'kysely';
 import pg from 'pg';
 import { migrations } from '../../migrations/index.js';
+import { lockDataDir } from './data-dir-lock.js';
 import type { Database } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
 import { ScopedIntrospector } from './scoped-introspector.js';
@@ -61,10 +62,17 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const pglite = await PGlite.create(opts.dataDir === ':memory:' ? undefined : `${opts.dataDir}/pglite`);
-  if (opts.schema) await pglite.exec(`create schema if not exists "${opts.schema}"; set search_path to "${opts.schema}"`);
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins });
-  return { db, engine: 'pglite', close: () => db.destroy() };
+  const inMemory = opts.dataDir === ':memory:';
+  const unlock = inMemory ? () => {} : lockDataDir(opts.dataDir);
+  try {
+    const pglite = await PGlite.create(inMemory ? undefined : `${opts.dataDir}/pglite`);
+    if (opts.schema) await pglite.exec(`create schema if not exists "${opts.schema}"; set search_path to "${opts.schema}"`);
+    const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins });
+    return { db, engine: 'pglite', close: async () => { try { await db.destroy(); } finally { unlock(); } } };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
 }
 
 export async function migrateToLatest(db: Db, schema?: string): Promise<MigrationResultSet> {

@@ -72,7 +72,7 @@ async function auditRows(userId: string, type?: string) {
 }
 
 async function successCount(): Promise<number> {
-  const text = await (await fetch(`${idp.url}/metrics`)).text();
+  const text = await (await fetch(`${idp.metricsUrl}/metrics`)).text();
   const m = /^idp_logins_total\{outcome="success"\} (\d+)/m.exec(text);
   return m ? Number(m[1]) : 0;
 }

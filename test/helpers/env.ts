@@ -21,6 +21,7 @@ export function testConfig(name: string, mode: Mode = 'postgres+redis', override
   return loadConfig({}, {
     nodeEnv: 'test',
     port: 0,
+    metricsPort: 0,
     logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     encryptionKey: TEST_ENCRYPTION_KEY,
     bootstrapApiKey: ADMIN_KEY,

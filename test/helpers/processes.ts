@@ -128,6 +128,7 @@ export async function startIdpProcess(o: IdpProcessOptions, timeoutMs = 45_000):
     HOME: process.env.HOME,
     NODE_ENV: 'test',
     PORT: String(o.port),
+    METRICS_PORT: '0',
     ISSUER: o.issuer,
     DATABASE_URL,
     IDP_DATABASE_SCHEMA: o.schema,

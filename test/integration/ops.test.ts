@@ -103,7 +103,7 @@ describe('healthy IdP', () => {
     expect((await browser.json(`${interactionUrl.href}/login`, { username: 'metric', password: 'wrong' })).status).toBe(401);
     expect((await browser.json(`${interactionUrl.href}/login`, { username: 'metric', password: PASSWORD })).status).toBe(200);
 
-    const res = await fetch(`${idp.url}/metrics`);
+    const res = await fetch(`${idp.metricsUrl}/metrics`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
     const text = await res.text();

@@ -2,6 +2,7 @@ import type { Context } from 'koa';
 import { requestedAalOf } from '../../authn/amr.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
+import { allowFormTargets } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
@@ -54,6 +55,8 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     isStepUp: (details) => Boolean(details.session?.accountId) && details.prompt.reasons.every((r) => STEP_UP_REASONS.has(r)),
     async render(ctx, details, view, extra = {}) {
       ctx.type = 'html';
+      // Every form here ends, after redirects, at the redirect_uri the provider validated for this request.
+      allowFormTargets(ctx.res, [String(details.params.redirect_uri ?? '')]);
       ctx.body = await views.render(view, {
         uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid),
         scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,

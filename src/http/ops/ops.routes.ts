@@ -3,8 +3,8 @@ import type { Metrics } from '../../lib/metrics.js';
 
 export interface ReadinessCheck { name: string; check(): Promise<void> }
 
-/** Liveness, readiness (every dependency reachable, else 503) and Prometheus metrics. */
-export function opsRoutes(checks: ReadinessCheck[], metrics: Metrics): Router {
+/** Liveness and readiness (every dependency reachable, else 503), on the public port for load balancers. */
+export function opsRoutes(checks: ReadinessCheck[]): Router {
   const router = new Router();
   router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
   router.get('/readyz', async (ctx) => {
@@ -20,6 +20,15 @@ export function opsRoutes(checks: ReadinessCheck[], metrics: Metrics): Router {
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };
   });
+  return router;
+}
+
+/**
+ * Prometheus metrics, served only on the separate metrics listener: they reveal traffic and login
+ * outcomes, which the public port has no business telling anyone.
+ */
+export function metricsRoutes(metrics: Metrics): Router {
+  const router = new Router();
   router.get('/metrics', async (ctx) => {
     ctx.type = metrics.registry.contentType;
     ctx.body = await metrics.registry.metrics();
