@@ -51,6 +51,14 @@ function suite(mode: Mode) {
     const flow = await beginAuth(config);
     return Promise.all(attempts.map((a) => flow.post('login', a)));
   }
+  /**
+   * The right answer is sent while the wrong burst is still in flight, once the server has reserved
+   * the whole budget for it: sent in the same array it could be reserved among the first ones, and
+   * then be a legitimate guess within the budget.
+   */
+  async function whenBudgetReserved(id: string, reserved: (u: Awaited<ReturnType<typeof account>>) => boolean): Promise<void> {
+    for (let i = 0; i < 400 && !reserved(await account(id)); i++) await new Promise((r) => setTimeout(r, 5));
+  }
   const wrong = (username: string, n: number) => Array.from({ length: n }, (_, i) => ({ username, password: `wrong-guess-${i}` }));
 
   function expectInvalidCredentials(r: { status: number; body: unknown }) {
@@ -77,7 +85,10 @@ function suite(mode: Mode) {
 
     test('24 wrong passwords and the right one at once: the right one gets the same 401, and the lock stays', async () => {
       const user = await newUser(idp.url, 'burst-right');
-      const answers = await burst([...wrong(user.username, 24), { username: user.username, password: PASSWORD }]);
+      const flow = await beginAuth(config);
+      const guesses = wrong(user.username, 24).map((a) => flow.post('login', a));
+      await whenBudgetReserved(user.id, (u) => u.failedAttempts + u.passwordChecksPending >= MAX_FAILURES || u.lockedUntil !== null);
+      const answers = await Promise.all([...guesses, flow.post('login', { username: user.username, password: PASSWORD })]);
       answers.forEach(expectInvalidCredentials);
 
       expect(await checkedWrong(user.id)).toBeLessThanOrEqual(MAX_FAILURES + SLACK);
@@ -172,10 +183,9 @@ function suite(mode: Mode) {
       const flows = await challenges(user.username, 4);
       const bad = await wrongCode(user.secret, clock.now());
       const right = await codeAt(user.secret, clock.now());
-      const answers = await Promise.all([
-        ...Array.from({ length: 24 }, (_, i) => flows[i % 3]!.post('mfa/totp', { code: bad })),
-        flows[3]!.post('mfa/totp', { code: right }),
-      ]);
+      const guesses = Array.from({ length: 24 }, (_, i) => flows[i % 3]!.post('mfa/totp', { code: bad }));
+      await whenBudgetReserved(user.id, (u) => u.mfaLockedUntil !== null);
+      const answers = await Promise.all([...guesses, flows[3]!.post('mfa/totp', { code: right })]);
 
       expect(refusal(answers.at(-1)!)).toBe('429 mfa_locked');
       expect(await codeChecksFailed(user.id)).toBeLessThanOrEqual(MFA_MAX_FAILURES + SLACK);
@@ -188,7 +198,10 @@ function suite(mode: Mode) {
       const user = await totpUser('mfa-platform-burst');
       const bad = await wrongCode(user.secret, clock.now());
       const verify = (code: string) => api('POST', '/otp/verify', { otp: { id: user.externalId, code } });
-      const answers = await Promise.all([...Array.from({ length: 29 }, () => verify(bad)), verify(await codeAt(user.secret, clock.now()))]);
+      const right = await codeAt(user.secret, clock.now());
+      const guesses = Array.from({ length: 29 }, () => verify(bad));
+      await whenBudgetReserved(user.id, (u) => u.mfaLockedUntil !== null);
+      const answers = await Promise.all([...guesses, verify(right)]);
 
       expect(await codeChecksFailed(user.id)).toBeLessThanOrEqual(MFA_MAX_FAILURES + SLACK);
       for (const a of answers) expect(['401 invalid_code', '429 mfa_locked']).toContain(refusal(a));
