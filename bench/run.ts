@@ -93,7 +93,7 @@ const only = opt.only?.split(',').map((s) => s.trim().toUpperCase()).filter(Bool
 /**
  * S1-totp: a TOTP code is accepted once per user per 30-s step, so its users must outnumber the
  * logins of any one step. The default pool assumes at most this many logins/s per core (about 2×
- * the §4.2 goal of 45/s); a smaller pool shows up as errors ("pool exhausted"), never as replays.
+ * the goal of 45/s); a smaller pool shows up as errors ("pool exhausted"), never as replays.
  */
 const TOTP_MAX_RATE = 100;
 const TOTP_STEP_S = 30;
@@ -647,7 +647,7 @@ async function main(): Promise<void> {
   ].filter((g) => g.value !== undefined).map((g) => ({ ...g, met: g.value! >= g.target }));
   console.log('\nGoals (throughput is reported, not gated)\n');
   console.log(table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.unit === 'ratio' ? pct(g.value) : `${num(g.value)}${g.unit}`, g.met ? 'yes' : 'NO'])));
-  console.log('Latency goals (§4.2) apply at 70 % load in an open loop; these closed-loop runs are at saturation, so their p99s are not comparable.');
+  console.log('Latency goals apply at 70 % load in an open loop; these closed-loop runs are at saturation, so their p99s are not comparable.');
 
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${stamp}.json`);

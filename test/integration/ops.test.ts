@@ -1,7 +1,7 @@
 /**
- * Operations (FEATURES.md §1): liveness, readiness, Prometheus metrics, and failing closed with a
- * 503 when Redis or PostgreSQL goes away under a running IdP (SECURITY.md "dependency errors fail
- * closed": never 401 invalid_credentials, never 500). The test starts and stops its own
+ * Operations: liveness, readiness, Prometheus metrics, and failing closed with a 503 when Redis or
+ * PostgreSQL goes away under a running IdP (a dependency error is never a verdict: never 401
+ * invalid_credentials, never 500). The test starts and stops its own
  * redis-server and PostgreSQL on loopback ports.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -16,7 +16,7 @@ import { REDIRECT_URI, authorize, createUser, discover, oc, passwordSteps, regis
 
 const PASSWORD = 'correct horse battery staple';
 
-/** A throw-away PostgreSQL cluster of our own (initdb as the postgres user, TOOLCHAIN.md §6). */
+/** A throw-away PostgreSQL cluster of our own (initdb as the postgres user). */
 async function startPostgres(): Promise<{ url: string; stop(): Promise<void>; cleanup(): void }> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-ops-pg-'));

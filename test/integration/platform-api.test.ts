@@ -53,7 +53,7 @@ async function withTotp() {
 }
 
 describe('TOTP set-up and verification', () => {
-  test('POST /users/otp → seed-002 shape, pending until the first valid code; then has_otp', async () => {
+  test('POST /users/otp → the documented shape, pending until the first valid code; then has_otp', async () => {
     const user = await newUser();
     const r = await startOtp(user.externalId);
     expect(r.status).toBe(200);
