@@ -3,16 +3,14 @@
  * each endpoint that takes one answers `invalid_target` (RFC 8707 section 2) and never a server error.
  */
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { REDIRECT_URI, discover, oc, registerClient } from '../helpers/rp.js';
+import { REDIRECT_URI, oc, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
 let client: { client_id: string; client_secret: string };
-let config: oc.Configuration;
 
 beforeAll(async () => {
   idp = await startTestIdp('resource-indicators');
   client = await registerClient(idp.url, { first_party: true });
-  config = await discover(idp.url, client.client_id, client.client_secret);
 });
 afterAll(async () => { await idp.stop(); });
 
