@@ -111,6 +111,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       extraTokenClaims: createExtraTokenClaims(stepUps),
       policy: buildInteractionPolicy({
         absoluteSessionSeconds: config.session.absoluteSeconds,
+        clock,
         deviceCookie: DEVICE_COOKIE,
         sessionSatisfies: (f) => mfa.sessionSatisfies({ ...f, requestedAal: requestedAalOf(f.acrValues) }),
       }),

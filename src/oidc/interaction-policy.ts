@@ -1,4 +1,5 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Clock } from '../lib/clock.js';
 import { asProviderError } from './unavailable.js';
 
 export interface SessionFacts {
@@ -14,6 +15,8 @@ export interface InteractionPolicyDeps {
   /** True when the signed-in session still meets the MFA policy and the requested acr. */
   sessionSatisfies(facts: SessionFacts): Promise<boolean>;
   absoluteSessionSeconds: number;
+  /** The same clock the login stamps `loginTs` with, so the lifetime is measured on one timeline. */
+  clock: Clock;
   deviceCookie: string;
 }
 
@@ -31,7 +34,7 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
   login.checks.add(new Check('session_expired', 'the session reached its absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
     const { session } = ctx.oidc;
     if (!session?.accountId || !session.loginTs) return Check.NO_NEED_TO_PROMPT;
-    return Math.floor(Date.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    return Math.floor(deps.clock.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
   }));
 
   login.checks.add(new Check('mfa_required', 'a stronger or fresher authentication is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {

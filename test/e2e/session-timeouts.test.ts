@@ -1,5 +1,6 @@
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { Browser } from '../helpers/browser.js';
+import { FakeClock } from '../helpers/mfa-flow.js';
 import { authorize, createUser, discover, oc, passwordSteps, registerClient, REDIRECT_URI } from '../helpers/rp.js';
 
 /** A silent authorization request in this browser: 'code' while the SSO session is valid, else the error. */
@@ -49,5 +50,25 @@ describe('SSO session timeouts (NIST SP 800-63B AAL2: idle and absolute)', () =>
     // (auth_time is in whole seconds, so the end can come up to a second early).
     expect(elapsed).toBeGreaterThan(4_500);
     expect(elapsed).toBeLessThan(9_000);
+  });
+});
+
+describe('the absolute lifetime is measured on the IdP clock that stamped the login', () => {
+  const clock = new FakeClock();
+  let idp: TestIdp;
+  let config: oc.Configuration;
+  beforeAll(async () => {
+    idp = await startTestIdp('session-clock', 'postgres+redis', {}, { clock });
+    const client = await registerClient(idp.url, { first_party: true });
+    config = await discover(idp.url, client.client_id, client.client_secret);
+    await createUser(idp.url, { external_id: 'sc-1', username: 'sue', password: 'sue password 123' });
+  });
+  afterAll(async () => { await idp.stop(); });
+
+  test('past session.absoluteSeconds on that clock, a silent request needs a fresh login', async () => {
+    const { browser } = await authorize(config, { onStep: passwordSteps('sue', 'sue password 123') });
+    expect(await silent(config, browser)).toBe('code');
+    clock.advance((idp.container.config.session.absoluteSeconds + 60) * 1000);
+    expect(await silent(config, browser)).toBe('login_required');
   });
 });
