@@ -1,5 +1,5 @@
 import { IdpError, badRequest } from '../lib/errors.js';
-import type { AuthEvent, FactorKind, MfaMethod } from '../policy/types.js';
+import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
 
 export interface FactorContext {
   accountId: string;
@@ -7,16 +7,28 @@ export interface FactorContext {
 }
 
 /**
- * One MFA method. Stateless: challenge state (if any) is kept by the caller in the login
- * transaction; `verify` returns the event it earned or throws FactorError.
+ * One MFA method, plugged in through the registry. Stateless: challenge state (if any) is kept
+ * by the caller in the login transaction; `verify` returns the event it earned or throws FactorError.
  */
 export interface Factor {
-  readonly kind: FactorKind;
-  readonly method: MfaMethod;
-  readonly secondFactor: boolean;
-  readonly phishingResistant: boolean;
+  readonly descriptor: FactorDescriptor;
+  /** The method's URL segment: /interaction/{uid}/mfa/{path} and /api/v1/mfa/{path}. */
+  readonly path: string;
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
+  /** The response has this method's form (a doorway that takes any code uses it to pick the method). */
+  recognizes(response: unknown): boolean;
+  /** Completes the account's pending enrolment with a first valid response; throws FactorError when none is pending or the response is wrong. */
+  confirm?(accountId: string, response: unknown): Promise<AuthEvent>;
+  /**
+   * Ends the method for the account, pending enrolments included; false when there was nothing
+   * to remove. Absent for a method that cannot be removed by itself.
+   */
+  remove?(accountId: string): Promise<boolean>;
 }
+
+/** The event a verified credential of this method earns. */
+export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent =>
+  ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant });
 
 export class FactorError extends Error {
   constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {

@@ -14,7 +14,7 @@ import type { CredentialRepository } from '../store/repositories/credential.repo
 import { aalOf, acrOf, amrOf } from './amr.js';
 import { FactorError } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
-import type { FactorRegistry } from './factors/index.js';
+import type { FactorRegistry } from './factors/registry.js';
 import type { LoginTransaction, TransactionStore } from './transaction.store.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
 
@@ -76,7 +76,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const { settings, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
-    const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
+    const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
     return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
   }
 
@@ -196,7 +196,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // The same policy and factors as a moment ago: only what has been proven changed.
-      const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
+      const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },

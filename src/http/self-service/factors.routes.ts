@@ -58,7 +58,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
   });
 
   router.delete('/totp', async (ctx) => {
-    await factors.removeTotp(await fresh(ctx), changeContext(ctx));
+    await factors.removeFactor(await fresh(ctx), 'totp', changeContext(ctx));
     ctx.status = 204;
   });
 

@@ -1,13 +1,18 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
-import type { Clock } from '../../lib/clock.js';
-import type { SecretBox } from '../../lib/crypto.js';
-import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
-import type { AuthEvent } from '../../policy/types.js';
-import { FactorError, type Factor, type FactorContext } from '../factor.js';
+import type { Clock } from '../../../lib/clock.js';
+import type { SecretBox } from '../../../lib/crypto.js';
+import type { CredentialRepository } from '../../../store/repositories/credential.repository.js';
+import type { AuthEvent, FactorDescriptor } from '../../../policy/types.js';
+import { FactorError, eventOf, type Factor, type FactorContext } from '../../factor.js';
+import { totpCodeSchema } from './totp.schema.js';
 
 const PERIOD = 30;
-const CODE = /^[0-9]{6}$/;
+
+/** A one-time password from a device the user holds: a second factor, AAL2, phishable (NIST SP 800-63B §5.1.4). */
+export const totpDescriptor: FactorDescriptor = {
+  method: 'totp', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: true, recovery: false,
+};
 
 export interface TotpDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
 
@@ -34,13 +39,9 @@ export function createTotpFactor(deps: TotpDeps) {
     return result.valid && 'timeStep' in result ? (result.timeStep as number) : undefined;
   }
 
-  function event(credentialId: string, now: number): AuthEvent {
-    return { factor: 'totp', at: now, credentialId, secondFactor: true, phishingResistant: false };
-  }
-
   async function verifyAgainst(rows: { id: string; secretSealed: string | null; lastTotpStep: number | null }[], code: unknown, now: number) {
     if (typeof code !== 'string') throw new FactorError('malformed', 'code must be a string');
-    if (!CODE.test(code)) throw new FactorError('invalid_code');
+    if (!totpCodeSchema.safeParse(code).success) throw new FactorError('invalid_code');
     for (const row of rows) {
       if (!row.secretSealed) continue;
       const step = await matchStep(row.secretSealed, code, row.lastTotpStep === null ? null : Number(row.lastTotpStep), now);
@@ -49,12 +50,26 @@ export function createTotpFactor(deps: TotpDeps) {
     throw new FactorError('invalid_code');
   }
 
+  /** Confirms the pending enrolment with a first valid code; it then replaces any previous TOTP. */
+  async function confirm(accountId: string, code: unknown): Promise<AuthEvent> {
+    const pending = await credentials.findPending(accountId, 'totp');
+    if (!pending) throw new FactorError('invalid_code', 'no TOTP enrolment is pending');
+    const now = clock.now();
+    const id = await verifyAgainst([pending], code, now);
+    await credentials.replaceKind(accountId, 'totp', id);
+    return eventOf(totpDescriptor, now, id);
+  }
+
   const factor: Factor = {
-    kind: 'totp', method: 'totp', secondFactor: true, phishingResistant: false,
+    descriptor: totpDescriptor,
+    path: 'totp',
     async verify(ctx: FactorContext, response: unknown) {
       const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
-      return event(id, ctx.now);
+      return eventOf(totpDescriptor, ctx.now, id);
     },
+    confirm,
+    recognizes: (response) => totpCodeSchema.safeParse(response).success,
+    remove: async (accountId) => (await credentials.deleteKind(accountId, 'totp')) > 0,
   };
 
   return {
@@ -80,15 +95,7 @@ export function createTotpFactor(deps: TotpDeps) {
       const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
       return { credentialId, secret, otpauthUri, qrSvg, qrPng };
     },
-    /** Confirms the pending enrolment with a first valid code; it then replaces any previous TOTP. */
-    async confirm(accountId: string, code: unknown): Promise<AuthEvent> {
-      const pending = await credentials.findPending(accountId, 'totp');
-      if (!pending) throw new FactorError('invalid_code', 'no TOTP enrolment is pending');
-      const now = clock.now();
-      const id = await verifyAgainst([pending], code, now);
-      await credentials.replaceKind(accountId, 'totp', id);
-      return event(id, now);
-    },
+    confirm,
   };
 }
 
