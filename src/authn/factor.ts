@@ -12,8 +12,8 @@ export interface FactorContext {
  */
 export interface Factor {
   readonly descriptor: FactorDescriptor;
-  /** The method's URL segment: /interaction/{uid}/mfa/{path} and /api/v1/mfa/{path}. */
-  readonly path: string;
+  /** URL segments: the challenge at /interaction/{uid}/mfa/{challenge}, self-service at /api/v1/mfa/{manage}. */
+  readonly paths: { readonly challenge: string; readonly manage: string };
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
   /** The response has this method's form (a doorway that takes any code uses it to pick the method). */
   recognizes(response: unknown): boolean;

@@ -59,7 +59,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const { flow, login } = await passwordStep(get().config, username, PASSWORD);
       expect(login.status).toBe(200);
       expect(login.body).toMatchObject({ status: 'mfa_required', methods: expect.arrayContaining([driver.method]) });
-      return { ...flow, answer: (code: unknown) => flow.post(`mfa/${factor().path}`, { code }) };
+      return { ...flow, answer: (code: unknown) => flow.post(`mfa/${factor().paths.challenge}`, { code }) };
     }
 
     const expectRefused = (r: { status: number; body: any }) => {
@@ -73,15 +73,19 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const ok = await flow.answer(await driver.valid(user.held));
       expect(ok.status).toBe(200);
       expect(ok.body.status).toBe('success');
-      const { claims } = await flow.complete(ok.body.redirect_to);
+      const { tokens, claims } = await flow.complete(ok.body.redirect_to);
       expect(claims.sub).toBe(user.id);
       expect(claims.acr).toBe('aal2');
       expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
 
+      // The user removes the method through self-service, with the second factor just proven.
+      const self = (method: string, path: string) =>
+        fetch(`${get().idp.url}/api/v1/mfa${path}`, { method, headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect((await (await self('GET', '')).json()).methods).toContain(driver.method);
+      expect((await self('DELETE', `/${factor().paths.manage}`)).status).toBe(204);
+      expect((await (await self('GET', '')).json()).methods).not.toContain(driver.method);
+      expect((await self('DELETE', `/${factor().paths.manage}`)).status).toBe(404);
       const { container } = get().idp;
-      const account = (await container.accounts.findById(user.id))!;
-      await container.factorManagement.removeFactor(account, driver.method, { actor: `user:${user.id}`, via: 'self_service' });
-      expect(await container.factors.enrolledMethods(user.id)).not.toContain(driver.method);
       const after = await passwordStep(get().config, user.username, PASSWORD);
       expect(after.login.body.methods ?? []).not.toContain(driver.method);
       await expect(factor().verify({ accountId: user.id, now: container.clock.now() }, await driver.valid(user.held))).rejects.toBeInstanceOf(FactorError);
@@ -151,7 +155,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       const flow = await challenge(user.username);
       for (const { body, type } of HOSTILE_BODIES) {
-        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().path}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': type }, body });
+        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().paths.challenge}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': type }, body });
         expect(res.status).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
         expect(await res.json()).toEqual({ error: expect.any(String), error_description: expect.any(String) });

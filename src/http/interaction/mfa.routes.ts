@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
+import type { Factor } from '../../authn/factor.js';
 import type { MfaService, Outcome } from '../../authn/mfa.service.js';
 import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
@@ -14,7 +15,7 @@ const trustBody = z.object({
   name: z.string().trim().max(100).optional(),
 });
 
-export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: string }): Router {
+export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors: readonly Factor[]; issuer: string }): Router {
   const { kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
@@ -31,8 +32,9 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: 
     }
   }
 
-  for (const [path, method] of [['totp', 'totp'], ['backup-code', 'backup_code']] as const) {
-    router.post(`/mfa/${path}`, async (ctx) => {
+  // One challenge endpoint per registered method.
+  for (const { paths, descriptor: { method } } of deps.factors) {
+    router.post(`/mfa/${paths.challenge}`, async (ctx) => {
       const details = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
       await answer(ctx, details, () => mfa.verify({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }), 'mfa');

@@ -27,7 +27,7 @@ export const backupCodeDescriptor: FactorDescriptor = {
 export function createBackupCodeFactor(credentials: CredentialRepository) {
   const factor: Factor = {
     descriptor: backupCodeDescriptor,
-    path: 'backup-code',
+    paths: { challenge: 'backup-code', manage: 'backup-codes' },
     async verify(ctx, response) {
       if (typeof response !== 'string') throw new FactorError('malformed', 'code must be a string');
       const code = backupCodeSchema.safeParse(response).data;

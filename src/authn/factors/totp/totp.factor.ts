@@ -62,7 +62,7 @@ export function createTotpFactor(deps: TotpDeps) {
 
   const factor: Factor = {
     descriptor: totpDescriptor,
-    path: 'totp',
+    paths: { challenge: 'totp', manage: 'totp' },
     async verify(ctx: FactorContext, response: unknown) {
       const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
       return eventOf(totpDescriptor, ctx.now, id);
