@@ -14,6 +14,11 @@ export interface Factor {
   readonly descriptor: FactorDescriptor;
   /** URL segments: the challenge at /interaction/{uid}/mfa/{challenge}, self-service at /api/v1/mfa/{manage}. */
   readonly paths: { readonly challenge: string; readonly manage: string };
+  /**
+   * The method's form on the challenge page: an Eta template (autoescaped) given the page's
+   * data (`uid`, `csrf`); it posts the response to /interaction/{uid}/mfa/{challenge path}.
+   */
+  readonly challengeView: string;
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
   /** The response has this method's form (a doorway that takes any code uses it to pick the method). */
   recognizes(response: unknown): boolean;

@@ -70,6 +70,12 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
     test('enrol → verify → remove: the login earns the descriptor\'s amr and aal2; once removed, the method is neither offered nor accepted', async () => {
       const user = await enrolledUser('life');
       const flow = await challenge(user.username);
+      // The challenge page shows the method's own form, posting to its own endpoint.
+      const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/mfa/${factor().paths.challenge}"`);
+      expect(html).toMatch(/name="csrf" value="[^"<]+"/);
       const ok = await flow.answer(await driver.valid(user.held));
       expect(ok.status).toBe(200);
       expect(ok.body.status).toBe('success');

@@ -4,6 +4,7 @@ import type { FactorDescriptor } from '../../../policy/types.js';
 import type { CredentialRepository } from '../../../store/repositories/credential.repository.js';
 import { FactorError, eventOf, type Factor } from '../../factor.js';
 import { ALPHABET, LENGTH, backupCodeSchema, normalizeBackupCode } from './backup-code.schema.js';
+import { challengeView } from './backup-code.view.js';
 
 export const BACKUP_CODE_COUNT = 10;
 
@@ -28,6 +29,7 @@ export function createBackupCodeFactor(credentials: CredentialRepository) {
   const factor: Factor = {
     descriptor: backupCodeDescriptor,
     paths: { challenge: 'backup-code', manage: 'backup-codes' },
+    challengeView,
     async verify(ctx, response) {
       if (typeof response !== 'string') throw new FactorError('malformed', 'code must be a string');
       const code = backupCodeSchema.safeParse(response).data;

@@ -6,6 +6,7 @@ import type { CredentialRepository } from '../../../store/repositories/credentia
 import type { AuthEvent, FactorDescriptor } from '../../../policy/types.js';
 import { FactorError, eventOf, type Factor, type FactorContext } from '../../factor.js';
 import { totpCodeSchema } from './totp.schema.js';
+import { challengeView } from './totp.view.js';
 
 const PERIOD = 30;
 
@@ -63,6 +64,7 @@ export function createTotpFactor(deps: TotpDeps) {
   const factor: Factor = {
     descriptor: totpDescriptor,
     paths: { challenge: 'totp', manage: 'totp' },
+    challengeView,
     async verify(ctx: FactorContext, response: unknown) {
       const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
       return eventOf(totpDescriptor, ctx.now, id);
