@@ -30,7 +30,10 @@ export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer(Object.fromEntries(c.factors.factors.map((f) => [`challenge:${f.descriptor.method}`, f.challengeView])));
+  const views = createViewRenderer(Object.fromEntries(c.factors.factors.flatMap((f) => [
+    [`challenge:${f.descriptor.method}`, f.challengeView],
+    ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view]] : []),
+  ])));
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.

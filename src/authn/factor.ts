@@ -22,13 +22,31 @@ export interface Factor {
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
   /** The response has this method's form (a doorway that takes any code uses it to pick the method). */
   recognizes(response: unknown): boolean;
-  /** Completes the account's pending enrolment with a first valid response; throws FactorError when none is pending or the response is wrong. */
-  confirm?(accountId: string, response: unknown): Promise<AuthEvent>;
+  /** How the method is set up; absent for a method set up elsewhere. */
+  readonly enrolment?: Enrolment;
   /**
    * Ends the method for the account, pending enrolments included; false when there was nothing
    * to remove. Absent for a method that cannot be removed by itself.
    */
   remove?(accountId: string): Promise<boolean>;
+}
+
+/** What a pending enrolment shows the user to set up their authenticator. */
+export interface EnrolmentStart {
+  /** The pending credential: a reload of the same login shows it again rather than a new one. */
+  credentialId: string;
+  /** As the login's JSON API shows it (snake_case); the enrolment page gets it as `it.enrollment`. */
+  shown: Record<string, unknown>;
+}
+
+/** Setting a method up: a pending credential, confirmed by a first valid response. */
+export interface Enrolment {
+  /** Starts an enrolment; with `resume`, that pending credential is shown again while it is still the pending one. */
+  begin(accountId: string, label: string, issuer: string, resume?: string): Promise<EnrolmentStart>;
+  /** Completes the pending enrolment; throws FactorError when none is pending or the response is wrong. */
+  confirm(accountId: string, response: unknown): Promise<AuthEvent>;
+  /** The enrolment page's content: an Eta template (autoescaped) given `it.enrollment`, `it.uid`, `it.csrf`. */
+  readonly view: string;
 }
 
 /** The event a verified credential of this method earns. */

@@ -175,8 +175,8 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         try {
           await factor.verify({ accountId: user.id, now: clock.now() }, code);
         } catch (err) {
-          if (!(err instanceof FactorError) || !opts.confirmPending || !factor.confirm) throw err;
-          await factor.confirm(user.id, code);
+          if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
+          await factor.enrolment.confirm(user.id, code);
           enrolled = true;
         }
       } catch (err) {

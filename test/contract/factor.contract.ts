@@ -23,11 +23,15 @@ export interface FactorDriver<Held> {
   expired(idp: TestIdp, accountId: string, held: Held): Promise<string>;
   /** A well-formed response that is wrong. */
   wrong(held: Held): Promise<string>;
+  /** For a method enrollable inside a login: what the user takes from the enrolment the login shows. */
+  fromEnrolment?(shown: Record<string, unknown>): Promise<Held>;
 }
 
 export interface FactorFixture {
   idp: TestIdp;
   config: oc.Configuration;
+  /** A client whose policy makes every user without a factor enrol one. */
+  enrolConfig: oc.Configuration;
   /** The IdP's per-challenge attempt cap. */
   attemptsPerChallenge: number;
 }
@@ -95,6 +99,31 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const after = await passwordStep(get().config, user.username, PASSWORD);
       expect(after.login.body.methods ?? []).not.toContain(driver.method);
       await expect(factor().verify({ accountId: user.id, now: container.clock.now() }, await driver.valid(user.held))).rejects.toBeInstanceOf(FactorError);
+    });
+
+    test('enrolment inside a login: offered only when the descriptor says so; the first valid response finishes the login at aal2', async () => {
+      const user = await newUser(get().idp.url, `${driver.method}-inlogin`);
+      const { flow, login } = await passwordStep(get().enrolConfig, user.username, PASSWORD);
+      expect(login.status).toBe(200);
+      const started = await flow.post(`enroll/${factor().paths.challenge}`);
+      if (!factor().descriptor.enrollableInLogin) {
+        expect(login.body.allowed_methods ?? []).not.toContain(driver.method);
+        expect(started.status).toBe(404);
+        return;
+      }
+      expect(login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: expect.arrayContaining([driver.method]) });
+      expect(started.status).toBe(200);
+      const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+      expect(page).toContain(`action="${flow.interactionUrl!.pathname}/enroll/${factor().paths.challenge}/confirm"`);
+      const held = await driver.fromEnrolment!(started.body);
+      expectRefused(await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.wrong(held) }));
+      const ok = await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.valid(held) });
+      expect(ok.status).toBe(200);
+      expect(ok.body.status).toBe('success');
+      const { claims } = await flow.complete(ok.body.redirect_to);
+      expect(claims.acr).toBe('aal2');
+      expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
+      expect(await get().idp.container.factors.enrolledMethods(user.id)).toContain(driver.method);
     });
 
     test('replay: a response accepted once is refused in the next login, even sent by many at once', async () => {

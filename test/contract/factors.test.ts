@@ -12,17 +12,20 @@ import { describeFactor, type FactorDriver } from './factor.contract.js';
 const ATTEMPTS = 5;
 let idp: TestIdp;
 let config: oc.Configuration;
+let enrolConfig: oc.Configuration;
 
 beforeAll(async () => {
   idp = await startTestIdp('factor-contract', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 }, mfa: { attemptsPerChallenge: ATTEMPTS, recentAuthSeconds: 300 } });
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
+  const enforcing = await registerClient(idp.url, { first_party: true, mfa_policy: { enforce_enrollment: true } });
+  enrolConfig = await discover(idp.url, enforcing.client_id, enforcing.client_secret);
   // The account-wide lockout has its own tests; here it must not end the challenges first.
   await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
 });
 afterAll(async () => { await idp.stop(); });
 
-const fixture = () => ({ idp, config, attemptsPerChallenge: ATTEMPTS });
+const fixture = () => ({ idp, config, enrolConfig, attemptsPerChallenge: ATTEMPTS });
 
 /** The last step used per secret: TOTP accepts each step once, so each valid code takes the next free one in the window. */
 const usedSteps = new Map<string, number>();
@@ -45,6 +48,7 @@ const totp: FactorDriver<string> = {
   // Two steps back is outside the ±1 step window of RFC 6238 §5.2 as the IdP applies it.
   expired: async (_test, _accountId, secret) => { await awayFromStepBoundary(); return codeAt(secret, Date.now(), -2); },
   wrong: (secret) => wrongCode(secret),
+  fromEnrolment: async (shown) => String(shown.secret),
 };
 
 const backupCodes: FactorDriver<string[]> = {

@@ -6,7 +6,7 @@ import type { CredentialRepository } from '../../../store/repositories/credentia
 import type { AuthEvent, FactorDescriptor } from '../../../policy/types.js';
 import { FactorError, eventOf, type Factor, type FactorContext } from '../../factor.js';
 import { totpCodeSchema } from './totp.schema.js';
-import { challengeView } from './totp.view.js';
+import { challengeView, enrolmentView } from './totp.view.js';
 
 const PERIOD = 30;
 
@@ -61,6 +61,28 @@ export function createTotpFactor(deps: TotpDeps) {
     return eventOf(totpDescriptor, now, id);
   }
 
+  /**
+   * Starts an enrolment: a new secret, pending until a first valid code confirms it. With `resume`,
+   * the pending credential of that id is shown again while it is still the pending one, so a reload
+   * or a wrong code never replaces the secret the user has already scanned.
+   */
+  async function begin(accountId: string, label: string, issuer: string, resume?: string): Promise<TotpEnrollment> {
+    const pending = resume ? await credentials.findPending(accountId, 'totp') : undefined;
+    let credentialId: string;
+    let secret: string;
+    if (pending && pending.id === resume && pending.secretSealed) {
+      credentialId = pending.id;
+      secret = box.open(pending.secretSealed);
+    } else {
+      secret = generateSecret({ length: 20 });
+      await credentials.deleteKindPending(accountId, 'totp');
+      credentialId = (await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false })).id;
+    }
+    const otpauthUri = generateURI({ issuer, label, secret });
+    const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
+    return { credentialId, secret, otpauthUri, qrSvg, qrPng };
+  }
+
   const factor: Factor = {
     descriptor: totpDescriptor,
     paths: { challenge: 'totp', manage: 'totp' },
@@ -69,34 +91,21 @@ export function createTotpFactor(deps: TotpDeps) {
       const id = await verifyAgainst(await credentials.listActive(ctx.accountId, 'totp'), response, ctx.now);
       return eventOf(totpDescriptor, ctx.now, id);
     },
-    confirm,
+    enrolment: {
+      async begin(accountId, label, issuer, resume) {
+        const e = await begin(accountId, label, issuer, resume);
+        return { credentialId: e.credentialId, shown: { secret: e.secret, otpauth_uri: e.otpauthUri, qr_code_svg: e.qrSvg, qr_code_png: e.qrPng } };
+      },
+      confirm,
+      view: enrolmentView,
+    },
     recognizes: (response) => totpCodeSchema.safeParse(response).success,
     remove: async (accountId) => (await credentials.deleteKind(accountId, 'totp')) > 0,
   };
 
   return {
     factor,
-    /**
-     * Starts an enrolment: a new secret, pending until a first valid code confirms it. With `resume`,
-     * the pending credential of that id is shown again while it is still the pending one, so a reload
-     * or a wrong code never replaces the secret the user has already scanned.
-     */
-    async begin(accountId: string, label: string, issuer: string, resume?: string): Promise<TotpEnrollment> {
-      const pending = resume ? await credentials.findPending(accountId, 'totp') : undefined;
-      let credentialId: string;
-      let secret: string;
-      if (pending && pending.id === resume && pending.secretSealed) {
-        credentialId = pending.id;
-        secret = box.open(pending.secretSealed);
-      } else {
-        secret = generateSecret({ length: 20 });
-        await credentials.deleteKindPending(accountId, 'totp');
-        credentialId = (await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false })).id;
-      }
-      const otpauthUri = generateURI({ issuer, label, secret });
-      const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
-      return { credentialId, secret, otpauthUri, qrSvg, qrPng };
-    },
+    begin,
     confirm,
   };
 }
