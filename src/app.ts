@@ -30,7 +30,10 @@ export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer();
+  const views = createViewRenderer(Object.fromEntries(c.factors.factors.flatMap((f) => [
+    [`challenge:${f.descriptor.method}`, f.challengeView],
+    ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view]] : []),
+  ])));
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
@@ -56,13 +59,13 @@ export function buildApp(c: Container): Koa {
     providers: c.providers, kit, login: c.login, mfa: c.mfa, config: c.config,
     limiter: createRateLimiter(c.ephemeral),
   });
-  const mfa = mfaRoutes({ kit, mfa: c.mfa, issuer: c.config.issuer });
+  const mfa = mfaRoutes({ kit, mfa: c.mfa, factors: c.factors.factors, issuer: c.config.issuer });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
   const selfService = selfServiceRoutes({
     auth: { providers: c.providers, accounts: c.accounts, clients: c.clients, authnStates: c.authnStates, factors: c.factorManagement, csrf: c.csrf },
-    factors: c.factorManagement, devices: c.devices, limiter: createRateLimiter(c.ephemeral),
+    factors: c.factorManagement, plugins: c.factors.factors, devices: c.devices, limiter: createRateLimiter(c.ephemeral),
     issuerName: new URL(c.config.issuer).hostname, codesPerUserPerMinute: codesPerMinute,
   });
 

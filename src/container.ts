@@ -8,7 +8,7 @@ import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './authn/amr.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
-import { createFactorRegistry } from './authn/factors/index.js';
+import { createFactorRegistry } from './authn/factors/registry.js';
 import { createLoginService } from './authn/login.service.js';
 import { createMfaService } from './authn/mfa.service.js';
 import { createFactorManagementService } from './authn/self-service.service.js';
@@ -85,8 +85,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository(db);
-  const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config });
   const factors = createFactorRegistry({ credentials, box, clock });
+  const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.
   const sessionTerminator = createSessionTerminator({ providers: { get current() { return providers.current; } }, sessions: createSessionRepository(db), logger });
@@ -137,7 +137,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, settings, clock }),
-    clientService: createClientService({ clients, organizations, box, providers, audit, changed: (id) => clientCache.invalidate(id) }),
+    clientService: createClientService({ clients, organizations, box, providers, audit, methods: factors.methods, changed: (id) => clientCache.invalidate(id) }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },

@@ -3,6 +3,8 @@ import type { AuditService } from '../audit/audit.service.js';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
 import type { ProviderHolder } from '../oidc/provider-holder.js';
+import { assertRegisteredMethods } from '../policy/settings.service.js';
+import type { MfaMethod } from '../policy/types.js';
 import type { ClientRecord, ClientRepository } from '../store/repositories/client.repository.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import { reaches, type Caller, type OrgScope } from './changed-by.js';
@@ -14,6 +16,8 @@ export interface ClientServiceDeps {
   box: SecretBox;
   providers: ProviderHolder;
   audit: AuditService;
+  /** The methods a factor plug-in is registered for: a client's mfa_policy may name no other. */
+  methods: readonly MfaMethod[];
   /** Told of every change so this node's client cache drops the old metadata at once. */
   changed?: (clientId: string) => void;
 }
@@ -70,6 +74,7 @@ export function createClientService(deps: ClientServiceDeps) {
 
   return {
     async create(input: CreateClientInput, by: Caller) {
+      assertRegisteredMethods(input.mfa_policy, deps.methods, 'mfa_policy');
       const clientId = input.client_id ?? randomToken(16);
       const metadata: Record<string, unknown> = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...pick(input) };
       assertRedirectUris(metadata);
@@ -93,6 +98,7 @@ export function createClientService(deps: ClientServiceDeps) {
 
     async update(clientId: string, input: UpdateClientInput, by: Caller) {
       const record = await find(clientId, by);
+      assertRegisteredMethods(input.mfa_policy, deps.methods, 'mfa_policy');
       const metadata = { ...record.metadata, ...pick(input) };
       assertRedirectUris(metadata);
       let secret: string | undefined;

@@ -1,9 +1,9 @@
-import type { Aal, AuthEvent, FactorKind } from '../policy/types.js';
+import type { Aal, AuthEvent } from '../policy/types.js';
 
 /** RFC 8176 values per factor. */
-const AMR: Record<FactorKind, string> = {
-  password: 'pwd', totp: 'otp', backup_code: 'otp', passkey: 'hwk', sms_otp: 'sms', voice_otp: 'tel',
-  email_otp: 'otp', security_question: 'kba', push: 'user',
+const AMR: Record<AuthEvent['factor'], string> = {
+  password: 'pwd', totp: 'otp', backup_code: 'otp', passkey: 'hwk', sms: 'sms', voice: 'tel',
+  email: 'otp', questions: 'kba', prompt: 'user',
 };
 
 export function amrOf(events: readonly AuthEvent[]): string[] {
@@ -13,7 +13,7 @@ export function amrOf(events: readonly AuthEvent[]): string[] {
 }
 
 /** Email codes and security questions are never an AAL2 authenticator (NIST SP 800-63B rev 4; OWASP ASVS 5 6.3.6). */
-const WEAK: ReadonlySet<FactorKind> = new Set(['email_otp', 'security_question']);
+const WEAK: ReadonlySet<AuthEvent['factor']> = new Set(['email', 'questions']);
 
 /** Two distinct factors, one of them a (non-weak) second factor, make AAL2; with a phishing-resistant one, AAL3. */
 export function aalOf(events: readonly AuthEvent[]): Aal {

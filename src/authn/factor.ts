@@ -1,5 +1,5 @@
 import { IdpError, badRequest } from '../lib/errors.js';
-import type { AuthEvent, FactorKind, MfaMethod } from '../policy/types.js';
+import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
 
 export interface FactorContext {
   accountId: string;
@@ -7,16 +7,51 @@ export interface FactorContext {
 }
 
 /**
- * One MFA method. Stateless: challenge state (if any) is kept by the caller in the login
- * transaction; `verify` returns the event it earned or throws FactorError.
+ * One MFA method, plugged in through the registry. Stateless: challenge state (if any) is kept
+ * by the caller in the login transaction; `verify` returns the event it earned or throws FactorError.
  */
 export interface Factor {
-  readonly kind: FactorKind;
-  readonly method: MfaMethod;
-  readonly secondFactor: boolean;
-  readonly phishingResistant: boolean;
+  readonly descriptor: FactorDescriptor;
+  /** URL segments: the challenge at /interaction/{uid}/mfa/{challenge}, self-service at /api/v1/mfa/{manage}. */
+  readonly paths: { readonly challenge: string; readonly manage: string };
+  /**
+   * The method's form on the challenge page: an Eta template (autoescaped) given the page's
+   * data (`uid`, `csrf`); it posts the response to /interaction/{uid}/mfa/{challenge path}.
+   */
+  readonly challengeView: string;
   verify(ctx: FactorContext, response: unknown): Promise<AuthEvent>;
+  /** The response has this method's form (a doorway that takes any code uses it to pick the method). */
+  recognizes(response: unknown): boolean;
+  /** How the method is set up; absent for a method set up elsewhere. */
+  readonly enrolment?: Enrolment;
+  /**
+   * Ends the method for the account, pending enrolments included; false when there was nothing
+   * to remove. Absent for a method that cannot be removed by itself.
+   */
+  remove?(accountId: string): Promise<boolean>;
 }
+
+/** What a pending enrolment shows the user to set up their authenticator. */
+export interface EnrolmentStart {
+  /** The pending credential: a reload of the same login shows it again rather than a new one. */
+  credentialId: string;
+  /** As the login's JSON API shows it (snake_case); the enrolment page gets it as `it.enrollment`. */
+  shown: Record<string, unknown>;
+}
+
+/** Setting a method up: a pending credential, confirmed by a first valid response. */
+export interface Enrolment {
+  /** Starts an enrolment; with `resume`, that pending credential is shown again while it is still the pending one. */
+  begin(accountId: string, label: string, issuer: string, resume?: string): Promise<EnrolmentStart>;
+  /** Completes the pending enrolment; throws FactorError when none is pending or the response is wrong. */
+  confirm(accountId: string, response: unknown): Promise<AuthEvent>;
+  /** The enrolment page's content: an Eta template (autoescaped) given `it.enrollment`, `it.uid`, `it.csrf`. */
+  readonly view: string;
+}
+
+/** The event a verified credential of this method earns. */
+export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent =>
+  ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant });
 
 export class FactorError extends Error {
   constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {

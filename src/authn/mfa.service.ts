@@ -12,9 +12,9 @@ import type { AuthnStateRepository } from '../store/repositories/authn-state.rep
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
 import { aalOf, acrOf, amrOf } from './amr.js';
-import { FactorError } from './factor.js';
+import { FactorError, type Enrolment, type EnrolmentStart } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
-import type { FactorRegistry } from './factors/index.js';
+import type { FactorRegistry } from './factors/registry.js';
 import type { LoginTransaction, TransactionStore } from './transaction.store.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
 
@@ -76,7 +76,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const { settings, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
-    const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
+    const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
     return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
   }
 
@@ -133,6 +133,13 @@ export function createMfaService(deps: MfaServiceDeps) {
         await audit.record({ type: 'authn.login.denied', outcome: 'failure', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { reasons: decision.reasons } });
         return { kind: 'deny', description: decision.description };
     }
+  }
+
+  /** The enrolment of a method this login's enrolment step offers. */
+  function enrolmentOffered(tx: LoginTransaction, method: MfaMethod): Enrolment {
+    const enrolment = tx.methods.includes(method) ? deps.factors.get(method)?.enrolment : undefined;
+    if (!enrolment) throw badRequest(`${method} cannot be enrolled here`, 'invalid_method');
+    return enrolment;
   }
 
   async function requireTx(uid: string, stage: LoginTransaction['stage']): Promise<LoginTransaction> {
@@ -196,7 +203,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // The same policy and factors as a moment ago: only what has been proven changed.
-      const decision = decide({ mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
+      const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
@@ -217,32 +224,33 @@ export function createMfaService(deps: MfaServiceDeps) {
       return next({ ...tx, events }, decision, input, false);
     },
 
-    /** One pending secret per login: every render of the enrolment shows the same one until it is confirmed. */
-    async enrollTotpBegin(uid: string, issuer: string) {
+    /** One pending credential per login: every render of the enrolment shows the same one until it is confirmed. */
+    async enrollBegin(uid: string, method: MfaMethod, issuer: string): Promise<EnrolmentStart> {
       const tx = await requireTx(uid, 'enroll');
-      if (!tx.methods.includes('totp')) throw badRequest('totp cannot be enrolled here', 'invalid_method');
+      const enrolment = enrolmentOffered(tx, method);
       const user = await loadUser(tx.accountId);
-      const enrollment = await deps.factors.totp.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingTotpId);
-      if (enrollment.credentialId !== tx.pendingTotpId) await transactions.save({ ...tx, pendingTotpId: enrollment.credentialId });
-      return enrollment;
+      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingCredentialId);
+      if (start.credentialId !== tx.pendingCredentialId) await transactions.save({ ...tx, pendingCredentialId: start.credentialId });
+      return start;
     },
 
-    async enrollTotpConfirm(input: { uid: string; code: unknown; requestedAal?: Aal; keepSessionUid?: string } & RequestMeta): Promise<Outcome> {
+    async enrollConfirm(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal; keepSessionUid?: string } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'enroll');
+      const enrolment = enrolmentOffered(tx, input.method);
       const user = await loadUser(tx.accountId);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
       let event: AuthEvent;
       try {
-        event = await deps.factors.totp.confirm(user.id, input.code);
+        event = await enrolment.confirm(user.id, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        metrics.mfaChallenges.inc({ method: 'totp', outcome: 'failed' });
+        metrics.mfaChallenges.inc({ method: input.method, outcome: 'failed' });
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
         throw err.toHttp();
       }
       // This browser's own session carries on; the user's other sessions and trusted devices end.
-      await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: 'totp' });
+      await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: input.method });
       const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },

@@ -2,16 +2,16 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import { IdpError, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
-import { decide } from '../policy/engine.js';
+import { decide, policyMethods } from '../policy/engine.js';
 import type { MfaSettings } from '../policy/settings.js';
 import type { SettingsService } from '../policy/settings.service.js';
-import { FACTOR_METHOD, type AuthEvent, type FactorKind, type MfaMethod } from '../policy/types.js';
+import type { AuthEvent, FactorDescriptor, MfaMethod } from '../policy/types.js';
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
 import { FactorError } from './factor.js';
-import type { FactorRegistry } from './factors/index.js';
-import type { TotpEnrollment } from './factors/totp.factor.js';
+import type { FactorRegistry } from './factors/registry.js';
+import type { TotpEnrollment } from './factors/totp/totp.factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 
 export interface FactorManagementDeps {
@@ -35,20 +35,17 @@ export interface ChangeContext {
 /** When the signed-in user last proved a sign-in and a second factor (epoch ms). */
 export interface Freshness { signedInAt: number; mfaAt?: number }
 
-const TOTP_CODE = /^[0-9]{6}$/;
 const mfaLocked = () => tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
 /** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Asked of the engine as for a user with none. */
-export function policyRequiresMfa(mfa: MfaSettings, roles: readonly string[]): boolean {
-  return decide({ mfa, account: { roles, createdAt: new Date(0) }, enrolled: [], events: [], trustedDevice: false, now: Date.now() }).outcome !== 'satisfied';
+export function policyRequiresMfa(methods: readonly FactorDescriptor[], mfa: MfaSettings, roles: readonly string[]): boolean {
+  return decide({ methods, mfa, account: { roles, createdAt: new Date(0) }, enrolled: [], events: [], trustedDevice: false, now: Date.now() }).outcome !== 'satisfied';
 }
 
-/** Methods that satisfy the policy on their own; backup codes are recovery, never the one factor left. */
-function primaryMethods(mfa: MfaSettings): MfaMethod[] {
-  const base: MfaMethod[] = mfa.policy === 'otp' ? ['totp'] : mfa.policy === 'passkey' ? ['passkey'] : mfa.allowed_methods;
-  return base.filter((m) => m !== 'backup_code');
-}
+/** Methods that satisfy the policy on their own; recovery methods are never the one factor left. */
+const primaryMethods = (mfa: MfaSettings, descriptors: readonly FactorDescriptor[]): MfaMethod[] =>
+  policyMethods(mfa, descriptors).filter((m) => descriptors.some((d) => d.method === m && !d.recovery));
 
 /**
  * A user's factors outside a login: enrolment, removal, backup codes, and code checks for the
@@ -68,8 +65,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     throw err instanceof FactorError ? err.toHttp() : err;
   }
 
-  const methodsOf = (counts: Record<string, number>): MfaMethod[] =>
-    Object.entries(counts).filter(([, n]) => n > 0).map(([k]) => FACTOR_METHOD[k as FactorKind]).filter((m): m is MfaMethod => m !== undefined);
+  const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.methods.filter((m) => (counts[m] ?? 0) > 0);
 
   return {
     async summary(userId: string) {
@@ -93,7 +89,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
           { factor: 'password', at: f.signedInAt, secondFactor: false, phishingResistant: false },
           ...(f.mfaAt !== undefined ? [{ factor: 'totp' as const, at: f.mfaAt, secondFactor: true, phishingResistant: false }] : []),
         ];
-        const decision = decide({ mfa, account: user, enrolled, events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
+        const decision = decide({ methods: factors.descriptors, mfa, account: user, enrolled, events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
         if (decision.outcome === 'satisfied') return;
       } else if (recent(f.signedInAt) || recent(f.mfaAt)) return;
       throw new IdpError(403, 'step_up_required', hasFactor
@@ -135,19 +131,24 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       return event;
     },
 
-    /** Refused (409) when the policy requires MFA and no other factor that satisfies it would remain. */
-    async removeTotp(user: User, ctx: ChangeContext): Promise<void> {
+    /**
+     * Removes a method's credentials, pending enrolment included. Refused (409) when the policy
+     * requires MFA and no other factor that satisfies it would remain.
+     */
+    async removeFactor(user: User, method: MfaMethod, ctx: ChangeContext): Promise<void> {
+      const factor = factors.get(method);
+      if (!factor?.remove) throw notFound(`${method} cannot be removed`);
       const counts = await credentials.countActiveByKind(user.id);
-      if (!counts.totp && !(await credentials.findPending(user.id, 'totp'))) throw notFound('no authenticator app is registered');
-      if (counts.totp) {
+      if (counts[method]) {
         const { mfa } = await deps.settings.effective(user.organizationId);
-        const others = methodsOf({ ...counts, totp: 0 }).filter((m) => primaryMethods(mfa).includes(m));
-        if (policyRequiresMfa(mfa, user.roles) && others.length === 0) {
+        const primary = primaryMethods(mfa, factors.descriptors);
+        const others = methodsOf({ ...counts, [method]: 0 }).filter((m) => primary.includes(m));
+        if (!factor.descriptor.recovery && policyRequiresMfa(factors.descriptors, mfa, user.roles) && others.length === 0) {
           throw new IdpError(409, 'factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
         }
       }
-      await credentials.deleteKind(user.id, 'totp');
-      await changed(user, ctx, 'authn.factor.removed', { method: 'totp' });
+      if (!(await factor.remove(user.id))) throw notFound(`no ${method} is registered`);
+      await changed(user, ctx, 'authn.factor.removed', { method });
     },
 
     /** A new set of 10, shown once; the previous set stops working. */
@@ -167,19 +168,16 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);
       const reserved = await deps.outcomes.reserve(user);
       if (!reserved) throw mfaLocked();
-      const method: MfaMethod = typeof code === 'string' && TOTP_CODE.test(code) ? 'totp' : 'backup_code';
-      const fctx = { accountId: user.id, now: clock.now() };
+      const factor = factors.forResponse(code);
+      const method = factor.descriptor.method;
       let enrolled = false;
       try {
-        if (method === 'backup_code') await factors.backupCodes.factor.verify(fctx, code);
-        else {
-          try {
-            await factors.totp.factor.verify(fctx, code);
-          } catch (err) {
-            if (!(err instanceof FactorError) || !opts.confirmPending || !(await credentials.findPending(user.id, 'totp'))) throw err;
-            await factors.totp.confirm(user.id, code);
-            enrolled = true;
-          }
+        try {
+          await factor.verify({ accountId: user.id, now: clock.now() }, code);
+        } catch (err) {
+          if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
+          await factor.enrolment.confirm(user.id, code);
+          enrolled = true;
         }
       } catch (err) {
         if (err instanceof FactorError) await deps.outcomes.failed(user, method, ctx, reserved);
@@ -187,7 +185,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       }
       const counted = await deps.outcomes.verified(user, method, ctx, reserved);
       // A pending enrolment its first valid code confirmed is a factor change, even if the code then finds the factor locked.
-      if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
+      if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method });
       if (!counted) throw mfaLocked();
       return { method, enrolled };
     },

@@ -20,8 +20,8 @@ export interface LoginTransaction {
   clientId: string;
   organizationId: string;
   createdAt: number;
-  /** The TOTP credential this login's enrolment shows, so every render offers the same secret. */
-  pendingTotpId?: string;
+  /** The pending credential this login's enrolment shows, so every render offers the same one. */
+  pendingCredentialId?: string;
 }
 
 /**

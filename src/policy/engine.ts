@@ -1,14 +1,10 @@
 import { aalOf } from '../authn/amr.js';
-import type { MfaSettings } from './settings.js';
-import { FACTOR_METHOD, type Aal, type AuthEvent, type AuthnDecision, type DecisionReason, type MfaMethod } from './types.js';
-
-/** Methods that can be enrolled inside a login today. */
-const ENROLLABLE: readonly MfaMethod[] = ['totp'];
-const PHISHING_RESISTANT: readonly MfaMethod[] = ['passkey'];
-/** Never enough for a step-up (NIST SP 800-63B rev 4, ASVS 5 6.3.6 / 6.4.2). */
-const WEAK: readonly MfaMethod[] = ['email', 'questions'];
+import { POLICY_METHOD, type MfaSettings } from './settings.js';
+import type { Aal, AuthEvent, AuthnDecision, DecisionReason, FactorDescriptor, MfaMethod } from './types.js';
 
 export interface DecisionInput {
+  /** The registered methods: what each one is worth comes from its own descriptor. */
+  methods: readonly FactorDescriptor[];
   mfa: MfaSettings;
   account: { roles: readonly string[]; createdAt: Date };
   /** Methods the account has usable credentials for. */
@@ -24,12 +20,25 @@ export interface DecisionInput {
   secondFactorMaxAgeMs?: number;
 }
 
-function methodsFor(mfa: MfaSettings): MfaMethod[] {
-  const allowed = new Set<MfaMethod>(mfa.allowed_methods);
-  const recovery: MfaMethod[] = allowed.has('backup_code') ? ['backup_code'] : [];
-  if (mfa.policy === 'otp') return ['totp', ...recovery];
-  if (mfa.policy === 'passkey') return ['passkey', ...recovery];
-  return [...allowed];
+/** The lists the decision needs, read from the descriptors; a method with none is never usable. */
+function catalogue(descriptors: readonly FactorDescriptor[]) {
+  const pick = (p: (d: FactorDescriptor) => boolean) => new Set(descriptors.filter(p).map((d) => d.method));
+  return {
+    known: pick(() => true), enrollable: pick((d) => d.enrollableInLogin), phishingResistant: pick((d) => d.phishingResistant),
+    // Weak methods are never enough for a step-up (NIST SP 800-63B rev 4, ASVS 5 6.3.6 / 6.4.2).
+    strong: pick((d) => d.aal >= 2), recovery: pick((d) => d.recovery),
+  };
+}
+type Catalogue = ReturnType<typeof catalogue>;
+
+/** The methods the policy accepts; a policy naming one method still takes the allowed recovery methods beside it. */
+export function policyMethods(mfa: MfaSettings, descriptors: readonly FactorDescriptor[]): MfaMethod[] {
+  return methodsFor(mfa, catalogue(descriptors));
+}
+
+function methodsFor(mfa: MfaSettings, known: Catalogue): MfaMethod[] {
+  if (mfa.policy !== 'otp' && mfa.policy !== 'passkey') return [...mfa.allowed_methods];
+  return [POLICY_METHOD[mfa.policy], ...mfa.allowed_methods.filter((m) => known.recovery.has(m))];
 }
 
 /** Second-factor events still fresh enough for the reauth interval (0 = the whole session). */
@@ -44,6 +53,8 @@ function freshSecondFactors(input: DecisionInput): AuthEvent[] {
  */
 export function decide(input: DecisionInput): AuthnDecision {
   const { mfa } = input;
+  const known = catalogue(input.methods);
+  const enrolled = input.enrolled.filter((m) => known.known.has(m));
   const fresh = freshSecondFactors(input);
   const stale = input.events.some((e) => e.secondFactor) && fresh.length === 0;
   const roleRequired = mfa.required_for_roles.some((r) => input.account.roles.includes(r));
@@ -53,20 +64,20 @@ export function decide(input: DecisionInput): AuthnDecision {
     reasons.push('acr_requested');
     const needsPr = input.requestedAal === 3;
     // Weak second factors (email codes, questions) never count toward a requested level.
-    const ok = fresh.some((e) => (needsPr ? e.phishingResistant : !WEAK.includes(FACTOR_METHOD[e.factor]!)));
+    const ok = fresh.some((e) => (needsPr ? e.phishingResistant : e.factor !== 'password' && known.strong.has(e.factor)));
     if (ok) return { outcome: 'satisfied', aal: aalOf(input.events), reasons };
-    const usable = input.enrolled.filter((m) => (needsPr ? PHISHING_RESISTANT.includes(m) : !WEAK.includes(m)));
+    const usable = enrolled.filter((m) => (needsPr ? known.phishingResistant : known.strong).has(m));
     if (usable.length) return { outcome: 'challenge', requiredAal: input.requestedAal, methods: usable, reasons: stale ? [...reasons, 'reauth_due'] : reasons };
-    if (!needsPr) return { outcome: 'enroll', requiredAal: 2, methods: [...ENROLLABLE], reasons: [...reasons, 'not_enrolled'] };
+    if (!needsPr) return { outcome: 'enroll', requiredAal: 2, methods: [...known.enrollable].filter((m) => known.strong.has(m)), reasons: [...reasons, 'not_enrolled'] };
     return { outcome: 'deny', reasons: [...reasons, 'unsatisfiable'], description: 'aal3 requires a passkey or security key, and none is registered' };
   }
 
   if (mfa.policy === 'disabled' && !roleRequired) return { outcome: 'satisfied', aal: aalOf(input.events), reasons: ['mfa_disabled'] };
   reasons.push(roleRequired ? 'role_required' : 'policy');
 
-  const methods = methodsFor(mfa);
-  const usable = input.enrolled.filter((m) => methods.includes(m));
-  if (fresh.some((e) => { const m = FACTOR_METHOD[e.factor]; return m !== undefined && methods.includes(m); })) {
+  const methods = methodsFor(mfa, known);
+  const usable = enrolled.filter((m) => methods.includes(m));
+  if (fresh.some((e) => e.factor !== 'password' && methods.includes(e.factor))) {
     return { outcome: 'satisfied', aal: aalOf(input.events), reasons };
   }
   if (input.trustedDevice && usable.length) return { outcome: 'satisfied', aal: aalOf(input.events), reasons: [...reasons, 'trusted_device'] };
@@ -78,7 +89,7 @@ export function decide(input: DecisionInput): AuthnDecision {
   if (input.now < input.account.createdAt.getTime() + mfa.grace_period_seconds * 1000) {
     return { outcome: 'satisfied', aal: aalOf(input.events), reasons: [...reasons, 'grace_period'] };
   }
-  const enrollable = ENROLLABLE.filter((m) => methods.includes(m));
+  const enrollable = [...known.enrollable].filter((m) => methods.includes(m));
   if (enrollable.length) return { outcome: 'enroll', requiredAal: 2, methods: enrollable, reasons: [...reasons, 'not_enrolled'] };
   return { outcome: 'deny', reasons: [...reasons, 'unsatisfiable'], description: 'the sign-in policy requires a factor that cannot be enrolled here; contact your administrator' };
 }

@@ -4,25 +4,41 @@ import type { OrganizationRepository } from '../store/repositories/organization.
 import type { SettingsRepository } from '../store/repositories/settings.repository.js';
 import {
   clientMfaPolicySchema, defaultSettings, mergeSettings, parseStoredLayer, settingsPatchSchema,
-  type EffectiveSettings, type SettingsPatch,
+  POLICY_METHOD, type EffectiveSettings, type MfaSettings, type SettingsPatch,
 } from './settings.js';
+import type { MfaMethod } from './types.js';
 
 export interface SettingsServiceDeps {
   settings: SettingsRepository;
   organizations: OrganizationRepository;
   config: Pick<Config, 'lockout'>;
+  /** The methods a factor plug-in is registered for. */
+  methods: readonly MfaMethod[];
 }
 
 /** Layers older than this are re-read, so a change made on one node applies everywhere within a second. */
 const CACHE_MS = 1000;
 
-function validatePatch(input: unknown): SettingsPatch {
+/**
+ * Refuses an mfa block that names a method no plug-in implements: accepted, it would ask users
+ * for a factor nobody can enrol or use, and lock them out. `at` prefixes the field named.
+ */
+export function assertRegisteredMethods(mfa: Partial<MfaSettings> | null | undefined, registered: readonly MfaMethod[], at: string): void {
+  const missing = (m: MfaMethod) => !registered.includes(m);
+  const policy = mfa?.policy === 'otp' || mfa?.policy === 'passkey' ? POLICY_METHOD[mfa.policy] : undefined;
+  if (policy && missing(policy)) throw badRequest(`${at}.policy: ${mfa!.policy} needs the ${policy} method, which this server does not provide`);
+  const i = mfa?.allowed_methods?.findIndex(missing) ?? -1;
+  if (i >= 0) throw badRequest(`${at}.allowed_methods.${i}: ${mfa!.allowed_methods![i]} is not a method this server provides`);
+}
+
+function validatePatch(input: unknown, registered: readonly MfaMethod[]): SettingsPatch {
   const parsed = settingsPatchSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const keys = issue.code === 'unrecognized_keys' ? `.${issue.keys.join(',')}` : '';
     throw badRequest(`${issue.path.map(String).join('.') || 'settings'}${keys}: ${issue.message}`);
   }
+  assertRegisteredMethods(parsed.data.mfa, registered, 'mfa');
   return parsed.data;
 }
 
@@ -58,7 +74,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return mergeSettings(defaults, await globalLayer(), orgId ? await orgLayer(orgId) : undefined, client.success ? { mfa: client.data } : undefined);
     },
     async patchGlobal(input: unknown): Promise<EffectiveSettings> {
-      const patch = validatePatch(input);
+      const patch = validatePatch(input, deps.methods);
       await deps.settings.putGlobal(mergeLayer(parseStoredLayer(await deps.settings.getGlobal()), patch));
       cache.delete('global');
       return this.effective();
@@ -67,7 +83,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return this.effective((await orgBySlug(slug)).id);
     },
     async patchOrganization(slug: string, input: unknown): Promise<EffectiveSettings> {
-      const patch = validatePatch(input);
+      const patch = validatePatch(input, deps.methods);
       const org = await orgBySlug(slug);
       await deps.organizations.updateSettings(org.id, mergeLayer(parseStoredLayer(org.settings), patch));
       cache.delete(`org:${org.id}`);

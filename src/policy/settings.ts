@@ -1,5 +1,8 @@
 import { z } from '../lib/zod.js';
-import { MFA_METHODS } from './types.js';
+import { MFA_METHODS, type MfaMethod } from './types.js';
+
+/** The policies that name one method: the method each one requires. */
+export const POLICY_METHOD = { otp: 'totp', passkey: 'passkey' } as const satisfies Record<string, MfaMethod>;
 
 /** The `mfa` block of the settings API (snake_case, as everywhere in the API). */
 export const mfaSettingsSchema = z.object({

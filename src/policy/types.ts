@@ -1,21 +1,37 @@
 /** NIST SP 800-63B assurance level; 3 = phishing-resistant multi-factor. */
 export type Aal = 1 | 2 | 3;
 
-export type FactorKind = 'password' | 'totp' | 'backup_code' | 'passkey' | 'sms_otp' | 'voice_otp' | 'email_otp' | 'security_question' | 'push';
-
-/** Method names as the API and settings spell them. */
+/**
+ * Method names as the API, the settings, the credentials table and the auth events spell them.
+ * A name is only a word here: a method exists when a factor plug-in for it is registered.
+ */
 export const MFA_METHODS = ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'email', 'questions', 'prompt'] as const;
 export type MfaMethod = (typeof MFA_METHODS)[number];
 
-/** The method a second factor belongs to (the password is none). */
-export const FACTOR_METHOD: Partial<Record<FactorKind, MfaMethod>> = {
-  totp: 'totp', backup_code: 'backup_code', passkey: 'passkey', sms_otp: 'sms', voice_otp: 'voice',
-  email_otp: 'email', security_question: 'questions', push: 'prompt',
-};
+/** A method's properties that policy decisions need; each factor plug-in declares its own. */
+export interface FactorDescriptor {
+  readonly method: MfaMethod;
+  /** RFC 8176 amr values the method earns. */
+  readonly amr: readonly string[];
+  /** Counts as a second, independent factor. */
+  readonly secondFactor: boolean;
+  /** Bound to the origin, so a look-alike site cannot relay it (NIST SP 800-63B §5.2.5). */
+  readonly phishingResistant: boolean;
+  /**
+   * The highest AAL the method can help reach: 1 for methods NIST SP 800-63B rev 4 and OWASP ASVS 5
+   * (6.3.6) do not accept as an AAL2 authenticator (email codes, questions), 3 for phishing-resistant ones.
+   */
+  readonly aal: Aal;
+  /** Can be set up inside a login when the policy asks for a factor the user does not have. */
+  readonly enrollableInLogin: boolean;
+  /** Meant for regaining access: offered beside the method a policy names, never the one factor left. */
+  readonly recovery: boolean;
+}
 
 /** What one verified factor proved, and when. AAL, amr and acr are derived from a list of these. */
 export interface AuthEvent {
-  factor: FactorKind;
+  /** `password`, or the MFA method that was verified. */
+  factor: 'password' | MfaMethod;
   at: number; // epoch ms
   credentialId?: string;
   /** Counts as a second, independent factor toward AAL2. */

@@ -160,6 +160,20 @@ describe("a client's own mfa_policy", () => {
     expectError(await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: policy }), 400, 'invalid_request', field);
   });
 
+  test.each([
+    [{ policy: 'passkey' }, 'mfa_policy.policy', 'passkey'],
+    [{ allowed_methods: ['totp', 'voice'] }, 'mfa_policy.allowed_methods.1', 'voice'],
+  ])('mfa_policy %j naming a method with no plug-in → 400 naming %s and the method, on POST and PATCH', async (policy, field, method) => {
+    const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: policy });
+    expectError(created, 400, 'invalid_request', field);
+    expect(created.body.error_description).toContain(method);
+    const ok = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: { policy: 'otp' } });
+    const patched = await api('PATCH', `/clients/${ok.body.client_id as string}`, { mfa_policy: policy });
+    expectError(patched, 400, 'invalid_request', field);
+    expect(patched.body.error_description).toContain(method);
+    expect((await api('GET', `/clients/${ok.body.client_id as string}`)).body.mfa_policy).toEqual({ policy: 'otp' });
+  });
+
   test('a valid policy is stored and shown; PATCH validates too; null clears it', async () => {
     const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: { policy: 'otp', reauth_interval_minutes: 10 } });
     expect(created.status).toBe(201);
@@ -168,5 +182,22 @@ describe("a client's own mfa_policy", () => {
     expectError(await api('PATCH', `/clients/${id}`, { mfa_policy: { grace_period_seconds: -1 } }), 400, 'invalid_request', 'mfa_policy.grace_period_seconds');
     expect((await api('GET', `/clients/${id}`)).body.mfa_policy).toEqual({ policy: 'otp', reauth_interval_minutes: 10 });
     expect((await api('PATCH', `/clients/${id}`, { mfa_policy: null })).body.mfa_policy).toBeNull();
+  });
+});
+
+describe('methods the server provides', () => {
+  // A method the server has no plug-in for would be accepted and then lock every user of the policy out.
+  test.each([
+    [{ mfa: { policy: 'passkey' } }, 'mfa.policy', 'passkey'],
+    [{ mfa: { allowed_methods: ['totp', 'passkey'] } }, 'mfa.allowed_methods.1', 'passkey'],
+    [{ mfa: { allowed_methods: ['sms'] } }, 'mfa.allowed_methods.0', 'sms'],
+  ])('a method with no plug-in %j → 400 naming %s and the method, nothing stored', async (patch, field, method) => {
+    for (const path of ['/settings', '/organizations/acme/settings']) {
+      const before = await api('GET', path);
+      const r = await api('PATCH', path, patch);
+      expectError(r, 400, 'invalid_request', field);
+      expect(r.body.error_description).toContain(method);
+      expect((await api('GET', path)).body).toEqual(before.body);
+    }
   });
 });

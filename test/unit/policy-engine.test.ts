@@ -4,14 +4,23 @@
  */
 import { decide, type DecisionInput } from '../../src/policy/engine.js';
 import { defaultSettings, type MfaSettings } from '../../src/policy/settings.js';
-import type { AuthEvent, AuthnDecision, FactorKind } from '../../src/policy/types.js';
+import type { AuthEvent, AuthnDecision, FactorDescriptor } from '../../src/policy/types.js';
+import { backupCodeDescriptor } from '../../src/authn/factors/backup-code/backup-code.factor.js';
+import { totpDescriptor } from '../../src/authn/factors/totp/totp.factor.js';
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const MIN = 60_000;
 const DEFAULT_MFA = defaultSettings({ maxFailures: 5, lockMinutes: [1], mfaMaxFailures: 10 }).mfa;
 
+/** The registered methods, and two without a plug-in yet, described as theirs will be, so that their rules are pinned down now. */
+const METHODS: FactorDescriptor[] = [
+  totpDescriptor, backupCodeDescriptor,
+  { method: 'passkey', amr: ['hwk'], secondFactor: true, phishingResistant: true, aal: 3, enrollableInLogin: false, recovery: false },
+  { method: 'email', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 1, enrollableInLogin: false, recovery: false },
+];
+
 const pwd = (agoMs = 0): AuthEvent => ({ factor: 'password', at: NOW - agoMs, secondFactor: false, phishingResistant: false });
-const second = (factor: FactorKind, agoMs = 0): AuthEvent => ({ factor, at: NOW - agoMs, secondFactor: true, phishingResistant: factor === 'passkey' });
+const second = (factor: AuthEvent['factor'], agoMs = 0): AuthEvent => ({ factor, at: NOW - agoMs, secondFactor: true, phishingResistant: factor === 'passkey' });
 
 interface Row {
   name: string;
@@ -23,6 +32,7 @@ interface Row {
   requestedAal?: DecisionInput['requestedAal'];
   trustedDevice?: boolean;
   secondFactorMaxAgeMs?: number;
+  methods?: FactorDescriptor[];
   expect: Partial<AuthnDecision> & { outcome: AuthnDecision['outcome'] };
   /** Reasons that must be among the decision's. */
   reasons?: string[];
@@ -44,6 +54,10 @@ const rows: Row[] = [
   { name: 'otp policy: TOTP and recovery codes', mfa: { policy: 'otp' }, enrolled: ['totp', 'backup_code'], expect: { outcome: 'challenge', methods: ['totp', 'backup_code'] } },
   { name: 'otp policy, nothing enrolled → enrol TOTP', mfa: { policy: 'otp' }, expect: { outcome: 'enroll', methods: ['totp'] }, reasons: ['not_enrolled'] },
   { name: 'passkey policy, only TOTP → cannot be enrolled here: deny', mfa: { policy: 'passkey' }, enrolled: ['totp'], expect: { outcome: 'deny' }, reasons: ['unsatisfiable'] },
+
+  // only registered methods count
+  { name: 'an enrolled method with no plug-in is never offered', mfa: { policy: 'passkey' }, methods: [totpDescriptor, backupCodeDescriptor], enrolled: ['passkey', 'backup_code'], expect: { outcome: 'challenge', methods: ['backup_code'] } },
+  { name: 'enrolment offers only what the registry can enrol in a login', mfa: { enforce_enrollment: true }, methods: [backupCodeDescriptor], expect: { outcome: 'deny' }, reasons: ['unsatisfiable'] },
 
   // enforcement and grace
   { name: 'enforce, no factor → enrol', mfa: { enforce_enrollment: true }, expect: { outcome: 'enroll', methods: ['totp'], requiredAal: 2 }, reasons: ['not_enrolled'] },
@@ -67,8 +81,8 @@ const rows: Row[] = [
   { name: 'aal2 requested with policy disabled → challenge', mfa: { policy: 'disabled' }, enrolled: ['totp'], requestedAal: 2, expect: { outcome: 'challenge', methods: ['totp'] } },
   { name: 'aal2 requested, no factor → enrol', requestedAal: 2, expect: { outcome: 'enroll', methods: ['totp'] }, reasons: ['acr_requested', 'not_enrolled'] },
   { name: 'aal2 requested, only weak methods (email) → enrol, never the weak one', mfa: { allowed_methods: ['totp', 'email'] }, enrolled: ['email'], requestedAal: 2, expect: { outcome: 'enroll', methods: ['totp'] } },
-  { name: 'aal2 requested, an email code just used: weak, so challenged with a strong method', mfa: { allowed_methods: ['totp', 'email'] }, enrolled: ['totp', 'email'], events: [pwd(), second('email_otp')], requestedAal: 2, expect: { outcome: 'challenge', methods: ['totp'] } },
-  { name: 'policy allowing email: an email code satisfies the policy, but the login is aal1', mfa: { allowed_methods: ['email'] }, enrolled: ['email'], events: [pwd(), second('email_otp')], expect: { outcome: 'satisfied', aal: 1 } },
+  { name: 'aal2 requested, an email code just used: weak, so challenged with a strong method', mfa: { allowed_methods: ['totp', 'email'] }, enrolled: ['totp', 'email'], events: [pwd(), second('email')], requestedAal: 2, expect: { outcome: 'challenge', methods: ['totp'] } },
+  { name: 'policy allowing email: an email code satisfies the policy, but the login is aal1', mfa: { allowed_methods: ['email'] }, enrolled: ['email'], events: [pwd(), second('email')], expect: { outcome: 'satisfied', aal: 1 } },
   { name: 'aal3 requested, only TOTP → deny', enrolled: ['totp'], events: [pwd(), second('totp')], requestedAal: 3, expect: { outcome: 'deny' }, reasons: ['unsatisfiable'] },
   { name: 'aal3 requested, passkey enrolled → passkey only', enrolled: ['totp', 'passkey'], requestedAal: 3, expect: { outcome: 'challenge', methods: ['passkey'], requiredAal: 3 } },
   { name: 'aal3 requested, passkey just used', enrolled: ['passkey'], events: [pwd(), second('passkey')], requestedAal: 3, expect: { outcome: 'satisfied', aal: 3 } },
@@ -88,6 +102,7 @@ const rows: Row[] = [
 
 test.each(rows)('$name', (row) => {
   const decision = decide({
+    methods: row.methods ?? METHODS,
     mfa: { ...DEFAULT_MFA, ...row.mfa },
     account: { roles: row.roles ?? [], createdAt: new Date(NOW - (row.createdAgoMs ?? 30 * 24 * 60 * MIN)) },
     enrolled: row.enrolled ?? [],
@@ -104,7 +119,7 @@ test.each(rows)('$name', (row) => {
 
 test('pure: the same input gives the same verdict, and the input is not modified', () => {
   const input: DecisionInput = {
-    mfa: { ...DEFAULT_MFA, reauth_interval_minutes: 5 }, account: { roles: ['admin'], createdAt: new Date(NOW - MIN) },
+    methods: METHODS, mfa: { ...DEFAULT_MFA, reauth_interval_minutes: 5 }, account: { roles: ['admin'], createdAt: new Date(NOW - MIN) },
     enrolled: ['totp'], events: [pwd(), second('totp', 6 * MIN)], trustedDevice: false, now: NOW,
   };
   const copy = structuredClone(input);

@@ -6,7 +6,7 @@ import { allowFormTargets } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
-import type { Aal } from '../../policy/types.js';
+import type { Aal, MfaMethod } from '../../policy/types.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -26,6 +26,8 @@ export interface InteractionKit {
   meta(ctx: Context): RequestMeta;
   isStepUp(details: Details): boolean;
   render(ctx: Context, details: Details, view: string, extra?: Record<string, unknown>): Promise<void>;
+  /** The enrolment page of `method`, showing this login's pending credential. */
+  renderEnrolment(ctx: Context, details: Details, method: MfaMethod, extra?: Record<string, unknown>): Promise<void>;
   respondOutcome(ctx: Context, details: Details, outcome: Outcome): Promise<void>;
 }
 
@@ -62,6 +64,10 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
         scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,
       });
     },
+    async renderEnrolment(ctx, details, method, extra = {}) {
+      const { shown } = await mfa.enrollBegin(details.uid, method, deps.issuer);
+      await kit.render(ctx, details, 'enroll', { method, enrollment: shown, ...extra });
+    },
     async respondOutcome(ctx, details, outcome) {
       switch (outcome.kind) {
         case 'finish': {
@@ -85,7 +91,7 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
           return;
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };
-          else await kit.render(ctx, details, 'enroll-totp', { enrollment: await mfa.enrollTotpBegin(details.uid, deps.issuer) });
+          else await kit.renderEnrolment(ctx, details, outcome.methods[0]!);
           return;
         case 'reauth':
           if (wantsJson(ctx)) ctx.body = { status: 'reauth_required' };

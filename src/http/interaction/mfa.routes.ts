@@ -1,7 +1,9 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
+import type { Factor } from '../../authn/factor.js';
 import type { MfaService, Outcome } from '../../authn/mfa.service.js';
+import type { MfaMethod } from '../../policy/types.js';
 import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -14,42 +16,46 @@ const trustBody = z.object({
   name: z.string().trim().max(100).optional(),
 });
 
-export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; issuer: string }): Router {
+export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors: readonly Factor[]; issuer: string }): Router {
   const { kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** Browsers get the same page again with a message; JSON clients get the error. */
-  async function answer(ctx: Context, details: Details, run: () => Promise<Outcome>, retryView: 'mfa' | 'enroll-totp') {
+  async function answer(ctx: Context, details: Details, run: () => Promise<Outcome>, enrolling?: MfaMethod) {
     try {
       await kit.respondOutcome(ctx, details, await run());
     } catch (err) {
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.status !== 401) throw err;
       ctx.status = 401;
+      const error = 'That code is not valid. Try again.';
+      if (enrolling) return kit.renderEnrolment(ctx, details, enrolling, { error });
       const tx = await mfa.transactions.get(details.uid);
-      const extra = retryView === 'mfa' ? { methods: tx?.methods ?? [] } : { enrollment: await mfa.enrollTotpBegin(details.uid, deps.issuer) };
-      await kit.render(ctx, details, retryView, { ...extra, error: 'That code is not valid. Try again.' });
+      await kit.render(ctx, details, 'mfa', { methods: tx?.methods ?? [], error });
     }
   }
 
-  for (const [path, method] of [['totp', 'totp'], ['backup-code', 'backup_code']] as const) {
-    router.post(`/mfa/${path}`, async (ctx) => {
+  // One challenge endpoint per registered method.
+  for (const { paths, descriptor: { method } } of deps.factors) {
+    router.post(`/mfa/${paths.challenge}`, async (ctx) => {
       const details = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
-      await answer(ctx, details, () => mfa.verify({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }), 'mfa');
+      await answer(ctx, details, () => mfa.verify({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }));
     });
   }
 
-  router.post('/enroll/totp', async (ctx) => {
-    const details = await kit.loadForPost(ctx, 'login');
-    const e = await mfa.enrollTotpBegin(details.uid, deps.issuer);
-    ctx.body = { secret: e.secret, otpauth_uri: e.otpauthUri, qr_code_svg: e.qrSvg, qr_code_png: e.qrPng };
-  });
+  // Enrolment inside a login, for each method that can be set up there.
+  for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
+    router.post(`/enroll/${paths.challenge}`, async (ctx) => {
+      const details = await kit.loadForPost(ctx, 'login');
+      ctx.body = (await mfa.enrollBegin(details.uid, method, deps.issuer)).shown;
+    });
 
-  router.post('/enroll/totp/confirm', async (ctx) => {
-    const details = await kit.loadForPost(ctx, 'login');
-    const { code } = validate(codeBody, body(ctx));
-    await answer(ctx, details, () => mfa.enrollTotpConfirm({ uid: details.uid, code, requestedAal: kit.requestedAal(details), keepSessionUid: details.session?.uid, ...kit.meta(ctx) }), 'enroll-totp');
-  });
+    router.post(`/enroll/${paths.challenge}/confirm`, async (ctx) => {
+      const details = await kit.loadForPost(ctx, 'login');
+      const { code } = validate(codeBody, body(ctx));
+      await answer(ctx, details, () => mfa.enrollConfirm({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), keepSessionUid: details.session?.uid, ...kit.meta(ctx) }), method);
+    });
+  }
 
   router.post('/trust-device', async (ctx) => {
     const details = await kit.loadForPost(ctx, 'login');

@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
+import type { Factor } from '../../authn/factor.js';
 import type { ChangeContext, FactorManagementService } from '../../authn/self-service.service.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
@@ -11,6 +12,8 @@ const codeBody = z.object({ code: z.unknown() });
 
 export interface FactorRouteDeps {
   factors: FactorManagementService;
+  /** The registered methods: each removable one gets DELETE /mfa/{manage path}. */
+  plugins: readonly Factor[];
   limiter: RateLimiter;
   /** Shown by authenticator apps next to the account. */
   issuerName: string;
@@ -57,10 +60,12 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     ctx.body = { status: 'success', method: 'totp' };
   });
 
-  router.delete('/totp', async (ctx) => {
-    await factors.removeTotp(await fresh(ctx), changeContext(ctx));
-    ctx.status = 204;
-  });
+  for (const { paths, descriptor: { method } } of deps.plugins.filter((f) => f.remove)) {
+    router.delete(`/${paths.manage}`, async (ctx) => {
+      await factors.removeFactor(await fresh(ctx), method, changeContext(ctx));
+      ctx.status = 204;
+    });
+  }
 
   router.get('/backup-codes', async (ctx) => {
     ctx.body = { remaining: await factors.remainingBackupCodes(principalOf(ctx).user.id) };

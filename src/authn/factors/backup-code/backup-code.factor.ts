@@ -1,11 +1,11 @@
 import crypto from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
-import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
-import { FactorError, type Factor } from '../factor.js';
+import type { FactorDescriptor } from '../../../policy/types.js';
+import type { CredentialRepository } from '../../../store/repositories/credential.repository.js';
+import { FactorError, eventOf, type Factor } from '../../factor.js';
+import { ALPHABET, LENGTH, backupCodeSchema, normalizeBackupCode } from './backup-code.schema.js';
+import { challengeView } from './backup-code.view.js';
 
-/** Crockford base32 (no I, L, O, U): easy to read aloud and to type. */
-const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-const LENGTH = 10; // 50 bits from the CSPRNG per code
 export const BACKUP_CODE_COUNT = 10;
 
 /**
@@ -20,26 +20,29 @@ function randomCode(): string {
   return `${out.slice(0, 5)}-${out.slice(5)}`;
 }
 
-/** Case, spaces and dashes do not matter; look-alikes map as Crockford intends. */
-export function normalizeBackupCode(input: string): string | undefined {
-  const s = input.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1');
-  return s.length === LENGTH && [...s].every((c) => ALPHABET.includes(c)) ? s : undefined;
-}
+/** Look-up secrets (NIST SP 800-63B §5.1.2): a second factor for recovery, single use, phishable. */
+export const backupCodeDescriptor: FactorDescriptor = {
+  method: 'backup_code', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: false, recovery: true,
+};
 
 export function createBackupCodeFactor(credentials: CredentialRepository) {
   const factor: Factor = {
-    kind: 'backup_code', method: 'backup_code', secondFactor: true, phishingResistant: false,
+    descriptor: backupCodeDescriptor,
+    paths: { challenge: 'backup-code', manage: 'backup-codes' },
+    challengeView,
     async verify(ctx, response) {
       if (typeof response !== 'string') throw new FactorError('malformed', 'code must be a string');
-      const code = response.length <= 32 ? normalizeBackupCode(response) : undefined;
+      const code = backupCodeSchema.safeParse(response).data;
       if (!code) throw new FactorError('invalid_code');
       const rows = await credentials.listActive(ctx.accountId, 'backup_code');
       // Every stored hash is checked, so the time taken does not depend on which code matched.
       const matches = await Promise.all(rows.map((r) => verify(r.secretHash ?? '', code).catch(() => false)));
       const row = rows.find((_, i) => matches[i]);
       if (!row || !(await credentials.consume(row.id))) throw new FactorError('invalid_code');
-      return { factor: 'backup_code', at: ctx.now, credentialId: row.id, secondFactor: true, phishingResistant: false };
+      return eventOf(backupCodeDescriptor, ctx.now, row.id);
     },
+    recognizes: (response) => backupCodeSchema.safeParse(response).success,
+    remove: async (accountId) => (await credentials.deleteKind(accountId, 'backup_code')) > 0,
   };
 
   return {

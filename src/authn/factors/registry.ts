@@ -1,0 +1,42 @@
+import type { Clock } from '../../lib/clock.js';
+import type { SecretBox } from '../../lib/crypto.js';
+import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
+import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
+import type { Factor } from '../factor.js';
+import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
+import { createTotpFactor } from './totp/totp.factor.js';
+
+export interface FactorDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
+
+/**
+ * Every MFA method, one folder each; this is the only list of them. The order is the order in
+ * which a challenge offers them.
+ */
+export function createFactorRegistry(deps: FactorDeps) {
+  const totp = createTotpFactor(deps);
+  const backupCodes = createBackupCodeFactor(deps.credentials);
+  const factors: readonly Factor[] = [totp.factor, backupCodes.factor];
+  const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
+  const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
+
+  return {
+    totp,
+    backupCodes,
+    factors,
+    descriptors,
+    methods: descriptors.map((d) => d.method),
+    get: (method: MfaMethod) => byMethod.get(method),
+    /**
+     * The method whose form a code has. A response no method recognises goes to the last one, so
+     * that it is still checked, and counted as a failure, by a method.
+     */
+    forResponse: (response: unknown): Factor => factors.find((f) => f.recognizes(response)) ?? factors[factors.length - 1]!,
+    /** Methods this account can use now, from one query. */
+    async enrolledMethods(accountId: string): Promise<MfaMethod[]> {
+      const counts = await deps.credentials.countActiveByKind(accountId);
+      return descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+    },
+  };
+}
+
+export type FactorRegistry = ReturnType<typeof createFactorRegistry>;

@@ -1,0 +1,203 @@
+/**
+ * What every MFA method plugged into the registry must do, checked through a real IdP (HTTP
+ * server, PostgreSQL, Redis) and a real relying party: replay, expiry, the attempt cap, another
+ * account's credential, hostile input, and the enrol → verify → remove life cycle.
+ */
+import { FactorError } from '../../src/authn/factor.js';
+import type { MfaMethod } from '../../src/policy/types.js';
+import type { TestIdp } from '../helpers/env.js';
+import { PASSWORD, newUser, passwordStep } from '../helpers/mfa-flow.js';
+import type { oc } from '../helpers/rp.js';
+
+/**
+ * How the suite handles one method's credentials. `Held` is what the user holds after enrolment
+ * (a TOTP secret, a list of backup codes).
+ */
+export interface FactorDriver<Held> {
+  method: MfaMethod;
+  /** Enrols the method for the account through the method's own enrolment. */
+  enrol(idp: TestIdp, accountId: string): Promise<Held>;
+  /** A response the IdP has not seen and accepts now. */
+  valid(held: Held): Promise<string>;
+  /** A response that was once valid and no longer is (out of its time window, or already used). */
+  expired(idp: TestIdp, accountId: string, held: Held): Promise<string>;
+  /** A well-formed response that is wrong. */
+  wrong(held: Held): Promise<string>;
+  /** For a method enrollable inside a login: what the user takes from the enrolment the login shows. */
+  fromEnrolment?(shown: Record<string, unknown>): Promise<Held>;
+}
+
+export interface FactorFixture {
+  idp: TestIdp;
+  config: oc.Configuration;
+  /** A client whose policy makes every user without a factor enrol one. */
+  enrolConfig: oc.Configuration;
+  /** The IdP's per-challenge attempt cap. */
+  attemptsPerChallenge: number;
+}
+
+/** Bodies an attacker sends instead of a code: the wrong type, too much, or not JSON at all. */
+const HOSTILE_CODES: unknown[] = [123456, null, true, ['123456'], { $gt: '' }, 'x'.repeat(20_000), '\u0000123456', '１２３４５６', '<script>', "' or 1=1--"];
+const HOSTILE_BODIES: { body: string; type: string }[] = [
+  { body: '{"code":', type: 'application/json' },
+  { body: '["code"]', type: 'application/json' },
+  { body: '"123456"', type: 'application/json' },
+  { body: 'code=%00%ff', type: 'application/x-www-form-urlencoded' },
+];
+
+export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDriver<Held>): void {
+  describe(`factor contract: ${driver.method}`, () => {
+    const factor = () => {
+      const f = get().idp.container.factors.get(driver.method);
+      if (!f) throw new Error(`${driver.method} is not registered`);
+      return f;
+    };
+
+    async function enrolledUser(label: string) {
+      const user = await newUser(get().idp.url, `${driver.method}-${label}`);
+      return { ...user, held: await driver.enrol(get().idp, user.id) };
+    }
+
+    /** A new login of the user, stopped at the MFA challenge, which must offer this method. */
+    async function challenge(username: string) {
+      const { flow, login } = await passwordStep(get().config, username, PASSWORD);
+      expect(login.status).toBe(200);
+      expect(login.body).toMatchObject({ status: 'mfa_required', methods: expect.arrayContaining([driver.method]) });
+      return { ...flow, answer: (code: unknown) => flow.post(`mfa/${factor().paths.challenge}`, { code }) };
+    }
+
+    const expectRefused = (r: { status: number; body: any }) => {
+      expect(r.status).toBe(401);
+      expect(r.body).toEqual({ error: 'invalid_code', error_description: expect.any(String) });
+    };
+
+    test('enrol → verify → remove: the login earns the descriptor\'s amr and aal2; once removed, the method is neither offered nor accepted', async () => {
+      const user = await enrolledUser('life');
+      const flow = await challenge(user.username);
+      // The challenge page shows the method's own form, posting to its own endpoint.
+      const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/mfa/${factor().paths.challenge}"`);
+      expect(html).toMatch(/name="csrf" value="[^"<]+"/);
+      const ok = await flow.answer(await driver.valid(user.held));
+      expect(ok.status).toBe(200);
+      expect(ok.body.status).toBe('success');
+      const { tokens, claims } = await flow.complete(ok.body.redirect_to);
+      expect(claims.sub).toBe(user.id);
+      expect(claims.acr).toBe('aal2');
+      expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
+
+      // The user removes the method through self-service, with the second factor just proven.
+      const self = (method: string, path: string) =>
+        fetch(`${get().idp.url}/api/v1/mfa${path}`, { method, headers: { authorization: `Bearer ${tokens.access_token}` } });
+      expect((await (await self('GET', '')).json()).methods).toContain(driver.method);
+      expect((await self('DELETE', `/${factor().paths.manage}`)).status).toBe(204);
+      expect((await (await self('GET', '')).json()).methods).not.toContain(driver.method);
+      expect((await self('DELETE', `/${factor().paths.manage}`)).status).toBe(404);
+      const { container } = get().idp;
+      const after = await passwordStep(get().config, user.username, PASSWORD);
+      expect(after.login.body.methods ?? []).not.toContain(driver.method);
+      await expect(factor().verify({ accountId: user.id, now: container.clock.now() }, await driver.valid(user.held))).rejects.toBeInstanceOf(FactorError);
+    });
+
+    test('enrolment inside a login: offered only when the descriptor says so; the first valid response finishes the login at aal2', async () => {
+      const user = await newUser(get().idp.url, `${driver.method}-inlogin`);
+      const { flow, login } = await passwordStep(get().enrolConfig, user.username, PASSWORD);
+      expect(login.status).toBe(200);
+      const started = await flow.post(`enroll/${factor().paths.challenge}`);
+      if (!factor().descriptor.enrollableInLogin) {
+        expect(login.body.allowed_methods ?? []).not.toContain(driver.method);
+        expect(started.status).toBe(404);
+        return;
+      }
+      expect(login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: expect.arrayContaining([driver.method]) });
+      expect(started.status).toBe(200);
+      const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+      expect(page).toContain(`action="${flow.interactionUrl!.pathname}/enroll/${factor().paths.challenge}/confirm"`);
+      const held = await driver.fromEnrolment!(started.body);
+      expectRefused(await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.wrong(held) }));
+      const ok = await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.valid(held) });
+      expect(ok.status).toBe(200);
+      expect(ok.body.status).toBe('success');
+      const { claims } = await flow.complete(ok.body.redirect_to);
+      expect(claims.acr).toBe('aal2');
+      expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
+      expect(await get().idp.container.factors.enrolledMethods(user.id)).toContain(driver.method);
+    });
+
+    test('replay: a response accepted once is refused in the next login, even sent by many at once', async () => {
+      const user = await enrolledUser('replay');
+      const code = await driver.valid(user.held);
+      const first = await challenge(user.username);
+      expect((await first.answer(code)).status).toBe(200);
+      const again = await Promise.all(Array.from({ length: 4 }, () => challenge(user.username)));
+      for (const r of await Promise.all(again.map((f) => f.answer(code)))) expectRefused(r);
+    });
+
+    test('a race: the same fresh response sent to five challenges at once is accepted exactly once', async () => {
+      const user = await enrolledUser('race');
+      const flows = await Promise.all(Array.from({ length: 5 }, () => challenge(user.username)));
+      const code = await driver.valid(user.held);
+      const results = await Promise.all(flows.map((f) => f.answer(code)));
+      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
+      for (const r of results.filter((x) => x.status !== 200)) expectRefused(r);
+    });
+
+    test('expiry: a response past its validity is refused', async () => {
+      const user = await enrolledUser('expiry');
+      const flow = await challenge(user.username);
+      expectRefused(await flow.answer(await driver.expired(get().idp, user.id, user.held)));
+    });
+
+    test('the attempt cap: a burst of wrong responses at one challenge gets at most the cap of answers, then the challenge is void even for a right one', async () => {
+      const cap = get().attemptsPerChallenge;
+      const user = await enrolledUser('cap');
+      const flow = await challenge(user.username);
+      const wrong = await driver.wrong(user.held);
+      const burst = await Promise.all(Array.from({ length: cap + 3 }, () => flow.answer(wrong)));
+      const refused = burst.filter((r) => r.status === 401);
+      const capped = burst.filter((r) => r.status === 429);
+      expect(refused.length + capped.length).toBe(burst.length);
+      expect(refused.length).toBeLessThan(cap);
+      for (const r of capped) expect(r.body.error).toBe('too_many_attempts');
+      const right = await flow.answer(await driver.valid(user.held));
+      expect(right.status).toBe(429);
+      expect(right.body.error).toBe('too_many_attempts');
+    });
+
+    test("another account's credential is refused, and stays usable by its owner", async () => {
+      const [alice, bob] = await Promise.all([enrolledUser('alice'), enrolledUser('bob')]);
+      const alicesCode = await driver.valid(alice.held);
+      const atBob = await challenge(bob.username);
+      expectRefused(await atBob.answer(alicesCode));
+      const atAlice = await challenge(alice.username);
+      expect((await atAlice.answer(alicesCode)).status).toBe(200);
+    });
+
+    test('hostile input: every non-code answers a JSON 4xx (a value of the wrong type a 400), never a 500', async () => {
+      const user = await enrolledUser('hostile');
+      // A new challenge per few inputs: each one counts toward the attempt cap.
+      const perChallenge = Math.max(1, get().attemptsPerChallenge - 1);
+      for (let i = 0; i < HOSTILE_CODES.length; i += perChallenge) {
+        const flow = await challenge(user.username);
+        for (const code of HOSTILE_CODES.slice(i, i + perChallenge)) {
+          const r = await flow.answer(code);
+          expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+          if (typeof code === 'string') expect([400, 401, 413]).toContain(r.status);
+          else expect(r.status).toBe(400);
+        }
+      }
+      const flow = await challenge(user.username);
+      for (const { body, type } of HOSTILE_BODIES) {
+        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().paths.challenge}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': type }, body });
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(await res.json()).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+      }
+      // None of it cost the user the method: a right code still signs in.
+      const last = await challenge(user.username);
+      expect((await last.answer(await driver.valid(user.held))).status).toBe(200);
+    });
+  });
+}

@@ -1,0 +1,74 @@
+/**
+ * Runs the factor contract for every method in the registry; a method without a driver here
+ * fails the suite, so no plug-in goes untested.
+ */
+import { generate } from 'otplib';
+import { startTestIdp, type TestIdp } from '../helpers/env.js';
+import { enrolTotp } from '../helpers/mfa.js';
+import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js';
+import { discover, registerClient, type oc } from '../helpers/rp.js';
+import { describeFactor, type FactorDriver } from './factor.contract.js';
+
+const ATTEMPTS = 5;
+let idp: TestIdp;
+let config: oc.Configuration;
+let enrolConfig: oc.Configuration;
+
+beforeAll(async () => {
+  idp = await startTestIdp('factor-contract', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 }, mfa: { attemptsPerChallenge: ATTEMPTS, recentAuthSeconds: 300 } });
+  const client = await registerClient(idp.url, { first_party: true });
+  config = await discover(idp.url, client.client_id, client.client_secret);
+  const enforcing = await registerClient(idp.url, { first_party: true, mfa_policy: { enforce_enrollment: true } });
+  enrolConfig = await discover(idp.url, enforcing.client_id, enforcing.client_secret);
+  // The account-wide lockout has its own tests; here it must not end the challenges first.
+  await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
+});
+afterAll(async () => { await idp.stop(); });
+
+const fixture = () => ({ idp, config, enrolConfig, attemptsPerChallenge: ATTEMPTS });
+
+/** The last step used per secret: TOTP accepts each step once, so each valid code takes the next free one in the window. */
+const usedSteps = new Map<string, number>();
+
+const totp: FactorDriver<string> = {
+  method: 'totp',
+  enrol: (test, accountId) => enrolTotp(test.container, accountId),
+  async valid(secret) {
+    for (;;) {
+      await awayFromStepBoundary();
+      const current = Math.floor(Date.now() / 30_000);
+      const step = Math.max(current, (usedSteps.get(secret) ?? current - 2) + 1);
+      if (step <= current + 1) {
+        usedSteps.set(secret, step);
+        return generate({ secret, epoch: step * 30 });
+      }
+      await new Promise((r) => setTimeout(r, 30_000 - (Date.now() % 30_000) + 100));
+    }
+  },
+  // Two steps back is outside the ±1 step window of RFC 6238 §5.2 as the IdP applies it.
+  expired: async (_test, _accountId, secret) => { await awayFromStepBoundary(); return codeAt(secret, Date.now(), -2); },
+  wrong: (secret) => wrongCode(secret),
+  fromEnrolment: async (shown) => String(shown.secret),
+};
+
+const backupCodes: FactorDriver<string[]> = {
+  method: 'backup_code',
+  enrol: (test, accountId) => test.container.factors.backupCodes.generate(accountId),
+  valid: async (codes) => codes.shift()!,
+  /** A used code: consumed by a first, successful check. */
+  async expired(test, accountId, codes) {
+    const code = codes.shift()!;
+    await test.container.factors.backupCodes.factor.verify({ accountId, now: test.container.clock.now() }, code);
+    return code;
+  },
+  // Well formed, and never issued (one chance in 2^50 otherwise).
+  wrong: async () => '00000-00000',
+};
+
+const drivers = new Map<string, FactorDriver<any>>([[totp.method, totp], [backupCodes.method, backupCodes]]);
+
+test('every registered method has a contract driver', () => {
+  expect([...idp.container.factors.methods].sort()).toEqual([...drivers.keys()].sort());
+});
+
+for (const driver of drivers.values()) describeFactor(fixture, driver);
