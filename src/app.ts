@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
-import type Provider from 'oidc-provider';
+import { viewsDir } from './config.js';
 import type { Container } from './container.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
@@ -23,14 +23,14 @@ import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
-import { createViewRenderer } from './http/views.js';
+import { createViewRenderer } from './lib/views.js';
 
 /** Our routes first; whatever they do not match falls through to the provider mounted at the issuer path. */
 export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer();
+  const views = createViewRenderer(viewsDir);
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
@@ -85,7 +85,7 @@ export function buildApp(c: Container): Koa {
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
-  const mounted = new WeakMap<Provider, Middleware>();
+  const mounted = new WeakMap<Container['providers']['current'], Middleware>();
   app.use((ctx, next) => {
     const provider = c.providers.current;
     let mw = mounted.get(provider);
@@ -101,7 +101,7 @@ export function buildApp(c: Container): Koa {
 /** The metrics listener's app: /metrics and a JSON 404 for anything else. */
 export function buildMetricsApp(c: Container): Koa {
   const app = new Koa();
-  app.use(errorHandler(c.logger, createViewRenderer()));
+  app.use(errorHandler(c.logger, createViewRenderer(viewsDir)));
   app.use(metricsRoutes(c.metrics).routes() as unknown as Middleware);
   return app;
 }

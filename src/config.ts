@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { StartupError } from './lib/startup-error.js';
+import { ConfigError } from './lib/startup-error.js';
+
+export { ConfigError };
 
 const positiveInt = z.coerce.number().int().positive();
 const tcpPort = z.coerce.number().int().min(0).max(65535);
@@ -42,9 +44,6 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema> & { issuer: string; apiAudience: string; issuerFromPort: boolean };
-
-/** Thrown for invalid configuration; the message names the setting so start-up can say what to fix. */
-export class ConfigError extends StartupError {}
 
 const ENV_MAP: Record<string, string> = {
   NODE_ENV: 'nodeEnv', PORT: 'port', ISSUER: 'issuer', LOG_LEVEL: 'logLevel', DATABASE_URL: 'databaseUrl',
@@ -115,6 +114,9 @@ export const projectRoot = (() => {
   while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
   return dir;
 })();
+
+/** The page templates. */
+export const viewsDir = path.join(projectRoot, 'views');
 
 /** Defaults from config/default.yaml, then the environment, then explicit overrides (tests). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {

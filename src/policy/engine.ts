@@ -1,4 +1,4 @@
-import { aalOf } from '../authn/amr.js';
+import { aalOf } from './assurance.js';
 import type { MfaSettings } from './settings.js';
 import { FACTOR_METHOD, type Aal, type AuthEvent, type AuthnDecision, type DecisionReason, type MfaMethod } from './types.js';
 

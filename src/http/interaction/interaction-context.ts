@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { requestedAalOf } from '../../authn/amr.js';
+import { requestedAalOf } from '../../policy/assurance.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
 import { allowFormTargets } from '../../lib/csp.js';
@@ -10,7 +10,7 @@ import type { Aal } from '../../policy/types.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
-import type { ViewRenderer } from '../views.js';
+import type { ViewRenderer } from '../../lib/views.js';
 import { uidParam } from './interaction.schema.js';
 import { respondStep } from './respond.js';
 

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { IdpError, isConnectionError, isUnstorableText } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { ViewRenderer } from '../views.js';
+import type { ViewRenderer } from '../../lib/views.js';
 
 export interface ErrorBody { error: string; error_description: string }
 

@@ -1,4 +1,4 @@
-import type { Aal, AuthEvent, FactorKind } from '../policy/types.js';
+import type { Aal, AuthEvent, FactorKind } from './types.js';
 
 /** RFC 8176 values per factor. */
 const AMR: Record<FactorKind, string> = {
