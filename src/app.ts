@@ -38,7 +38,7 @@ export function buildApp(c: Container): Koa {
   app.use((_ctx, next) => {
     const provider = c.providers.current;
     if (provider !== keyedBy) { // only after a key rotation rebuilt the provider
-      app.keys = provider.keys as string[];
+      app.keys = provider.keys;
       keyedBy = provider;
     }
     return next();
@@ -49,7 +49,7 @@ export function buildApp(c: Container): Koa {
 
   const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
   const opsPaths = new Set(['/healthz', '/readyz']);
-  app.use((ctx, next) => (opsPaths.has(ctx.path) ? ops(ctx, next) : next()));
+  app.use(async (ctx, next) => { await (opsPaths.has(ctx.path) ? ops(ctx, next) : next()); });
 
   const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
@@ -80,20 +80,20 @@ export function buildApp(c: Container): Koa {
     selfService.routes(), selfService.allowedMethods(), api.routes(), api.allowedMethods(),
   ] as Middleware[]) as Middleware;
   const interactionAnswers = compose([noStore(), ours]);
-  app.use((ctx, next) => (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()));
+  app.use(async (ctx, next) => { await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()); });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();
-  app.use((ctx, next) => {
+  app.use(async (ctx, next) => {
     const provider = c.providers.current;
     let mw = mounted.get(provider);
     if (!mw) {
-      mw = mount(issuerPath, provider) as unknown as Middleware;
+      mw = mount(issuerPath, provider);
       mounted.set(provider, mw);
     }
-    return mw(ctx, next);
+    await mw(ctx, next);
   });
   return app;
 }

@@ -78,7 +78,7 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; ori
   const origins = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || raw === '') continue;
-    const keys = ENV_MAP[name] ? [ENV_MAP[name]!] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
+    const keys = ENV_MAP[name] ? [ENV_MAP[name]] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
     if (!keys) continue;
     setPath(values, keys, parseEnvValue(keys[keys.length - 1]!, raw));
     origins.set(keys.join('.'), name);
@@ -129,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
 
 function withIssuer<C extends Omit<Config, 'issuer' | 'apiAudience'> & { apiAudience?: string }>(c: C, rawIssuer: string): Config {
   const issuer = rawIssuer.replace(/\/$/, '');
-  return { ...c, issuer, apiAudience: c.apiAudience || `${issuer}/api` } as Config;
+  return { ...c, issuer, apiAudience: c.apiAudience || `${issuer}/api` };
 }
 
 /** With PORT=0 the port, and so the default issuer, is only known once the socket is bound. */

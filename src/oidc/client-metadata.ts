@@ -9,7 +9,7 @@ export function clientMetadata(record: ClientRecord, box: SecretBox): ClientMeta
     ...record.metadata,
     client_id: record.clientId,
     ...(record.clientSecretSealed ? { client_secret: box.open(record.clientSecretSealed) } : {}),
-  } as ClientMetadata;
+  };
 }
 
 /** The provider's own validator: it throws what the provider would say about this client at login time. */

@@ -17,7 +17,7 @@ function newRsaKey(): { kid: string; privateJwk: JWK; publicJwk: JWK } {
   const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
   const { d, p, q, dp, dq, qi, ...publicJwk } = privateJwk as Record<string, unknown>;
   void d; void p; void q; void dp; void dq; void qi;
-  return { kid, privateJwk, publicJwk: publicJwk as JWK };
+  return { kid, privateJwk, publicJwk };
 }
 
 /** Signing and cookie keys live in PostgreSQL (private parts sealed) so every node uses the same ones. */

@@ -32,6 +32,6 @@ export function aalFromAcr(acr: string | undefined): Aal | undefined {
 
 /** acr_values lists what the RP accepts; the weakest listed level is what it asks for at least. */
 export function requestedAalOf(acrValues: unknown): Aal | undefined {
-  const levels = String(acrValues ?? '').split(' ').map(aalFromAcr).filter((a): a is Aal => a !== undefined);
+  const levels = (typeof acrValues === 'string' ? acrValues : '').split(' ').map(aalFromAcr).filter((a): a is Aal => a !== undefined);
   return levels.length ? (Math.min(...levels) as Aal) : undefined;
 }

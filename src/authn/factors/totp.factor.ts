@@ -31,7 +31,7 @@ export function createTotpFactor(deps: TotpDeps) {
       secret: box.open(sealed), token: code, epoch, epochTolerance: PERIOD,
       ...(lastStep !== null ? { afterTimeStep: lastStep } : {}),
     }).catch(() => ({ valid: false as const }));
-    return result.valid && 'timeStep' in result ? (result.timeStep as number) : undefined;
+    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
   }
 
   function event(credentialId: string, now: number): AuthEvent {

@@ -32,7 +32,7 @@ export interface InteractionKit {
 export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Csrf; views: ViewRenderer; mfa: MfaService; issuer: string }): InteractionKit {
   const { providers, csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
-  const clientIdOf = (d: Details) => String(d.params.client_id ?? '');
+  const clientIdOf = (d: Details) => (d.params.client_id as string | undefined) ?? '';
 
   const kit: InteractionKit = {
     async load(ctx) {
@@ -56,10 +56,10 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     async render(ctx, details, view, extra = {}) {
       ctx.type = 'html';
       // Every form here ends, after redirects, at the redirect_uri the provider validated for this request.
-      allowFormTargets(ctx.res, [String(details.params.redirect_uri ?? '')]);
+      allowFormTargets(ctx.res, [(details.params.redirect_uri as string | undefined) ?? '']);
       ctx.body = await views.render(view, {
         uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid),
-        scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,
+        scopes: ((details.params.scope as string | undefined) ?? '').split(' ').filter(Boolean), ...extra,
       });
     },
     async respondOutcome(ctx, details, outcome) {

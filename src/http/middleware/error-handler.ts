@@ -45,7 +45,7 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       await next();
     } catch (err) {
       const { status, body } = toErrorResponse(err);
-      const log = (ctx.state.log as Logger | undefined) ?? logger;
+      const log = ctx.state.log ?? logger;
       if (status >= 500) log.error({ err, path: ctx.path }, 'request failed');
       else log.info({ path: ctx.path, status, error: body.error }, 'request rejected');
       if (status === 503) ctx.set('Retry-After', '5');
