@@ -2,6 +2,7 @@
  * The layering of src/ as rules that `npm test` enforces (docs/architecture.md describes the layers):
  *   entry files (main, server, app, container, cli, config) → http → authn / policy / oidc / admin / audit → store → lib
  * Type-only imports count too: a type from a library ties a folder to that library as much as a value does.
+ * Only src/ is checked: test/, bench/ and migrations/ drive the whole system from outside and may reach any layer.
  */
 const ENTRY = '^src/(main|server|app|container|cli)\\.ts$';
 
