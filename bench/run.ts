@@ -82,7 +82,7 @@ const positive = (raw: string | undefined, fallback: number) => {
   return n;
 };
 
-const short = opt.short!;
+const short = opt.short;
 const LOGIN_VUS = Math.round(positive(opt['login-vus'], 8));
 const TOKEN_VUS = Math.round(positive(opt['token-vus'], 16));
 const CONNECTIONS = Math.round(positive(opt.connections, 16));

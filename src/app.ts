@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
-import type Provider from 'oidc-provider';
+import { viewsDir } from './config.js';
 import type { Container } from './container.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
@@ -23,14 +23,14 @@ import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
-import { createViewRenderer } from './http/views.js';
+import { createViewRenderer } from './lib/views.js';
 
 /** Our routes first; whatever they do not match falls through to the provider mounted at the issuer path. */
 export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer(Object.fromEntries(c.factors.factors.flatMap((f) => [
+  const views = createViewRenderer(viewsDir, Object.fromEntries(c.factors.factors.flatMap((f) => [
     [`challenge:${f.descriptor.method}`, f.challengeView],
     ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view]] : []),
   ])));
@@ -41,7 +41,7 @@ export function buildApp(c: Container): Koa {
   app.use((_ctx, next) => {
     const provider = c.providers.current;
     if (provider !== keyedBy) { // only after a key rotation rebuilt the provider
-      app.keys = provider.keys as string[];
+      app.keys = provider.keys;
       keyedBy = provider;
     }
     return next();
@@ -52,7 +52,7 @@ export function buildApp(c: Container): Koa {
 
   const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
   const opsPaths = new Set(['/healthz', '/readyz']);
-  app.use((ctx, next) => (opsPaths.has(ctx.path) ? ops(ctx, next) : next()));
+  app.use(async (ctx, next) => { await (opsPaths.has(ctx.path) ? ops(ctx, next) : next()); });
 
   const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
@@ -83,20 +83,20 @@ export function buildApp(c: Container): Koa {
     selfService.routes(), selfService.allowedMethods(), api.routes(), api.allowedMethods(),
   ] as Middleware[]) as Middleware;
   const interactionAnswers = compose([noStore(), ours]);
-  app.use((ctx, next) => (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()));
+  app.use(async (ctx, next) => { await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()); });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
-  const mounted = new WeakMap<Provider, Middleware>();
-  app.use((ctx, next) => {
+  const mounted = new WeakMap<Container['providers']['current'], Middleware>();
+  app.use(async (ctx, next) => {
     const provider = c.providers.current;
     let mw = mounted.get(provider);
     if (!mw) {
-      mw = mount(issuerPath, provider) as unknown as Middleware;
+      mw = mount(issuerPath, provider);
       mounted.set(provider, mw);
     }
-    return mw(ctx, next);
+    await mw(ctx, next);
   });
   return app;
 }
@@ -104,7 +104,7 @@ export function buildApp(c: Container): Koa {
 /** The metrics listener's app: /metrics and a JSON 404 for anything else. */
 export function buildMetricsApp(c: Container): Koa {
   const app = new Koa();
-  app.use(errorHandler(c.logger, createViewRenderer()));
+  app.use(errorHandler(c.logger, createViewRenderer(viewsDir)));
   app.use(metricsRoutes(c.metrics).routes() as unknown as Middleware);
   return app;
 }

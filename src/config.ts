@@ -3,7 +3,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { StartupError } from './lib/startup-error.js';
+import { ConfigError } from './lib/startup-error.js';
+
+export { ConfigError };
 
 const positiveInt = z.coerce.number().int().positive();
 const tcpPort = z.coerce.number().int().min(0).max(65535);
@@ -43,9 +45,6 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema> & { issuer: string; apiAudience: string; issuerFromPort: boolean };
 
-/** Thrown for invalid configuration; the message names the setting so start-up can say what to fix. */
-export class ConfigError extends StartupError {}
-
 const ENV_MAP: Record<string, string> = {
   NODE_ENV: 'nodeEnv', PORT: 'port', ISSUER: 'issuer', LOG_LEVEL: 'logLevel', DATABASE_URL: 'databaseUrl',
   REDIS_URL: 'redisUrl', REDIS_CLUSTER_NODES: 'redisClusterNodes', ENCRYPTION_KEY: 'encryptionKey',
@@ -79,7 +78,7 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; ori
   const origins = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || raw === '') continue;
-    const keys = ENV_MAP[name] ? [ENV_MAP[name]!] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
+    const keys = ENV_MAP[name] ? [ENV_MAP[name]] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
     if (!keys) continue;
     setPath(values, keys, parseEnvValue(keys[keys.length - 1]!, raw));
     origins.set(keys.join('.'), name);
@@ -116,6 +115,9 @@ export const projectRoot = (() => {
   return dir;
 })();
 
+/** The page templates. */
+export const viewsDir = path.join(projectRoot, 'views');
+
 /** Defaults from config/default.yaml, then the environment, then explicit overrides (tests). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
   const defaults = YAML.parse(fs.readFileSync(path.join(projectRoot, 'config', 'default.yaml'), 'utf8')) as Record<string, unknown>;
@@ -127,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Reco
 
 function withIssuer<C extends Omit<Config, 'issuer' | 'apiAudience'> & { apiAudience?: string }>(c: C, rawIssuer: string): Config {
   const issuer = rawIssuer.replace(/\/$/, '');
-  return { ...c, issuer, apiAudience: c.apiAudience || `${issuer}/api` } as Config;
+  return { ...c, issuer, apiAudience: c.apiAudience || `${issuer}/api` };
 }
 
 /** With PORT=0 the port, and so the default issuer, is only known once the socket is bound. */

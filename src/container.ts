@@ -6,7 +6,7 @@ import { createOrganizationService } from './admin/organization.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
-import { requestedAalOf } from './authn/amr.js';
+import { requestedAalOf } from './policy/assurance.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
 import { createFactorRegistry } from './authn/factors/registry.js';
 import { createLoginService } from './authn/login.service.js';
@@ -17,6 +17,7 @@ import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-devic
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
 import { createExtraTokenClaims, type StepUpLookup } from './oidc/token-claims.js';
 import { createSettingsService } from './policy/settings.service.js';
+import type { AuthEvent } from './policy/types.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
 import { createCredentialRepository } from './store/repositories/credential.repository.js';
 import { createSessionRepository } from './store/repositories/session.repository.js';
@@ -84,7 +85,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const clientCache = createClientCache(clients, box);
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
-  const authnStates = createAuthnStateRepository(db);
+  const authnStates = createAuthnStateRepository<AuthEvent>(db);
   const factors = createFactorRegistry({ credentials, box, clock });
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });

@@ -11,8 +11,8 @@ try {
     await server.close();
     process.exit(0);
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
 } catch (err) {
   if (err instanceof StartupError) {
     console.error(err.message);

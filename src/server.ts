@@ -26,9 +26,12 @@ const startingUp: http.RequestListener = (_req, res) => {
 };
 
 /** A server whose request handler is swapped once the app exists; connections opened earlier switch too. */
-function switchableServer(): { server: http.Server; serve(listener: http.RequestListener): void } {
-  let handler = startingUp;
-  const server = http.createServer((req, res) => handler(req, res));
+/** koa's callback() answers its own errors, so the promise it returns is not awaited. */
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
+function switchableServer(): { server: http.Server; serve(listener: Handler): void } {
+  let handler: Handler = startingUp;
+  const server = http.createServer((req, res) => void handler(req, res));
   return { server, serve: (listener) => { handler = listener; } };
 }
 
@@ -82,7 +85,7 @@ export async function startServer(config: Config, opts: ContainerOptions = {}): 
       },
     };
   } catch (err) {
-    await Promise.all([main.server, metrics?.server].map((s) => s && closeServer(s)));
+    await Promise.all([main.server, ...(metrics ? [metrics.server] : [])].map(closeServer));
     await container?.close();
     throw err;
   }

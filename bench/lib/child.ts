@@ -48,7 +48,7 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
   const pinned = opts.cpus !== undefined && hasTaskset();
   const [cmd, args] = pinned ? ['taskset', ['-c', opts.cpus!, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   // taskset execs node, so the child's pid is node's pid and the IPC fd is inherited.
-  const child = spawn(cmd, args as string[], { cwd: projectRoot, env: opts.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+  const child = spawn(cmd, args, { cwd: projectRoot, env: opts.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
   running.add(child);
   child.once('exit', () => running.delete(child));
 

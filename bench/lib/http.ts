@@ -12,7 +12,7 @@ export function createPool(origin: string, connections: number): Pool {
 export async function request(pool: Pool, opts: { path: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string }): Promise<Resp> {
   const res = await pool.request({ path: opts.path, method: opts.method ?? 'GET', headers: opts.headers, body: opts.body });
   const text = await res.body.text();
-  return { status: res.statusCode, headers: res.headers as Resp['headers'], text };
+  return { status: res.statusCode, headers: res.headers, text };
 }
 
 export function expectStatus(step: string, res: Resp, ...ok: number[]): void {

@@ -35,7 +35,7 @@ const configuration: Configuration = {
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], response_types: ['code'],
     token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256',
   }],
-  jwks: { keys: [jwk as never] },
+  jwks: { keys: [jwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   findAccount: async (_ctx, sub) => ({
     accountId: sub,

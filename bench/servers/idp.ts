@@ -20,7 +20,8 @@ server.keepAliveTimeout = 65_000;
 await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
 const port = (server.address() as AddressInfo).port;
 const container = await createContainer(bindPort(config, port));
-server.on('request', buildApp(container).callback());
+const callback = buildApp(container).callback();
+server.on('request', (req, res) => void callback(req, res));
 
 const ipc = serveIpc({
   counters: () => counters,

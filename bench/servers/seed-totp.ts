@@ -24,7 +24,7 @@ export async function seedTotpUsers(container: Container, req: SeedTotpRequest):
   const org = await container.organizations.findBySlug('default');
   if (!org) throw new Error('no default organization');
   const passwordHash = await hashPassword(req.password);
-  const out: NonNullable<SeedTotpAck['users']> = new Array(req.count);
+  const out = new Array(req.count) as NonNullable<SeedTotpAck['users']>;
   let next = 0;
   const worker = async () => {
     for (let i = next++; i < req.count; i = next++) {

@@ -1,7 +1,7 @@
-import type { ClientMetadata } from 'oidc-provider';
 import type { AuditService } from '../audit/audit.service.js';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
 import { badRequest, conflict, notFound } from '../lib/errors.js';
+import { validateClientMetadata } from '../oidc/client-metadata.js';
 import type { ProviderHolder } from '../oidc/provider-holder.js';
 import { assertRegisteredMethods } from '../policy/settings.service.js';
 import type { MfaMethod } from '../policy/types.js';
@@ -47,7 +47,7 @@ export function createClientService(deps: ClientServiceDeps) {
   /** The provider's own validator decides, so a stored client can never fail at login time. */
   async function validateMetadata(clientId: string, metadata: Record<string, unknown>, secret?: string) {
     try {
-      await deps.providers.current.Client.validate({ ...metadata, client_id: clientId, ...(secret ? { client_secret: secret } : {}) } as ClientMetadata);
+      await validateClientMetadata(deps.providers, { ...metadata, client_id: clientId, ...(secret ? { client_secret: secret } : {}) });
     } catch (err) {
       const e = err as { error_description?: string; message?: string };
       throw badRequest(e.error_description ?? e.message ?? 'invalid client metadata', 'invalid_client_metadata');

@@ -80,7 +80,7 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       if (!user || !reaches(scope, user.organizationId)) throw notFound('no such user');
       const org = await organizations.findById(user.organizationId);
       const locked = user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > deps.clock.now());
-      const extra = Object.assign({}, ...(await Promise.all(extensions.map((x) => x(user)))));
+      const extra = Object.assign({}, ...(await Promise.all(extensions.map((x) => x(user))))) as Record<string, unknown>;
       return {
         id: user.id, external_id: user.externalId, username: user.username, email: user.email, phone: user.phone,
         email_verified: user.emailVerified, phone_verified: user.phoneVerified, status: user.status, roles: user.roles,

@@ -11,7 +11,7 @@ import type { AccountRepository } from '../store/repositories/account.repository
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import { aalOf, acrOf, amrOf } from './amr.js';
+import { aalOf, acrOf, amrOf } from '../policy/assurance.js';
 import { FactorError, type Enrolment, type EnrolmentStart } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/registry.js';
@@ -25,7 +25,7 @@ export interface MfaServiceDeps {
   settings: SettingsService;
   factors: FactorRegistry;
   transactions: TransactionStore;
-  authnStates: AuthnStateRepository;
+  authnStates: AuthnStateRepository<AuthEvent>;
   devices: TrustedDeviceService;
   outcomes: FactorOutcomes;
   audit: AuditService;

@@ -1,14 +1,14 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, type Config } from '../config.js';
 import type { Logger } from './logger.js';
+import { ConfigError } from './startup-error.js';
 
 /**
  * ENCRYPTION_KEY (32 bytes, base64) seals private keys and factor secrets. Production refuses to
  * run without it; development keeps a generated one under the data directory, with a warning.
  */
-export function resolveEncryptionKey(config: Pick<Config, 'encryptionKey' | 'nodeEnv' | 'dataDir'>, logger: Logger): Buffer {
+export function resolveEncryptionKey(config: { encryptionKey?: string | undefined; nodeEnv: string; dataDir: string }, logger: Logger): Buffer {
   if (config.encryptionKey) {
     const key = Buffer.from(config.encryptionKey, 'base64');
     if (key.length !== 32) throw new ConfigError('invalid configuration: ENCRYPTION_KEY must be 32 bytes, base64-encoded');

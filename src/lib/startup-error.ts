@@ -5,3 +5,6 @@
 export class StartupError extends Error {
   override name = 'StartupError';
 }
+
+/** Thrown for invalid configuration; the message names the setting so start-up can say what to fix. */
+export class ConfigError extends StartupError {}

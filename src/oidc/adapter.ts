@@ -93,7 +93,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       }
     }
     if (id !== undefined) payload.jti = id;
-    return payload as AdapterPayload;
+    return payload;
   }
 
   return class StoreAdapter implements Adapter {

@@ -19,7 +19,7 @@ export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>,
     if (!user || user.status !== 'active') return undefined;
     // ID tokens from a code or refresh token say whether that authentication was a step-up.
     const authTime = token && 'authTime' in token ? token.authTime : undefined;
-    const amr = token && 'amr' in token && Array.isArray(token.amr) ? (token.amr as string[]) : undefined;
+    const amr = token && 'amr' in token && Array.isArray(token.amr) ? token.amr : undefined;
     const stepUp = stepUps && amr?.includes('mfa') && typeof authTime === 'number'
       ? await guard(() => stepUps.isStepUp({ accountId: user.id, authTime, amr })) : false;
     return {

@@ -1,4 +1,4 @@
-import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
 import { allowFormTargets } from '../lib/csp.js';
 
 /**
@@ -7,7 +7,7 @@ import { allowFormTargets } from '../lib/csp.js';
  * may lead to the origins the client registered, and nowhere else.
  */
 export function allowClientFormTargets(provider: Provider): void {
-  provider.use(async (ctx, next) => {
+  provider.use(async (ctx: KoaContextWithOIDC, next) => {
     await next();
     const client = ctx.oidc?.client;
     if (client && ctx.response.is('html')) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);

@@ -1,9 +1,8 @@
 import crypto from 'node:crypto';
-import { sql } from 'kysely';
 import type { JWK } from 'oidc-provider';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
 import type { Db } from '../store/db.js';
-import { createSigningKeyRepository } from '../store/repositories/signing-key.repository.js';
+import { createSigningKeyRepository, type SigningKeyRepository } from '../store/repositories/signing-key.repository.js';
 
 export interface KeyMaterial {
   /** Private JWKs, newest first: the provider signs with the first. */
@@ -18,16 +17,16 @@ function newRsaKey(): { kid: string; privateJwk: JWK; publicJwk: JWK } {
   const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
   const { d, p, q, dp, dq, qi, ...publicJwk } = privateJwk as Record<string, unknown>;
   void d; void p; void q; void dp; void dq; void qi;
-  return { kid, privateJwk, publicJwk: publicJwk as JWK };
+  return { kid, privateJwk, publicJwk };
 }
 
 /** Signing and cookie keys live in PostgreSQL (private parts sealed) so every node uses the same ones. */
 export function createKeyStore(db: Db, box: SecretBox) {
   const repo = createSigningKeyRepository(db);
 
-  async function insertSigningKey(database: Db): Promise<string> {
+  async function insertSigningKey(keys: Pick<SigningKeyRepository, 'insert'>): Promise<string> {
     const k = newRsaKey();
-    await createSigningKeyRepository(database).insert({
+    await keys.insert({
       kid: k.kid, use: 'sig', alg: 'RS256', publicJwk: k.publicJwk as Record<string, unknown>, privateSealed: box.seal(JSON.stringify(k.privateJwk)),
     });
     return k.kid;
@@ -36,10 +35,8 @@ export function createKeyStore(db: Db, box: SecretBox) {
   return {
     /** First start: create the keys once, even when several nodes boot together. */
     async ensure(): Promise<void> {
-      await db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
-        const r = createSigningKeyRepository(trx);
-        if ((await r.listLive('sig')).length === 0) await insertSigningKey(trx);
+      await repo.exclusive(async (r) => {
+        if ((await r.listLive('sig')).length === 0) await insertSigningKey(r);
         if ((await r.listLive('cookie')).length === 0) {
           await r.insert({ kid: randomToken(12), use: 'cookie', alg: 'HS256', publicJwk: null, privateSealed: box.seal(randomToken(32)) });
         }
@@ -62,10 +59,9 @@ export function createKeyStore(db: Db, box: SecretBox) {
      * has passed, long enough for every token they signed to expire.
      */
     async rotate(retireAfterSec: number): Promise<string> {
-      return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
-        const kid = await insertSigningKey(trx);
-        await createSigningKeyRepository(trx).retireAllExcept('sig', kid, new Date(Date.now() + retireAfterSec * 1000));
+      return repo.exclusive(async (keys) => {
+        const kid = await insertSigningKey(keys);
+        await keys.retireAllExcept('sig', kid, new Date(Date.now() + retireAfterSec * 1000));
         return kid;
       });
     },

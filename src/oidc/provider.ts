@@ -163,6 +163,6 @@ export function buildProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustedProxies.length > 0;
-  provider.use(deps.adapter.undoOnOutage);
+  provider.use((ctx: KoaContextWithOIDC, next) => deps.adapter.undoOnOutage(ctx, next));
   return provider;
 }

@@ -1,7 +1,8 @@
 import type { Configuration } from 'oidc-provider';
-import { createViewRenderer } from '../http/views.js';
+import { viewsDir } from '../config.js';
+import { createViewRenderer } from '../lib/views.js';
 
-const views = createViewRenderer();
+const views = createViewRenderer(viewsDir);
 
 /** The provider's HTML error page (bad redirect_uri, unknown client, ...) in our layout, never a redirect. */
 export const renderProviderError: NonNullable<Configuration['renderError']> = async (ctx, out) => {

@@ -1,4 +1,4 @@
-import { aalOf } from '../authn/amr.js';
+import { aalOf } from './assurance.js';
 import { POLICY_METHOD, type MfaSettings } from './settings.js';
 import type { Aal, AuthEvent, AuthnDecision, DecisionReason, FactorDescriptor, MfaMethod } from './types.js';
 

@@ -82,7 +82,7 @@ export async function migrateToLatest(db: Db, schema?: string): Promise<Migratio
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
   const result = await migrator.migrateToLatest();
-  if (result.error) throw result.error;
+  if (result.error) throw result.error instanceof Error ? result.error : new Error('migration failed', { cause: result.error });
   return result;
 }
 

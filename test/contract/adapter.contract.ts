@@ -202,7 +202,7 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         const sessionUid = newId();
         await new Adapter('AccessToken').upsert(token, { jti: token, grantId }, 60);
         await new Adapter('Interaction').upsert(interaction, { jti: interaction, kind: 'Interaction', grantId, params: { prompt: 'login' } }, 60);
-        await new Adapter('Session').upsert(session, { jti: session, uid: sessionUid, accountId: 'u-10', authorizations: { c1: { grantId } }, grantId } as AdapterPayload, 60);
+        await new Adapter('Session').upsert(session, { jti: session, uid: sessionUid, accountId: 'u-10', authorizations: { c1: { grantId } }, grantId }, 60);
         const rawInteraction = newId();
         await f.oidc.upsert('Interaction', rawInteraction, { grantId }, 60);
 
@@ -329,7 +329,7 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
           client_id: clientId, client_secret: 's3cret', redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_basic',
         });
         expect(await a.find(`client-${newId()}`)).toBeUndefined();
-        await expect(a.upsert(clientId, { client_id: clientId } as AdapterPayload, 60)).rejects.toThrow(/admin API/);
+        await expect(a.upsert(clientId, { client_id: clientId }, 60)).rejects.toThrow(/admin API/);
       });
     });
 

@@ -35,7 +35,7 @@ async function admin(method: string, path: string, body?: unknown) {
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-  return res.status === 204 ? undefined : res.json() as Promise<any>;
+  return res.status === 204 ? undefined : res.json();
 }
 
 /** A TOTP code for the IdP's notion of now, away from a step boundary so that one code is one step. */

@@ -34,8 +34,8 @@ export function spawnManaged(command: string, args: string[], opts: { env?: Node
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
     child.once('error', (err) => { out += `\n[spawn error] ${err.message}`; resolve(-1); });
@@ -94,7 +94,7 @@ export async function startRedis(opts: { port?: number; dir?: string } = {}): Pr
 export async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; proc?: Managed }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let exitCode: number | null | undefined;
-  opts.proc?.exited.then((c) => { exitCode = c; });
+  void opts.proc?.exited.then((c) => { exitCode = c; });
   while (Date.now() < deadline) {
     if (exitCode !== undefined) throw new Error(`${what}: process exited (${exitCode}) before it was ready:\n${opts.proc!.output()}`);
     try {

@@ -98,7 +98,7 @@ describe('several nodes booting together on a new PostgreSQL schema', () => {
       const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema, poolSize: 2 })));
       const handles = opened.filter((r): r is PromiseFulfilledResult<DbHandle> => r.status === 'fulfilled').map((r) => r.value);
       try {
-        expect(opened.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+        expect(opened.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
         const results = await Promise.all(handles.map((h) => migrateToLatest(h.db, schema)));
         const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
         expect(applied.sort()).toEqual(Object.keys(migrations).sort());

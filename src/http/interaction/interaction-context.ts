@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { requestedAalOf } from '../../authn/amr.js';
+import { requestedAalOf } from '../../policy/assurance.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
 import { allowFormTargets } from '../../lib/csp.js';
@@ -10,7 +10,7 @@ import type { Aal, MfaMethod } from '../../policy/types.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
-import type { ViewRenderer } from '../views.js';
+import type { ViewRenderer } from '../../lib/views.js';
 import { uidParam } from './interaction.schema.js';
 import { respondStep } from './respond.js';
 
@@ -34,7 +34,7 @@ export interface InteractionKit {
 export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Csrf; views: ViewRenderer; mfa: MfaService; issuer: string }): InteractionKit {
   const { providers, csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
-  const clientIdOf = (d: Details) => String(d.params.client_id ?? '');
+  const clientIdOf = (d: Details) => (d.params.client_id as string | undefined) ?? '';
 
   const kit: InteractionKit = {
     async load(ctx) {
@@ -58,10 +58,10 @@ export function createInteractionKit(deps: { providers: ProviderHolder; csrf: Cs
     async render(ctx, details, view, extra = {}) {
       ctx.type = 'html';
       // Every form here ends, after redirects, at the redirect_uri the provider validated for this request.
-      allowFormTargets(ctx.res, [String(details.params.redirect_uri ?? '')]);
+      allowFormTargets(ctx.res, [(details.params.redirect_uri as string | undefined) ?? '']);
       ctx.body = await views.render(view, {
         uid: details.uid, clientId: clientIdOf(details), csrf: csrf.token(details.uid),
-        scopes: String(details.params.scope ?? '').split(' ').filter(Boolean), ...extra,
+        scopes: ((details.params.scope as string | undefined) ?? '').split(' ').filter(Boolean), ...extra,
       });
     },
     async renderEnrolment(ctx, details, method, extra = {}) {

@@ -24,7 +24,7 @@ export interface InteractionRouteDeps {
 export function interactionRoutes(deps: InteractionRouteDeps): Router {
   const { providers, kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
-  const clientIdOf = (d: Details) => String(d.params.client_id ?? '');
+  const clientIdOf = (d: Details) => (d.params.client_id as string | undefined) ?? '';
 
   /** Where this interaction stands: the provider's prompt, refined by our MFA transaction. */
   async function currentStep(ctx: Context, details: Details) {

@@ -22,7 +22,7 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
 /** The calling key as the admin services see it: its lookup prefix (never the secret), from where, and its organisation. */
 export function caller(ctx: Context): Caller {
   const key = ctx.state.apiKey as ApiKeyRow;
-  return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId as string, organizationId: key.organizationId };
+  return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
 }
 
 /** 403 unless the key holds the scope (or `admin`, which holds them all). */

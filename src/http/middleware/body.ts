@@ -5,7 +5,7 @@ import { badRequest } from '../../lib/errors.js';
 
 /** JSON and form bodies for our own routes (the provider parses its own), size-capped: 413 past the limit. */
 export function parseBodies(limitBytes: number): Middleware {
-  return bodyParser({ enableTypes: ['json', 'form'], jsonLimit: limitBytes, formLimit: limitBytes, jsonStrict: true }) as unknown as Middleware;
+  return bodyParser({ enableTypes: ['json', 'form'], jsonLimit: limitBytes, formLimit: limitBytes, jsonStrict: true });
 }
 
 /** Validates the parsed body; the 400 names the first offending field. */

@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { IdpError, isConnectionError, isUnstorableText } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { ViewRenderer } from '../views.js';
+import type { ViewRenderer } from '../../lib/views.js';
 
 export interface ErrorBody { error: string; error_description: string }
 
@@ -45,7 +45,7 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       await next();
     } catch (err) {
       const { status, body } = toErrorResponse(err);
-      const log = (ctx.state.log as Logger | undefined) ?? logger;
+      const log = ctx.state.log ?? logger;
       if (status >= 500) log.error({ err, path: ctx.path }, 'request failed');
       else log.info({ path: ctx.path, status, error: body.error }, 'request rejected');
       if (status === 503) ctx.set('Retry-After', '5');

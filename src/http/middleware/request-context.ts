@@ -21,7 +21,8 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
     ctx.state.requestId = id;
     // A child logger per request is costly and most requests never log: made on first use.
     let child: Logger | undefined;
-    Object.defineProperty(ctx.state, 'log', { get: () => (child ??= logger.child({ requestId: id })), configurable: true });
+    const log = () => (child ??= logger.child({ requestId: id }));
+    Object.defineProperty(ctx.state, 'log', { get: log, configurable: true });
     ctx.set('X-Request-Id', id);
     const started = process.hrtime.bigint();
     try {
@@ -30,7 +31,7 @@ export function requestContext(logger: Logger, metrics: Metrics): Middleware {
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.httpDuration.observe({ method: ctx.method, route: routeLabel(ctx.path), status: String(ctx.status) }, seconds);
-      if (logger.isLevelEnabled('debug')) ctx.state.log.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
+      if (logger.isLevelEnabled('debug')) log().debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(seconds * 1000) }, 'request');
     }
   };
 }

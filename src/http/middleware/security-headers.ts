@@ -22,7 +22,7 @@ export function securityHeaders(): Middleware {
         'form-action': [(_req, res) => ["'self'", ...cspSources(res, 'form-action')].join(' ')],
       },
     },
-  }) as unknown as Middleware;
+  });
   const none = async () => {};
   return async (ctx, next) => {
     ctx.set(CSP, "script-src 'self'");

@@ -10,7 +10,10 @@ export function wellKnownCache(paths: readonly string[], currentProvider: () => 
   const served = new Set(paths);
   const cache = new Map<string, { owner: object; etag: string; body: string; type: string }>();
   return async (ctx, next) => {
-    if (ctx.method !== 'GET' || !served.has(ctx.path)) return next();
+    if (ctx.method !== 'GET' || !served.has(ctx.path)) {
+      await next();
+      return;
+    }
     const key = `${ctx.origin}${ctx.path}`;
     const owner = currentProvider();
     let hit = cache.get(key);

@@ -3,6 +3,7 @@ import type { Freshness, FactorManagementService } from '../../authn/self-servic
 import { safeEqual } from '../../lib/crypto.js';
 import { IdpError } from '../../lib/errors.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
+import type { AuthEvent } from '../../policy/types.js';
 import type { User } from '../../store/database.js';
 import type { AccountRepository } from '../../store/repositories/account.repository.js';
 import type { AuthnStateRepository } from '../../store/repositories/authn-state.repository.js';
@@ -14,7 +15,7 @@ export interface SelfServiceAuthDeps {
   providers: ProviderHolder;
   accounts: Pick<AccountRepository, 'findById'>;
   clients: Pick<ClientRepository, 'find'>;
-  authnStates: Pick<AuthnStateRepository, 'get'>;
+  authnStates: Pick<AuthnStateRepository<AuthEvent>, 'get'>;
   factors: Pick<FactorManagementService, 'mfaProofAt'>;
   csrf: Csrf;
 }

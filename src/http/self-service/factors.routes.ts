@@ -22,7 +22,7 @@ export interface FactorRouteDeps {
 
 export const changeContext = (ctx: Context): ChangeContext => {
   const { user, sessionUid } = principalOf(ctx);
-  return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId as string, keepSessionUid: sessionUid };
+  return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId, keepSessionUid: sessionUid };
 };
 
 /** The signed-in user's own factors (self-service management). */

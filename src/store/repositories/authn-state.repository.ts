@@ -1,7 +1,7 @@
-import type { AuthEvent } from '../../policy/types.js';
 import type { Db } from '../db.js';
 
-export interface AuthnState { events: AuthEvent[]; stepUp: boolean; trustedDeviceId: string | null }
+/** `Event` is the policy's record of one verified factor: the store keeps it as JSON without reading it. */
+export interface AuthnState<Event> { events: Event[]; stepUp: boolean; trustedDeviceId: string | null }
 
 /** What the session and every token minted from it carry: enough to find their authentication record. */
 export interface AuthnKey { accountId: string; authTime: number; amr: readonly string[] | undefined }
@@ -12,18 +12,18 @@ const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().j
  * What one authentication proved, keyed by (account, auth_time, amr). The amr in the key keeps two
  * sign-ins of one account within one second apart when they proved different things.
  */
-export function createAuthnStateRepository(db: Db) {
+export function createAuthnStateRepository<Event>(db: Db) {
   return {
-    async put(key: AuthnKey, state: AuthnState, ttlSec: number): Promise<void> {
+    async put(key: AuthnKey, state: AuthnState<Event>, ttlSec: number): Promise<void> {
       const values = { events: JSON.stringify(state.events), stepUp: state.stepUp, trustedDeviceId: state.trustedDeviceId, expiresAt: new Date(Date.now() + ttlSec * 1000) };
       await db.insertInto('authnStates').values({ accountId: key.accountId, authTime: key.authTime, amr: amrKey(key.amr), ...values })
         .onConflict((oc) => oc.columns(['accountId', 'authTime', 'amr']).doUpdateSet(values)).execute();
     },
-    async get(key: AuthnKey): Promise<AuthnState | undefined> {
+    async get(key: AuthnKey): Promise<AuthnState<Event> | undefined> {
       const row = await db.selectFrom('authnStates').select(['events', 'stepUp', 'trustedDeviceId'])
         .where('accountId', '=', key.accountId).where('authTime', '=', key.authTime).where('amr', '=', amrKey(key.amr))
         .where('expiresAt', '>', new Date()).executeTakeFirst();
-      return row && { events: row.events as AuthEvent[], stepUp: row.stepUp, trustedDeviceId: row.trustedDeviceId };
+      return row && { events: row.events as Event[], stepUp: row.stepUp, trustedDeviceId: row.trustedDeviceId };
     },
     async sweep(): Promise<void> {
       await db.deleteFrom('authnStates').where('expiresAt', '<', new Date()).execute();
@@ -31,4 +31,4 @@ export function createAuthnStateRepository(db: Db) {
   };
 }
 
-export type AuthnStateRepository = ReturnType<typeof createAuthnStateRepository>;
+export type AuthnStateRepository<Event> = ReturnType<typeof createAuthnStateRepository<Event>>;

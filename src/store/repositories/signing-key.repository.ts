@@ -1,7 +1,8 @@
+import { sql } from 'kysely';
 import type { Db } from '../db.js';
 import type { SigningKeyRow } from '../database.js';
 
-export function createSigningKeyRepository(db: Db) {
+function signingKeyQueries(db: Db) {
   return {
     /** Keys still published, newest first (the first one signs). */
     listLive: (use: 'sig' | 'cookie'): Promise<SigningKeyRow[]> =>
@@ -22,6 +23,24 @@ export function createSigningKeyRepository(db: Db) {
         .where((eb) => eb.or([eb('expiresAt', 'is', null), eb('expiresAt', '>', new Date())]))
         .orderBy('kid').execute();
       return rows.map((r) => r.kid).join(',');
+    },
+  };
+}
+
+type SigningKeyQueries = ReturnType<typeof signingKeyQueries>;
+
+export function createSigningKeyRepository(db: Db) {
+  return {
+    ...signingKeyQueries(db),
+    /**
+     * Runs `fn` in one transaction that holds the key-set lock, so nodes that start or rotate at the
+     * same moment see each other's keys instead of each adding their own.
+     */
+    exclusive<T>(fn: (keys: SigningKeyQueries) => Promise<T>): Promise<T> {
+      return db.transaction().execute(async (trx) => {
+        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
+        return fn(signingKeyQueries(trx));
+      });
     },
   };
 }

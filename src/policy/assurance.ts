@@ -1,4 +1,4 @@
-import type { Aal, AuthEvent } from '../policy/types.js';
+import type { Aal, AuthEvent } from './types.js';
 
 /** RFC 8176 values per factor. */
 const AMR: Record<AuthEvent['factor'], string> = {
@@ -32,6 +32,6 @@ export function aalFromAcr(acr: string | undefined): Aal | undefined {
 
 /** acr_values lists what the RP accepts; the weakest listed level is what it asks for at least. */
 export function requestedAalOf(acrValues: unknown): Aal | undefined {
-  const levels = String(acrValues ?? '').split(' ').map(aalFromAcr).filter((a): a is Aal => a !== undefined);
+  const levels = (typeof acrValues === 'string' ? acrValues : '').split(' ').map(aalFromAcr).filter((a): a is Aal => a !== undefined);
   return levels.length ? (Math.min(...levels) as Aal) : undefined;
 }

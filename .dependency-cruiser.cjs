@@ -1,0 +1,76 @@
+/**
+ * The layering of src/ as rules that `npm test` enforces (docs/architecture.md describes the layers):
+ *   entry files (main, server, app, container, cli, config) → http → authn / policy / oidc / admin / audit → store → lib
+ * Type-only imports count too: a type from a library ties a folder to that library as much as a value does.
+ * Only src/ is checked: test/, bench/ and migrations/ drive the whole system from outside and may reach any layer.
+ */
+const ENTRY = '^src/(main|server|app|container|cli)\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'db-driver-outside-store',
+      comment: 'Only src/store/ talks to PostgreSQL and Redis; everything else goes through its repositories and stores.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/store/' },
+      to: { path: '^node_modules/(kysely|pg|pg-[^/]+|ioredis|@electric-sql/pglite)/' },
+    },
+    {
+      name: 'koa-outside-http',
+      comment: 'Only src/http/ and the entry files that assemble the app know the web framework.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/http/', ENTRY] },
+      to: { path: '^node_modules/(koa|koa-[^/]+|@koa/[^/]+|@types/koa|@types/koa-[^/]+)/' },
+    },
+    {
+      name: 'oidc-provider-outside-oidc',
+      comment: 'Only src/oidc/ talks to oidc-provider; the rest of the code sees it through ProviderHolder and the helpers there.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: '^src/oidc/' },
+      to: { path: '^node_modules/(oidc-provider|@types/oidc-provider)/' },
+    },
+    {
+      name: 'policy-above-its-layer',
+      comment: 'The policy decides from facts it is given; it must not depend on how a login runs or is served.',
+      severity: 'error',
+      from: { path: '^src/policy/' },
+      to: { path: '^src/(authn|http)/' },
+    },
+    {
+      name: 'lib-is-a-leaf',
+      comment: 'src/lib/ holds generic helpers that every layer may use, so it uses none of them.',
+      severity: 'error',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/', pathNot: '^src/lib/' },
+    },
+    {
+      name: 'no-folder-cycles',
+      comment: 'Layers depend one way: two folders that import each other are one layer in disguise.',
+      severity: 'error',
+      scope: 'folder',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
+      name: 'not-to-unresolvable',
+      comment: 'An import that does not resolve would make every rule above silently blind to it.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^dist/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.d.ts', '.json'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+    cache: false,
+  },
+};
