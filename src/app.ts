@@ -30,9 +30,9 @@ export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer(viewsDir, Object.fromEntries(c.factors.factors.flatMap((f) => [
+  const views = createViewRenderer(viewsDir, Object.fromEntries(c.factors.factors.flatMap((f): [string, string][] => [
     [`challenge:${f.descriptor.method}`, f.challengeView],
-    ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view]] : []),
+    ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
   ])));
 
   app.use(trustedProxies(c.config.trustedProxies));

@@ -60,7 +60,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     ctx.body = { status: 'success', method: 'totp' };
   });
 
-  for (const { paths, descriptor: { method } } of deps.plugins.filter((f) => f.remove)) {
+  for (const { paths, descriptor: { method } } of deps.plugins.filter((f) => f.remove !== undefined)) {
     router.delete(`/${paths.manage}`, async (ctx) => {
       await factors.removeFactor(await fresh(ctx), method, changeContext(ctx));
       ctx.status = 204;

@@ -37,7 +37,7 @@ export function createTotpFactor(deps: TotpDeps) {
       secret: box.open(sealed), token: code, epoch, epochTolerance: PERIOD,
       ...(lastStep !== null ? { afterTimeStep: lastStep } : {}),
     }).catch(() => ({ valid: false as const }));
-    return result.valid && 'timeStep' in result ? (result.timeStep as number) : undefined;
+    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
   }
 
   async function verifyAgainst(rows: { id: string; secretSealed: string | null; lastTotpStep: number | null }[], code: unknown, now: number) {
