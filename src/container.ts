@@ -15,7 +15,7 @@ import { createFactorManagementService } from './authn/self-service.service.js';
 import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
-import { createExtraTokenClaims, type StepUpLookup } from './oidc/token-claims.js';
+import { createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
 import { createSettingsService } from './policy/settings.service.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
 import { createCredentialRepository } from './store/repositories/credential.repository.js';
@@ -97,7 +97,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
-  const stepUps: StepUpLookup = { isStepUp: async (key) => (await authnStates.get(key))?.stepUp ?? false };
+  const stepUps = createStepUpLookup(async (key) => (await authnStates.get(key))?.stepUp ?? false);
 
   const providers = await createProviderHolder({
     config, keyStore, clients: cachedClients, logger,
