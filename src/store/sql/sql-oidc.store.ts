@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../db.js';
+import { PREPARED, type Db } from '../db.js';
 import { GRANT_BOUND_MODELS, GRANT_REF, type OidcPayload, type OidcPayloadStore } from '../ephemeral-store.js';
 
 type Row = { payload: OidcPayload; consumedAt: Date | null };
@@ -8,6 +8,7 @@ type LinkedRow = Row & { session: OidcPayload | null; grant: OidcPayload | null 
 /*
  * Every token request runs several of these, so they are written as parameterised `sql`
  * templates: the query builder and its plugins cost more CPU than the round trip itself here.
+ * Those on every refresh are also prepared once per connection.
  */
 const LIVE = sql`(expires_at is null or expires_at > now())`;
 
@@ -20,7 +21,7 @@ const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 export function createSqlOidcStore(db: Db): OidcPayloadStore {
   const one = async (where: ReturnType<typeof sql>) =>
-    shape((await sql<Row>`select payload, consumed_at as "consumedAt" from oidc_payloads where ${where} and ${LIVE} limit 1`.execute(db)).rows[0]);
+    shape((await sql<Row>`select payload, consumed_at as "consumedAt" from oidc_payloads where ${where} and ${LIVE} limit 1 ${PREPARED}`.execute(db)).rows[0]);
 
   return {
     async upsert(model, id, payload, expiresIn) {
@@ -28,7 +29,7 @@ export function createSqlOidcStore(db: Db): OidcPayloadStore {
       await sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
         values (${model}, ${id}, ${JSON.stringify(payload)}, ${GRANT_BOUND_MODELS.has(model) ? str(payload.grantId) : null}, ${str(payload.uid)}, ${str(payload.userCode)}, ${expiresAt}, null)
         on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null`.execute(db);
+          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null ${PREPARED}`.execute(db);
     },
     find: (model, id) => one(sql`model = ${model} and id = ${id}`),
     findByUid: (model, uid) => one(sql`model = ${model} and uid = ${uid}`),
@@ -44,7 +45,7 @@ export function createSqlOidcStore(db: Db): OidcPayloadStore {
           where model = 'Session' and uid = e.payload->>'sessionUid' and ${LIVE} limit 1) s on true
         left join lateral (select payload from oidc_payloads
           where model = 'Grant' and id = e.payload->>${GRANT_REF} and ${LIVE} limit 1) g on true
-        where e.model = ${model} and e.id = ${id} and ${LIVE} limit 1`.execute(db)).rows[0];
+        where e.model = ${model} and e.id = ${id} and ${LIVE} limit 1 ${PREPARED}`.execute(db)).rows[0];
       const entry = shape(row);
       if (!row || !entry) return { entry };
       return {
@@ -55,7 +56,7 @@ export function createSqlOidcStore(db: Db): OidcPayloadStore {
     },
     async consume(model, id) {
       const res = await sql`update oidc_payloads set consumed_at = now()
-        where model = ${model} and id = ${id} and consumed_at is null and ${LIVE} returning id`.execute(db);
+        where model = ${model} and id = ${id} and consumed_at is null and ${LIVE} returning id ${PREPARED}`.execute(db);
       return res.rows.length === 1;
     },
     async unconsume(model, id) {
