@@ -20,7 +20,9 @@ export type Db = Kysely<Database>;
 const PREPARE_MARK = '/* prepared */';
 /**
  * Ends a hot statement's text (a `sql` template): on PostgreSQL it is then sent as a named prepared
- * statement, parsed once per connection instead of at every call. A comment to PGlite.
+ * statement, parsed once per connection instead of at every call. A comment to PGlite. Only for
+ * statements that name their result columns: PostgreSQL refuses to run a prepared `select *` once
+ * a migration (from another node, during a rolling deploy) changed the table's columns.
  */
 export const PREPARED = sql.raw(PREPARE_MARK);
 const statementNames = new Map<string, string>();
