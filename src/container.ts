@@ -99,14 +99,20 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
   const stepUps = createStepUpLookup(async (key) => (await authnStates.get(key))?.stepUp ?? false);
 
+  const adapter = createAdapterClass({
+    durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
+    // Derived like the CSRF key, so every node finds what another stored.
+    idKey, box,
+  });
   const providers = await createProviderHolder({
-    config, keyStore, clients: cachedClients, logger,
-    adapter: createAdapterClass({
-      durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
-      // Derived like the CSRF key, so every node finds what another stored.
-      idKey, box,
-    }),
-    findAccount: createFindAccount(accounts, stepUps),
+    config, keyStore, clients: cachedClients, logger, adapter,
+    // A refresh reads its account with the token; other requests read it here.
+    findAccount: createFindAccount({
+      findById: async (id) => {
+        const ahead = adapter.takeAccount(id);
+        return ahead ? ahead.account : accounts.findById(id);
+      },
+    }, stepUps),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
       policy: buildInteractionPolicy({

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { hmac, type SecretBox } from '../lib/crypto.js';
 import { GRANT_REF, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
+import type { AccountView } from '../store/repositories/account.repository.js';
 import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
@@ -50,6 +51,11 @@ export type AdapterClass = (new (model: string) => Adapter) & {
    * a detected reuse and revoke the grant (RFC 9700 §4.14.2).
    */
   undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void>;
+  /**
+   * The account a token found in this request names, when the store read it with the token
+   * (`account` undefined: no such account); undefined when it did not. Served once.
+   */
+  takeAccount(id: string): { account: AccountView | undefined } | undefined;
 };
 
 type Undo = () => Promise<unknown>;
@@ -59,7 +65,7 @@ type Undo = () => Promise<unknown>;
  * for them (`null`: known absent). Each entry read ahead serves one lookup; any write in the request
  * drops them all, so none is served after the request changed the store.
  */
-interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null> }
+interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null> }
 const NOT_AHEAD = Symbol('not read ahead');
 
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
@@ -67,7 +73,10 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   const revokeGrant = (grantId: string) => Promise.all(stores.map((s) => s.revokeByGrantId(grantId)));
   const scopes = new AsyncLocalStorage<RequestScope>();
   const record = (undo: Undo) => scopes.getStore()?.undo.push(undo);
-  const forgetAhead = () => scopes.getStore()?.ahead.clear();
+  const forgetAhead = () => {
+    scopes.getStore()?.ahead.clear();
+    scopes.getStore()?.accounts.clear();
+  };
   const takeAhead = (slot: string): OidcPayload | undefined | typeof NOT_AHEAD => {
     const ahead = scopes.getStore()?.ahead;
     if (!ahead?.has(slot)) return NOT_AHEAD;
@@ -131,10 +140,18 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
 
     static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
       const undo: Undo[] = [];
-      await scopes.run({ undo, ahead: new Map() }, next);
+      await scopes.run({ undo, ahead: new Map(), accounts: new Map() }, next);
       if (ctx.status !== 503 || !undo.length) return;
       // Newest first; a store still down leaves its part as it is (no worse than before).
       for (const step of undo.reverse()) await step().catch(() => undefined);
+    }
+
+    static takeAccount(id: string): { account: AccountView | undefined } | undefined {
+      const accounts = scopes.getStore()?.accounts;
+      if (!accounts?.has(id)) return undefined;
+      const account = accounts.get(id) ?? undefined;
+      accounts.delete(id);
+      return { account };
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -159,6 +176,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       // Sessions and grants are durable, so they live in the store that holds the token.
       if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
       if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);
+      if (linked.account !== undefined) scope.accounts.set(linked.entry?.accountId as string, linked.account);
       return decode(linked.entry, id);
     }
 

@@ -1,5 +1,5 @@
 import type { Account, FindAccount } from 'oidc-provider';
-import type { AccountRepository } from '../store/repositories/account.repository.js';
+import type { AccountView } from '../store/repositories/account.repository.js';
 import { memoPerRequest } from './request-memo.js';
 import type { StepUpLookup } from './token-claims.js';
 import { guard } from './unavailable.js';
@@ -14,7 +14,7 @@ import { guard } from './unavailable.js';
  * let anyone who knows a username sign that user out everywhere just by guessing wrong passwords
  * (lockout as denial of service, OWASP Authentication Cheat Sheet).
  */
-export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>, stepUps?: StepUpLookup): FindAccount {
+export function createFindAccount(accounts: { findById(id: string): Promise<AccountView | undefined> }, stepUps?: StepUpLookup): FindAccount {
   const findUser = memoPerRequest((id: string) => id, (id: string) => guard(() => accounts.findById(id)));
   return async (ctx, sub, token): Promise<Account | undefined> => {
     const user = await findUser(ctx, sub);

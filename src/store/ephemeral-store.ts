@@ -1,3 +1,5 @@
+import type { AccountView } from './repositories/account.repository.js';
+
 /**
  * Short-lived state whose loss only makes a user retry (challenges, rate-limit windows).
  * Redis in production; the SQL database when no Redis is configured.
@@ -30,11 +32,15 @@ export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
  */
 export const GRANT_REF = 'grantRef';
 
-/** An entry with the Session (by `sessionUid`) and Grant (by `GRANT_REF`) it names; `null`: named, but absent. */
+/**
+ * An entry with the Session (by `sessionUid`), Grant (by `GRANT_REF`) and account (by `accountId`)
+ * it names; `null`: named, but absent.
+ */
 export interface LinkedPayloads {
   entry: OidcPayload | undefined;
   session?: OidcPayload | null;
   grant?: OidcPayload | null;
+  account?: AccountView | null;
 }
 
 /** Storage behind oidc-provider's adapter, one implementation per engine; `model` is the provider's model name. */
