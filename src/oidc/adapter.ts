@@ -26,9 +26,9 @@ const SEALED = 'sealed';
 const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'AuthorizationCode']);
 
 /**
- * Models whose `find` is followed, in the same request, by the engine reading the Session and Grant
- * they name (a refresh: session binding, then grant validation). They carry their grant's stored id,
- * so a store can read all three at once.
+ * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant
+ * and account they name (a refresh: session binding, grant validation, then `findAccount`). They
+ * carry their grant's stored id, so a store can read all four at once.
  */
 const READ_AHEAD = new Set(['RefreshToken']);
 
@@ -61,8 +61,8 @@ export type AdapterClass = (new (model: string) => Adapter) & {
 type Undo = () => Promise<unknown>;
 
 /**
- * What one provider request holds: the undo journal, and entries read ahead of the engine asking
- * for them (`null`: known absent). Each entry read ahead serves one lookup; any write in the request
+ * What one provider request holds: the undo journal, and entries and accounts read ahead of the
+ * engine asking for them (`null`: known absent). Each serves one lookup; any write in the request
  * drops them all, so none is served after the request changed the store.
  */
 interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null> }
@@ -74,8 +74,9 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   const scopes = new AsyncLocalStorage<RequestScope>();
   const record = (undo: Undo) => scopes.getStore()?.undo.push(undo);
   const forgetAhead = () => {
-    scopes.getStore()?.ahead.clear();
-    scopes.getStore()?.accounts.clear();
+    const scope = scopes.getStore();
+    scope?.ahead.clear();
+    scope?.accounts.clear();
   };
   const takeAhead = (slot: string): OidcPayload | undefined | typeof NOT_AHEAD => {
     const ahead = scopes.getStore()?.ahead;
@@ -173,7 +174,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       const { findLinked } = this.store;
       if (!scope || !findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => this.store.find(this.model, k)), id);
       const linked = await guard(() => findLinked.call(this.store, this.model, k));
-      // Sessions and grants are durable, so they live in the store that holds the token.
+      // Sessions and grants are durable, so they live in the store that holds the token; the read is as fresh as the token's.
       if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
       if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);
       if (linked.account !== undefined) scope.accounts.set(linked.entry?.accountId as string, linked.account);
