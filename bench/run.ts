@@ -108,6 +108,8 @@ const phases = (kind: 'login' | 'token' | 'static'): [Phase, Phase] => {
 
 /** Logins per step of the sequential per-request CPU breakdown. */
 const STEP_CPU_CALLS = short ? 10 : 30;
+/** argon2id verifies timed inside the server for the password-check line (about 15 ms each). */
+const ARGON2_VERIFIES = short ? 5 : 20;
 
 /**
  * Users for S1-totp. --short: one per login (setup + warmup + measurement + the per-request CPU
@@ -585,6 +587,11 @@ async function main(): Promise<void> {
     printScenario(r);
   }
 
+  // The password check's share of a login, measured on the same pinned core in this run, so the
+  // login overhead without it can be read off the results.
+  const argon2 = await idpChild.argon2(ARGON2_VERIFIES);
+  console.log(`\nargon2id verify (ours, same pinned core, this run, mean of ${ARGON2_VERIFIES}): ${num(argon2.cpuMs, 2)} CPU-ms, ${num(argon2.wallMs, 2)} ms wall`);
+
   // ---- Per-request CPU
   let stepCpuResult: { idp: StepCpu; idpTotpLogin?: StepCpu; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
   if (!opt['no-step-cpu'] && !only) {
@@ -634,6 +641,17 @@ async function main(): Promise<void> {
     console.log(table(['scenario', 'throughput ours/bare', 'CPU-ms/op bare/ours'], ratios.map((r) => [r.id, pct(r.throughput), pct(r.cpuEfficiency)])));
   }
 
+  const loginCpu = (id: string) => byId.get(id)?.serverCpu.cpuMsPerOp;
+  const withoutArgon2 = ['S1', 'S1-totp'].flatMap((id) => {
+    const ours = loginCpu(id);
+    const ref = loginCpu('S1-bare');
+    return ours === undefined ? [] : [{ id, cpuMs: ours - argon2.cpuMs, ...(ref ? { timesBare: (ours - argon2.cpuMs) / ref } : {}) }];
+  });
+  if (withoutArgon2.length) {
+    console.log('\nLogin CPU minus one argon2id verify (same run)\n');
+    console.log(table(['scenario', 'CPU-ms/op − argon2id', '× S1-bare CPU-ms/op'], withoutArgon2.map((r) => [r.id, num(r.cpuMs, 3), r.timesBare === undefined ? '-' : num(r.timesBare, 2)])));
+  }
+
   const ratioOf = (id: string) => ratios.find((r) => r.id === id)?.throughput;
   const goals = [
     { goal: 'S1 password logins ≥ 60/s per core', value: byId.get('S1')?.throughput, target: 60, unit: '/s' },
@@ -659,7 +677,7 @@ async function main(): Promise<void> {
       commit: gitCommit(), node: process.version, cpus, cpuModel: os.cpus()[0]?.model, loadavgAtStart: load, loadavgAtEnd: os.loadavg(), serverPinnedTo: serverCpus ?? null,
       uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
     },
-    results, ratios, goals,
+    results, ratios, goals, argon2: { verifies: ARGON2_VERIFIES, ...argon2 }, loginCpuWithoutArgon2: withoutArgon2,
     ...(stepCpuResult ? { serverCpuPerRequest: stepCpuResult } : {}),
     ...(cpuProfDir ? { cpuProfiles: path.relative(projectRoot, cpuProfDir) } : {}),
   }, null, 2)}\n`);

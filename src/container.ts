@@ -15,7 +15,7 @@ import { createFactorManagementService } from './authn/self-service.service.js';
 import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
-import { createExtraTokenClaims, type StepUpLookup } from './oidc/token-claims.js';
+import { createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
 import { createSettingsService } from './policy/settings.service.js';
 import type { AuthEvent } from './policy/types.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
@@ -98,16 +98,22 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
-  const stepUps: StepUpLookup = { isStepUp: async (key) => (await authnStates.get(key))?.stepUp ?? false };
+  const stepUps = createStepUpLookup(async (key) => (await authnStates.get(key))?.stepUp ?? false);
 
+  const adapter = createAdapterClass({
+    durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
+    // Derived like the CSRF key, so every node finds what another stored.
+    idKey, box,
+  });
   const providers = await createProviderHolder({
-    config, keyStore, clients: cachedClients, logger,
-    adapter: createAdapterClass({
-      durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
-      // Derived like the CSRF key, so every node finds what another stored.
-      idKey, box,
-    }),
-    findAccount: createFindAccount(accounts, stepUps),
+    config, keyStore, clients: cachedClients, logger, adapter,
+    // A refresh reads its account with the token; other requests read it here.
+    findAccount: createFindAccount({
+      findById: async (id) => {
+        const ahead = adapter.takeAccount(id);
+        return ahead ? ahead.account : accounts.findById(id);
+      },
+    }, stepUps),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
       policy: buildInteractionPolicy({

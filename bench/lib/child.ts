@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hasTaskset } from './proc.js';
-import type { ChildMessage, CpuMessage, ParentMessage, ProfileAck, ReadyMessage, SeedTotpAck, SeedTotpRequest, StatsMessage } from './protocol.js';
+import type { Argon2Ack, ChildMessage, CpuMessage, ParentMessage, ProfileAck, ReadyMessage, SeedTotpAck, SeedTotpRequest, StatsMessage } from './protocol.js';
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -19,6 +19,8 @@ export interface ServerChild {
   profile(action: 'start' | 'stop', file?: string): Promise<void>;
   /** Seeds users with a confirmed TOTP inside the server (our server only); returns their usernames and secrets. */
   seedTotp(req: Omit<SeedTotpRequest, 'type' | 'id'>, timeoutMs?: number): Promise<NonNullable<SeedTotpAck['users']>>;
+  /** Mean CPU and wall time of one argon2id password verify inside the server, over `count` (our server only). */
+  argon2(count: number): Promise<{ cpuMs: number; wallMs: number }>;
   stop(): Promise<void>;
   logTail(): string;
 }
@@ -60,14 +62,14 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
 
-  const pending = new Map<number, (m: StatsMessage | ProfileAck | CpuMessage | SeedTotpAck) => void>();
+  const pending = new Map<number, (m: StatsMessage | ProfileAck | CpuMessage | SeedTotpAck | Argon2Ack) => void>();
   let nextId = 1;
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${label}: not ready within ${opts.readyTimeoutMs ?? 60_000} ms\n${tail.join('\n')}`)), opts.readyTimeoutMs ?? 60_000);
     child.on('message', (raw) => {
       const msg = raw as ChildMessage;
       if (msg.type === 'ready') { clearTimeout(timer); resolve(msg); }
-      if (msg.type === 'stats' || msg.type === 'profile' || msg.type === 'cpu' || msg.type === 'seed-totp') pending.get(msg.id)?.(msg);
+      if (msg.type === 'stats' || msg.type === 'profile' || msg.type === 'cpu' || msg.type === 'seed-totp' || msg.type === 'argon2') pending.get(msg.id)?.(msg);
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
@@ -133,6 +135,20 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
           else resolve(ack.users);
         });
         send({ type: 'seed-totp', id, ...req });
+      });
+    },
+    argon2(count) {
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no argon2 answer`)); }, 60_000);
+        pending.set(id, (m) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          const ack = m as Argon2Ack;
+          if (ack.error || ack.cpuMs === undefined || ack.wallMs === undefined) reject(new Error(`${label}: argon2: ${ack.error ?? 'no figures'}`));
+          else resolve({ cpuMs: ack.cpuMs, wallMs: ack.wallMs });
+        });
+        send({ type: 'argon2', id, count });
       });
     },
     async stop() {

@@ -40,5 +40,13 @@ export interface CpuMessage { type: 'cpu'; id: number; user: number; system: num
 export interface SeedTotpRequest { type: 'seed-totp'; id: number; count: number; usernamePrefix: string; externalIdPrefix: string; password: string }
 export interface SeedTotpAck { type: 'seed-totp'; id: number; users?: { username: string; secret: string }[]; error?: string }
 
-export type ParentMessage = StatsRequest | ShutdownRequest | ProfileRequest | CpuRequest | SeedTotpRequest;
-export type ChildMessage = ReadyMessage | StatsMessage | ProfileAck | CpuMessage | SeedTotpAck;
+/**
+ * Times `count` argon2id verifies of the login's password hash, one at a time, inside the server
+ * (our server only): the cost one login pays for its password check, on the same pinned core.
+ * `cpuMs` is process CPU (all threads, the hashing runs off the main thread), `wallMs` elapsed time.
+ */
+export interface Argon2Request { type: 'argon2'; id: number; count: number }
+export interface Argon2Ack { type: 'argon2'; id: number; cpuMs?: number; wallMs?: number; error?: string }
+
+export type ParentMessage = StatsRequest | ShutdownRequest | ProfileRequest | CpuRequest | SeedTotpRequest | Argon2Request;
+export type ChildMessage = ReadyMessage | StatsMessage | ProfileAck | CpuMessage | SeedTotpAck | Argon2Ack;

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { performance } from 'node:perf_hooks';
-import type { ChildMessage, ParentMessage, SeedTotpAck, SeedTotpRequest } from '../lib/protocol.js';
+import type { Argon2Ack, ChildMessage, ParentMessage, SeedTotpAck, SeedTotpRequest } from '../lib/protocol.js';
 
 /**
  * The child side of the IPC channel: answers stats requests, shuts down on request, on SIGTERM,
@@ -13,6 +13,8 @@ export function serveIpc(opts: {
   maxLifetimeMs: number;
   /** Seeding of TOTP users (our server only). */
   seedTotp?: (req: SeedTotpRequest) => Promise<NonNullable<SeedTotpAck['users']>>;
+  /** Mean cost of one argon2id password verify (our server only). */
+  argon2?: (count: number) => Promise<{ cpuMs: number; wallMs: number }>;
 }): { send(msg: ChildMessage): void } {
   if (!process.send) throw new Error('bench servers must be started by bench/run.ts (no IPC channel)');
   let stopping = false;
@@ -56,6 +58,13 @@ export function serveIpc(opts: {
       run.then(
         (users) => process.send!({ type: 'seed-totp', id: msg.id, users } satisfies ChildMessage),
         (err: unknown) => process.send!({ type: 'seed-totp', id: msg.id, error: err instanceof Error ? err.stack ?? err.message : String(err) } satisfies ChildMessage),
+      );
+    }
+    else if (msg.type === 'argon2') {
+      const run = opts.argon2 ? opts.argon2(msg.count) : Promise.reject(new Error('this server does not verify passwords'));
+      run.then(
+        (cost) => process.send!({ type: 'argon2', id: msg.id, ...cost } satisfies Argon2Ack),
+        (err: unknown) => process.send!({ type: 'argon2', id: msg.id, error: String(err) } satisfies Argon2Ack),
       );
     }
     else if (msg.type === 'stats') {

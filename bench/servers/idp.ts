@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { installCounters } from './instrument.js';
 import { maxLifetimeMs, serveIpc } from './child.js';
 import { seedTotpUsers } from './seed-totp.js';
+import { hashPassword, verifyPassword } from '../../src/authn/password.js';
 import { buildApp } from '../../src/app.js';
 import { bindPort, loadConfig } from '../../src/config.js';
 import { createContainer } from '../../src/container.js';
@@ -27,6 +28,19 @@ const ipc = serveIpc({
   counters: () => counters,
   maxLifetimeMs: maxLifetimeMs(),
   seedTotp: (req) => seedTotpUsers(container, req),
+  // The login's own verify path (normalisation included), on a hash made with the login's parameters.
+  async argon2(count) {
+    const stored = await hashPassword('bench-argon2-probe');
+    await verifyPassword(stored, 'bench-argon2-probe');
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    for (let i = 0; i < count; i++) {
+      if (!(await verifyPassword(stored, 'bench-argon2-probe'))) throw new Error('argon2id probe did not verify');
+    }
+    const wallMs = performance.now() - t0;
+    const { user, system } = process.cpuUsage(cpu0);
+    return { cpuMs: (user + system) / 1000 / count, wallMs: wallMs / count };
+  },
   async close() {
     await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
     await container.close();

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { hmac, type SecretBox } from '../lib/crypto.js';
-import type { OidcPayload, OidcPayloadStore } from '../store/ephemeral-store.js';
+import { GRANT_REF, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
+import type { AccountView } from '../store/repositories/account.repository.js';
 import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
@@ -24,6 +25,13 @@ const SEALED = 'sealed';
 /** Credentials issued by a request: nobody holds them when the request fails, so they can go. */
 const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'AuthorizationCode']);
 
+/**
+ * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant
+ * and account they name (a refresh: session binding, grant validation, then `findAccount`). They
+ * carry their grant's stored id, so a store can read all four at once.
+ */
+const READ_AHEAD = new Set(['RefreshToken']);
+
 export interface AdapterDeps {
   durable: OidcPayloadStore;
   shortLived: OidcPayloadStore;
@@ -43,15 +51,42 @@ export type AdapterClass = (new (model: string) => Adapter) & {
    * a detected reuse and revoke the grant (RFC 9700 §4.14.2).
    */
   undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void>;
+  /**
+   * The account a token found in this request names, when the store read it with the token
+   * (`account` undefined: no such account); undefined when it did not. Served once.
+   */
+  takeAccount(id: string): { account: AccountView | undefined } | undefined;
 };
 
 type Undo = () => Promise<unknown>;
 
+/**
+ * What one provider request holds: the undo journal, and entries and accounts read ahead of the
+ * engine asking for them (`null`: known absent). Each serves one lookup; any write in the request
+ * drops them all, so none is served after the request changed the store.
+ */
+interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null> }
+const NOT_AHEAD = Symbol('not read ahead');
+
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   const stores = deps.durable === deps.shortLived ? [deps.durable] : [deps.durable, deps.shortLived];
   const revokeGrant = (grantId: string) => Promise.all(stores.map((s) => s.revokeByGrantId(grantId)));
-  const journal = new AsyncLocalStorage<Undo[]>();
-  const record = (undo: Undo) => journal.getStore()?.push(undo);
+  const scopes = new AsyncLocalStorage<RequestScope>();
+  const record = (undo: Undo) => scopes.getStore()?.undo.push(undo);
+  const forgetAhead = () => {
+    const scope = scopes.getStore();
+    scope?.ahead.clear();
+    scope?.accounts.clear();
+  };
+  const takeAhead = (slot: string): OidcPayload | undefined | typeof NOT_AHEAD => {
+    const ahead = scopes.getStore()?.ahead;
+    if (!ahead?.has(slot)) return NOT_AHEAD;
+    const value = ahead.get(slot);
+    ahead.delete(slot);
+    return value ?? undefined;
+  };
+  const slotOf = (model: string, id: string) => `${model} id ${id}`;
+  const uidSlotOf = (model: string, uid: string) => `${model} uid ${uid}`;
 
   /*
    * A copy of the stores must not be a working set of tokens (RFC 6819, "No Cleartext Storage of
@@ -78,13 +113,14 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       stored.userCode = key(stored.userCode);
     }
     if (Object.keys(secret).length) stored[SEALED] = deps.box.seal(JSON.stringify(secret));
+    if (READ_AHEAD.has(model) && typeof stored.grantId === 'string') stored[GRANT_REF] = key(stored.grantId);
     return stored;
   }
 
   /** An entry whose sealed part does not open (altered, or sealed under another key) is absent. */
   function decode(stored: OidcPayload | undefined, id?: string): AdapterPayload | undefined {
     if (!stored) return undefined;
-    const { [SEALED]: sealed, ...payload } = stored;
+    const { [SEALED]: sealed, [GRANT_REF]: _grantRef, ...payload } = stored;
     if (typeof sealed === 'string') {
       try {
         Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
@@ -105,15 +141,24 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
 
     static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
       const undo: Undo[] = [];
-      await journal.run(undo, next);
+      await scopes.run({ undo, ahead: new Map(), accounts: new Map() }, next);
       if (ctx.status !== 503 || !undo.length) return;
       // Newest first; a store still down leaves its part as it is (no worse than before).
       for (const step of undo.reverse()) await step().catch(() => undefined);
     }
 
+    static takeAccount(id: string): { account: AccountView | undefined } | undefined {
+      const accounts = scopes.getStore()?.accounts;
+      if (!accounts?.has(id)) return undefined;
+      const account = accounts.get(id) ?? undefined;
+      accounts.delete(id);
+      return { account };
+    }
+
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the admin API');
       const k = key(id);
+      forgetAhead();
       await guard(() => this.store.upsert(this.model, k, encode(this.model, payload as OidcPayload), expiresIn));
       if (ISSUED.has(this.model)) record(() => this.store.destroy(this.model, k));
     }
@@ -122,10 +167,23 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       if (this.model === 'Client') {
         return guard(() => deps.clients.metadata(id));
       }
-      return decode(await guard(() => this.store.find(this.model, key(id))), id);
+      const k = key(id);
+      const ahead = takeAhead(slotOf(this.model, k));
+      if (ahead !== NOT_AHEAD) return decode(ahead, id);
+      const scope = scopes.getStore();
+      const { findLinked } = this.store;
+      if (!scope || !findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => this.store.find(this.model, k)), id);
+      const linked = await guard(() => findLinked.call(this.store, this.model, k));
+      // Sessions and grants are durable, so they live in the store that holds the token; the read is as fresh as the token's.
+      if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
+      if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);
+      if (linked.account !== undefined) scope.accounts.set(linked.entry?.accountId as string, linked.account);
+      return decode(linked.entry, id);
     }
 
     async findByUid(uid: string) {
+      const ahead = takeAhead(uidSlotOf(this.model, uid));
+      if (ahead !== NOT_AHEAD) return decode(ahead);
       return decode(await guard(() => this.store.findByUid(this.model, uid)));
     }
 
@@ -139,6 +197,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
      */
     async consume(id: string): Promise<void> {
       const k = key(id);
+      forgetAhead();
       const won = await guard(() => this.store.consume(this.model, k));
       if (won) {
         record(() => this.store.unconsume(this.model, k));
@@ -150,10 +209,12 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     }
 
     async destroy(id: string): Promise<void> {
+      forgetAhead();
       await guard(() => this.store.destroy(this.model, key(id)));
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
+      forgetAhead();
       await guard(() => revokeGrant(grantId));
     }
   };

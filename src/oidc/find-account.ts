@@ -1,5 +1,6 @@
 import type { Account, FindAccount } from 'oidc-provider';
-import type { AccountRepository } from '../store/repositories/account.repository.js';
+import type { AccountView } from '../store/repositories/account.repository.js';
+import { memoPerRequest } from './request-memo.js';
 import type { StepUpLookup } from './token-claims.js';
 import { guard } from './unavailable.js';
 
@@ -13,15 +14,16 @@ import { guard } from './unavailable.js';
  * let anyone who knows a username sign that user out everywhere just by guessing wrong passwords
  * (lockout as denial of service, OWASP Authentication Cheat Sheet).
  */
-export function createFindAccount(accounts: Pick<AccountRepository, 'findById'>, stepUps?: StepUpLookup): FindAccount {
-  return async (_ctx, sub, token): Promise<Account | undefined> => {
-    const user = await guard(() => accounts.findById(sub));
+export function createFindAccount(accounts: { findById(id: string): Promise<AccountView | undefined> }, stepUps?: StepUpLookup): FindAccount {
+  const findUser = memoPerRequest((id: string) => id, (id: string) => guard(() => accounts.findById(id)));
+  return async (ctx, sub, token): Promise<Account | undefined> => {
+    const user = await findUser(ctx, sub);
     if (!user || user.status !== 'active') return undefined;
     // ID tokens from a code or refresh token say whether that authentication was a step-up.
     const authTime = token && 'authTime' in token ? token.authTime : undefined;
     const amr = token && 'amr' in token && Array.isArray(token.amr) ? token.amr : undefined;
     const stepUp = stepUps && amr?.includes('mfa') && typeof authTime === 'number'
-      ? await guard(() => stepUps.isStepUp({ accountId: user.id, authTime, amr })) : false;
+      ? await guard(() => stepUps.isStepUp(ctx, { accountId: user.id, authTime, amr })) : false;
     return {
       accountId: user.id,
       async claims() {

@@ -1,3 +1,5 @@
+import type { AccountView } from './repositories/account.repository.js';
+
 /**
  * Short-lived state whose loss only makes a user retry (challenges, rate-limit windows).
  * Redis in production; the SQL database when no Redis is configured.
@@ -24,12 +26,31 @@ export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
   'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
 ]);
 
+/**
+ * Payload field, written by the adapter on entries that name a grant, holding the grant's stored id
+ * (the keyed hash of its id), so a store can read the grant in the same round trip as the entry.
+ */
+export const GRANT_REF = 'grantRef';
+
+/**
+ * An entry with the Session (by `sessionUid`), Grant (by `GRANT_REF`) and account (by `accountId`)
+ * it names; `null`: named, but absent.
+ */
+export interface LinkedPayloads {
+  entry: OidcPayload | undefined;
+  session?: OidcPayload | null;
+  grant?: OidcPayload | null;
+  account?: AccountView | null;
+}
+
 /** Storage behind oidc-provider's adapter, one implementation per engine; `model` is the provider's model name. */
 export interface OidcPayloadStore {
   upsert(model: string, id: string, payload: OidcPayload, expiresInSec?: number): Promise<void>;
   find(model: string, id: string): Promise<OidcPayload | undefined>;
   findByUid(model: string, uid: string): Promise<OidcPayload | undefined>;
   findByUserCode(model: string, userCode: string): Promise<OidcPayload | undefined>;
+  /** `find`, plus the entries it links to in the same round trip; engines that cannot, leave it out. */
+  findLinked?(model: string, id: string): Promise<LinkedPayloads>;
   /** Marks the entry consumed; true only for the one caller that did so (the others lost a race). */
   consume(model: string, id: string): Promise<boolean>;
   /** Takes back a `consume` whose request failed before anyone saw its outcome. */

@@ -17,6 +17,9 @@ export const loginKey = (u: string) => normalizeUsername(u).toLowerCase();
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** What a token request needs of its user: whether the account may still be used, and its claims. */
+export type AccountView = Pick<User, 'id' | 'status' | 'username' | 'email' | 'emailVerified' | 'phone' | 'phoneVerified' | 'updatedAt'>;
+
 export function createAccountRepository(db: Db) {
   return {
     async insert(user: NewUser): Promise<User> {

@@ -8,6 +8,9 @@ export interface AuthnKey { accountId: string; authTime: number; amr: readonly s
 
 const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().join(' ');
 
+/** The key as one string: equal for two keys that find the same record. */
+export const authnKeyString = (key: AuthnKey) => `${key.accountId} ${key.authTime} ${amrKey(key.amr)}`;
+
 /**
  * What one authentication proved, keyed by (account, auth_time, amr). The amr in the key keeps two
  * sign-ins of one account within one second apart when they proved different things.
