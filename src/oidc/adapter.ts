@@ -120,7 +120,8 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
   /** An entry whose sealed part does not open (altered, or sealed under another key) is absent. */
   function decode(stored: OidcPayload | undefined, id?: string): AdapterPayload | undefined {
     if (!stored) return undefined;
-    const { [SEALED]: sealed, [GRANT_REF]: _grantRef, ...payload } = stored;
+    const { [SEALED]: sealed, ...payload } = stored;
+    delete payload[GRANT_REF];
     if (typeof sealed === 'string') {
       try {
         Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
@@ -171,9 +172,9 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       const ahead = takeAhead(slotOf(this.model, k));
       if (ahead !== NOT_AHEAD) return decode(ahead, id);
       const scope = scopes.getStore();
-      const { findLinked } = this.store;
-      if (!scope || !findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => this.store.find(this.model, k)), id);
-      const linked = await guard(() => findLinked.call(this.store, this.model, k));
+      const store = this.store;
+      if (!scope || !store.findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => store.find(this.model, k)), id);
+      const linked = await guard(() => store.findLinked!(this.model, k));
       // Sessions and grants are durable, so they live in the store that holds the token; the read is as fresh as the token's.
       if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
       if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);

@@ -9,7 +9,7 @@ export function memoPerRequest<A, V>(keyOf: (arg: A) => string, load: (arg: A) =
   return (ctx, arg) => {
     if (typeof ctx !== 'object' || ctx === null) return load(arg);
     let memo = byRequest.get(ctx);
-    if (!memo) byRequest.set(ctx, (memo = new Map()));
+    if (!memo) byRequest.set(ctx, (memo = new Map<string, Promise<V>>()));
     const key = keyOf(arg);
     let value = memo.get(key);
     if (!value) memo.set(key, (value = load(arg)));

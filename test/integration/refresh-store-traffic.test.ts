@@ -84,7 +84,9 @@ test('a password-only refresh: token, session, grant and account in one statemen
 });
 
 test('an MFA refresh looks its step-up record up once, and the tokens still say how the user signed in', async () => {
-  let { refreshToken, userId } = await signIn(true);
+  const signedIn = await signIn(true);
+  const { userId } = signedIn;
+  let { refreshToken } = signedIn;
   ({ body: { refresh_token: refreshToken } } = await refresh(refreshToken));
   const { result, statements: sent } = await counted(() => refresh(refreshToken));
   expect(result.status).toBe(200);
