@@ -290,6 +290,16 @@ describe('step-up codes', () => {
     // The backup code is a second factor in its own right: factor changes are allowed again.
     expect((await call(browser, 'POST', '/mfa/backup-codes', {})).status).toBe(200);
   });
+
+  test('an MFA sign-in whose stored record is gone proves only the sign-in: its amr alone is no second factor', async () => {
+    const user = await newUser();
+    const first = await signIn(user.username);
+    const secret = await enrolViaApi(first.browser);
+    const { browser } = await signIn(user.username, { secret, params: { prompt: 'login' } });
+    expect((await call(browser, 'GET', '/me')).body.amr).toContain('mfa');
+    await idp.container.db.deleteFrom('authnStates').where('accountId', '=', user.id).execute();
+    expectError(await call(browser, 'POST', '/mfa/backup-codes', {}), 403, 'step_up_required');
+  });
 });
 
 describe('CSRF for cookie sessions', () => {
