@@ -46,7 +46,7 @@ export type Outcome =
 
 export interface RequestMeta { ip: string; userAgent?: string; requestId?: string; deviceToken?: string }
 
-const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
+export const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
 
 /** What a browser shows of a trusted device: its cookie, and for a session, the device it signed in with. */
 interface DeviceProof { token?: string; id?: string | null }

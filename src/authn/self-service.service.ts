@@ -2,10 +2,10 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import { IdpError, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
-import { decide, policyMethods } from '../policy/engine.js';
-import type { MfaSettings } from '../policy/settings.js';
+import { z } from '../lib/zod.js';
+import { decide } from '../policy/engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
-import type { AuthEvent, FactorDescriptor, MfaMethod } from '../policy/types.js';
+import { MFA_METHODS, type AuthEvent, type MfaMethod } from '../policy/types.js';
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
@@ -32,20 +32,19 @@ export interface ChangeContext {
   keepSessionUid?: string;
 }
 
-/** When the signed-in user last proved a sign-in and a second factor (epoch ms). */
-export interface Freshness { signedInAt: number; mfaAt?: number }
+/**
+ * What the signed-in session has proven: its sign-in time (epoch ms), and the events of that sign-in
+ * and of any later proof in the session, each with its method and time.
+ */
+export interface Freshness { signedInAt: number; events: readonly AuthEvent[] }
 
 const mfaLocked = () => tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
-/** Does the policy make MFA mandatory for this user (so that the last factor must stay)? Asked of the engine as for a user with none. */
-export function policyRequiresMfa(methods: readonly FactorDescriptor[], mfa: MfaSettings, roles: readonly string[]): boolean {
-  return decide({ methods, mfa, account: { roles, createdAt: new Date(0) }, enrolled: [], events: [], trustedDevice: false, now: Date.now() }).outcome !== 'satisfied';
-}
-
-/** Methods that satisfy the policy on their own; recovery methods are never the one factor left. */
-const primaryMethods = (mfa: MfaSettings, descriptors: readonly FactorDescriptor[]): MfaMethod[] =>
-  policyMethods(mfa, descriptors).filter((m) => descriptors.some((d) => d.method === m && !d.recovery));
+/** The stored proof is read back through a schema: a value of another shape proves nothing. */
+const proofSchema = z.object({
+  factor: z.enum(MFA_METHODS), at: z.number(), credentialId: z.string().optional(), secondFactor: z.boolean(), phishingResistant: z.boolean(),
+});
 
 /**
  * A user's factors outside a login: enrolment, removal, backup codes, and code checks for the
@@ -79,33 +78,38 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      */
     async assertFresh(user: User, f: Freshness): Promise<void> {
       const now = clock.now();
-      const recent = (at: number | undefined) => at !== undefined && now - at <= windowSec * 1000;
+      const recent = (at: number) => now - at <= windowSec * 1000;
       const enrolled = await factors.enrolledMethods(user.id);
       const hasFactor = enrolled.length > 0;
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
         const { mfa } = await deps.settings.effective(user.organizationId);
-        const events: AuthEvent[] = [
-          { factor: 'password', at: f.signedInAt, secondFactor: false, phishingResistant: false },
-          ...(f.mfaAt !== undefined ? [{ factor: 'totp' as const, at: f.mfaAt, secondFactor: true, phishingResistant: false }] : []),
-        ];
-        const decision = decide({ methods: factors.descriptors, mfa, account: user, enrolled, events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
+        const decision = decide({ methods: factors.descriptors, mfa, account: user, enrolled, events: f.events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
         if (decision.outcome === 'satisfied') return;
-      } else if (recent(f.signedInAt) || recent(f.mfaAt)) return;
+      } else if (recent(f.signedInAt) || f.events.some((e) => e.secondFactor && recent(e.at))) return;
       throw new IdpError(403, 'step_up_required', hasFactor
         ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
         : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`);
     },
 
-    /** The session proved a second factor outside a login (self-service step-up, first enrolment). */
-    recordMfaProof: (sessionUid: string) => deps.ephemeral.set(proofKey(sessionUid), String(clock.now()), windowSec),
-    async stepUp(user: User, sessionUid: string, ctx: ChangeContext): Promise<void> {
-      await this.recordMfaProof(sessionUid);
-      await audit('authn.step_up.completed', 'success', user, ctx, { for: 'factor_management', valid_seconds: windowSec });
+    /**
+     * The session proved a second factor outside a login (self-service step-up, first enrolment):
+     * the event the factor returned is kept as it is, so later decisions see which method it was.
+     * The latest proof replaces an earlier one, which can only be older.
+     */
+    recordMfaProof: (sessionUid: string, event: AuthEvent) => deps.ephemeral.set(proofKey(sessionUid), JSON.stringify(event), windowSec),
+    async stepUp(user: User, sessionUid: string, event: AuthEvent, ctx: ChangeContext): Promise<void> {
+      await this.recordMfaProof(sessionUid, event);
+      await audit('authn.step_up.completed', 'success', user, ctx, { for: 'factor_management', method: event.factor, valid_seconds: windowSec });
     },
-    async mfaProofAt(sessionUid: string): Promise<number | undefined> {
+    /** The second factor this session proved outside a login, if one is still recorded. */
+    async mfaProofs(sessionUid: string): Promise<AuthEvent[]> {
       const raw = await deps.ephemeral.get(proofKey(sessionUid));
-      return raw ? Number(raw) : undefined;
+      if (!raw) return [];
+      let value: unknown;
+      try { value = JSON.parse(raw); } catch { return []; }
+      const proof = proofSchema.safeParse(value);
+      return proof.success ? [proof.data] : [];
     },
 
     async assertMethodAllowed(user: User, method: MfaMethod): Promise<void> {
@@ -139,11 +143,14 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const factor = factors.get(method);
       if (!factor?.remove) throw notFound(`${method} cannot be removed`);
       const counts = await credentials.countActiveByKind(user.id);
-      if (counts[method]) {
+      if (counts[method] && !factor.descriptor.recovery) {
         const { mfa } = await deps.settings.effective(user.organizationId);
-        const primary = primaryMethods(mfa, factors.descriptors);
-        const others = methodsOf({ ...counts, [method]: 0 }).filter((m) => primary.includes(m));
-        if (!factor.descriptor.recovery && policyRequiresMfa(factors.descriptors, mfa, user.roles) && others.length === 0) {
+        // Recovery methods are never the one factor left: the engine is asked what the next sign-in
+        // would demand with only the other methods. The grace period is for a first enrolment, not
+        // for giving the last factor up, hence an account created long ago.
+        const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
+        const next = decide({ methods: factors.descriptors, mfa, account: { roles: user.roles, createdAt: new Date(0) }, enrolled: left, events: [], trustedDevice: false, now: clock.now() });
+        if (next.outcome === 'enroll' || next.outcome === 'deny') {
           throw new IdpError(409, 'factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
         }
       }
@@ -164,19 +171,20 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      * Checks a TOTP code (and, when asked, confirms a pending enrolment with its first valid code)
      * or a backup code. Refused while the second factor is locked; each failure counts toward that lock.
      */
-    async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean }> {
+    async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
       if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);
       const reserved = await deps.outcomes.reserve(user);
       if (!reserved) throw mfaLocked();
       const factor = factors.forResponse(code);
       const method = factor.descriptor.method;
       let enrolled = false;
+      let event: AuthEvent;
       try {
         try {
-          await factor.verify({ accountId: user.id, now: clock.now() }, code);
+          event = await factor.verify({ accountId: user.id, now: clock.now() }, code);
         } catch (err) {
           if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
-          await factor.enrolment.confirm(user.id, code);
+          event = await factor.enrolment.confirm(user.id, code);
           enrolled = true;
         }
       } catch (err) {
@@ -187,7 +195,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       // A pending enrolment its first valid code confirmed is a factor change, even if the code then finds the factor locked.
       if (enrolled) await changed(user, ctx, 'authn.factor.enrolled', { method });
       if (!counted) throw mfaLocked();
-      return { method, enrolled };
+      return { method, enrolled, event };
     },
   };
 }

@@ -269,6 +269,37 @@ describe('step-up codes', () => {
     expect((await idp.container.accounts.findById(user.id))!.mfaFailedAttempts).toBe(9);
     expectError(await call(browser, 'POST', '/mfa/verify', { code: await nextCode(secret) }), 429, 'too_many_requests');
   });
+
+  test('a step-up with a backup code is recorded as what it was: the stored proof and the audit name the backup code', async () => {
+    const user = await newUser();
+    const { browser, tokens } = await signIn(user.username);
+    await enrolViaApi(browser);
+    const { backup_codes: codes } = (await call(browser, 'POST', '/mfa/backup-codes', {})).body as { backup_codes: string[] };
+
+    clock.offsetMs = 10 * MINUTE;
+    expectError(await call(browser, 'POST', '/mfa/backup-codes', {}), 403, 'step_up_required');
+    const at = clock.now();
+    expect((await call(browser, 'POST', '/mfa/verify', { code: codes[0] })).body).toEqual({ status: 'success', method: 'backup_code' });
+    const [stepUp] = await audits(user.id, 'authn.step_up.completed');
+    expect(stepUp!.data).toMatchObject({ for: 'factor_management', method: 'backup_code' });
+
+    const { sessionUid } = (await idp.container.providers.current.AccessToken.find(tokens.access_token))!;
+    const stored = JSON.parse((await idp.container.ephemeral.get(`mfa-proof:${sessionUid!}`))!) as unknown;
+    expect(stored).toEqual(expect.objectContaining({ factor: 'backup_code', secondFactor: true, phishingResistant: false, at: expect.any(Number) }));
+    expect((stored as { at: number }).at).toBeGreaterThanOrEqual(at);
+    // The backup code is a second factor in its own right: factor changes are allowed again.
+    expect((await call(browser, 'POST', '/mfa/backup-codes', {})).status).toBe(200);
+  });
+
+  test('an MFA sign-in whose stored record is gone proves only the sign-in: its amr alone is no second factor', async () => {
+    const user = await newUser();
+    const first = await signIn(user.username);
+    const secret = await enrolViaApi(first.browser);
+    const { browser } = await signIn(user.username, { secret, params: { prompt: 'login' } });
+    expect((await call(browser, 'GET', '/me')).body.amr).toContain('mfa');
+    await idp.container.db.deleteFrom('authnStates').where('accountId', '=', user.id).execute();
+    expectError(await call(browser, 'POST', '/mfa/backup-codes', {}), 403, 'step_up_required');
+  });
 });
 
 describe('CSRF for cookie sessions', () => {

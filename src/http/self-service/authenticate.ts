@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import { passwordEvent } from '../../authn/mfa.service.js';
 import type { Freshness, FactorManagementService } from '../../authn/self-service.service.js';
 import { safeEqual } from '../../lib/crypto.js';
 import { IdpError } from '../../lib/errors.js';
@@ -16,7 +17,7 @@ export interface SelfServiceAuthDeps {
   accounts: Pick<AccountRepository, 'findById'>;
   clients: Pick<ClientRepository, 'find'>;
   authnStates: Pick<AuthnStateRepository<AuthEvent>, 'get'>;
-  factors: Pick<FactorManagementService, 'mfaProofAt'>;
+  factors: Pick<FactorManagementService, 'mfaProofs'>;
   csrf: Csrf;
 }
 
@@ -103,11 +104,10 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     const principal: SelfServicePrincipal = {
       user, via, sessionUid: session.uid, csrfToken, authTime, amr,
       async freshness() {
-        const [state, proof] = await Promise.all([deps.authnStates.get({ accountId: user.id, authTime, amr }), deps.factors.mfaProofAt(session.uid)]);
-        // What this sign-in proved, per factor and when; a session without stored events falls back to its amr.
-        const proven = state ? state.events.filter((e) => e.secondFactor).map((e) => e.at) : amr.includes('mfa') ? [authTime * 1000] : [];
-        if (proof !== undefined) proven.push(proof);
-        return { signedInAt: authTime * 1000, ...(proven.length ? { mfaAt: Math.max(...proven) } : {}) };
+        const [state, proofs] = await Promise.all([deps.authnStates.get({ accountId: user.id, authTime, amr }), deps.factors.mfaProofs(session.uid)]);
+        // What this sign-in proved, per factor and when; without its stored record only the sign-in itself is known.
+        const signIn = state?.events ?? [passwordEvent(authTime * 1000)];
+        return { signedInAt: authTime * 1000, events: [...signIn, ...proofs] };
       },
     };
     ctx.state.principal = principal;

@@ -54,9 +54,9 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     const p = principalOf(ctx);
     await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
     const user = await fresh(ctx);
-    await factors.confirmTotp(user, code, changeContext(ctx));
+    const event = await factors.confirmTotp(user, code, changeContext(ctx));
     // A first valid code just proved the new factor in this session.
-    await factors.recordMfaProof(p.sessionUid);
+    await factors.recordMfaProof(p.sessionUid, event);
     ctx.body = { status: 'success', method: 'totp' };
   });
 
@@ -82,8 +82,8 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     const { code } = validate(codeBody, body(ctx));
     const p = principalOf(ctx);
     await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
-    const { method } = await factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });
-    await factors.stepUp(p.user, p.sessionUid, changeContext(ctx));
+    const { method, event } = await factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });
+    await factors.stepUp(p.user, p.sessionUid, event, changeContext(ctx));
     ctx.body = { status: 'success', method };
   });
 
