@@ -54,3 +54,10 @@ test('a password + TOTP login, authorization request to redeemed code, sends at 
   // On failure, the commands sent show where they went.
   expect(sent.length <= 20 ? [] : sent).toEqual([]);
 });
+
+test('after Redis forgets its scripts (as after a restart), the next login still succeeds', async () => {
+  await idp.container.redis!.script('FLUSH');
+  const sent = await totpLogin(); // asserts each step's answer
+  // Each script missing from the cache costs one extra round trip (NOSCRIPT, then the script itself).
+  expect(sent.length).toBeGreaterThan(20);
+});
