@@ -57,7 +57,7 @@ test('a password + TOTP login, authorization request to redeemed code, sends at 
 
 test('after Redis forgets its scripts (as after a restart), the next login still succeeds', async () => {
   await idp.container.redis!.script('FLUSH');
-  const sent = await totpLogin(); // asserts each step's answer
-  // Each script missing from the cache costs one extra round trip (NOSCRIPT, then the script itself).
-  expect(sent.length).toBeGreaterThan(20);
+  // Each script missing from the cache costs one extra round trip (NOSCRIPT, then the script itself);
+  // no count is asserted, as other processes on the same server may load the scripts meanwhile.
+  await totpLogin(); // asserts each step's answer
 });
