@@ -8,13 +8,7 @@ export function createRedisEphemeralStore(redis: RedisClient): EphemeralStore {
     async set(key, value, ttlSec) { await redis.set(keys.ephemeral(key), value, 'EX', ttlSec); },
     async take(key) { return (await redis.getdel(keys.ephemeral(key))) ?? undefined; },
     async del(key) { await redis.del(keys.ephemeral(key)); },
-    async increment(key, windowSec) {
-      const k = keys.ephemeral(key);
-      const res = await redis.multi().incr(k).expire(k, windowSec, 'NX').exec();
-      const [err, count] = res![0]!;
-      if (err) throw err;
-      return Number(count);
-    },
+    increment: (key, windowSec) => redis.idpIncrementWindow(keys.ephemeral(key), windowSec),
     async ping() { await redis.ping(); },
   };
 }
