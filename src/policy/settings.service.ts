@@ -48,7 +48,7 @@ const mergeLayer = (stored: SettingsPatch, patch: SettingsPatch): SettingsPatch 
 });
 
 export function createSettingsService(deps: SettingsServiceDeps) {
-  const defaults = defaultSettings(deps.config.lockout);
+  const defaults = defaultSettings(deps.config.lockout, deps.methods);
   const cache = new Map<string, { at: number; layer: SettingsPatch }>();
 
   async function layer(key: string, load: () => Promise<unknown>): Promise<SettingsPatch> {

@@ -35,12 +35,17 @@ export type LockoutSettings = z.infer<typeof lockoutSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export interface EffectiveSettings { mfa: MfaSettings; lockout: LockoutSettings }
 
-export function defaultSettings(lockout: { maxFailures: number; lockMinutes: number[]; mfaMaxFailures: number }): EffectiveSettings {
+/**
+ * The defaults, allowing the methods this server provides among those allowed by default, so that
+ * what GET shows can be PATCHed back as it is.
+ */
+export function defaultSettings(lockout: { maxFailures: number; lockMinutes: number[]; mfaMaxFailures: number }, registered: readonly MfaMethod[]): EffectiveSettings {
+  // Email codes and security questions are weaker (NIST SP 800-63B rev 4, ASVS 5): only when an operator adds them.
+  const byDefault: readonly MfaMethod[] = ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'prompt'];
   return {
     mfa: {
       policy: 'any',
-      // Email codes and security questions are weaker (NIST rev 4, ASVS 5): only when an operator adds them.
-      allowed_methods: ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'prompt'],
+      allowed_methods: byDefault.filter((m) => registered.includes(m)),
       enforce_enrollment: false,
       grace_period_seconds: 0,
       required_for_roles: [],

@@ -29,12 +29,19 @@ describe('global settings', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       mfa: {
-        policy: 'any', allowed_methods: ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'prompt'], enforce_enrollment: false,
+        policy: 'any', allowed_methods: ['totp', 'backup_code'], enforce_enrollment: false,
         grace_period_seconds: 0, required_for_roles: [], reauth_interval_minutes: 0, trusted_device_duration_days: 0,
       },
       lockout: { max_failures: 5, lock_minutes: [1, 5, 15, 60], mfa_max_failures: 10 },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
+  });
+
+  test('what GET shows can be PATCHed back as it is (the defaults name only methods this server provides)', async () => {
+    const shown = await api('GET', '/settings', undefined, readKey);
+    const back = await api('PATCH', '/settings', { mfa: shown.body.mfa });
+    expect(back.status).toBe(200);
+    expect(back.body.mfa).toEqual(shown.body.mfa);
   });
 
   test('PATCH needs the admin scope', async () => {

@@ -10,7 +10,6 @@ import { totpDescriptor } from '../../src/authn/factors/totp/totp.factor.js';
 
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
 const MIN = 60_000;
-const DEFAULT_MFA = defaultSettings({ maxFailures: 5, lockMinutes: [1], mfaMaxFailures: 10 }).mfa;
 
 /** The registered methods, and two without a plug-in yet, described as theirs will be, so that their rules are pinned down now. */
 const METHODS: FactorDescriptor[] = [
@@ -18,6 +17,7 @@ const METHODS: FactorDescriptor[] = [
   { method: 'passkey', amr: ['hwk'], secondFactor: true, phishingResistant: true, aal: 3, enrollableInLogin: false, recovery: false },
   { method: 'email', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 1, enrollableInLogin: false, recovery: false },
 ];
+const DEFAULT_MFA = defaultSettings({ maxFailures: 5, lockMinutes: [1], mfaMaxFailures: 10 }, METHODS.map((m) => m.method)).mfa;
 
 const pwd = (agoMs = 0): AuthEvent => ({ factor: 'password', at: NOW - agoMs, secondFactor: false, phishingResistant: false });
 const second = (factor: AuthEvent['factor'], agoMs = 0): AuthEvent => ({ factor, at: NOW - agoMs, secondFactor: true, phishingResistant: factor === 'passkey' });
