@@ -2,6 +2,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import { lastUsedIsStale, type Clock } from '../lib/clock.js';
 import { randomToken, sha256 } from '../lib/crypto.js';
 import type { TrustedDeviceRow } from '../store/database.js';
+import { UUID } from '../store/repositories/account.repository.js';
 import type { TrustedDeviceRepository } from '../store/repositories/trusted-device.repository.js';
 
 export const DEVICE_COOKIE = 'idp_device';
@@ -47,8 +48,9 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
     },
     /** Still trusted under a policy of `days`: not revoked and not expired by our clock (the repository only knows the database's). */
     async isActive(userId: string, id: string, days: number): Promise<boolean> {
-      if (days <= 0) return false;
-      return (await devices.listActive(userId)).some((d) => d.id === id && trustedFor(d, days));
+      if (days <= 0 || !UUID.test(id)) return false;
+      const device = await devices.findActiveById(userId, id);
+      return device !== undefined && trustedFor(device, days);
     },
     list: (userId: string) => devices.listActive(userId),
     async revoke(userId: string, id: string, actor: string): Promise<boolean> {

@@ -8,6 +8,8 @@ export function createTrustedDeviceRepository(db: Db) {
       db.insertInto('trustedDevices').values({ ...d, lastUsedAt: null, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
     /** Bound to the account: another user's device token never matches. */
     findActive: (userId: string, tokenHash: string) => live().where('userId', '=', userId).where('tokenHash', '=', tokenHash).executeTakeFirst(),
+    /** One live device of the account by id (the device a session signed in with). */
+    findActiveById: (userId: string, id: string) => live().where('userId', '=', userId).where('id', '=', id).executeTakeFirst(),
     listActive: (userId: string) => live().where('userId', '=', userId).orderBy('createdAt', 'desc').execute(),
     async touch(id: string, at: Date): Promise<void> {
       await db.updateTable('trustedDevices').set({ lastUsedAt: at }).where('id', '=', id).execute();
