@@ -4,6 +4,8 @@ import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
 export interface FactorContext {
   accountId: string;
   now: number;
+  /** What `challenge.start` kept server-side for this login, for a method that has that step. */
+  challenge?: unknown;
 }
 
 /**
@@ -31,6 +33,24 @@ export interface Factor {
   remove?(accountId: string): Promise<boolean>;
   /** What the account can do with the method itself under /api/v1/mfa/{manage}; absent: nothing beyond removal. */
   readonly selfService?: SelfService;
+  /**
+   * A step before `verify`, for a method whose response answers a server-held challenge (WebAuthn:
+   * request options bound to a random challenge). Absent for a method the user answers unprompted.
+   */
+  readonly challenge?: ChallengeStep;
+}
+
+/** What starting a challenge gives: data for the client, and state the server keeps until `verify`. */
+export interface ChallengeStart {
+  /** Sent to the client (for WebAuthn, the request options). */
+  shown: Record<string, unknown>;
+  /** JSON-serialisable; kept in the login transaction, never sent; `verify` gets it as `ctx.challenge`. */
+  state: unknown;
+}
+
+export interface ChallengeStep {
+  /** A new challenge for this login; a second start replaces the first, so only the latest can be answered. */
+  start(ctx: FactorContext): Promise<ChallengeStart>;
 }
 
 /**

@@ -150,7 +150,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       return event;
     },
 
-    /** Sets a method up in one step (a new set of backup codes): shown once, the previous set stops working. */
+    /** Sets a method up in one step: what it shows is shown once, and what the account had of it stops working. */
     async issue(user: User, method: MfaMethod, ctx: ChangeContext): Promise<Record<string, unknown>> {
       const selfService = part(factors.get(method)?.selfService, method);
       if (!selfService.issue) throw notFound(`${method} has no such operation`);
@@ -183,8 +183,8 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     },
 
     /**
-     * Checks a TOTP code (and, when asked, confirms a pending enrolment with its first valid code)
-     * or a backup code. Refused while the second factor is locked; each failure counts toward that lock.
+     * Checks a code with the method whose form it has (and, when asked, confirms a pending enrolment
+     * with its first valid code). Refused while the second factor is locked; each failure counts toward that lock.
      */
     async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
       if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);
