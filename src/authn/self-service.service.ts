@@ -47,8 +47,9 @@ const proofSchema = z.object({
 
 /**
  * A user's factors outside a login, for every registered method alike: enrolment, one-step set-up,
- * removal, and code checks for the platform API and the self-service step-up. Every change voids the user's trusted devices
- * and is audited; every wrong code counts toward the account's second-factor lockout.
+ * removal, and code checks for the platform API and the self-service step-up. Every change voids
+ * the user's trusted devices and is audited; every wrong code counts toward the account's
+ * second-factor lockout.
  */
 export function createFactorManagementService(deps: FactorManagementDeps) {
   const { credentials, factors, clock } = deps;
