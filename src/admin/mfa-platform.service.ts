@@ -36,8 +36,8 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
     /** A new TOTP secret, pending until its first valid code reaches POST /otp/verify. */
     async startTotp(externalUserId: string, otp: { issuer_name: string; account_name: string }, by: Caller) {
       const user = await find({ externalUserId }, by);
-      const e = await factors.beginTotp(user, otp.account_name, otp.issuer_name, via(by));
-      return { user: { external_id: user.externalId, new_otp_secret: e.secret, qrcode_payload: e.otpauthUri, is_setup_complete: false } };
+      const { shown } = await factors.beginEnrolment(user, 'totp', otp.account_name, otp.issuer_name, via(by));
+      return { user: { external_id: user.externalId, new_otp_secret: shown.secret, qrcode_payload: shown.otpauth_uri, is_setup_complete: false } };
     },
 
     async verify(externalUserId: string, code: unknown, by: Caller) {
@@ -50,7 +50,7 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
 
     async backupCodes(externalUserId: string, by: Caller) {
       const user = await find({ externalUserId }, by);
-      return { user: { id: user.externalId, backup_codes: await factors.regenerateBackupCodes(user, via(by)) } };
+      return { user: { id: user.externalId, backup_codes: (await factors.issue(user, 'backup_code', via(by))).backup_codes } };
     },
 
     /** Clears both locks and both failure counters; an admin-locked status becomes active again. */

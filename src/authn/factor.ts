@@ -4,6 +4,8 @@ import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
 export interface FactorContext {
   accountId: string;
   now: number;
+  /** What `challenge.start` kept server-side for this login, for a method that has that step. */
+  challenge?: unknown;
 }
 
 /**
@@ -29,6 +31,51 @@ export interface Factor {
    * to remove. Absent for a method that cannot be removed by itself.
    */
   remove?(accountId: string): Promise<boolean>;
+  /** What the account can do with the method itself under /api/v1/mfa/{manage}; absent: nothing beyond removal. */
+  readonly selfService?: SelfService;
+  /**
+   * A step before `verify`, for a method whose response answers a server-held challenge (WebAuthn:
+   * request options bound to a random challenge). Absent for a method the user answers unprompted.
+   */
+  readonly challenge?: ChallengeStep;
+}
+
+/** What starting a challenge gives: data for the client, and state the server keeps until `verify`. */
+export interface ChallengeStart {
+  /** Sent to the client (for WebAuthn, the request options). */
+  shown: Record<string, unknown>;
+  /** JSON-serialisable; kept in the login transaction, never sent; `verify` gets it as `ctx.challenge`. */
+  state: unknown;
+}
+
+export interface ChallengeStep {
+  /** A new challenge for this login; a second start replaces the first, so only the latest can be answered. */
+  start(ctx: FactorContext): Promise<ChallengeStart>;
+}
+
+/**
+ * The account's own management of a method, mounted under /api/v1/mfa/{manage path} with the rules
+ * every method shares (a fresh second factor, the method allowed by policy, a rate limit on codes,
+ * audit, trusted devices and other sessions ended after a change).
+ */
+export interface SelfService {
+  /** The method's entry in GET /api/v1/mfa is under this key; GET /api/v1/mfa/{manage} answers it alone. */
+  readonly summaryKey: string;
+  /** That entry; `active` is how many active credentials of the method the account has. */
+  status(accountId: string, active: number): Promise<Record<string, unknown>>;
+  /**
+   * With it, POST /mfa/{manage}/enroll starts the method's `enrolment` and answers with this view of
+   * it, and POST /mfa/{manage}/confirm completes it with a first valid code.
+   */
+  enrolmentBody?(start: EnrolmentStart): Record<string, unknown>;
+  /** With it, POST /mfa/{manage} sets the method up in one step, replacing what the account had of it. */
+  issue?(accountId: string): Promise<Issued>;
+}
+
+/** A method set up in one step: what the user is shown once, and how the audit trail names the change. */
+export interface Issued {
+  shown: Record<string, unknown>;
+  audit: { type: string; data: Record<string, unknown> };
 }
 
 /** What a pending enrolment shows the user to set up their authenticator. */

@@ -96,7 +96,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
-    const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events), ts };
+    const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events, deps.factors.descriptors), ts };
     await deps.authnStates.put({ accountId: tx.accountId, authTime: ts, amr: login.amr }, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
     await transactions.clear(tx.uid);
     const who = { subject: tx.accountId, organizationId: tx.organizationId, ip: meta.ip, requestId: meta.requestId, clientId: tx.clientId };

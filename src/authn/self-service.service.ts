@@ -9,9 +9,8 @@ import { MFA_METHODS, type AuthEvent, type MfaMethod } from '../policy/types.js'
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import { FactorError } from './factor.js';
+import { FactorError, type EnrolmentStart } from './factor.js';
 import type { FactorRegistry } from './factors/registry.js';
-import type { TotpEnrollment } from './factors/totp/totp.factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 
 export interface FactorManagementDeps {
@@ -47,9 +46,10 @@ const proofSchema = z.object({
 });
 
 /**
- * A user's factors outside a login: enrolment, removal, backup codes, and code checks for the
- * platform API and the self-service step-up. Every change voids the user's trusted devices
- * and is audited; every wrong code counts toward the account's second-factor lockout.
+ * A user's factors outside a login, for every registered method alike: enrolment, one-step set-up,
+ * removal, and code checks for the platform API and the self-service step-up. Every change voids
+ * the user's trusted devices and is audited; every wrong code counts toward the account's
+ * second-factor lockout.
  */
 export function createFactorManagementService(deps: FactorManagementDeps) {
   const { credentials, factors, clock } = deps;
@@ -66,10 +66,24 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
   const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.methods.filter((m) => (counts[m] ?? 0) > 0);
 
+  /** A part of a method's plug-in; a method without it has no such operation. */
+  function part<T>(value: T | undefined, method: MfaMethod): T {
+    if (value === undefined) throw notFound(`${method} has no such operation`);
+    return value;
+  }
+
   return {
-    async summary(userId: string) {
-      const [counts, pending] = await Promise.all([credentials.countActiveByKind(userId), credentials.findPending(userId, 'totp')]);
-      return { methods: methodsOf(counts), totp: (counts.totp ?? 0) > 0, totpPending: pending !== undefined, backupCodes: counts.backup_code ?? 0 };
+    /** Which methods the account has, and each method's own entry under its summary key. */
+    async summary(userId: string): Promise<Record<string, unknown>> {
+      const counts = await credentials.countActiveByKind(userId);
+      const entries = await Promise.all(factors.factors.flatMap(({ descriptor: { method }, selfService: s }) =>
+        (s ? [s.status(userId, counts[method] ?? 0).then((status) => [s.summaryKey, status] as const)] : [])));
+      return { methods: methodsOf(counts), ...Object.fromEntries(entries) };
+    },
+
+    /** One method's entry of the summary. */
+    async status(userId: string, method: MfaMethod): Promise<Record<string, unknown>> {
+      return part(factors.get(method)?.selfService, method).status(userId, (await credentials.countActiveByKind(userId))[method] ?? 0);
     },
 
     /**
@@ -117,22 +131,33 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (!mfa.allowed_methods.includes(method)) throw forbidden(`${method} is not allowed by the sign-in policy`, 'method_not_allowed');
     },
 
-    async beginTotp(user: User, label: string, issuer: string, ctx: ChangeContext): Promise<TotpEnrollment> {
-      const enrollment = await factors.totp.begin(user.id, label, issuer);
-      await audit('authn.enrollment.started', 'success', user, ctx, { method: 'totp' });
-      return enrollment;
+    /** A pending enrolment of the method, until its first valid code confirms it. */
+    async beginEnrolment(user: User, method: MfaMethod, label: string, issuer: string, ctx: ChangeContext): Promise<EnrolmentStart> {
+      const start = await part(factors.get(method)?.enrolment, method).begin(user.id, label, issuer);
+      await audit('authn.enrollment.started', 'success', user, ctx, { method });
+      return start;
     },
 
-    async confirmTotp(user: User, code: unknown, ctx: ChangeContext): Promise<AuthEvent> {
+    async confirmEnrolment(user: User, method: MfaMethod, code: unknown, ctx: ChangeContext): Promise<AuthEvent> {
+      const enrolment = part(factors.get(method)?.enrolment, method);
       let event: AuthEvent;
       try {
-        event = await factors.totp.confirm(user.id, code);
+        event = await enrolment.confirm(user.id, code);
       } catch (err) {
-        if (err instanceof FactorError) await audit('authn.enrollment.failed', 'failure', user, ctx, { method: 'totp' });
+        if (err instanceof FactorError) await audit('authn.enrollment.failed', 'failure', user, ctx, { method });
         return codeError(err);
       }
-      await changed(user, ctx, 'authn.factor.enrolled', { method: 'totp' });
+      await changed(user, ctx, 'authn.factor.enrolled', { method });
       return event;
+    },
+
+    /** Sets a method up in one step: what it shows is shown once, and what the account had of it stops working. */
+    async issue(user: User, method: MfaMethod, ctx: ChangeContext): Promise<Record<string, unknown>> {
+      const selfService = part(factors.get(method)?.selfService, method);
+      if (!selfService.issue) throw notFound(`${method} has no such operation`);
+      const issued = await selfService.issue(user.id);
+      await changed(user, ctx, issued.audit.type, issued.audit.data);
+      return issued.shown;
     },
 
     /**
@@ -158,18 +183,9 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       await changed(user, ctx, 'authn.factor.removed', { method });
     },
 
-    /** A new set of 10, shown once; the previous set stops working. */
-    async regenerateBackupCodes(user: User, ctx: ChangeContext): Promise<string[]> {
-      const codes = await factors.backupCodes.generate(user.id);
-      await changed(user, ctx, 'authn.backup_codes.regenerated', { count: codes.length });
-      return codes;
-    },
-
-    remainingBackupCodes: (userId: string) => factors.backupCodes.remaining(userId),
-
     /**
-     * Checks a TOTP code (and, when asked, confirms a pending enrolment with its first valid code)
-     * or a backup code. Refused while the second factor is locked; each failure counts toward that lock.
+     * Checks a code with the method whose form it has (and, when asked, confirms a pending enrolment
+     * with its first valid code). Refused while the second factor is locked; each failure counts toward that lock.
      */
     async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
       if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);

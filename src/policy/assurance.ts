@@ -1,13 +1,12 @@
-import type { Aal, AuthEvent } from './types.js';
+import type { Aal, AuthEvent, FactorDescriptor } from './types.js';
 
-/** RFC 8176 values per factor. */
-const AMR: Record<AuthEvent['factor'], string> = {
-  password: 'pwd', totp: 'otp', backup_code: 'otp', passkey: 'hwk', sms: 'sms', voice: 'tel',
-  email: 'otp', questions: 'kba', prompt: 'user',
-};
-
-export function amrOf(events: readonly AuthEvent[]): string[] {
-  const values = [...new Set(events.map((e) => AMR[e.factor]))];
+/**
+ * RFC 8176 values of the factors proven: `pwd` for the password, each MFA method's own from its
+ * descriptor (a method with no plug-in adds none), and `mfa` once they make AAL2.
+ */
+export function amrOf(events: readonly AuthEvent[], methods: readonly FactorDescriptor[]): string[] {
+  const byMethod = new Map(methods.map((d) => [d.method, d.amr]));
+  const values = [...new Set(events.flatMap((e) => (e.factor === 'password' ? ['pwd'] : byMethod.get(e.factor) ?? [])))];
   if (aalOf(events) >= 2) values.push('mfa');
   return values;
 }

@@ -25,6 +25,8 @@ export interface FactorDriver<Held> {
   wrong(held: Held): Promise<string>;
   /** For a method enrollable inside a login: what the user takes from the enrolment the login shows. */
   fromEnrolment?(shown: Record<string, unknown>): Promise<Held>;
+  /** For a method the user sets up through self-service: what the user takes from its answer. */
+  fromSelfService?(shown: Record<string, unknown>): Promise<Held>;
 }
 
 export interface FactorFixture {
@@ -124,6 +126,90 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(claims.acr).toBe('aal2');
       expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
       expect(await get().idp.container.factors.enrolledMethods(user.id)).toContain(driver.method);
+    });
+
+    /** A user signed in with the password alone, calling their own self-service API with the access token. */
+    async function selfServiceUser(label: string) {
+      const user = await newUser(get().idp.url, `${driver.method}-${label}`);
+      const { flow, login } = await passwordStep(get().config, user.username, PASSWORD);
+      expect(login.body.status).toBe('success');
+      const { tokens } = await flow.complete(login.body.redirect_to);
+      const call = async (method: string, path: string, body?: unknown, type = 'application/json') => {
+        const res = await fetch(`${get().idp.url}/api/v1/mfa${path}`, {
+          method, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
+          headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': type }) },
+        });
+        return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
+      };
+      return { ...user, call };
+    }
+
+    /** Sets the method up the way its self-service part offers: enrol and confirm, or issue in one step. */
+    async function setUpThroughSelfService(self: Awaited<ReturnType<typeof selfServiceUser>>): Promise<Held | undefined> {
+      const { paths: { manage }, selfService } = factor();
+      if (selfService?.enrolmentBody) {
+        const started = await self.call('POST', `/${manage}/enroll`);
+        expect(started.status).toBe(200);
+        const held = await driver.fromSelfService!(started.body);
+        expectRefused(await self.call('POST', `/${manage}/confirm`, { code: await driver.wrong(held) }));
+        expect(await self.call('POST', `/${manage}/confirm`, { code: await driver.valid(held) })).toEqual({ status: 200, body: { status: 'success', method: driver.method } });
+        return held;
+      }
+      if (selfService?.issue) {
+        const issued = await self.call('POST', `/${manage}`);
+        expect(issued.status).toBe(200);
+        return driver.fromSelfService!(issued.body);
+      }
+      return undefined;
+    }
+
+    test('self-service: set up → summary → step-up verify → remove, each route from the plug-in\'s own part', async () => {
+      const { paths: { manage }, selfService } = factor();
+      const self = await selfServiceUser('self');
+      const held = await setUpThroughSelfService(self);
+      if (!selfService || held === undefined) {
+        expect((await self.call('GET', `/${manage}`)).status).toBe(404);
+        return;
+      }
+      // The method's entry in the summary is what its own status route answers.
+      const summary = await self.call('GET', '');
+      expect(summary.body.methods).toContain(driver.method);
+      const status = await self.call('GET', `/${manage}`);
+      expect(status.status).toBe(200);
+      expect(summary.body[selfService.summaryKey]).toEqual(status.body);
+      // The new factor steps the session up, which a change of factors needs.
+      expect(await self.call('POST', '/verify', { code: await driver.valid(held) })).toEqual({ status: 200, body: { status: 'success', method: driver.method } });
+      expect((await self.call('DELETE', `/${manage}`)).status).toBe(204);
+      expect((await self.call('GET', '')).body.methods).not.toContain(driver.method);
+    });
+
+    test('self-service hostile input: every non-code answers a JSON 4xx (a value of the wrong type a 400 until the rate limit), never a 500', async () => {
+      const { paths: { manage }, selfService } = factor();
+      const self = await selfServiceUser('self-hostile');
+      // Codes go to the enrolment's confirmation where there is one, else to the step-up.
+      let path = '/verify';
+      if (selfService?.enrolmentBody) {
+        expect((await self.call('POST', `/${manage}/enroll`)).status).toBe(200);
+        path = `/${manage}/confirm`;
+      } else {
+        await setUpThroughSelfService(self);
+      }
+      let answered = 0;
+      for (const code of HOSTILE_CODES) {
+        const r = await self.call('POST', path, { code });
+        expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+        if (r.status === 429) continue;
+        answered += 1;
+        if (typeof code === 'string') expect([400, 401, 413]).toContain(r.status);
+        else expect(r.status).toBe(400);
+      }
+      expect(answered).toBeGreaterThan(0);
+      for (const { body, type } of HOSTILE_BODIES) {
+        const r = await self.call('POST', path, body, type);
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expect(r.status).toBeLessThan(500);
+        expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+      }
     });
 
     test('replay: a response accepted once is refused in the next login, even sent by many at once', async () => {

@@ -4,7 +4,7 @@
  */
 import { generate } from 'otplib';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { enrolTotp } from '../helpers/mfa.js';
+import { enrolTotp, issueBackupCodes } from '../helpers/mfa.js';
 import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 import { describeFactor, type FactorDriver } from './factor.contract.js';
@@ -49,20 +49,22 @@ const totp: FactorDriver<string> = {
   expired: async (_test, _accountId, secret) => { await awayFromStepBoundary(); return codeAt(secret, Date.now(), -2); },
   wrong: (secret) => wrongCode(secret),
   fromEnrolment: async (shown) => String(shown.secret),
+  fromSelfService: async (shown) => String(shown.secret),
 };
 
 const backupCodes: FactorDriver<string[]> = {
   method: 'backup_code',
-  enrol: (test, accountId) => test.container.factors.backupCodes.generate(accountId),
+  enrol: (test, accountId) => issueBackupCodes(test.container, accountId),
   valid: async (codes) => codes.shift()!,
   /** A used code: consumed by a first, successful check. */
   async expired(test, accountId, codes) {
     const code = codes.shift()!;
-    await test.container.factors.backupCodes.factor.verify({ accountId, now: test.container.clock.now() }, code);
+    await test.container.factors.get('backup_code')!.verify({ accountId, now: test.container.clock.now() }, code);
     return code;
   },
   // Well formed, and never issued (one chance in 2^50 otherwise).
   wrong: async () => '00000-00000',
+  fromSelfService: async (shown) => shown.backup_codes as string[],
 };
 
 const drivers = new Map<string, FactorDriver<any>>([[totp.method, totp], [backupCodes.method, backupCodes]]);

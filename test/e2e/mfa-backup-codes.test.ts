@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { REDIS_URL, startTestIdp, type TestIdp } from '../helpers/env.js';
+import { issueBackupCodes, remainingBackupCodes } from '../helpers/mfa.js';
 import { PASSWORD, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
@@ -22,7 +23,7 @@ afterAll(async () => { await idp.stop(); });
 async function userWithCodes(label: string) {
   const user = await newUser(idp.url, label);
   const secret = await seedTotp(idp.container, user.id);
-  const codes = await idp.container.factors.backupCodes.generate(user.id);
+  const codes = await issueBackupCodes(idp.container, user.id);
   return { ...user, secret, codes };
 }
 
@@ -58,7 +59,7 @@ test('a backup code typed in lower case with a space instead of the dash signs i
   expect(claims.sub).toBe(user.id);
   expect(claims.acr).toBe('aal2');
   expect(claims.amr).toEqual(['pwd', 'otp', 'mfa']);
-  expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(9);
+  expect(await remainingBackupCodes(idp.container, user.id)).toBe(9);
 
   // Single use, whatever its spelling.
   const again = await atChallenge(user.username);
@@ -70,7 +71,7 @@ test('a backup code typed in lower case with a space instead of the dash signs i
   // Another code of the set still works in the same challenge.
   const other = await backup(again, user.codes[4]);
   expect(other.status).toBe(200);
-  expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(8);
+  expect(await remainingBackupCodes(idp.container, user.id)).toBe(8);
 });
 
 test('one backup code used in 20 parallel interactions: exactly one success (B3)', async () => {
@@ -81,14 +82,14 @@ test('one backup code used in 20 parallel interactions: exactly one success (B3)
   expect(results.filter((r) => r.status === 401 && r.body.error === 'invalid_code')).toHaveLength(19);
   const winner = results.findIndex((r) => r.status === 200);
   expect((await flows[winner]!.complete(results[winner]!.body.redirect_to)).claims.acr).toBe('aal2');
-  expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(9);
+  expect(await remainingBackupCodes(idp.container, user.id)).toBe(9);
 });
 
 test('regeneration voids every code of the old set (B4)', async () => {
   const user = await userWithCodes('bc-regen');
-  const fresh = await idp.container.factors.backupCodes.generate(user.id);
+  const fresh = await issueBackupCodes(idp.container, user.id);
   expect(fresh.some((c) => user.codes.includes(c))).toBe(false);
-  expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(10);
+  expect(await remainingBackupCodes(idp.container, user.id)).toBe(10);
 
   const flow = await atChallenge(user.username);
   for (const old of user.codes.slice(0, 3)) {
@@ -161,7 +162,7 @@ test('wrong backup codes lock the second factor like wrong TOTP codes: no side d
     expect(totp.status).toBe(429);
     expect(totp.body.error).toBe('mfa_locked');
     // The code was not spent by the locked attempt.
-    expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(10);
+    expect(await remainingBackupCodes(idp.container, user.id)).toBe(10);
   } finally {
     await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
   }
@@ -181,5 +182,5 @@ test('hostile values of the backup-code field → 400/401, never 500, each count
   const tenth = await backup(flow, 'ZZZZZ-ZZZZZ');
   expect(tenth.status).toBe(429);
   expect(tenth.body.error).toBe('too_many_attempts');
-  expect(await idp.container.factors.backupCodes.remaining(user.id)).toBe(10);
+  expect(await remainingBackupCodes(idp.container, user.id)).toBe(10);
 });

@@ -2,6 +2,7 @@
  * decide() as a table: the same facts always give the same verdict, for the login, the session
  * Check and step-up alike.
  */
+import { amrOf } from '../../src/policy/assurance.js';
 import { decide, type DecisionInput } from '../../src/policy/engine.js';
 import { defaultSettings, type MfaSettings } from '../../src/policy/settings.js';
 import type { AuthEvent, AuthnDecision, FactorDescriptor } from '../../src/policy/types.js';
@@ -125,4 +126,24 @@ test('pure: the same input gives the same verdict, and the input is not modified
   const copy = structuredClone(input);
   expect(decide(input)).toEqual(decide(input));
   expect(input).toEqual(copy);
+});
+
+describe('amrOf: the values come from the descriptors of the methods proven', () => {
+  test('password alone: pwd, no mfa', () => {
+    expect(amrOf([pwd()], METHODS)).toEqual(['pwd']);
+  });
+
+  test("password and a method: the method's declared values once each, then mfa", () => {
+    expect(amrOf([pwd(), second('totp'), second('backup_code')], METHODS)).toEqual(['pwd', 'otp', 'mfa']);
+    expect(amrOf([pwd(), second('passkey')], METHODS)).toEqual(['pwd', 'hwk', 'mfa']);
+  });
+
+  test('a value a descriptor declares is the one reported, whatever the method is called', () => {
+    const renamed = METHODS.map((d) => (d.method === 'totp' ? { ...d, amr: ['swk', 'otp'] } : d));
+    expect(amrOf([pwd(), second('totp')], renamed)).toEqual(['pwd', 'swk', 'otp', 'mfa']);
+  });
+
+  test('an event of a method with no plug-in adds no value of its own', () => {
+    expect(amrOf([pwd(), second('sms')], METHODS)).toEqual(['pwd', 'mfa']);
+  });
 });

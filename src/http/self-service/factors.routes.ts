@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
 import type { Factor } from '../../authn/factor.js';
+import type { MfaMethod } from '../../policy/types.js';
 import type { ChangeContext, FactorManagementService } from '../../authn/self-service.service.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
@@ -12,7 +13,7 @@ const codeBody = z.object({ code: z.unknown() });
 
 export interface FactorRouteDeps {
   factors: FactorManagementService;
-  /** The registered methods: each removable one gets DELETE /mfa/{manage path}. */
+  /** The registered methods: each gets the routes under /mfa/{manage path} that its plug-in provides. */
   plugins: readonly Factor[];
   limiter: RateLimiter;
   /** Shown by authenticator apps next to the account. */
@@ -38,44 +39,56 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
   }
 
   router.get('/', async (ctx) => {
-    const s = await factors.summary(principalOf(ctx).user.id);
-    ctx.body = { methods: s.methods, totp: { enrolled: s.totp, pending: s.totpPending }, backup_codes: { remaining: s.backupCodes } };
+    ctx.body = await factors.summary(principalOf(ctx).user.id);
   });
 
-  router.post('/totp/enroll', async (ctx) => {
-    await factors.assertMethodAllowed(principalOf(ctx).user, 'totp');
-    const user = await fresh(ctx);
-    const e = await factors.beginTotp(user, user.email ?? user.username ?? user.externalId, deps.issuerName, changeContext(ctx));
-    ctx.body = { secret: e.secret, qr_code_uri: e.otpauthUri, qr_code_svg: e.qrSvg, qr_code_png: e.qrPng };
-  });
-
-  router.post('/totp/confirm', async (ctx) => {
-    const { code } = validate(codeBody, body(ctx));
-    const p = principalOf(ctx);
-    await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
-    const user = await fresh(ctx);
-    const event = await factors.confirmTotp(user, code, changeContext(ctx));
-    // A first valid code just proved the new factor in this session.
-    await factors.recordMfaProof(p.sessionUid, event);
-    ctx.body = { status: 'success', method: 'totp' };
-  });
-
-  for (const { paths, descriptor: { method } } of deps.plugins.filter((f) => f.remove !== undefined)) {
-    router.delete(`/${paths.manage}`, async (ctx) => {
-      await factors.removeFactor(await fresh(ctx), method, changeContext(ctx));
-      ctx.status = 204;
-    });
+  /** Setting a method up, changing or removing it: the policy must allow the method, the session must be fresh. */
+  async function allowedAndFresh(ctx: Context, method: MfaMethod) {
+    await factors.assertMethodAllowed(principalOf(ctx).user, method);
+    return fresh(ctx);
   }
 
-  router.get('/backup-codes', async (ctx) => {
-    ctx.body = { remaining: await factors.remainingBackupCodes(principalOf(ctx).user.id) };
-  });
+  // Each method's own routes, from what its plug-in provides.
+  for (const plugin of deps.plugins) {
+    const { paths: { manage }, descriptor: { method }, selfService, enrolment } = plugin;
+    if (selfService) {
+      router.get(`/${manage}`, async (ctx) => {
+        ctx.body = await factors.status(principalOf(ctx).user.id, method);
+      });
+    }
 
-  router.post('/backup-codes', async (ctx) => {
-    await factors.assertMethodAllowed(principalOf(ctx).user, 'backup_code');
-    const codes = await factors.regenerateBackupCodes(await fresh(ctx), changeContext(ctx));
-    ctx.body = { backup_codes: codes, remaining: codes.length };
-  });
+    if (selfService?.enrolmentBody && enrolment) {
+      const shown = selfService.enrolmentBody.bind(selfService);
+      router.post(`/${manage}/enroll`, async (ctx) => {
+        const user = await allowedAndFresh(ctx, method);
+        ctx.body = shown(await factors.beginEnrolment(user, method, user.email ?? user.username ?? user.externalId, deps.issuerName, changeContext(ctx)));
+      });
+
+      router.post(`/${manage}/confirm`, async (ctx) => {
+        const { code } = validate(codeBody, body(ctx));
+        const p = principalOf(ctx);
+        await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
+        const user = await fresh(ctx);
+        const event = await factors.confirmEnrolment(user, method, code, changeContext(ctx));
+        // A first valid code just proved the new factor in this session.
+        await factors.recordMfaProof(p.sessionUid, event);
+        ctx.body = { status: 'success', method };
+      });
+    }
+
+    if (selfService?.issue) {
+      router.post(`/${manage}`, async (ctx) => {
+        ctx.body = await factors.issue(await allowedAndFresh(ctx, method), method, changeContext(ctx));
+      });
+    }
+
+    if (plugin.remove) {
+      router.delete(`/${manage}`, async (ctx) => {
+        await factors.removeFactor(await fresh(ctx), method, changeContext(ctx));
+        ctx.status = 204;
+      });
+    }
+  }
 
   /** Step-up without leaving the page: a valid code makes the session fresh for factor changes. */
   router.post('/verify', async (ctx) => {

@@ -25,7 +25,7 @@ export const backupCodeDescriptor: FactorDescriptor = {
   method: 'backup_code', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: false, recovery: true,
 };
 
-export function createBackupCodeFactor(credentials: CredentialRepository) {
+export function createBackupCodeFactor(credentials: CredentialRepository): Factor {
   const factor: Factor = {
     descriptor: backupCodeDescriptor,
     paths: { challenge: 'backup-code', manage: 'backup-codes' },
@@ -43,19 +43,17 @@ export function createBackupCodeFactor(credentials: CredentialRepository) {
     },
     recognizes: (response) => backupCodeSchema.safeParse(response).success,
     remove: async (accountId) => (await credentials.deleteKind(accountId, 'backup_code')) > 0,
-  };
-
-  return {
-    factor,
-    /** A new set of codes, shown once; the previous set stops working in the same transaction. */
-    async generate(accountId: string): Promise<string[]> {
-      const codes = Array.from({ length: BACKUP_CODE_COUNT }, randomCode);
-      const hashes = await Promise.all(codes.map((c) => hash(normalizeBackupCode(c)!, KDF)));
-      await credentials.replaceKind(accountId, 'backup_code', null, hashes.map((secretHash) => ({ secretHash })));
-      return codes;
+    selfService: {
+      summaryKey: 'backup_codes',
+      status: async (_accountId, active) => ({ remaining: active }),
+      /** A new set of codes, shown once; the previous set stops working in the same transaction. */
+      async issue(accountId) {
+        const codes = Array.from({ length: BACKUP_CODE_COUNT }, randomCode);
+        const hashes = await Promise.all(codes.map((c) => hash(normalizeBackupCode(c)!, KDF)));
+        await credentials.replaceKind(accountId, 'backup_code', null, hashes.map((secretHash) => ({ secretHash })));
+        return { shown: { backup_codes: codes, remaining: codes.length }, audit: { type: 'authn.backup_codes.regenerated', data: { count: codes.length } } };
+      },
     },
-    remaining: async (accountId: string) => (await credentials.listActive(accountId, 'backup_code')).length,
   };
+  return factor;
 }
-
-export type BackupCodeFactor = ReturnType<typeof createBackupCodeFactor>;

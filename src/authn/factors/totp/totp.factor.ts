@@ -17,7 +17,7 @@ export const totpDescriptor: FactorDescriptor = {
 
 export interface TotpDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
 
-export interface TotpEnrollment { credentialId: string; secret: string; otpauthUri: string; qrSvg: string; qrPng: string }
+interface TotpEnrollment { credentialId: string; secret: string; otpauthUri: string; qrSvg: string; qrPng: string }
 
 /**
  * RFC 6238 TOTP (SHA-1, 6 digits, 30 s), ±1 step of drift. The last accepted step is stored and
@@ -101,13 +101,12 @@ export function createTotpFactor(deps: TotpDeps) {
     },
     recognizes: (response) => totpCodeSchema.safeParse(response).success,
     remove: async (accountId) => (await credentials.deleteKind(accountId, 'totp')) > 0,
+    selfService: {
+      summaryKey: 'totp',
+      status: async (accountId, active) => ({ enrolled: active > 0, pending: (await credentials.findPending(accountId, 'totp')) !== undefined }),
+      enrolmentBody: ({ shown }) => ({ secret: shown.secret, qr_code_uri: shown.otpauth_uri, qr_code_svg: shown.qr_code_svg, qr_code_png: shown.qr_code_png }),
+    },
   };
 
-  return {
-    factor,
-    begin,
-    confirm,
-  };
+  return { factor, confirm };
 }
-
-export type TotpFactor = ReturnType<typeof createTotpFactor>;
