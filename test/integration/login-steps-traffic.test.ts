@@ -63,7 +63,7 @@ function outer(statement: string): string {
 }
 
 /** Statements that read `table` as their main table (a subquery's table does not count). */
-const reads = (statements: string[], table: string) => statements.filter((s) => new RegExp(`^select .*\\bfrom "?${table}"?( |$)`, 'i').test(outer(s)));
+const reads = (statements: string[], table: string) => statements.filter((s) => new RegExp(`^select .*\\bfrom "?(${table})"?( |$)`, 'i').test(outer(s)));
 
 test('each login step reads the account once, with its active credentials; the resume does not decide again', async () => {
   await totpLogin(); // caches and connections warm
@@ -76,7 +76,9 @@ test('each login step reads the account once, with its active credentials; the r
   // The Check at the resume stands on the verdict the TOTP step reached: no credentials, no authn state read for it.
   expect(reads(resume, 'credentials')).toEqual([]);
   expect(reads(resume, 'authn_states').length).toBeLessThanOrEqual(1);
-  const total = password.length + totp.length + resume.length;
+  // Settings, organisations and clients are cached for a few seconds; on a slow machine a step may find the cache cold.
+  const configReads = [...reads(password, 'settings|organizations|clients'), ...reads(totp, 'settings|organizations|clients'), ...reads(resume, 'settings|organizations|clients')];
+  const total = password.length + totp.length + resume.length - configReads.length;
   // On failure, the statements sent show where they went.
   expect(total <= 20 ? [] : [...password, '--', ...totp, '--', ...resume]).toEqual([]);
 });
