@@ -54,9 +54,9 @@ export function buildApp(c: Container): Koa {
   const opsPaths = new Set(['/healthz', '/readyz']);
   app.use(async (ctx, next) => { await (opsPaths.has(ctx.path) ? ops(ctx, next) : next()); });
 
-  const kit = createInteractionKit({ providers: c.providers, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
+  const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
-    providers: c.providers, kit, login: c.login, mfa: c.mfa, config: c.config,
+    kit, login: c.login, mfa: c.mfa, config: c.config,
     limiter: createRateLimiter(c.ephemeral),
   });
   const mfa = mfaRoutes({ kit, mfa: c.mfa, factors: c.factors.factors, issuer: c.config.issuer });

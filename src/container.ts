@@ -14,6 +14,7 @@ import { createMfaService } from './authn/mfa.service.js';
 import { createFactorManagementService } from './authn/self-service.service.js';
 import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
+import { createOidcLogin } from './oidc/oidc-login.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
 import { createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
 import { createSettingsService } from './policy/settings.service.js';
@@ -137,6 +138,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   return {
     config, logger, clock, box, db, redis, ephemeral, metrics, accounts, organizations, clients, audit, keyStore, providers, apiKeys,
+    /** The protocols a login can be asked for by; each finishes the logins it started. */
+    loginProtocols: [createOidcLogin(providers)],
     credentials, settings, factors, devices, mfa, authnStates, factorManagement,
     mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
     organizationService: createOrganizationService({ organizations, audit }),

@@ -20,7 +20,7 @@ export interface SessionTerminator {
 export interface Actor { actor?: string; via?: string; ip?: string; requestId?: string }
 
 export interface FactorOutcomeDeps {
-  credentials: Pick<CredentialRepository, 'reserveMfaAttempt' | 'resetMfaFailures'>;
+  credentials: Pick<CredentialRepository, 'reserveMfaAttempt' | 'reserveMfaAttemptSigningIn' | 'resetMfaFailures'>;
   devices: Pick<TrustedDeviceService, 'revokeAll'>;
   sessions: SessionTerminator;
   settings: Pick<SettingsService, 'effective'>;
@@ -51,6 +51,12 @@ export function createFactorOutcomes(deps: FactorOutcomeDeps) {
     async reserve(user: User): Promise<MfaAttempt | undefined> {
       const { lockout } = await deps.settings.effective(user.organizationId);
       return credentials.reserveMfaAttempt(user.id, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
+    },
+
+    /** The same inside a login, reading the (active) account with it: undefined while locked or when the account is no longer active. */
+    async reserveSigningIn(accountId: string, organizationId: string) {
+      const { lockout } = await deps.settings.effective(organizationId);
+      return credentials.reserveMfaAttemptSigningIn(accountId, lockout.mfa_max_failures, lockout.lock_minutes, clock.now());
     },
 
     /** A wrong code: its reservation stays counted. True when it was the one that locked the factor. */

@@ -5,7 +5,7 @@ import type { Clock } from '../lib/clock.js';
 import { unauthorized } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { User } from '../store/database.js';
-import type { AccountRepository } from '../store/repositories/account.repository.js';
+import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import { verifyPassword } from './password.js';
 
 export interface LoginAttempt { username: string; password: string; ip: string; requestId?: string }
@@ -46,7 +46,7 @@ export function createLoginService(deps: LoginServiceDeps) {
   }
 
   return {
-    async passwordLogin(attempt: LoginAttempt): Promise<User> {
+    async passwordLogin(attempt: LoginAttempt): Promise<SigningInUser> {
       const refuse = async (user: User | undefined, reason: string): Promise<never> => {
         metrics.logins.inc({ outcome: 'failure' });
         await audit.record({

@@ -6,8 +6,7 @@ import type { Metrics } from '../lib/metrics.js';
 import { decide } from '../policy/engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Aal, AuthEvent, AuthnDecision, MfaMethod } from '../policy/types.js';
-import type { User } from '../store/database.js';
-import type { AccountRepository } from '../store/repositories/account.repository.js';
+import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
@@ -15,6 +14,7 @@ import { aalOf, acrOf, amrOf } from '../policy/assurance.js';
 import { FactorError, type Enrolment, type EnrolmentStart } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/registry.js';
+import type { LoginOrigin, LoginResult } from './login-request.js';
 import type { LoginTransaction, TransactionStore } from './transaction.store.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
 
@@ -33,8 +33,6 @@ export interface MfaServiceDeps {
   clock: Clock;
   config: Pick<Config, 'mfa' | 'ttl' | 'session'>;
 }
-
-export interface LoginResult { accountId: string; acr: string; amr: string[]; ts: number }
 
 export type Outcome =
   | { kind: 'finish'; login: LoginResult; device?: { token: string; maxAgeMs: number } }
@@ -59,10 +57,10 @@ interface DeviceProof { token?: string; id?: string | null }
 export function createMfaService(deps: MfaServiceDeps) {
   const { transactions, audit, metrics, clock } = deps;
 
-  async function context(user: User, clientId: string) {
+  async function context(user: SigningInUser, clientId: string) {
     const client = await deps.clients.find(clientId);
     const settings = await deps.settings.effective(user.organizationId, client?.mfaPolicy);
-    return { settings, enrolled: await deps.factors.enrolledMethods(user.id) };
+    return { settings, enrolled: deps.factors.enrolledIn(user.activeCredentials) };
   }
 
   /** The trusted device the proof shows, judged by the trusted-device duration of the policy in force here. */
@@ -72,7 +70,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     return proof.id && (await deps.devices.isActive(userId, proof.id, days)) ? proof.id : undefined;
   }
 
-  async function evaluate(user: User, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, device?: DeviceProof) {
+  async function evaluate(user: SigningInUser, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, device?: DeviceProof) {
     const { settings, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
@@ -85,8 +83,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     clock.now() - Math.max(...events.filter((e) => e.factor === 'password').map((e) => e.at)) <= deps.config.mfa.recentAuthSeconds * 1000;
 
   /** A locked (by an administrator) or disabled account goes no further in a login, whatever it already proved. */
-  async function loadUser(accountId: string): Promise<User> {
-    const user = await deps.accounts.findById(accountId);
+  async function loadUser(accountId: string): Promise<SigningInUser> {
+    const user = await deps.accounts.findSigningIn(accountId);
     if (!user || user.status !== 'active') throw new IdpError(400, 'invalid_request', 'the account is no longer available');
     return user;
   }
@@ -158,24 +156,24 @@ export function createMfaService(deps: MfaServiceDeps) {
     transactions,
 
     /** After a correct password: finish, or ask for MFA / enrolment, or deny. */
-    async afterPassword(input: { uid: string; user: User; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async afterPassword(input: { uid: string; origin: LoginOrigin; user: SigningInUser; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
       const tx: LoginTransaction = {
-        uid: input.uid, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now(),
+        uid: input.uid, origin: input.origin, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now(),
       };
       return next(tx, decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
-    async beginStepUp(input: { uid: string; accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async beginStepUp(input: { uid: string; origin: LoginOrigin; accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const user = await loadUser(input.accountId);
       const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
       const tx: LoginTransaction = {
-        uid: input.uid, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now(),
+        uid: input.uid, origin: input.origin, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now(),
       };
       return next(tx, decision, input, false, trustedDeviceId);
     },
@@ -183,12 +181,16 @@ export function createMfaService(deps: MfaServiceDeps) {
     async verify(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'mfa');
       if (!tx.methods.includes(input.method)) throw badRequest(`${input.method} is not offered in this challenge`, 'invalid_method');
-      const user = await loadUser(tx.accountId);
-      const { settings, enrolled } = await context(user, tx.clientId);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-      const reserved = await deps.outcomes.reserve(user);
-      if (!reserved) return endLocked(input.uid);
+      const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
+      if (!reservation) {
+        // Nothing reserved: an account no longer active says so (loadUser throws), a locked factor ends the login.
+        await loadUser(tx.accountId);
+        return endLocked(input.uid);
+      }
+      const { user, attempt: reserved } = reservation;
+      const { settings, enrolled } = await context(user, tx.clientId);
       const factor = deps.factors.get(input.method)!;
       let event: AuthEvent;
       try {
@@ -216,7 +218,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     },
 
     /** The password was given again (and checked by the login service): the login carries on with a fresh password. */
-    async reauthenticated(input: { uid: string; user: User; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async reauthenticated(input: { uid: string; user: SigningInUser; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'reauth');
       if (input.user.id !== tx.accountId) throw unauthorized('invalid_credentials', 'invalid username or password');
       const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
@@ -251,7 +253,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       }
       // This browser's own session carries on; the user's other sessions and trusted devices end.
       await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: input.method });
-      const { decision, settings } = await evaluate(user, tx.clientId, [...tx.events, event], input.requestedAal);
+      // The user was read before the confirmation: the method just confirmed counts as enrolled now.
+      const enrolledNow = { ...user, activeCredentials: { ...user.activeCredentials, [input.method]: (user.activeCredentials[input.method] ?? 0) + 1 } };
+      const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
 
@@ -272,7 +276,7 @@ export function createMfaService(deps: MfaServiceDeps) {
      * the requested acr? False makes the provider start an interaction.
      */
     async sessionSatisfies(input: { accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
-      const user = await deps.accounts.findById(input.accountId);
+      const user = await deps.accounts.findSigningIn(input.accountId);
       // An account that cannot sign in satisfies nothing; the provider's account check asks for a fresh login.
       if (!user || user.status !== 'active') return false;
       const state = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });

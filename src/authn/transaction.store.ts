@@ -1,13 +1,17 @@
 import { hmac } from '../lib/crypto.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { AuthEvent, MfaMethod } from '../policy/types.js';
+import type { LoginOrigin } from './login-request.js';
 
 /**
- * The server-side state of one login interaction between the password and the end of MFA.
- * Keyed by the interaction uid, which oidc-provider binds to this browser's interaction cookie.
+ * The server-side state of one login between the password and the end of MFA, whichever protocol
+ * asked for it. Keyed by the login's uid, which the protocol binds to this browser (for OIDC, the
+ * provider's interaction cookie).
  */
 export interface LoginTransaction {
   uid: string;
+  /** The protocol that asked for this login; the steps do not depend on it, only the finisher does. */
+  origin: LoginOrigin;
   accountId: string;
   /** `reauth`: the password must be given again before `enroll` (the session's is too old to add a factor). */
   stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device';
@@ -32,7 +36,8 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
   const key = (uid: string) => `tx:${hmac(idKey, uid)}`;
   const attemptsKey = (uid: string) => `tx-attempts:${hmac(idKey, uid)}`;
   const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
-    (raw ? { ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid'>), uid } : undefined);
+    // Written before logins had an origin: every such login was an OIDC one.
+    (raw ? { origin: 'oidc', ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid' | 'origin'> & { origin?: LoginOrigin }), uid } : undefined);
   return {
     get: async (uid: string) => parse(uid, await store.get(key(uid))),
     save: ({ uid, ...rest }: LoginTransaction) => store.set(key(uid), JSON.stringify(rest), ttlSec),

@@ -28,6 +28,8 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
       const device = await devices.insert({
         userId, tokenHash: sha256(token), name: meta.name?.trim() || (meta.userAgent ?? 'Browser').slice(0, 120),
         ip: meta.ip, userAgent: meta.userAgent?.slice(0, 512) ?? null, expiresAt: new Date(clock.now() + days * 86_400_000),
+        // Trusted in a sign-in, it counted for that sign-in.
+        lastUsedAt: new Date(clock.now()),
       });
       await audit.record({ type: 'authn.device.trusted', outcome: 'success', subject: userId, ip: meta.ip, data: { device_id: device.id, days } });
       return { token, device };

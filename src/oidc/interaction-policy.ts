@@ -26,7 +26,22 @@ export interface InteractionPolicyDeps {
  * `mfa_required` (step-up, reauth interval, newly required MFA) which the interaction answers
  * with the challenge alone.
  */
+/** How long after a login its own verdict stands in for the Check's (a consent page may come between). */
+const JUST_DECIDED_SECONDS = 60;
+
 export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
+  /**
+   * The resume of an interaction carries the login our MFA service has just finished for this very
+   * authorization request, its client and its acr_values: it finishes a login only once the policy
+   * is satisfied, so deciding again here would repeat the same verdict. The provider keeps the
+   * result server-side, bound to this browser's interaction cookie and destroyed at this resume, so
+   * a browser cannot forge or replay one; any other request (another client, a later one, another
+   * account or session) is evaluated in full.
+   */
+  const justDecided = (login: { accountId: string; ts?: number } | undefined, accountId: string, loginTs: number | undefined) =>
+    login !== undefined && login.accountId === accountId && login.ts !== undefined && login.ts === loginTs
+    && Math.floor(deps.clock.now() / 1000) - login.ts <= JUST_DECIDED_SECONDS;
+
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   const { Check } = interactionPolicy;
@@ -38,8 +53,9 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
   }));
 
   login.checks.add(new Check('mfa_required', 'a stronger or fresher authentication is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-    const { session, client, params } = ctx.oidc;
+    const { session, client, params, result } = ctx.oidc;
     if (!session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
+    if (justDecided(result?.login, session.accountId, session.loginTs)) return Check.NO_NEED_TO_PROMPT;
     try {
       const ok = await deps.sessionSatisfies({
         accountId: session.accountId, authTime: session.loginTs ?? 0, amr: session.amr, clientId: client.clientId,

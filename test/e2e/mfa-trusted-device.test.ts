@@ -198,7 +198,7 @@ test('a device records when it last counted for a sign-in (shown in the device l
     expect(res.status).toBe(200);
     return ((await res.json()) as { devices: { last_used_at: string | null }[] }).devices;
   };
-  // The session it opened already checked it once on the way back to the client.
+  // Trusted in a sign-in, it counted for that sign-in.
   expect(Date.parse((await listed())[0]!.last_used_at!)).toBe(clock.now());
 
   clock.advance(10 * MINUTE);

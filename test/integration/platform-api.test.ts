@@ -269,7 +269,7 @@ describe('admin: trusted devices', () => {
     expect(listed.body.devices).toHaveLength(2);
     expect(listed.body.devices.find((d: any) => d.id === laptop.id)).toEqual({
       id: laptop.id, name: 'Laptop', ip: '203.0.113.9', user_agent: 'Firefox',
-      created_at: expect.any(String), last_used_at: null, expires_at: expect.any(String),
+      created_at: expect.any(String), last_used_at: expect.any(String), expires_at: expect.any(String),
     });
     expect(listed.text).not.toMatch(/token/i);
     expect((await api('GET', `/users/devices${q(user.externalId)}`, undefined, readKey)).body).toEqual(listed.body);

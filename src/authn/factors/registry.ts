@@ -18,6 +18,10 @@ export function createFactorRegistry(deps: FactorDeps) {
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
+  /** Methods with an active credential, given the number of active credentials of each kind. */
+  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] =>
+    descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+
   return {
     /** TOTP's confirmation alone, for the benchmark's seeder, which sets up thousands of accounts without rendering QR codes. */
     totp,
@@ -32,9 +36,9 @@ export function createFactorRegistry(deps: FactorDeps) {
     forResponse: (response: unknown): Factor => factors.find((f) => f.recognizes(response)) ?? factors[factors.length - 1]!,
     /** Methods this account can use now, from one query. */
     async enrolledMethods(accountId: string): Promise<MfaMethod[]> {
-      const counts = await deps.credentials.countActiveByKind(accountId);
-      return descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+      return enrolledIn(await deps.credentials.countActiveByKind(accountId));
     },
+    enrolledIn,
   };
 }
 

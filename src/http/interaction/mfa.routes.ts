@@ -7,7 +7,8 @@ import type { MfaMethod } from '../../policy/types.js';
 import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
-import type { Details, InteractionKit } from './interaction-context.js';
+import type { LoginRequest } from '../../authn/login-request.js';
+import type { InteractionKit } from './interaction-context.js';
 
 // The code itself is checked by the factor, so that every malformed value also counts as a failed attempt.
 const codeBody = z.object({ code: z.unknown() });
@@ -21,46 +22,46 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** Browsers get the same page again with a message; JSON clients get the error. */
-  async function answer(ctx: Context, details: Details, run: () => Promise<Outcome>, enrolling?: MfaMethod) {
+  async function answer(ctx: Context, request: LoginRequest, run: () => Promise<Outcome>, enrolling?: MfaMethod) {
     try {
-      await kit.respondOutcome(ctx, details, await run());
+      await kit.respondOutcome(ctx, request, await run());
     } catch (err) {
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.status !== 401) throw err;
       ctx.status = 401;
       const error = 'That code is not valid. Try again.';
-      if (enrolling) return kit.renderEnrolment(ctx, details, enrolling, { error });
-      const tx = await mfa.transactions.get(details.uid);
-      await kit.render(ctx, details, 'mfa', { methods: tx?.methods ?? [], error });
+      if (enrolling) return kit.renderEnrolment(ctx, request, enrolling, { error });
+      const tx = await mfa.transactions.get(request.uid);
+      await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], error });
     }
   }
 
   // One challenge endpoint per registered method.
   for (const { paths, descriptor: { method } } of deps.factors) {
     router.post(`/mfa/${paths.challenge}`, async (ctx) => {
-      const details = await kit.loadForPost(ctx, 'login');
+      const request = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
-      await answer(ctx, details, () => mfa.verify({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), ...kit.meta(ctx) }));
+      await answer(ctx, request, () => mfa.verify({ uid: request.uid, method, code, requestedAal: request.requestedAal, ...kit.meta(ctx) }));
     });
   }
 
   // Enrolment inside a login, for each method that can be set up there.
   for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
     router.post(`/enroll/${paths.challenge}`, async (ctx) => {
-      const details = await kit.loadForPost(ctx, 'login');
-      ctx.body = (await mfa.enrollBegin(details.uid, method, deps.issuer)).shown;
+      const request = await kit.loadForPost(ctx, 'login');
+      ctx.body = (await mfa.enrollBegin(request.uid, method, deps.issuer)).shown;
     });
 
     router.post(`/enroll/${paths.challenge}/confirm`, async (ctx) => {
-      const details = await kit.loadForPost(ctx, 'login');
+      const request = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
-      await answer(ctx, details, () => mfa.enrollConfirm({ uid: details.uid, method, code, requestedAal: kit.requestedAal(details), keepSessionUid: details.session?.uid, ...kit.meta(ctx) }), method);
+      await answer(ctx, request, () => mfa.enrollConfirm({ uid: request.uid, method, code, requestedAal: request.requestedAal, keepSessionUid: request.session?.uid, ...kit.meta(ctx) }), method);
     });
   }
 
   router.post('/trust-device', async (ctx) => {
-    const details = await kit.loadForPost(ctx, 'login');
+    const request = await kit.loadForPost(ctx, 'login');
     const input = validate(trustBody, body(ctx));
-    await kit.respondOutcome(ctx, details, await mfa.trustDevice({ uid: details.uid, trust: input.trust, name: input.name, ...kit.meta(ctx) }));
+    await kit.respondOutcome(ctx, request, await mfa.trustDevice({ uid: request.uid, trust: input.trust, name: input.name, ...kit.meta(ctx) }));
   });
 
   return router;

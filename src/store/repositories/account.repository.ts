@@ -20,6 +20,12 @@ export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 /** What a token request needs of its user: whether the account may still be used, and its claims. */
 export type AccountView = Pick<User, 'id' | 'status' | 'username' | 'email' | 'emailVerified' | 'phone' | 'phoneVerified' | 'updatedAt'>;
 
+/** A user signing in, with how many confirmed, unused credentials of each kind they have: an MFA decision's reads in one statement. */
+export type SigningInUser = User & { activeCredentials: Record<string, number> };
+
+export const activeCredentials = sql<Record<string, number>>`(select coalesce(json_object_agg(k.kind, k.n), '{}') from (
+  select kind, count(*)::int as n from credentials c where c.user_id = users.id and c.confirmed_at is not null and c.used_at is null group by kind) k)`;
+
 export function createAccountRepository(db: Db) {
   return {
     async insert(user: NewUser): Promise<User> {
@@ -30,10 +36,13 @@ export function createAccountRepository(db: Db) {
       ? (await sql<User>`select * from users where id = ${id}`.execute(db)).rows[0] : undefined),
     findByExternalId: (externalId: string) =>
       db.selectFrom('users').selectAll().where('externalId', '=', externalId).executeTakeFirst(),
-    /** Username or e-mail, case-insensitive. */
-    findByLogin(login: string) {
+    /** For the login steps after the password: the user and their active credentials. */
+    findSigningIn: async (id: string): Promise<SigningInUser | undefined> => (UUID.test(id)
+      ? (await sql<SigningInUser>`select *, ${activeCredentials} as active_credentials from users where id = ${id}`.execute(db)).rows[0] : undefined),
+    /** Username or e-mail, case-insensitive; with the user's active credentials, which the MFA decision after the password reads. */
+    findByLogin(login: string): Promise<SigningInUser | undefined> {
       const l = loginKey(login);
-      return db.selectFrom('users').selectAll()
+      return db.selectFrom('users').selectAll().select(activeCredentials.as('activeCredentials'))
         .where((eb) => eb.or([eb(sql`lower(username)`, '=', l), eb(sql`lower(email)`, '=', l)]))
         .orderBy(sql`lower(username) = ${l}`, 'desc').executeTakeFirst();
     },

@@ -1,13 +1,30 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
 import type { CredentialRow } from '../database.js';
+import { activeCredentials, type SigningInUser } from './account.repository.js';
 import { lockUntil } from './lock-period.js';
 
 /** A second-factor check reserved against the lockout: the lock it set on reaching the threshold, if any. */
 export interface MfaAttempt { lockedUntil: Date | null; lockCount: number }
 
+// Only a lock this reservation set lies in the future: any earlier one had run out.
+const attemptOf = (row: { mfaLockedUntil: Date | null; mfaLockCount: number }, now: number): MfaAttempt =>
+  ({ lockedUntil: row.mfaLockedUntil && row.mfaLockedUntil.getTime() > now ? row.mfaLockedUntil : null, lockCount: row.mfaLockCount });
+
 export function createCredentialRepository(db: Db) {
   const base = () => db.selectFrom('credentials').selectAll();
+  const reserve = (userId: string, threshold: number, lockMinutes: readonly number[], now: number) => {
+    const at = new Date(now);
+    const locks = sql<boolean>`mfa_failed_attempts + 1 >= ${threshold}`;
+    return db.updateTable('users')
+      .set({
+        mfaFailedAttempts: sql`case when ${locks} then 0 else mfa_failed_attempts + 1 end`,
+        mfaLockedUntil: sql`case when ${locks} then ${lockUntil(at, lockMinutes, sql<number>`mfa_lock_count`)} else mfa_locked_until end`,
+        mfaLockCount: sql`case when ${locks} then mfa_lock_count + 1 else mfa_lock_count end`,
+      })
+      .where('id', '=', userId)
+      .where((eb) => eb.or([eb('mfaLockedUntil', 'is', null), eb('mfaLockedUntil', '<=', at)]));
+  };
   return {
     // These two run in every MFA decision and challenge: plain templates, cheaper than the builder.
     /** Confirmed credentials of a kind (unconfirmed enrolments and used backup codes excluded). */
@@ -76,20 +93,18 @@ export function createCredentialRepository(db: Db) {
      * advance refuses no legitimate user.
      */
     async reserveMfaAttempt(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<MfaAttempt | undefined> {
-      const at = new Date(now);
-      const locks = sql<boolean>`mfa_failed_attempts + 1 >= ${threshold}`;
-      const row = await db.updateTable('users')
-        .set({
-          mfaFailedAttempts: sql`case when ${locks} then 0 else mfa_failed_attempts + 1 end`,
-          mfaLockedUntil: sql`case when ${locks} then ${lockUntil(at, lockMinutes, sql<number>`mfa_lock_count`)} else mfa_locked_until end`,
-          mfaLockCount: sql`case when ${locks} then mfa_lock_count + 1 else mfa_lock_count end`,
-        })
-        .where('id', '=', userId)
-        .where((eb) => eb.or([eb('mfaLockedUntil', 'is', null), eb('mfaLockedUntil', '<=', at)]))
-        .returning(['mfaLockedUntil', 'mfaLockCount']).executeTakeFirst();
-      if (!row) return undefined;
-      // Only a lock this reservation set lies in the future: any earlier one had run out.
-      return { lockedUntil: row.mfaLockedUntil && row.mfaLockedUntil.getTime() > now ? row.mfaLockedUntil : null, lockCount: row.mfaLockCount };
+      const row = await reserve(userId, threshold, lockMinutes, now).returning(['mfaLockedUntil', 'mfaLockCount']).executeTakeFirst();
+      return row && attemptOf(row, now);
+    },
+    /**
+     * The same reservation inside a login, on an active account only, returning the user as the
+     * MFA decision reads it: the step's one read of the account. Undefined when the factor is
+     * locked or the account is no longer active.
+     */
+    async reserveMfaAttemptSigningIn(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<{ attempt: MfaAttempt; user: SigningInUser } | undefined> {
+      const row = await reserve(userId, threshold, lockMinutes, now).where('status', '=', 'active')
+        .returningAll().returning(activeCredentials.as('activeCredentials')).executeTakeFirst();
+      return row && { attempt: attemptOf(row, now), user: row };
     },
     /**
      * A right code: the counters start again, unless a concurrent failure locked the factor while

@@ -4,8 +4,8 @@ import type { TrustedDeviceRow } from '../database.js';
 export function createTrustedDeviceRepository(db: Db) {
   const live = () => db.selectFrom('trustedDevices').selectAll().where('revokedAt', 'is', null).where('expiresAt', '>', new Date());
   return {
-    insert: (d: { userId: string; tokenHash: string; name: string; ip: string | null; userAgent: string | null; expiresAt: Date }): Promise<TrustedDeviceRow> =>
-      db.insertInto('trustedDevices').values({ ...d, lastUsedAt: null, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
+    insert: (d: { userId: string; tokenHash: string; name: string; ip: string | null; userAgent: string | null; expiresAt: Date; lastUsedAt: Date }): Promise<TrustedDeviceRow> =>
+      db.insertInto('trustedDevices').values({ ...d, revokedAt: null }).returningAll().executeTakeFirstOrThrow(),
     /** Bound to the account: another user's device token never matches. */
     findActive: (userId: string, tokenHash: string) => live().where('userId', '=', userId).where('tokenHash', '=', tokenHash).executeTakeFirst(),
     /** One live device of the account by id (the device a session signed in with). */
