@@ -8,7 +8,8 @@ import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './policy/assurance.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
-import { createFactorRegistry } from './authn/factors/registry.js';
+import { createFactorRegistry, type FactorDeps } from './authn/factors/registry.js';
+import type { Factor } from './authn/factor.js';
 import { createLoginService } from './authn/login.service.js';
 import { createMfaService } from './authn/mfa.service.js';
 import { createFactorManagementService } from './authn/self-service.service.js';
@@ -54,6 +55,8 @@ export interface ContainerOptions {
   clock?: Clock;
   /** Skip migrations (a node that joins an already-migrated database may still run them: they are idempotent). */
   migrate?: boolean;
+  /** MFA methods of the embedder's own, registered beside the built-in ones (each with its own method name). */
+  factors?: (deps: FactorDeps) => readonly Factor[];
 }
 
 /** The composition root: every long-lived object is built here and nowhere else. */
@@ -87,7 +90,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
-  const factors = createFactorRegistry({ credentials, box, clock });
+  const factorDeps = { credentials, box, clock };
+  const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.

@@ -11,7 +11,7 @@ import type { AuthnStateRepository } from '../store/repositories/authn-state.rep
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
 import { aalOf, acrOf, amrOf } from '../policy/assurance.js';
-import { FactorError, type Enrolment, type EnrolmentStart } from './factor.js';
+import { FactorError, type Enrolment, type EnrolmentStart, type Factor } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/registry.js';
 import type { LoginOrigin, LoginResult } from './login-request.js';
@@ -140,6 +140,13 @@ export function createMfaService(deps: MfaServiceDeps) {
     return enrolment;
   }
 
+  /** The factor of a method this login's challenge offers. */
+  function offered(tx: LoginTransaction, method: MfaMethod): Factor {
+    const factor = tx.methods.includes(method) ? deps.factors.get(method) : undefined;
+    if (!factor) throw badRequest(`${method} is not offered in this challenge`, 'invalid_method');
+    return factor;
+  }
+
   async function requireTx(uid: string, stage: LoginTransaction['stage']): Promise<LoginTransaction> {
     const tx = await transactions.get(uid);
     if (!tx || tx.stage !== stage) throw new IdpError(400, 'invalid_step', `this interaction is not at the ${stage} step`);
@@ -178,9 +185,25 @@ export function createMfaService(deps: MfaServiceDeps) {
       return next(tx, decision, input, false, trustedDeviceId);
     },
 
+    /**
+     * Starts a challenge of a method with that step (WebAuthn request options): its state stays in
+     * the transaction, replacing any earlier one, and only what the client needs is returned.
+     */
+    async startChallenge(input: { uid: string; method: MfaMethod }): Promise<Record<string, unknown>> {
+      const tx = await requireTx(input.uid, 'mfa');
+      const step = offered(tx, input.method).challenge;
+      if (!step) throw badRequest(`${input.method} has no challenge to start`, 'invalid_method');
+      const { shown, state } = await step.start({ accountId: tx.accountId, now: clock.now() });
+      await transactions.saveChallenge(tx, input.method, state);
+      return shown;
+    },
+
     async verify(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'mfa');
-      if (!tx.methods.includes(input.method)) throw badRequest(`${input.method} is not offered in this challenge`, 'invalid_method');
+      const factor = offered(tx, input.method);
+      // A challenge is answered once, right or wrong: the next try starts a new one.
+      const challenge = factor.challenge ? await transactions.takeChallenge(tx, input.method) : undefined;
+      if (factor.challenge && !challenge) throw badRequest(`start a ${input.method} challenge first`, 'invalid_step');
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
@@ -191,10 +214,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       }
       const { user, attempt: reserved } = reservation;
       const { settings, enrolled } = await context(user, tx.clientId);
-      const factor = deps.factors.get(input.method)!;
       let event: AuthEvent;
       try {
-        event = await factor.verify({ accountId: user.id, now: clock.now() }, input.code);
+        event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge?.state }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
         if (await deps.outcomes.failed(user, input.method, input, reserved)) await endLocked(input.uid);

@@ -35,6 +35,7 @@ export interface LoginTransaction {
 export function createTransactionStore(store: EphemeralStore, ttlSec: number, idKey: string) {
   const key = (uid: string) => `tx:${hmac(idKey, uid)}`;
   const attemptsKey = (uid: string) => `tx-attempts:${hmac(idKey, uid)}`;
+  const challengeKey = (uid: string, method: MfaMethod) => `tx-challenge:${hmac(idKey, uid)}:${method}`;
   const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
     // Written before logins had an origin: every such login was an OIDC one.
     (raw ? { origin: 'oidc', ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid' | 'origin'> & { origin?: LoginOrigin }), uid } : undefined);
@@ -43,6 +44,18 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
     save: ({ uid, ...rest }: LoginTransaction) => store.set(key(uid), JSON.stringify(rest), ttlSec),
     /** Removes and returns it: a transaction finishes at most once even under concurrent requests. */
     take: async (uid: string) => parse(uid, await store.take(key(uid))),
+    /** Keeps the state of a challenge started in this login, replacing any earlier one of the method. */
+    saveChallenge: (tx: LoginTransaction, method: MfaMethod, state: unknown) =>
+      store.set(challengeKey(tx.uid, method), JSON.stringify({ createdAt: tx.createdAt, state }), ttlSec),
+    /**
+     * Takes the latest challenge's state: it is answered at most once, right or wrong, even by
+     * concurrent requests, and only by the transaction that started it (not a later login in the same interaction).
+     */
+    async takeChallenge(tx: LoginTransaction, method: MfaMethod): Promise<{ state: unknown } | undefined> {
+      const raw = await store.take(challengeKey(tx.uid, method));
+      const kept = raw ? (JSON.parse(raw) as { createdAt: number; state: unknown }) : undefined;
+      return kept?.createdAt === tx.createdAt ? { state: kept.state } : undefined;
+    },
     /** Reserves one attempt in this challenge; the count includes this one. */
     countAttempt: (uid: string) => store.increment(attemptsKey(uid), ttlSec),
     async clear(uid: string): Promise<void> {

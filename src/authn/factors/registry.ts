@@ -12,9 +12,10 @@ export interface FactorDeps { credentials: CredentialRepository; box: SecretBox;
  * Every MFA method, one folder each; this is the only list of them. The order is the order in
  * which a challenge offers them.
  */
-export function createFactorRegistry(deps: FactorDeps) {
+export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
   const totp = createTotpFactor(deps);
-  const factors: readonly Factor[] = [totp.factor, createBackupCodeFactor(deps.credentials)];
+  // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
+  const factors: readonly Factor[] = [...plugins, totp.factor, createBackupCodeFactor(deps.credentials)];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 

@@ -44,6 +44,14 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
     });
   }
 
+  // A challenge to answer, for each method whose response answers one the server issued.
+  for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.challenge)) {
+    router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
+      const request = await kit.loadForPost(ctx, 'login');
+      ctx.body = await mfa.startChallenge({ uid: request.uid, method });
+    });
+  }
+
   // Enrolment inside a login, for each method that can be set up there.
   for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
     router.post(`/enroll/${paths.challenge}`, async (ctx) => {
