@@ -98,7 +98,7 @@ export interface Enrolment {
 
 /** The event a verified credential of this method earns. */
 export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent =>
-  ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant });
+  ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant, aal: d.aal });
 
 export class FactorError extends Error {
   constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {

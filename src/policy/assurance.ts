@@ -11,15 +11,18 @@ export function amrOf(events: readonly AuthEvent[], methods: readonly FactorDesc
   return values;
 }
 
-/** Email codes and security questions are never an AAL2 authenticator (NIST SP 800-63B rev 4; OWASP ASVS 5 6.3.6). */
-const WEAK: ReadonlySet<AuthEvent['factor']> = new Set(['email', 'questions']);
-
-/** Two distinct factors, one of them a (non-weak) second factor, make AAL2; with a phishing-resistant one, AAL3. */
+/**
+ * Two distinct factors, one of them a second factor, make AAL2; with a phishing-resistant one, AAL3.
+ * Each second factor counts up to the AAL its method can help reach (its descriptor's `aal`), so
+ * methods NIST SP 800-63B rev 4 and OWASP ASVS 5 (6.3.6) do not accept for AAL2 never make it.
+ */
 export function aalOf(events: readonly AuthEvent[]): Aal {
-  const kinds = new Set(events.map((e) => e.factor));
-  const second = events.filter((e) => e.secondFactor && !WEAK.has(e.factor));
-  if (kinds.size < 2 || second.length === 0) return 1;
-  return second.some((e) => e.phishingResistant) ? 3 : 2;
+  if (new Set(events.map((e) => e.factor)).size < 2) return 1;
+  let aal: Aal = 1;
+  for (const e of events) {
+    if (e.secondFactor) aal = Math.max(aal, Math.min(e.aal ?? 3, e.phishingResistant ? 3 : 2)) as Aal;
+  }
+  return aal;
 }
 
 export const acrOf = (aal: Aal): string => `aal${aal}`;

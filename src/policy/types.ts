@@ -37,6 +37,8 @@ export interface AuthEvent {
   /** Counts as a second, independent factor toward AAL2. */
   secondFactor: boolean;
   phishingResistant: boolean;
+  /** The highest AAL the method can help reach (its descriptor's); events recorded before it was kept have none. */
+  aal?: Aal;
 }
 
 export type DecisionReason =

@@ -21,7 +21,10 @@ const METHODS: FactorDescriptor[] = [
 const DEFAULT_MFA = defaultSettings({ maxFailures: 5, lockMinutes: [1], mfaMaxFailures: 10 }, METHODS.map((m) => m.method)).mfa;
 
 const pwd = (agoMs = 0): AuthEvent => ({ factor: 'password', at: NOW - agoMs, secondFactor: false, phishingResistant: false });
-const second = (factor: AuthEvent['factor'], agoMs = 0): AuthEvent => ({ factor, at: NOW - agoMs, secondFactor: true, phishingResistant: factor === 'passkey' });
+const second = (factor: AuthEvent['factor'], agoMs = 0): AuthEvent => {
+  const d = METHODS.find((m) => m.method === factor);
+  return { factor, at: NOW - agoMs, secondFactor: true, phishingResistant: d?.phishingResistant ?? false, aal: d?.aal };
+};
 
 interface Row {
   name: string;
