@@ -1,4 +1,4 @@
-import { forbidden } from '../lib/errors.js';
+import { IdpError } from '../lib/errors.js';
 import type { AuditRecord } from '../store/repositories/audit-event.repository.js';
 
 /** Who asked for a change (an API key, a signed-in user) and from where: the audit trail's side of a request. */
@@ -19,5 +19,5 @@ export const reaches = (scope: OrgScope, organizationId: string): boolean =>
 
 /** What belongs to no one organisation (global settings, new organisations) is for keys that reach them all. */
 export function assertReachesAll(scope: OrgScope, what: string): void {
-  if (scope.organizationId !== null) throw forbidden(`an API key bound to an organization cannot ${what}`);
+  if (scope.organizationId !== null) throw new IdpError('insufficient_scope', `an API key bound to an organization cannot ${what}`);
 }

@@ -1,6 +1,6 @@
 import type { AuditService } from '../audit/audit.service.js';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
-import { badRequest, conflict, notFound } from '../lib/errors.js';
+import { IdpError, badRequest, notFound, conflict } from '../lib/errors.js';
 import { validateClientMetadata } from '../oidc/client-metadata.js';
 import type { ProviderHolder } from '../oidc/provider-holder.js';
 import { assertRegisteredMethods } from '../policy/settings.service.js';
@@ -50,7 +50,7 @@ export function createClientService(deps: ClientServiceDeps) {
       await validateClientMetadata(deps.providers, { ...metadata, client_id: clientId, ...(secret ? { client_secret: secret } : {}) });
     } catch (err) {
       const e = err as { error_description?: string; message?: string };
-      throw badRequest(e.error_description ?? e.message ?? 'invalid client metadata', 'invalid_client_metadata');
+      throw new IdpError('invalid_client_metadata', e.error_description ?? e.message ?? 'invalid client metadata');
     }
   }
 

@@ -1,5 +1,5 @@
 import type { AuditService } from '../audit/audit.service.js';
-import { conflict, notFound } from '../lib/errors.js';
+import { notFound, conflict } from '../lib/errors.js';
 import type { Organization } from '../store/database.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import type { CreateOrganizationInput } from './organization.schema.js';

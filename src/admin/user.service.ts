@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/audit.service.js';
 import { hashPassword } from '../authn/password.js';
 import type { Clock } from '../lib/clock.js';
-import { badRequest, conflict, notFound } from '../lib/errors.js';
+import { badRequest, notFound, conflict } from '../lib/errors.js';
 import type { User } from '../store/database.js';
 import { loginKey, normalizeUsername, type AccountRepository } from '../store/repositories/account.repository.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';

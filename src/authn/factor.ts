@@ -1,4 +1,4 @@
-import { IdpError, badRequest } from '../lib/errors.js';
+import { IdpError } from '../lib/errors.js';
 import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
 
 export interface FactorContext {
@@ -100,13 +100,14 @@ export interface Enrolment {
 export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent =>
   ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant, aal: d.aal });
 
-export class FactorError extends Error {
-  constructor(readonly code: 'invalid_code' | 'malformed', message = 'the code is not valid') {
-    super(message);
-  }
-
-  /** What the client is told: 400 for a value that is not a code at all, 401 for a wrong one. */
-  toHttp(): IdpError {
-    return this.code === 'malformed' ? badRequest(`code: ${this.message}`) : new IdpError(401, 'invalid_code', 'the code is not valid');
+/**
+ * A second-factor response refused: `invalid_code` for a wrong one (its message, which may say why,
+ * goes to the log only: every wrong response is answered alike), `invalid_request` for a value that
+ * is not a response of the method's form at all.
+ */
+export class FactorError extends IdpError {
+  constructor(kind: 'invalid_code' | 'malformed', message = 'the code is not valid') {
+    if (kind === 'malformed') super('invalid_request', `code: ${message}`);
+    else super('invalid_code', 'the code is not valid', { detail: { reason: message } });
   }
 }

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Clock } from '../lib/clock.js';
-import { unauthorized } from '../lib/errors.js';
+import { IdpError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import type { User } from '../store/database.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
@@ -53,7 +53,7 @@ export function createLoginService(deps: LoginServiceDeps) {
           type: 'authn.login.failed', outcome: 'failure', subject: user?.id ?? null, organizationId: user?.organizationId,
           ip: attempt.ip, requestId: attempt.requestId, data: { reason, factor: 'password' },
         });
-        throw unauthorized('invalid_credentials', 'invalid username or password');
+        throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason } });
       };
       const user = await accounts.findByLogin(attempt.username);
       const { lockout } = await settings.effective(user?.organizationId);

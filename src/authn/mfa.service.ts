@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { IdpError, badRequest, tooManyRequests, unauthorized } from '../lib/errors.js';
+import { IdpError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { decide } from '../policy/engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
@@ -85,7 +85,7 @@ export function createMfaService(deps: MfaServiceDeps) {
   /** A locked (by an administrator) or disabled account goes no further in a login, whatever it already proved. */
   async function loadUser(accountId: string): Promise<SigningInUser> {
     const user = await deps.accounts.findSigningIn(accountId);
-    if (!user || user.status !== 'active') throw new IdpError(400, 'invalid_request', 'the account is no longer available');
+    if (!user || user.status !== 'active') throw new IdpError('invalid_request', 'the account is no longer available');
     return user;
   }
 
@@ -136,27 +136,27 @@ export function createMfaService(deps: MfaServiceDeps) {
   /** The enrolment of a method this login's enrolment step offers. */
   function enrolmentOffered(tx: LoginTransaction, method: MfaMethod): Enrolment {
     const enrolment = tx.methods.includes(method) ? deps.factors.get(method)?.enrolment : undefined;
-    if (!enrolment) throw badRequest(`${method} cannot be enrolled here`, 'invalid_method');
+    if (!enrolment) throw new IdpError('invalid_method', `${method} cannot be enrolled here`);
     return enrolment;
   }
 
   /** The factor of a method this login's challenge offers. */
   function offered(tx: LoginTransaction, method: MfaMethod): Factor {
     const factor = tx.methods.includes(method) ? deps.factors.get(method) : undefined;
-    if (!factor) throw badRequest(`${method} is not offered in this challenge`, 'invalid_method');
+    if (!factor) throw new IdpError('invalid_method', `${method} is not offered in this challenge`);
     return factor;
   }
 
   async function requireTx(uid: string, stage: LoginTransaction['stage']): Promise<LoginTransaction> {
     const tx = await transactions.get(uid);
-    if (!tx || tx.stage !== stage) throw new IdpError(400, 'invalid_step', `this interaction is not at the ${stage} step`);
+    if (!tx || tx.stage !== stage) throw new IdpError('invalid_step', `this interaction is not at the ${stage} step`);
     return tx;
   }
 
   /** A locked second factor ends the login in progress too: after the lock it starts again from the password, so a lock cannot be waited out inside one login. */
   async function endLocked(uid: string): Promise<never> {
     await transactions.clear(uid);
-    throw tooManyRequests('second factor temporarily locked after repeated failures; sign in again later', 'mfa_locked');
+    throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
   }
 
   return {
@@ -192,7 +192,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     async startChallenge(input: { uid: string; method: MfaMethod }): Promise<Record<string, unknown>> {
       const tx = await requireTx(input.uid, 'mfa');
       const step = offered(tx, input.method).challenge;
-      if (!step) throw badRequest(`${input.method} has no challenge to start`, 'invalid_method');
+      if (!step) throw new IdpError('invalid_method', `${input.method} has no challenge to start`);
       const { shown, state } = await step.start({ accountId: tx.accountId, now: clock.now() });
       await transactions.saveChallenge(tx, input.method, state);
       return shown;
@@ -203,9 +203,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       const factor = offered(tx, input.method);
       // A challenge is answered once, right or wrong: the next try starts a new one.
       const challenge = factor.challenge ? await transactions.takeChallenge(tx, input.method) : undefined;
-      if (factor.challenge && !challenge) throw badRequest(`start a ${input.method} challenge first`, 'invalid_step');
+      if (factor.challenge && !challenge) throw new IdpError('invalid_step', `start a ${input.method} challenge first`);
       const attempt = await transactions.countAttempt(input.uid);
-      if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
+      if (attempt > deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
       if (!reservation) {
         // Nothing reserved: an account no longer active says so (loadUser throws), a locked factor ends the login.
@@ -220,8 +220,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
         if (await deps.outcomes.failed(user, input.method, input, reserved)) await endLocked(input.uid);
-        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-        throw err.toHttp();
+        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
+        throw err;
       }
       // A right code found while a concurrent failure locked the factor ends the login like that failure.
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
@@ -242,7 +242,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     /** The password was given again (and checked by the login service): the login carries on with a fresh password. */
     async reauthenticated(input: { uid: string; user: SigningInUser; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'reauth');
-      if (input.user.id !== tx.accountId) throw unauthorized('invalid_credentials', 'invalid username or password');
+      if (input.user.id !== tx.accountId) throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason: 'another_account' } });
       const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
       const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal);
       return next({ ...tx, events }, decision, input, false);
@@ -263,15 +263,15 @@ export function createMfaService(deps: MfaServiceDeps) {
       const enrolment = enrolmentOffered(tx, input.method);
       const user = await loadUser(tx.accountId);
       const attempt = await transactions.countAttempt(input.uid);
-      if (attempt > deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
+      if (attempt > deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
       let event: AuthEvent;
       try {
         event = await enrolment.confirm(user.id, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
         metrics.mfaChallenges.inc({ method: input.method, outcome: 'failed' });
-        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw tooManyRequests('too many wrong codes: start the sign-in again', 'too_many_attempts');
-        throw err.toHttp();
+        if (attempt >= deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
+        throw err;
       }
       // This browser's own session carries on; the user's other sessions and trusted devices end.
       await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: input.method });
@@ -284,7 +284,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     async trustDevice(input: { uid: string; trust: boolean; name?: string } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'trust_device');
       const taken = await transactions.take(input.uid);
-      if (!taken) throw new IdpError(400, 'invalid_step', 'this interaction is not at the trust_device step');
+      if (!taken) throw new IdpError('invalid_step', 'this interaction is not at the trust_device step');
       if (!input.trust) return finish(tx, input);
       const user = await loadUser(tx.accountId);
       const { settings } = await context(user, tx.clientId);

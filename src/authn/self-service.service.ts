@@ -1,7 +1,7 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { IdpError, forbidden, notFound, tooManyRequests } from '../lib/errors.js';
+import { IdpError, notFound } from '../lib/errors.js';
 import { z } from '../lib/zod.js';
 import { decide } from '../policy/engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
@@ -37,7 +37,7 @@ export interface ChangeContext {
  */
 export interface Freshness { signedInAt: number; events: readonly AuthEvent[] }
 
-const mfaLocked = () => tooManyRequests('second factor temporarily locked after repeated failures', 'mfa_locked');
+const mfaLocked = () => new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
 /** The stored proof is read back through a schema: a value of another shape proves nothing. */
@@ -59,10 +59,6 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     deps.audit.record({ type, outcome, actor: ctx.actor, subject: user.id, organizationId: user.organizationId, ip: ctx.ip, requestId: ctx.requestId, data: { via: ctx.via, ...data } });
 
   const changed = (user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) => deps.outcomes.changed(user, ctx, type, data);
-
-  function codeError(err: unknown): never {
-    throw err instanceof FactorError ? err.toHttp() : err;
-  }
 
   const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.methods.filter((m) => (counts[m] ?? 0) > 0);
 
@@ -101,7 +97,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         const decision = decide({ methods: factors.descriptors, mfa, account: user, enrolled, events: f.events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
         if (decision.outcome === 'satisfied') return;
       } else if (recent(f.signedInAt) || f.events.some((e) => e.secondFactor && recent(e.at))) return;
-      throw new IdpError(403, 'step_up_required', hasFactor
+      throw new IdpError('step_up_required', hasFactor
         ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
         : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`);
     },
@@ -128,7 +124,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
     async assertMethodAllowed(user: User, method: MfaMethod): Promise<void> {
       const { mfa } = await deps.settings.effective(user.organizationId);
-      if (!mfa.allowed_methods.includes(method)) throw forbidden(`${method} is not allowed by the sign-in policy`, 'method_not_allowed');
+      if (!mfa.allowed_methods.includes(method)) throw new IdpError('method_not_allowed', `${method} is not allowed by the sign-in policy`);
     },
 
     /** A pending enrolment of the method, until its first valid code confirms it. */
@@ -145,7 +141,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         event = await enrolment.confirm(user.id, code);
       } catch (err) {
         if (err instanceof FactorError) await audit('authn.enrollment.failed', 'failure', user, ctx, { method });
-        return codeError(err);
+        throw err;
       }
       await changed(user, ctx, 'authn.factor.enrolled', { method });
       return event;
@@ -176,7 +172,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
         const next = decide({ methods: factors.descriptors, mfa, account: { roles: user.roles, createdAt: new Date(0) }, enrolled: left, events: [], trustedDevice: false, now: clock.now() });
         if (next.outcome === 'enroll' || next.outcome === 'deny') {
-          throw new IdpError(409, 'factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
+          throw new IdpError('factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
         }
       }
       if (!(await factor.remove(user.id))) throw notFound(`no ${method} is registered`);
@@ -188,7 +184,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      * with its first valid code). Refused while the second factor is locked; each failure counts toward that lock.
      */
     async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
-      if (user.status !== 'active') throw forbidden(`this account is ${user.status}`, `account_${user.status}`);
+      if (user.status !== 'active') throw new IdpError(user.status === 'locked' ? 'account_locked' : 'account_disabled', `this account is ${user.status}`);
       const reserved = await deps.outcomes.reserve(user);
       if (!reserved) throw mfaLocked();
       const factor = factors.forResponse(code);
@@ -205,7 +201,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         }
       } catch (err) {
         if (err instanceof FactorError) await deps.outcomes.failed(user, method, ctx, reserved);
-        return codeError(err);
+        throw err;
       }
       const counted = await deps.outcomes.verified(user, method, ctx, reserved);
       // A pending enrolment its first valid code confirmed is a factor change, even if the code then finds the factor locked.

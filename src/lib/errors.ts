@@ -1,26 +1,65 @@
 /**
- * The one error type our own code throws. `error` is the stable machine code sent to clients
- * (`{error, error_description}`); `expose` false hides the description behind a generic one.
+ * Every `error` code our own code reports: stable, since clients branch on them. Which status each
+ * gets on the wire is the transport's business (the HTTP layer's table).
  */
+export const ERROR_CODES = [
+  // The request itself is wrong.
+  'invalid_request', // malformed, or names something that does not fit (the description says which field)
+  'invalid_client_metadata', // a client registration the OIDC rules refuse
+  'invalid_step', // the login is not at the step this request is for
+  'invalid_method', // the MFA method is not offered or cannot do this here
+  // Who is asking could not be established.
+  'invalid_credentials', // wrong login name or password (one answer for every reason)
+  'invalid_code', // a second-factor response that is not right
+  'invalid_token', // a missing, expired or unknown API key or access token
+  'login_required', // no signed-in session
+  // Known, but not allowed.
+  'access_denied', // the policy refuses this login
+  'insufficient_scope', // the credential lacks the right
+  'invalid_csrf_token', // the form did not come from this site or has expired
+  'step_up_required', // a fresher or stronger authentication is needed first
+  'method_not_allowed', // the sign-in policy does not allow this MFA method
+  'account_locked', 'account_disabled', // the account cannot be used now
+  // The state of things stands in the way.
+  'not_found',
+  'conflict', // it exists already
+  'factor_required', // the last factor the policy needs cannot be removed
+  // Too much, too fast.
+  'too_many_requests', // a rate limit
+  'too_many_attempts', // the attempts of one challenge are used up
+  'mfa_locked', // the account's second factor is locked after repeated failures
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface IdpErrorOptions {
+  /** For the log only, never sent: what the deliberately plain description leaves out. */
+  detail?: Record<string, unknown>;
+  /** False hides the description behind a generic one. */
+  expose?: boolean;
+}
+
+/** The one error type our own code throws; the client gets `{error, error_description}`. */
 export class IdpError extends Error {
+  readonly detail?: Record<string, unknown>;
+  readonly expose: boolean;
+
   constructor(
-    readonly status: number,
-    readonly error: string,
+    readonly error: ErrorCode,
     readonly description: string,
-    readonly expose = true,
+    options: IdpErrorOptions = {},
   ) {
     super(description);
     this.name = 'IdpError';
+    this.detail = options.detail;
+    this.expose = options.expose ?? true;
   }
 }
 
-export const badRequest = (description: string, error = 'invalid_request') => new IdpError(400, error, description);
-export const unauthorized = (error: string, description: string) => new IdpError(401, error, description);
-export const forbidden = (description: string, error = 'insufficient_scope') => new IdpError(403, error, description);
-export const notFound = (description = 'not found') => new IdpError(404, 'not_found', description);
-export const conflict = (description: string) => new IdpError(409, 'conflict', description);
-export const tooManyRequests = (description = 'too many requests, try again later', error = 'too_many_requests') =>
-  new IdpError(429, error, description);
+export const badRequest = (description: string, options?: IdpErrorOptions) => new IdpError('invalid_request', description, options);
+export const notFound = (description = 'not found') => new IdpError('not_found', description);
+export const conflict = (description: string) => new IdpError('conflict', description);
+export const tooManyRequests = () => new IdpError('too_many_requests', 'too many requests, try again later');
 
 // PostgreSQL refuses NUL in text (22021 character_not_in_repertoire) and in jsonb (22P05 untranslatable_character).
 const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);

@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/lib/logger.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, totpCode } from '../helpers/mfa.js';
+import { passwordStep } from '../helpers/mfa-flow.js';
 import { authorize, createUser, discover, registerClient } from '../helpers/rp.js';
 
 /** Every line the IdP logs, at debug level, with secrets flowing through login, MFA and the admin API. */
@@ -49,4 +50,17 @@ test('no secret ever reaches a log: passwords, TOTP seed and codes, client secre
   }
   // Six digits may occur inside timestamps by chance: only a standalone occurrence is the code.
   expect(all).not.toMatch(new RegExp(`(?<![0-9])${code}(?![0-9])`));
+});
+
+test('a refusal logs what its plain answer leaves out (the detail), and only the log has it', async () => {
+  const parsed = lines.map((l) => JSON.parse(l) as { msg?: string; error?: string; detail?: { reason?: string } });
+  const refused = parsed.find((l) => l.msg === 'request rejected' && l.error === 'invalid_credentials');
+  expect(refused?.detail).toEqual({ reason: 'wrong_password' });
+  // The client saw one answer for every reason.
+  const config = await discover(idp.url, client.client_id, client.client_secret);
+  const { login } = await passwordStep(config, 'nobody-at-all', 'whatever it is');
+  expect(login.status).toBe(401);
+  expect(login.body).toEqual({ error: 'invalid_credentials', error_description: 'invalid username or password' });
+  const unknown = lines.map((l) => JSON.parse(l) as { error?: string; detail?: { reason?: string } }).filter((l) => l.error === 'invalid_credentials');
+  expect(unknown.map((l) => l.detail?.reason)).toContain('unknown_user');
 });

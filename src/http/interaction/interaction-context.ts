@@ -52,7 +52,7 @@ export function createInteractionKit(deps: { protocols: readonly LoginProtocol[]
     async loadForPost(ctx, prompt) {
       const request = await kit.load(ctx);
       csrf.verify(ctx, request.uid);
-      if (prompt && request.prompt !== prompt) throw new IdpError(400, 'invalid_step', `this interaction is at the ${request.prompt} step`);
+      if (prompt && request.prompt !== prompt) throw new IdpError('invalid_step', `this interaction is at the ${request.prompt} step`);
       return request;
     },
     meta: (ctx) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: ctx.state.requestId, deviceToken: ctx.cookies.get(DEVICE_COOKIE) }),
@@ -80,7 +80,7 @@ export function createInteractionKit(deps: { protocols: readonly LoginProtocol[]
           return;
         }
         case 'deny':
-          throw new IdpError(403, 'access_denied', outcome.description);
+          throw new IdpError('access_denied', outcome.description);
         case 'mfa':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods };
           else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });

@@ -60,7 +60,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     try {
       return await deps.login.passwordLogin({ username, password, ip: ctx.ip, requestId: ctx.state.requestId });
     } catch (err) {
-      if (err instanceof IdpError && err.status === 401 && !wantsJson(ctx)) {
+      if (err instanceof IdpError && err.error === 'invalid_credentials' && !wantsJson(ctx)) {
         ctx.status = 401;
         await kit.render(ctx, request, 'login', { error: 'Invalid username or password.', username, ...page });
         return undefined;
@@ -71,7 +71,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
 
   router.post('/login', async (ctx) => {
     const request = await kit.loadForPost(ctx, 'login');
-    if (await mfa.transactions.get(request.uid)) throw new IdpError(400, 'invalid_step', 'the password step of this interaction is already done');
+    if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the password step of this interaction is already done');
     const input = validate(loginBody, body(ctx));
     const user = await checkPassword(ctx, request, input.username, input.password, {});
     if (!user) return;

@@ -26,7 +26,7 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
     try {
       await kit.respondOutcome(ctx, request, await run());
     } catch (err) {
-      if (wantsJson(ctx) || !(err instanceof IdpError) || err.status !== 401) throw err;
+      if (wantsJson(ctx) || !(err instanceof IdpError) || err.error !== 'invalid_code') throw err;
       ctx.status = 401;
       const error = 'That code is not valid. Try again.';
       if (enrolling) return kit.renderEnrolment(ctx, request, enrolling, { error });

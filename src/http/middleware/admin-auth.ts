@@ -1,7 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import type { ApiKeyService, ApiScope } from '../../admin/api-key.service.js';
 import type { Caller } from '../../admin/changed-by.js';
-import { IdpError, forbidden } from '../../lib/errors.js';
+import { IdpError } from '../../lib/errors.js';
 import type { ApiKeyRow } from '../../store/database.js';
 
 /** Resolves `Authorization: Bearer <api key>`; 401 without a valid key. */
@@ -12,7 +12,7 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
     const row = match ? await keys.authenticate(match[1]!) : undefined;
     if (!row) {
       ctx.set('WWW-Authenticate', 'Bearer realm="idp-admin"');
-      throw new IdpError(401, 'invalid_token', 'a valid API key is required (Authorization: Bearer <key>)');
+      throw new IdpError('invalid_token', 'a valid API key is required (Authorization: Bearer <key>)');
     }
     ctx.state.apiKey = row;
     await next();
@@ -35,5 +35,5 @@ export function requireScope(scope: ApiScope): Middleware {
 
 export function assertScope(ctx: Context, scope: ApiScope): void {
   const key = ctx.state.apiKey as ApiKeyRow | undefined;
-  if (!key || !(key.scopes.includes(scope) || key.scopes.includes('admin'))) throw forbidden(`this API key lacks the ${scope} scope`);
+  if (!key || !(key.scopes.includes(scope) || key.scopes.includes('admin'))) throw new IdpError('insufficient_scope', `this API key lacks the ${scope} scope`);
 }

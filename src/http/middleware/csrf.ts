@@ -14,7 +14,9 @@ export function createCsrf(secret: string) {
       if (ctx.is('application/json')) return;
       const sent = (body(ctx) as { csrf?: unknown } | undefined)?.csrf;
       if (typeof sent !== 'string' || !safeEqual(sent, hmac(secret, `csrf:${binding}`))) {
-        throw new IdpError(403, 'invalid_csrf_token', 'the form has expired or did not come from this site; reload the page');
+        throw new IdpError('invalid_csrf_token', 'the form has expired or did not come from this site; reload the page', {
+          detail: { reason: typeof sent === 'string' ? 'mismatch' : 'missing' },
+        });
       }
     },
   };

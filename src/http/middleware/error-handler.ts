@@ -1,13 +1,14 @@
 import type { Context, Middleware } from 'koa';
 import { IdpError, isConnectionError, isUnstorableText } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
+import { HTTP_STATUS } from './error-status.js';
 import type { ViewRenderer } from '../../lib/views.js';
 
 export interface ErrorBody { error: string; error_description: string }
 
 /** Maps anything thrown to a status and a `{error, error_description}` body that never leaks internals. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof IdpError) return { status: err.status, body: { error: err.error, error_description: err.expose ? err.description : 'request failed' } };
+  if (err instanceof IdpError) return { status: HTTP_STATUS[err.error], body: { error: err.error, error_description: err.expose ? err.description : 'request failed' } };
   if (isUnstorableText(err)) return { status: 400, body: { error: 'invalid_request', error_description: 'the request contains characters that cannot be stored' } };
   if (isConnectionError(err)) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; error?: string; error_description?: string; type?: string };
@@ -47,7 +48,8 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       const { status, body } = toErrorResponse(err);
       const log = ctx.state.log ?? logger;
       if (status >= 500) log.error({ err, path: ctx.path }, 'request failed');
-      else log.info({ path: ctx.path, status, error: body.error }, 'request rejected');
+      // The detail says what the plain description leaves out (which check refused it); it never reaches the client.
+      else log.info({ path: ctx.path, status, error: body.error, ...(err instanceof IdpError && err.detail ? { detail: err.detail } : {}) }, 'request rejected');
       if (status === 503) ctx.set('Retry-After', '5');
       if (status === 429) ctx.set('Retry-After', '60');
       await send(status, body);

@@ -11,6 +11,7 @@ import type { AuthnStateRepository } from '../../store/repositories/authn-state.
 import type { ClientRepository } from '../../store/repositories/client.repository.js';
 import { body } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
+import { HTTP_STATUS } from '../middleware/error-status.js';
 
 export interface SelfServiceAuthDeps {
   providers: ProviderHolder;
@@ -37,8 +38,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/-]{16,512}=*)$/i;
 
-const noSession = () => new IdpError(401, 'login_required', 'sign in first (IdP session cookie or a Bearer access token)');
-const badToken = (why: string) => new IdpError(401, 'invalid_token', why);
+const noSession = () => new IdpError('login_required', 'sign in first (IdP session cookie or a Bearer access token)');
+const badToken = (why: string) => new IdpError('invalid_token', why);
 
 export const principalOf = (ctx: Context): SelfServicePrincipal => ctx.state.principal as SelfServicePrincipal;
 
@@ -56,7 +57,7 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     const at = await provider.AccessToken.find(token);
     if (!at?.accountId || at.isExpired) throw badToken('the access token is invalid, expired or revoked');
     if (at.jkt || at['x5t#S256']) throw badToken('sender-constrained access tokens are not accepted here');
-    if (!(await deps.clients.find(at.clientId!))?.firstParty) throw new IdpError(403, 'insufficient_scope', 'only tokens of first-party applications manage factors');
+    if (!(await deps.clients.find(at.clientId!))?.firstParty) throw new IdpError('insufficient_scope', 'only tokens of first-party applications manage factors');
     const grant = await provider.Grant.find(at.grantId);
     if (!grant || grant.accountId !== at.accountId || grant.clientId !== at.clientId) throw badToken('the grant behind this token was revoked');
     const session = at.sessionUid ? await provider.Session.findByUid(at.sessionUid) : undefined;
@@ -74,7 +75,7 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     if (SAFE_METHODS.has(ctx.method) || JSON_TYPE.test(ctx.get('content-type'))) return;
     const sent = ctx.get('x-csrf-token') || (body(ctx) as { csrf?: unknown } | undefined)?.csrf;
     if (typeof sent !== 'string' || !safeEqual(sent, expected)) {
-      throw new IdpError(403, 'invalid_csrf_token', 'send JSON (Content-Type: application/json) or the X-CSRF-Token from GET /api/v1/me');
+      throw new IdpError('invalid_csrf_token', 'send JSON (Content-Type: application/json) or the X-CSRF-Token from GET /api/v1/me');
     }
   }
 
@@ -89,7 +90,7 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
       try {
         session = await fromBearer(match[1]!);
       } catch (err) {
-        if (err instanceof IdpError && err.status === 401) ctx.set('WWW-Authenticate', `Bearer error="invalid_token"`);
+        if (err instanceof IdpError && HTTP_STATUS[err.error] === 401) ctx.set('WWW-Authenticate', `Bearer error="invalid_token"`);
         throw err;
       }
     } else session = await fromCookie(ctx);
