@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { hmac, type SecretBox } from '../lib/crypto.js';
-import { GRANT_REF, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
+import { AUTHN_REF, GRANT_REF, linksOf, type LinkedPayloads, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
 import type { AccountView } from '../store/repositories/account.repository.js';
+import { amrKey, authnKeyOf, authnKeyString, type AuthnKey } from '../store/repositories/authn-state.repository.js';
 import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
@@ -26,11 +27,12 @@ const SEALED = 'sealed';
 const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'AuthorizationCode']);
 
 /**
- * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant
- * and account they name (a refresh: session binding, grant validation, then `findAccount`). They
- * carry their grant's stored id, so a store can read all four at once.
+ * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant,
+ * account and authentication record they name (a refresh or code exchange: session binding, grant
+ * validation, `findAccount`, then the step-up lookup). They carry their grant's stored id and their
+ * record's `amr` key, so a store can read all five at once.
  */
-const READ_AHEAD = new Set(['RefreshToken']);
+const READ_AHEAD = new Set(['RefreshToken', 'AuthorizationCode']);
 
 export interface AdapterDeps {
   durable: OidcPayloadStore;
@@ -56,6 +58,8 @@ export type AdapterClass = (new (model: string) => Adapter) & {
    * (`account` undefined: no such account); undefined when it did not. Served once.
    */
   takeAccount(id: string): { account: AccountView | undefined } | undefined;
+  /** Likewise whether the authentication record `key` is a step-up (`stepUp` undefined: no such record). */
+  takeStepUp(key: AuthnKey): { stepUp: boolean | undefined } | undefined;
 };
 
 type Undo = () => Promise<unknown>;
@@ -65,7 +69,7 @@ type Undo = () => Promise<unknown>;
  * engine asking for them (`null`: known absent). Each serves one lookup; any write in the request
  * drops them all, so none is served after the request changed the store.
  */
-interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null> }
+interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null>; stepUps: Map<string, boolean | null> }
 const NOT_AHEAD = Symbol('not read ahead');
 
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
@@ -77,6 +81,13 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     const scope = scopes.getStore();
     scope?.ahead.clear();
     scope?.accounts.clear();
+    scope?.stepUps.clear();
+  };
+  const takeOnce = <V>(map: Map<string, V | null> | undefined, slot: string): { value: V | undefined } | undefined => {
+    if (!map?.has(slot)) return undefined;
+    const value = map.get(slot) ?? undefined;
+    map.delete(slot);
+    return { value };
   };
   const takeAhead = (slot: string): OidcPayload | undefined | typeof NOT_AHEAD => {
     const ahead = scopes.getStore()?.ahead;
@@ -113,7 +124,10 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       stored.userCode = key(stored.userCode);
     }
     if (Object.keys(secret).length) stored[SEALED] = deps.box.seal(JSON.stringify(secret));
-    if (READ_AHEAD.has(model) && typeof stored.grantId === 'string') stored[GRANT_REF] = key(stored.grantId);
+    if (READ_AHEAD.has(model)) {
+      if (typeof stored.grantId === 'string') stored[GRANT_REF] = key(stored.grantId);
+      if (Array.isArray(stored.amr)) stored[AUTHN_REF] = amrKey(stored.amr as string[]);
+    }
     return stored;
   }
 
@@ -122,6 +136,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     if (!stored) return undefined;
     const { [SEALED]: sealed, ...payload } = stored;
     delete payload[GRANT_REF];
+    delete payload[AUTHN_REF];
     if (typeof sealed === 'string') {
       try {
         Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
@@ -142,18 +157,20 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
 
     static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
       const undo: Undo[] = [];
-      await scopes.run({ undo, ahead: new Map(), accounts: new Map() }, next);
+      await scopes.run({ undo, ahead: new Map(), accounts: new Map(), stepUps: new Map() }, next);
       if (ctx.status !== 503 || !undo.length) return;
       // Newest first; a store still down leaves its part as it is (no worse than before).
       for (const step of undo.reverse()) await step().catch(() => undefined);
     }
 
     static takeAccount(id: string): { account: AccountView | undefined } | undefined {
-      const accounts = scopes.getStore()?.accounts;
-      if (!accounts?.has(id)) return undefined;
-      const account = accounts.get(id) ?? undefined;
-      accounts.delete(id);
-      return { account };
+      const taken = takeOnce(scopes.getStore()?.accounts, id);
+      return taken && { account: taken.value };
+    }
+
+    static takeStepUp(key: AuthnKey): { stepUp: boolean | undefined } | undefined {
+      const taken = takeOnce(scopes.getStore()?.stepUps, authnKeyString(key));
+      return taken && { stepUp: taken.value };
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
@@ -172,14 +189,28 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       const ahead = takeAhead(slotOf(this.model, k));
       if (ahead !== NOT_AHEAD) return decode(ahead, id);
       const scope = scopes.getStore();
-      const store = this.store;
-      if (!scope || !store.findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => store.find(this.model, k)), id);
-      const linked = await guard(() => store.findLinked!(this.model, k));
-      // Sessions and grants are durable, so they live in the store that holds the token; the read is as fresh as the token's.
-      if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
-      if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);
-      if (linked.account !== undefined) scope.accounts.set(linked.entry?.accountId as string, linked.account);
+      if (!scope || !READ_AHEAD.has(this.model)) return decode(await guard(() => this.store.find(this.model, k)), id);
+      const linked = await guard(() => this.findLinked(k));
+      const links = linked.entry ? linksOf(linked.entry) : {};
+      if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', links.sessionUid!), linked.session);
+      if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', links.grantRef!), linked.grant);
+      if (linked.account !== undefined) scope.accounts.set(links.accountId!, linked.account);
+      if (linked.stepUp !== undefined) {
+        const { authTime, amr } = links.authn!;
+        scope.stepUps.set(authnKeyOf(links.accountId!, authTime, amr), linked.stepUp);
+      }
       return decode(linked.entry, id);
+    }
+
+    /**
+     * The entry and what it links to. Sessions, grants, accounts and authentication records are
+     * durable: read with the entry when it is durable too, else right after it from the durable store.
+     */
+    private async findLinked(k: string): Promise<LinkedPayloads> {
+      if (this.store.findLinked) return this.store.findLinked(this.model, k);
+      const entry = await this.store.find(this.model, k);
+      if (!entry || !deps.durable.findLinks) return { entry };
+      return { entry, ...await deps.durable.findLinks(linksOf(entry)) };
     }
 
     async findByUid(uid: string) {
@@ -198,12 +229,13 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
      */
     async consume(id: string): Promise<void> {
       const k = key(id);
-      forgetAhead();
+      // Consuming changes only this entry, which is never read ahead: what was read with it still holds.
       const won = await guard(() => this.store.consume(this.model, k));
       if (won) {
         record(() => this.store.unconsume(this.model, k));
         return;
       }
+      forgetAhead();
       const payload = await guard(() => this.store.find(this.model, k));
       if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
       throw new errors.InvalidGrant(`${this.model} already consumed`);
