@@ -54,7 +54,9 @@ function linkedTo(links: PayloadLinks, row: LinkedRow): Linked {
   };
 }
 
-export function createSqlOidcStore(db: Db): OidcPayloadStore {
+export function createSqlOidcStore(kysely: Db): OidcPayloadStore {
+  // Every statement here names its result columns as wanted: the case-mapping plugin's pass over each row would only cost CPU.
+  const db = kysely.withoutPlugins();
   const linked = async (source: RawBuilder<unknown>) => (await linkedQuery(source).execute(db)).rows[0];
   const one = async (where: ReturnType<typeof sql>) =>
     shape((await sql<Row>`select payload, consumed_at as "consumedAt" from oidc_payloads where ${where} and ${LIVE} limit 1 ${PREPARED}`.execute(db)).rows[0]);
