@@ -34,6 +34,12 @@ const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'Aut
  */
 const READ_AHEAD = new Set(['RefreshToken', 'AuthorizationCode']);
 
+/**
+ * Models whose `consume` the engine follows, in the same request, by saving their successor
+ * (refresh token rotation, always on: provider.ts): a store that can, does both in one statement.
+ */
+const CONSUMED_WITH_SUCCESSOR = new Set(['RefreshToken']);
+
 export interface AdapterDeps {
   durable: OidcPayloadStore;
   shortLived: OidcPayloadStore;
@@ -69,7 +75,14 @@ type Undo = () => Promise<unknown>;
  * engine asking for them (`null`: known absent). Each serves one lookup; any write in the request
  * drops them all, so none is served after the request changed the store.
  */
-interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null>; stepUps: Map<string, boolean | null> }
+interface RequestScope {
+  undo: Undo[];
+  ahead: Map<string, OidcPayload | null>;
+  accounts: Map<string, AccountView | null>;
+  stepUps: Map<string, boolean | null>;
+  /** A consume held back to go out with the successor's save (stored id). */
+  consuming?: { model: string; k: string };
+}
 const NOT_AHEAD = Symbol('not read ahead');
 
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
@@ -148,16 +161,37 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     return payload;
   }
 
+  const storeOf = (model: string) => (DURABLE.has(model) ? deps.durable : deps.shortLived);
+
+  /** The loser of a race to consume: a reuse, so the grant is revoked (RFC 9700 §4.14.2). */
+  async function lostConsume(store: OidcPayloadStore, model: string, k: string): Promise<never> {
+    forgetAhead();
+    const payload = await guard(() => store.find(model, k));
+    if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
+    throw new errors.InvalidGrant(`${model} already consumed`);
+  }
+
+  async function consumeNow(model: string, k: string): Promise<void> {
+    const store = storeOf(model);
+    // Consuming changes only this entry, which is never read ahead: what was read with it still holds.
+    const won = await guard(() => store.consume(model, k));
+    if (!won) return lostConsume(store, model, k);
+    record(() => store.unconsume(model, k));
+  }
+
   return class StoreAdapter implements Adapter {
     private readonly store: OidcPayloadStore;
 
     constructor(readonly model: string) {
-      this.store = DURABLE.has(model) ? deps.durable : deps.shortLived;
+      this.store = storeOf(model);
     }
 
     static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
       const undo: Undo[] = [];
-      await scopes.run({ undo, ahead: new Map(), accounts: new Map(), stepUps: new Map() }, next);
+      const scope: RequestScope = { undo, ahead: new Map(), accounts: new Map(), stepUps: new Map() };
+      await scopes.run(scope, next);
+      // No successor was saved (the request failed on the way): the token is still spent, as it would have been at once.
+      if (scope.consuming) await scopes.run(scope, () => consumeNow(scope.consuming!.model, scope.consuming!.k)).catch(() => undefined);
       if (ctx.status !== 503 || !undo.length) return;
       // Newest first; a store still down leaves its part as it is (no worse than before).
       for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -177,7 +211,17 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       if (this.model === 'Client') throw new Error('clients are managed through the admin API');
       const k = key(id);
       forgetAhead();
-      await guard(() => this.store.upsert(this.model, k, encode(this.model, payload as OidcPayload), expiresIn));
+      const scope = scopes.getStore();
+      const consuming = scope?.consuming?.model === this.model ? scope.consuming : undefined;
+      const stored = encode(this.model, payload);
+      if (consuming && this.store.consumeAndUpsert) {
+        scope!.consuming = undefined;
+        const won = await guard(() => this.store.consumeAndUpsert!(this.model, consuming.k, k, stored, expiresIn));
+        if (!won) return lostConsume(this.store, this.model, consuming.k);
+        record(() => this.store.unconsume(this.model, consuming.k));
+      } else {
+        await guard(() => this.store.upsert(this.model, k, stored, expiresIn));
+      }
       if (ISSUED.has(this.model)) record(() => this.store.destroy(this.model, k));
     }
 
@@ -229,16 +273,13 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
      */
     async consume(id: string): Promise<void> {
       const k = key(id);
-      // Consuming changes only this entry, which is never read ahead: what was read with it still holds.
-      const won = await guard(() => this.store.consume(this.model, k));
-      if (won) {
-        record(() => this.store.unconsume(this.model, k));
+      const scope = scopes.getStore();
+      // Decided by the successor's save, which then fails the request the same way a lost consume here would.
+      if (scope && !scope.consuming && CONSUMED_WITH_SUCCESSOR.has(this.model) && this.store.consumeAndUpsert) {
+        scope.consuming = { model: this.model, k };
         return;
       }
-      forgetAhead();
-      const payload = await guard(() => this.store.find(this.model, k));
-      if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
-      throw new errors.InvalidGrant(`${this.model} already consumed`);
+      await consumeNow(this.model, k);
     }
 
     async destroy(id: string): Promise<void> {

@@ -78,6 +78,11 @@ export interface OidcPayloadStore {
   findLinks?(links: PayloadLinks): Promise<Linked>;
   /** Marks the entry consumed; true only for the one caller that did so (the others lost a race). */
   consume(model: string, id: string): Promise<boolean>;
+  /**
+   * `consume(model, consumedId)` and, only if it won, `upsert(model, id, …)`, in one round trip;
+   * engines that cannot, leave it out.
+   */
+  consumeAndUpsert?(model: string, consumedId: string, id: string, payload: OidcPayload, expiresInSec?: number): Promise<boolean>;
   /** Takes back a `consume` whose request failed before anyone saw its outcome. */
   unconsume(model: string, id: string): Promise<void>;
   destroy(model: string, id: string): Promise<void>;

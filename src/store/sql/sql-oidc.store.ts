@@ -13,6 +13,8 @@ type LinkedRow = Row & { session: OidcPayload | null; grant: OidcPayload | null;
  * templates: the query builder and its plugins cost more CPU than the round trip itself here.
  * Those on every refresh are also prepared once per connection.
  */
+const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
 const LIVE = sql`(expires_at is null or expires_at > now())`;
 
 function shape(row?: Row): OidcPayload | undefined {
@@ -20,7 +22,16 @@ function shape(row?: Row): OidcPayload | undefined {
   return row.consumedAt ? { ...row.payload, consumed: Math.floor(new Date(row.consumedAt).getTime() / 1000) } : row.payload;
 }
 
-const str = (v: unknown) => (typeof v === 'string' ? v : null);
+
+const INSERT = sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)`;
+const ON_CONFLICT = sql`on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
+  user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null`;
+/** The columns `INSERT` names, typed, so they serve a `values` list and a `select` alike. */
+function entryRow(model: string, id: string, payload: OidcPayload, expiresIn: number | undefined) {
+  const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
+  return sql`${model}::text, ${id}::text, ${JSON.stringify(payload)}::jsonb, ${GRANT_BOUND_MODELS.has(model) ? str(payload.grantId) : null}::text,
+    ${str(payload.uid)}::text, ${str(payload.userCode)}::text, ${expiresAt}::timestamptz, null::timestamptz`;
+}
 
 /**
  * `source`: one row naming the links (from the entry itself, or given). Sessions and grants are
@@ -63,11 +74,14 @@ export function createSqlOidcStore(kysely: Db): OidcPayloadStore {
 
   return {
     async upsert(model, id, payload, expiresIn) {
-      const expiresAt = expiresIn ? new Date(Date.now() + expiresIn * 1000) : null;
-      await sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)
-        values (${model}, ${id}, ${JSON.stringify(payload)}, ${GRANT_BOUND_MODELS.has(model) ? str(payload.grantId) : null}, ${str(payload.uid)}, ${str(payload.userCode)}, ${expiresAt}, null)
-        on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
-          user_code = excluded.user_code, expires_at = excluded.expires_at, consumed_at = null ${PREPARED}`.execute(db);
+      await sql`${INSERT} values (${entryRow(model, id, payload, expiresIn)}) ${ON_CONFLICT} ${PREPARED}`.execute(db);
+    },
+    /* The successor is inserted only when the update consumed the token: a reuse inserts nothing. */
+    async consumeAndUpsert(model, consumedId, id, payload, expiresIn) {
+      const res = await sql`with consumed as (update oidc_payloads set consumed_at = now()
+          where model = ${model} and id = ${consumedId} and consumed_at is null and ${LIVE} returning id)
+        ${INSERT} select ${entryRow(model, id, payload, expiresIn)} from consumed ${ON_CONFLICT} returning id ${PREPARED}`.execute(db);
+      return res.rows.length === 1;
     },
     find: (model, id) => one(sql`model = ${model} and id = ${id}`),
     findByUid: (model, uid) => one(sql`model = ${model} and uid = ${uid}`),
