@@ -13,6 +13,7 @@ import { createInteractionKit } from './http/interaction/interaction-context.js'
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
+import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
 import { errorHandler } from './http/middleware/error-handler.js';
 import { noStore } from './http/middleware/no-store.js';
@@ -49,6 +50,7 @@ export function buildApp(c: Container): Koa {
   app.use(requestContext(c.logger, c.metrics));
   app.use(securityHeaders());
   app.use(errorHandler(c.logger, views));
+  app.use(auditWrites(c.audit));
 
   const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
   const opsPaths = new Set(['/healthz', '/readyz']);

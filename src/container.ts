@@ -103,16 +103,19 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
-  const stepUps = createStepUpLookup(async (key) => (await authnStates.get(key))?.stepUp ?? false);
-
   const adapter = createAdapterClass({
     durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
     // Derived like the CSRF key, so every node finds what another stored.
     idKey, box,
   });
+  // A refresh or code exchange reads its authentication record with the token; other requests read it here.
+  const stepUps = createStepUpLookup(async (key) => {
+    const ahead = adapter.takeStepUp(key);
+    return (ahead ? ahead.stepUp : (await authnStates.get(key))?.stepUp) ?? false;
+  });
   const providers = await createProviderHolder({
     config, keyStore, clients: cachedClients, logger, adapter,
-    // A refresh reads its account with the token; other requests read it here.
+    // A refresh or code exchange reads its account with the token; other requests read it here.
     findAccount: createFindAccount({
       findById: async (id) => {
         const ahead = adapter.takeAccount(id);

@@ -1,5 +1,5 @@
 import type { Logger } from '../lib/logger.js';
-import { requestScope } from '../lib/request-scope.js';
+import { requestScope, type RequestScope } from '../lib/request-scope.js';
 import type { AuditEventRepository, AuditRecord } from '../store/repositories/audit-event.repository.js';
 
 /** Event names follow `<area>.<noun>.<past-verb>`. */
@@ -10,18 +10,47 @@ export type AuditType =
   | (string & {});
 
 export interface AuditService {
+  /**
+   * Inside a request whose events are held (`hold`), the event joins them; elsewhere (CLI, timers)
+   * it is stored at once.
+   */
   record(e: AuditRecord & { type: AuditType }): Promise<void>;
+  /** From here until `flush`, the current request's events are held, to be stored in one statement. */
+  hold(): void;
+  /**
+   * Stores the events the current request holds, and stops holding. Awaited before the response
+   * goes out, so a failed write fails the request instead of losing the events.
+   */
+  flush(): Promise<void>;
 }
 
 export function createAuditService(repo: AuditEventRepository, logger: Logger): AuditService {
+  const held = new WeakMap<RequestScope, AuditRecord[]>();
+  const store = async (events: AuditRecord[]) => {
+    await repo.append(events);
+    for (const e of events) logger.info({ audit: e.type, outcome: e.outcome, subject: e.subject, actor: e.actor, requestId: e.requestId, ip: e.ip, clientId: e.clientId }, 'audit');
+  };
   return {
     async record(given) {
       // What the caller did not say is taken from the request it runs in, so that one login's
       // events (password, factors, finish) can be read together (OWASP ASVS 5 16.2.1).
       const scope = requestScope();
       const e = { ...given, requestId: given.requestId ?? scope?.requestId, ip: given.ip ?? scope?.ip, clientId: given.clientId ?? scope?.clientId };
-      await repo.append(e);
-      logger.info({ audit: e.type, outcome: e.outcome, subject: e.subject, actor: e.actor, requestId: e.requestId, ip: e.ip, clientId: e.clientId }, 'audit');
+      const events = scope && held.get(scope);
+      if (events) events.push(e);
+      else await store([e]);
+    },
+    hold() {
+      const scope = requestScope();
+      if (scope && !held.has(scope)) held.set(scope, []);
+    },
+    async flush() {
+      const scope = requestScope();
+      const events = scope && held.get(scope);
+      if (!events) return;
+      // Work the request left running records on its own from now on.
+      held.delete(scope);
+      await store(events);
     },
   };
 }

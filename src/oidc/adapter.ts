@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { errors, type Adapter, type AdapterPayload, type KoaContextWithOIDC } from 'oidc-provider';
 import { hmac, type SecretBox } from '../lib/crypto.js';
-import { GRANT_REF, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
+import { AUTHN_REF, GRANT_REF, linksOf, type LinkedPayloads, type OidcPayload, type OidcPayloadStore } from '../store/ephemeral-store.js';
 import type { AccountView } from '../store/repositories/account.repository.js';
+import { amrKey, authnKeyOf, authnKeyString, type AuthnKey } from '../store/repositories/authn-state.repository.js';
 import type { ClientCache } from './client-cache.js';
 import { guard } from './unavailable.js';
 
@@ -26,11 +27,18 @@ const SEALED = 'sealed';
 const ISSUED = new Set(['AccessToken', 'RefreshToken', 'ClientCredentials', 'AuthorizationCode']);
 
 /**
- * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant
- * and account they name (a refresh: session binding, grant validation, then `findAccount`). They
- * carry their grant's stored id, so a store can read all four at once.
+ * Models whose `find` is followed, in the same request, by the engine reading the Session, Grant,
+ * account and authentication record they name (a refresh or code exchange: session binding, grant
+ * validation, `findAccount`, then the step-up lookup). They carry their grant's stored id and their
+ * record's `amr` key, so a store can read all five at once.
  */
-const READ_AHEAD = new Set(['RefreshToken']);
+const READ_AHEAD = new Set(['RefreshToken', 'AuthorizationCode']);
+
+/**
+ * Models whose `consume` the engine follows, in the same request, by saving their successor
+ * (refresh token rotation, always on: provider.ts): a store that can, does both in one statement.
+ */
+const CONSUMED_WITH_SUCCESSOR = new Set(['RefreshToken']);
 
 export interface AdapterDeps {
   durable: OidcPayloadStore;
@@ -56,6 +64,8 @@ export type AdapterClass = (new (model: string) => Adapter) & {
    * (`account` undefined: no such account); undefined when it did not. Served once.
    */
   takeAccount(id: string): { account: AccountView | undefined } | undefined;
+  /** Likewise whether the authentication record `key` is a step-up (`stepUp` undefined: no such record). */
+  takeStepUp(key: AuthnKey): { stepUp: boolean | undefined } | undefined;
 };
 
 type Undo = () => Promise<unknown>;
@@ -65,7 +75,14 @@ type Undo = () => Promise<unknown>;
  * engine asking for them (`null`: known absent). Each serves one lookup; any write in the request
  * drops them all, so none is served after the request changed the store.
  */
-interface RequestScope { undo: Undo[]; ahead: Map<string, OidcPayload | null>; accounts: Map<string, AccountView | null> }
+interface RequestScope {
+  undo: Undo[];
+  ahead: Map<string, OidcPayload | null>;
+  accounts: Map<string, AccountView | null>;
+  stepUps: Map<string, boolean | null>;
+  /** A consume held back to go out with the successor's save (stored id). */
+  consuming?: { model: string; k: string };
+}
 const NOT_AHEAD = Symbol('not read ahead');
 
 export function createAdapterClass(deps: AdapterDeps): AdapterClass {
@@ -77,6 +94,13 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     const scope = scopes.getStore();
     scope?.ahead.clear();
     scope?.accounts.clear();
+    scope?.stepUps.clear();
+  };
+  const takeOnce = <V>(map: Map<string, V | null> | undefined, slot: string): { value: V | undefined } | undefined => {
+    if (!map?.has(slot)) return undefined;
+    const value = map.get(slot) ?? undefined;
+    map.delete(slot);
+    return { value };
   };
   const takeAhead = (slot: string): OidcPayload | undefined | typeof NOT_AHEAD => {
     const ahead = scopes.getStore()?.ahead;
@@ -113,7 +137,10 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       stored.userCode = key(stored.userCode);
     }
     if (Object.keys(secret).length) stored[SEALED] = deps.box.seal(JSON.stringify(secret));
-    if (READ_AHEAD.has(model) && typeof stored.grantId === 'string') stored[GRANT_REF] = key(stored.grantId);
+    if (READ_AHEAD.has(model)) {
+      if (typeof stored.grantId === 'string') stored[GRANT_REF] = key(stored.grantId);
+      if (Array.isArray(stored.amr)) stored[AUTHN_REF] = amrKey(stored.amr as string[]);
+    }
     return stored;
   }
 
@@ -122,6 +149,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     if (!stored) return undefined;
     const { [SEALED]: sealed, ...payload } = stored;
     delete payload[GRANT_REF];
+    delete payload[AUTHN_REF];
     if (typeof sealed === 'string') {
       try {
         Object.assign(payload, JSON.parse(deps.box.open(sealed)) as OidcPayload);
@@ -133,34 +161,67 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
     return payload;
   }
 
+  const storeOf = (model: string) => (DURABLE.has(model) ? deps.durable : deps.shortLived);
+
+  /** The loser of a race to consume: a reuse, so the grant is revoked (RFC 9700 §4.14.2). */
+  async function lostConsume(store: OidcPayloadStore, model: string, k: string): Promise<never> {
+    forgetAhead();
+    const payload = await guard(() => store.find(model, k));
+    if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
+    throw new errors.InvalidGrant(`${model} already consumed`);
+  }
+
+  async function consumeNow(model: string, k: string): Promise<void> {
+    const store = storeOf(model);
+    // Consuming changes only this entry, which is never read ahead: what was read with it still holds.
+    const won = await guard(() => store.consume(model, k));
+    if (!won) return lostConsume(store, model, k);
+    record(() => store.unconsume(model, k));
+  }
+
   return class StoreAdapter implements Adapter {
     private readonly store: OidcPayloadStore;
 
     constructor(readonly model: string) {
-      this.store = DURABLE.has(model) ? deps.durable : deps.shortLived;
+      this.store = storeOf(model);
     }
 
     static async undoOnOutage(ctx: KoaContextWithOIDC, next: Next): Promise<void> {
       const undo: Undo[] = [];
-      await scopes.run({ undo, ahead: new Map(), accounts: new Map() }, next);
+      const scope: RequestScope = { undo, ahead: new Map(), accounts: new Map(), stepUps: new Map() };
+      await scopes.run(scope, next);
+      // No successor was saved (the request failed on the way): the token is still spent, as it would have been at once.
+      if (scope.consuming) await scopes.run(scope, () => consumeNow(scope.consuming!.model, scope.consuming!.k)).catch(() => undefined);
       if (ctx.status !== 503 || !undo.length) return;
       // Newest first; a store still down leaves its part as it is (no worse than before).
       for (const step of undo.reverse()) await step().catch(() => undefined);
     }
 
     static takeAccount(id: string): { account: AccountView | undefined } | undefined {
-      const accounts = scopes.getStore()?.accounts;
-      if (!accounts?.has(id)) return undefined;
-      const account = accounts.get(id) ?? undefined;
-      accounts.delete(id);
-      return { account };
+      const taken = takeOnce(scopes.getStore()?.accounts, id);
+      return taken && { account: taken.value };
+    }
+
+    static takeStepUp(key: AuthnKey): { stepUp: boolean | undefined } | undefined {
+      const taken = takeOnce(scopes.getStore()?.stepUps, authnKeyString(key));
+      return taken && { stepUp: taken.value };
     }
 
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       if (this.model === 'Client') throw new Error('clients are managed through the admin API');
       const k = key(id);
       forgetAhead();
-      await guard(() => this.store.upsert(this.model, k, encode(this.model, payload as OidcPayload), expiresIn));
+      const scope = scopes.getStore();
+      const consuming = scope?.consuming?.model === this.model ? scope.consuming : undefined;
+      const stored = encode(this.model, payload);
+      if (consuming && this.store.consumeAndUpsert) {
+        scope!.consuming = undefined;
+        const won = await guard(() => this.store.consumeAndUpsert!(this.model, consuming.k, k, stored, expiresIn));
+        if (!won) return lostConsume(this.store, this.model, consuming.k);
+        record(() => this.store.unconsume(this.model, consuming.k));
+      } else {
+        await guard(() => this.store.upsert(this.model, k, stored, expiresIn));
+      }
       if (ISSUED.has(this.model)) record(() => this.store.destroy(this.model, k));
     }
 
@@ -172,14 +233,28 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       const ahead = takeAhead(slotOf(this.model, k));
       if (ahead !== NOT_AHEAD) return decode(ahead, id);
       const scope = scopes.getStore();
-      const store = this.store;
-      if (!scope || !store.findLinked || !READ_AHEAD.has(this.model)) return decode(await guard(() => store.find(this.model, k)), id);
-      const linked = await guard(() => store.findLinked!(this.model, k));
-      // Sessions and grants are durable, so they live in the store that holds the token; the read is as fresh as the token's.
-      if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', linked.entry?.sessionUid as string), linked.session);
-      if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', linked.entry?.[GRANT_REF] as string), linked.grant);
-      if (linked.account !== undefined) scope.accounts.set(linked.entry?.accountId as string, linked.account);
+      if (!scope || !READ_AHEAD.has(this.model)) return decode(await guard(() => this.store.find(this.model, k)), id);
+      const linked = await guard(() => this.findLinked(k));
+      const links = linked.entry ? linksOf(linked.entry) : {};
+      if (linked.session !== undefined) scope.ahead.set(uidSlotOf('Session', links.sessionUid!), linked.session);
+      if (linked.grant !== undefined) scope.ahead.set(slotOf('Grant', links.grantRef!), linked.grant);
+      if (linked.account !== undefined) scope.accounts.set(links.accountId!, linked.account);
+      if (linked.stepUp !== undefined) {
+        const { authTime, amr } = links.authn!;
+        scope.stepUps.set(authnKeyOf(links.accountId!, authTime, amr), linked.stepUp);
+      }
       return decode(linked.entry, id);
+    }
+
+    /**
+     * The entry and what it links to. Sessions, grants, accounts and authentication records are
+     * durable: read with the entry when it is durable too, else right after it from the durable store.
+     */
+    private async findLinked(k: string): Promise<LinkedPayloads> {
+      if (this.store.findLinked) return this.store.findLinked(this.model, k);
+      const entry = await this.store.find(this.model, k);
+      if (!entry || !deps.durable.findLinks) return { entry };
+      return { entry, ...await deps.durable.findLinks(linksOf(entry)) };
     }
 
     async findByUid(uid: string) {
@@ -198,15 +273,13 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
      */
     async consume(id: string): Promise<void> {
       const k = key(id);
-      forgetAhead();
-      const won = await guard(() => this.store.consume(this.model, k));
-      if (won) {
-        record(() => this.store.unconsume(this.model, k));
+      const scope = scopes.getStore();
+      // Decided by the successor's save, which then fails the request the same way a lost consume here would.
+      if (scope && !scope.consuming && CONSUMED_WITH_SUCCESSOR.has(this.model) && this.store.consumeAndUpsert) {
+        scope.consuming = { model: this.model, k };
         return;
       }
-      const payload = await guard(() => this.store.find(this.model, k));
-      if (typeof payload?.grantId === 'string') await guard(() => revokeGrant(payload.grantId as string));
-      throw new errors.InvalidGrant(`${this.model} already consumed`);
+      await consumeNow(this.model, k);
     }
 
     async destroy(id: string): Promise<void> {

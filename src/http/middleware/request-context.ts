@@ -1,5 +1,5 @@
 import type { Middleware } from 'koa';
-import { randomToken } from '../../lib/crypto.js';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../lib/logger.js';
 import type { Metrics } from '../../lib/metrics.js';
 import { runInRequestScope } from '../../lib/request-scope.js';
@@ -17,7 +17,8 @@ export function routeLabel(path: string): string {
 export function requestContext(logger: Logger, metrics: Metrics): Middleware {
   return async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
-    const id = REQUEST_ID.test(incoming) ? incoming : randomToken(12);
+    // randomUUID draws from a cached entropy pool: no random-bytes call per request.
+    const id = REQUEST_ID.test(incoming) ? incoming : randomUUID();
     ctx.state.requestId = id;
     // A child logger per request is costly and most requests never log: made on first use.
     let child: Logger | undefined;

@@ -29,7 +29,8 @@ export function securityHeaders(): Middleware {
     try {
       await next();
     } finally {
-      if (ctx.response.is('html')) {
+      // What `ctx.response.is('html')` answers, without parsing the media type on every token response.
+      if (String(ctx.response.get('Content-Type')).toLowerCase().startsWith('text/html')) {
         addCspSources(ctx.res, 'script-src', String(ctx.response.get(CSP)).match(/'sha256-[A-Za-z0-9+/]+={0,2}'/g) ?? []);
         await pageHeaders(ctx, none);
       } else {

@@ -14,12 +14,14 @@ export interface AuditRecord {
 
 export function createAuditEventRepository(db: Db) {
   return {
-    async append(e: AuditRecord): Promise<void> {
-      await db.insertInto('auditEvents').values({
+    /** One statement for all of `events`, stored in their order (ascending ids). */
+    async append(events: readonly AuditRecord[]): Promise<void> {
+      if (!events.length) return;
+      await db.insertInto('auditEvents').values(events.map((e) => ({
         type: e.type, outcome: e.outcome, actor: e.actor ?? null, subject: e.subject ?? null,
         organizationId: e.organizationId ?? null, ip: e.ip ?? null, requestId: e.requestId ?? null, clientId: e.clientId ?? null,
         data: JSON.stringify(e.data ?? {}),
-      }).execute();
+      }))).execute();
     },
   };
 }

@@ -6,10 +6,14 @@ export interface AuthnState<Event> { events: Event[]; stepUp: boolean; trustedDe
 /** What the session and every token minted from it carry: enough to find their authentication record. */
 export interface AuthnKey { accountId: string; authTime: number; amr: readonly string[] | undefined }
 
-const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().join(' ');
+/** The `amr` part of a record's key: the same for the same methods in any order. */
+export const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().join(' ');
 
 /** The key as one string: equal for two keys that find the same record. */
-export const authnKeyString = (key: AuthnKey) => `${key.accountId} ${key.authTime} ${amrKey(key.amr)}`;
+export const authnKeyString = (key: AuthnKey) => authnKeyOf(key.accountId, key.authTime, amrKey(key.amr));
+
+/** `authnKeyString` from the `amr` part already made a key (`amrKey`). */
+export const authnKeyOf = (accountId: string, authTime: number, amr: string) => `${accountId} ${authTime} ${amr}`;
 
 /**
  * What one authentication proved, keyed by (account, auth_time, amr). The amr in the key keeps two
