@@ -6,9 +6,9 @@
  *  - the password is hashed once, by the real `hashPassword` (argon2id, OWASP parameters), and the
  *    users are inserted with the project's account repository, as the user service does (minus the
  *    audit record);
- *  - each TOTP enrolment is what `factors.totp.begin` stores (a pending credential with the sealed
+ *  - each TOTP enrolment is what TOTP's enrolment `begin` stores (a pending credential with the sealed
  *    secret) without the QR rendering (~10 ms per user), then confirmed through the real
- *    `factors.totp.confirm` with the previous step's code, as test/helpers/mfa.ts `enrolTotp` does,
+ *    its enrolment `confirm` with the previous step's code, as test/helpers/mfa.ts `enrolTotp` does,
  *    so the current step stays free for the first login.
  */
 import { generate, generateSecret } from 'otplib';
@@ -24,6 +24,8 @@ export async function seedTotpUsers(container: Container, req: SeedTotpRequest):
   const org = await container.organizations.findBySlug('default');
   if (!org) throw new Error('no default organization');
   const passwordHash = await hashPassword(req.password);
+  const totp = container.factors.get('totp')?.enrolment;
+  if (!totp) throw new Error('no TOTP enrolment registered');
   const out = new Array(req.count) as NonNullable<SeedTotpAck['users']>;
   let next = 0;
   const worker = async () => {
@@ -36,7 +38,7 @@ export async function seedTotpUsers(container: Container, req: SeedTotpRequest):
       const secret = generateSecret({ length: 20 });
       await container.credentials.insert({ userId: user.id, kind: 'totp', name: 'Authenticator app', secretSealed: container.box.seal(secret), confirmed: false });
       const previousStep = Math.floor(container.clock.now() / 1000 / PERIOD) - 1;
-      await container.factors.totp.confirm(user.id, await generate({ secret, epoch: previousStep * PERIOD }));
+      await totp.confirm(user.id, await generate({ secret, epoch: previousStep * PERIOD }));
       out[i] = { username, secret };
     }
   };

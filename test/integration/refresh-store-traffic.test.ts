@@ -3,36 +3,24 @@
  * that reading ahead changes nothing a client can see: rotation, reuse detection under a burst of
  * replays, and the step-up claim all hold.
  */
-import pg from 'pg';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
+import { countStatements } from '../helpers/pg-traffic.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
 let client: { client_id: string; client_secret: string };
 let config: oc.Configuration;
 
-/** Every statement any pg client of this process sends, while counting is on. */
-const statements: string[] = [];
-let counting = false;
-const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
-const originalQuery = proto.query;
+const { counted } = countStatements();
 
 beforeAll(async () => {
-  proto.query = function countingQuery(this: unknown, ...args: unknown[]) {
-    const first = args[0] as string | { text?: string } | undefined;
-    if (counting) statements.push(typeof first === 'string' ? first : first?.text ?? '?');
-    return originalQuery.apply(this, args);
-  };
   idp = await startTestIdp('refresh-traffic', 'postgres+redis');
   client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
   await idp.container.settings.patchGlobal({ mfa: { policy: 'any', reauth_interval_minutes: 0 } });
 });
-afterAll(async () => {
-  proto.query = originalQuery;
-  await idp.stop();
-});
+afterAll(() => idp.stop());
 
 const basic = () => `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
 
@@ -43,17 +31,6 @@ async function refresh(refreshToken: string): Promise<{ status: number; body: Re
     body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
   });
   return { status: res.status, body: (await res.json()) as Record<string, any> };
-}
-
-/** Statements sent while `fn` runs (nothing else runs against this server meanwhile). */
-async function counted<T>(fn: () => Promise<T>): Promise<{ result: T; statements: string[] }> {
-  statements.length = 0;
-  counting = true;
-  try {
-    return { result: await fn(), statements: [...statements] };
-  } finally {
-    counting = false;
-  }
 }
 
 async function signIn(withTotp: boolean): Promise<{ refreshToken: string; userId: string }> {

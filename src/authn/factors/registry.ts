@@ -13,9 +13,8 @@ export interface FactorDeps { credentials: CredentialRepository; box: SecretBox;
  * which a challenge offers them.
  */
 export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
-  const totp = createTotpFactor(deps);
-  // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
-  const factors: readonly Factor[] = [...plugins, totp.factor, createBackupCodeFactor(deps.credentials)];
+    // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
+  const factors: readonly Factor[] = [...plugins, createTotpFactor(deps), createBackupCodeFactor(deps.credentials)];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
@@ -24,8 +23,6 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
 
   return {
-    /** TOTP's confirmation alone, for the benchmark's seeder, which sets up thousands of accounts without rendering QR codes. */
-    totp,
     factors,
     descriptors,
     methods: descriptors.map((d) => d.method),

@@ -108,5 +108,5 @@ export function createTotpFactor(deps: TotpDeps) {
     },
   };
 
-  return { factor, confirm };
+  return factor;
 }
