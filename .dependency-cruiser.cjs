@@ -8,18 +8,34 @@ const ENTRY = '^src/(main|server|app|container|cli)\\.ts$';
 
 /** A library that only the folders matching `allowed` may import. */
 const onlyFrom = (name, comment, allowed, library) => ({
-  name, comment, severity: 'error', from: { path: '^src/', pathNot: allowed }, to: { path: library },
+  name,
+  comment,
+  severity: 'error',
+  from: { path: '^src/', pathNot: allowed },
+  to: { path: library },
 });
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
-    onlyFrom('db-driver-outside-store', 'Only src/store/ talks to PostgreSQL and Redis; everything else goes through its repositories and stores.',
-      '^src/store/', '^node_modules/(kysely|pg|pg-[^/]+|ioredis|@electric-sql/pglite)/'),
-    onlyFrom('koa-outside-http', 'Only src/http/ and the entry files that assemble the app know the web framework.',
-      ['^src/http/', ENTRY], '^node_modules/(koa|koa-[^/]+|@koa/[^/]+|@types/koa|@types/koa-[^/]+)/'),
-    onlyFrom('oidc-provider-outside-oidc', 'Only src/oidc/ talks to oidc-provider; the rest of the code sees it through ProviderHolder and the helpers there.',
-      '^src/oidc/', '^node_modules/(oidc-provider|@types/oidc-provider)/'),
+    onlyFrom(
+      'db-driver-outside-store',
+      'Only src/store/ talks to PostgreSQL and Redis; everything else goes through its repositories and stores.',
+      '^src/store/',
+      '^node_modules/(kysely|pg|pg-[^/]+|ioredis|@electric-sql/pglite)/',
+    ),
+    onlyFrom(
+      'koa-outside-http',
+      'Only src/http/ and the entry files that assemble the app know the web framework.',
+      ['^src/http/', ENTRY],
+      '^node_modules/(koa|koa-[^/]+|@koa/[^/]+|@types/koa|@types/koa-[^/]+)/',
+    ),
+    onlyFrom(
+      'oidc-provider-outside-oidc',
+      'Only src/oidc/ talks to oidc-provider; the rest of the code sees it through ProviderHolder and the helpers there.',
+      '^src/oidc/',
+      '^node_modules/(oidc-provider|@types/oidc-provider)/',
+    ),
     {
       name: 'policy-above-its-layer',
       comment: 'The policy decides from facts it is given; it must not depend on how a login runs or is served.',

@@ -88,7 +88,10 @@ const TOKEN_VUS = Math.round(positive(opt['token-vus'], 16));
 const CONNECTIONS = Math.round(positive(opt.connections, 16));
 const WARMUP_S = positive(opt.warmup, 3);
 const MEASURE_S = positive(opt.measure, 10);
-const only = opt.only?.split(',').map((s) => s.trim().toUpperCase()).filter(Boolean);
+const only = opt.only
+  ?.split(',')
+  .map((s) => s.trim().toUpperCase())
+  .filter(Boolean);
 
 /**
  * S1-totp: a TOTP code is accepted once per user per 30-s step, so its users must outnumber the
@@ -129,7 +132,10 @@ const RUN_BUDGET_MS = short ? 4 * 60_000 : 15 * 60_000;
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
-for (const [name, url] of [['BENCH_DATABASE_URL', DATABASE_URL], ['BENCH_REDIS_URL', REDIS_URL]] as const) {
+for (const [name, url] of [
+  ['BENCH_DATABASE_URL', DATABASE_URL],
+  ['BENCH_REDIS_URL', REDIS_URL],
+] as const) {
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(new URL(url).hostname)) throw new Error(`${name} must point at loopback, got ${url}`);
 }
 
@@ -156,7 +162,11 @@ let cleaned: Promise<void> | undefined;
 async function dropSchema(): Promise<void> {
   const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3000 });
   await client.connect();
-  try { await client.query(`drop schema if exists "${SCHEMA}" cascade`); } finally { await client.end(); }
+  try {
+    await client.query(`drop schema if exists "${SCHEMA}" cascade`);
+  } finally {
+    await client.end();
+  }
 }
 
 async function deleteRedisKeys(): Promise<number> {
@@ -240,7 +250,12 @@ interface ScenarioResult {
   latencyMs: { p50: number; p95?: number; p99: number; mean: number; max: number };
   stepsMs?: Record<string, LatencySummary>;
   serverCpu: {
-    cpuMs: number; cpuMsPerOp: number; opsPerCpuSecond: number; utilisation: number; eventLoopUtilisation: number; pinned: boolean;
+    cpuMs: number;
+    cpuMsPerOp: number;
+    opsPerCpuSecond: number;
+    utilisation: number;
+    eventLoopUtilisation: number;
+    pinned: boolean;
     /** Share of the server's core used by other processes (PostgreSQL, Redis, anything else on the machine). */
     otherLoadOnServerCore?: number;
   };
@@ -268,7 +283,12 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
       const { rec, wallMs } = await closedLoop(s.concurrency, phase, s.op);
       const lat = summarize(rec.latencies);
       return {
-        ok: rec.ok, non2xx: rec.non2xx, errors: rec.errors, wallMs, statuses: rec.statuses, samples: rec.samples,
+        ok: rec.ok,
+        non2xx: rec.non2xx,
+        errors: rec.errors,
+        wallMs,
+        statuses: rec.statuses,
+        samples: rec.samples,
         latency: { p50: lat.p50, p95: lat.p95, p99: lat.p99, mean: lat.mean, max: lat.max },
         steps: rec.steps.size ? Object.fromEntries([...rec.steps].map(([k, v]) => [k, summarize(v)])) : undefined,
       };
@@ -300,8 +320,14 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const redisPerOp = diffPerOp(stats1.redis, stats0.redis, ops);
   const isIdp = s.target.label === 'idp';
   return {
-    id: s.id, title: s.title, server: s.target.label, concurrency: s.concurrency, phase: measure,
-    ok: r.ok, non2xx: r.non2xx, errors: r.errors,
+    id: s.id,
+    title: s.title,
+    server: s.target.label,
+    concurrency: s.concurrency,
+    phase: measure,
+    ok: r.ok,
+    non2xx: r.non2xx,
+    errors: r.errors,
     ...(r.statuses && Object.keys(r.statuses).length ? { statuses: r.statuses } : {}),
     ...(r.samples?.length ? { errorSamples: r.samples } : {}),
     wallMs: r.wallMs,
@@ -309,12 +335,19 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     latencyMs: r.latency,
     ...(r.steps ? { stepsMs: r.steps } : {}),
     serverCpu: {
-      cpuMs, cpuMsPerOp: cpuMs / ops, opsPerCpuSecond: (ops * 1000) / cpuMs, utilisation: cpuMs / r.wallMs,
-      eventLoopUtilisation: eluTotal > 0 ? eluActive / eluTotal : NaN, pinned: s.child.pinned,
+      cpuMs,
+      cpuMsPerOp: cpuMs / ops,
+      opsPerCpuSecond: (ops * 1000) / cpuMs,
+      utilisation: cpuMs / r.wallMs,
+      eventLoopUtilisation: eluTotal > 0 ? eluActive / eluTotal : NaN,
+      pinned: s.child.pinned,
       ...(s.child.pinned ? { otherLoadOnServerCore: Math.max(0, (core1 - core0 - cpuMs) / r.wallMs) } : {}),
     },
     serverMemory: {
-      rssBeforeMb: mb(proc0.rssKb), rssAfterMb: mb(proc1.rssKb), peakRssMb: mb(proc1.hwmKb), peakIsPerScenario: peakReset,
+      rssBeforeMb: mb(proc0.rssKb),
+      rssAfterMb: mb(proc1.rssKb),
+      peakRssMb: mb(proc1.hwmKb),
+      peakIsPerScenario: peakReset,
       heapUsedMb: stats1.memory.heapUsed / 1048576,
     },
     ...(isIdp && !opt['no-store-counters'] ? { stores: { pgPerOp: sum(pgPerOp), redisPerOp: sum(redisPerOp), pg: pgPerOp, redis: redisPerOp } } : {}),
@@ -327,22 +360,41 @@ function printScenario(r: ScenarioResult): void {
   const l = r.latencyMs;
   const phase = 'seconds' in r.phase ? `${r.phase.seconds} s` : `${r.phase.count} ops`;
   console.log(`\n${r.id}  ${r.title}  [${r.concurrency} ${r.id.startsWith('S5') ? 'connections' : 'VUs'}, ${phase}]`);
-  console.log(`  ${num(r.throughput)} ops/s   p50 ${num(l.p50, 2)} ms   ${l.p95 !== undefined ? `p95 ${num(l.p95, 2)} ms   ` : ''}p99 ${num(l.p99, 2)} ms   max ${num(l.max, 1)} ms   ok ${r.ok}   non-2xx ${r.non2xx}   errors ${r.errors}`);
+  console.log(
+    `  ${num(r.throughput)} ops/s   p50 ${num(l.p50, 2)} ms   ${l.p95 !== undefined ? `p95 ${num(l.p95, 2)} ms   ` : ''}p99 ${num(l.p99, 2)} ms   max ${num(l.max, 1)} ms   ok ${r.ok}   non-2xx ${r.non2xx}   errors ${r.errors}`,
+  );
   if (r.statuses) console.log(`  statuses: ${JSON.stringify(r.statuses)}`);
   if (r.errorSamples) console.log(`  first failures: ${r.errorSamples.join(' | ')}`);
   const c = r.serverCpu;
   const m = r.serverMemory;
-  console.log(`  server: ${num(c.cpuMsPerOp, 3)} CPU-ms/op (${num(c.opsPerCpuSecond, 0)} ops per CPU-second), ${pct(c.utilisation)} of a core, event loop ${pct(c.eventLoopUtilisation)} busy${c.otherLoadOnServerCore !== undefined ? `, other processes took ${pct(c.otherLoadOnServerCore)} of that core` : ''}`);
-  console.log(`  memory: RSS ${num(m.rssBeforeMb, 0)} → ${num(m.rssAfterMb, 0)} MB, peak ${num(m.peakRssMb, 0)} MB${m.peakIsPerScenario ? '' : ' (since start)'}, heap ${num(m.heapUsedMb, 0)} MB   generator ${pct(r.generator.cpuUtilisation)} of its core`);
+  console.log(
+    `  server: ${num(c.cpuMsPerOp, 3)} CPU-ms/op (${num(c.opsPerCpuSecond, 0)} ops per CPU-second), ${pct(c.utilisation)} of a core, event loop ${pct(c.eventLoopUtilisation)} busy${c.otherLoadOnServerCore !== undefined ? `, other processes took ${pct(c.otherLoadOnServerCore)} of that core` : ''}`,
+  );
+  console.log(
+    `  memory: RSS ${num(m.rssBeforeMb, 0)} → ${num(m.rssAfterMb, 0)} MB, peak ${num(m.peakRssMb, 0)} MB${m.peakIsPerScenario ? '' : ' (since start)'}, heap ${num(m.heapUsedMb, 0)} MB   generator ${pct(r.generator.cpuUtilisation)} of its core`,
+  );
   if (r.stores) {
-    const top = (o: Record<string, number>) => Object.entries(o).slice(0, 8).map(([k, v]) => `${k} ${num(v, 2)}`).join(', ');
+    const top = (o: Record<string, number>) =>
+      Object.entries(o)
+        .slice(0, 8)
+        .map(([k, v]) => `${k} ${num(v, 2)}`)
+        .join(', ');
     console.log(`  per op: ${num(r.stores.pgPerOp, 2)} PostgreSQL queries (${top(r.stores.pg) || '-'})`);
     console.log(`          ${num(r.stores.redisPerOp, 2)} Redis commands (${top(r.stores.redis) || '-'})`);
   }
   if (r.stepsMs) {
-    console.log(`  steps (p50 / p99 ms): ${Object.entries(r.stepsMs).map(([k, v]) => `${k} ${num(v.p50, 1)} / ${num(v.p99, 1)}`).join(', ')}`);
+    console.log(
+      `  steps (p50 / p99 ms): ${Object.entries(r.stepsMs)
+        .map(([k, v]) => `${k} ${num(v.p50, 1)} / ${num(v.p99, 1)}`)
+        .join(', ')}`,
+    );
   }
-  if (Object.keys(r.info).length) console.log(`  ${Object.entries(r.info).map(([k, v]) => `${k}: ${String(v)}`).join(', ')}`);
+  if (Object.keys(r.info).length)
+    console.log(
+      `  ${Object.entries(r.info)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join(', ')}`,
+    );
   if (r.generator.cpuUtilisation > 0.9) console.log('  WARNING: the load generator used > 90 % of its core; the numbers may be generator-bound');
 }
 
@@ -353,22 +405,30 @@ function printScenario(r: ScenarioResult): void {
 type StepCpu = Record<string, { cpuMs: number; calls: number }>;
 
 async function stepCpu(
-  child: ServerChild, target: Target, stepsFor: ((i: number) => StepHandler) | undefined, n: number,
+  child: ServerChild,
+  target: Target,
+  stepsFor: ((i: number) => StepHandler) | undefined,
+  n: number,
   totpStepsFor?: (i: number) => StepHandler,
 ): Promise<{ steps: StepCpu; totpLogin?: StepCpu; ipcMs: number }> {
   let ipc = 0;
-  for (let i = 0; i < 20; i++) { const a = await child.cpuMs(); ipc += (await child.cpuMs()) - a; }
+  for (let i = 0; i < 20; i++) {
+    const a = await child.cpuMs();
+    ipc += (await child.cpuMs()) - a;
+  }
   const ipcMs = ipc / 20;
   const acc: StepCpu = {};
-  const accounting = (into: StepCpu) => async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
-    const a = await child.cpuMs();
-    const result = await fn();
-    const d = (await child.cpuMs()) - a - ipcMs;
-    const e = (into[step] ??= { cpuMs: 0, calls: 0 });
-    e.cpuMs += d;
-    e.calls += 1;
-    return result;
-  };
+  const accounting =
+    (into: StepCpu) =>
+    async <T>(step: string, fn: () => Promise<T>): Promise<T> => {
+      const a = await child.cpuMs();
+      const result = await fn();
+      const d = (await child.cpuMs()) - a - ipcMs;
+      const e = (into[step] ??= { cpuMs: 0, calls: 0 });
+      e.cpuMs += d;
+      e.calls += 1;
+      return result;
+    };
   const around = accounting(acc);
   for (let i = 0; i < n; i++) await login(target, { onStep: stepsFor?.(i), around });
   // The password + TOTP login (S1-totp), accounted apart: its password POST ends in the MFA challenge.
@@ -394,7 +454,9 @@ async function stepCpu(
 
 async function adminPost(base: string, pathname: string, body: unknown): Promise<Record<string, unknown>> {
   const res = await fetch(`${base}${pathname}`, {
-    method: 'POST', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
     signal: AbortSignal.timeout(15_000),
   });
   const text = await res.text();
@@ -407,8 +469,16 @@ async function makeTarget(child: ServerChild, label: 'idp' | 'bare', connections
   if (res.status !== 200) throw new Error(`${label}: discovery ${res.status}`);
   const d = (await res.json()) as Record<string, string>;
   return {
-    label, pool: createPool(child.url, connections), url: child.url, issuer: child.issuer,
-    paths: { authorization: pathOf(d.authorization_endpoint!), token: pathOf(d.token_endpoint!), jwks: pathOf(d.jwks_uri!), discovery: '/.well-known/openid-configuration' },
+    label,
+    pool: createPool(child.url, connections),
+    url: child.url,
+    issuer: child.issuer,
+    paths: {
+      authorization: pathOf(d.authorization_endpoint!),
+      token: pathOf(d.token_endpoint!),
+      jwks: pathOf(d.jwks_uri!),
+      discovery: '/.well-known/openid-configuration',
+    },
     client: { id: CLIENT_ID, secret: CLIENT_SECRET, redirectUri: REDIRECT_URI, authorization: basicAuth(CLIENT_ID, CLIENT_SECRET) },
     apiResource: `${child.issuer}/api`,
   };
@@ -421,7 +491,9 @@ function gitCommit(): string | undefined {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: projectRoot, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations', 'config'], { cwd: projectRoot, encoding: 'utf8' }).trim();
     return dirty ? `${head}+uncommitted changes in src/migrations/config` : head;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,26 +506,54 @@ async function main(): Promise<void> {
   if (canPin) pin(process.pid, `1-${cpus - 1}`);
   if (cpuProfDir) fs.mkdirSync(cpuProfDir, { recursive: true });
 
-  console.log(`bench ${short ? '--short' : `default (${WARMUP_S} s warmup + ${MEASURE_S} s per scenario)`}; ${cpus} CPUs; servers ${canPin ? 'pinned to core 0, generator on the rest' : 'NOT pinned (no taskset or 1 CPU)'}`);
+  console.log(
+    `bench ${short ? '--short' : `default (${WARMUP_S} s warmup + ${MEASURE_S} s per scenario)`}; ${cpus} CPUs; servers ${canPin ? 'pinned to core 0, generator on the rest' : 'NOT pinned (no taskset or 1 CPU)'}`,
+  );
   const load = os.loadavg();
   console.log(`PostgreSQL schema ${SCHEMA}, Redis prefix ${REDIS_PREFIX}; load average ${load.map((v) => v.toFixed(2)).join(' ')}`);
-  if (load[0]! > cpus * 0.5) console.log(`WARNING: the machine is busy (1-min load ${load[0]!.toFixed(1)} on ${cpus} CPUs): expect noisy numbers; CPU-ms/op is the steadier figure`);
+  if (load[0]! > cpus * 0.5)
+    console.log(`WARNING: the machine is busy (1-min load ${load[0]!.toFixed(1)} on ${cpus} CPUs): expect noisy numbers; CPU-ms/op is the steadier figure`);
 
   const lifetime = String(RUN_BUDGET_MS + 60_000);
-  const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('IDP_') && !k.startsWith('BENCH_') && ![
-    'PORT', 'ISSUER', 'LOG_LEVEL', 'DATABASE_URL', 'REDIS_URL', 'REDIS_CLUSTER_NODES', 'ENCRYPTION_KEY', 'BOOTSTRAP_API_KEY', 'TRUSTED_PROXIES', 'DATA_DIR', 'NODE_OPTIONS',
-  ].includes(k)));
+  const baseEnv: NodeJS.ProcessEnv = Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) =>
+        !k.startsWith('IDP_') &&
+        !k.startsWith('BENCH_') &&
+        ![
+          'PORT',
+          'ISSUER',
+          'LOG_LEVEL',
+          'DATABASE_URL',
+          'REDIS_URL',
+          'REDIS_CLUSTER_NODES',
+          'ENCRYPTION_KEY',
+          'BOOTSTRAP_API_KEY',
+          'TRUSTED_PROXIES',
+          'DATA_DIR',
+          'NODE_OPTIONS',
+        ].includes(k),
+    ),
+  );
 
   const t0 = performance.now();
   const idpChild = await spawnServer('idp', 'bench/servers/idp.ts', {
     cpus: serverCpus,
     env: {
-      ...baseEnv, NODE_ENV: 'production', PORT: '0', LOG_LEVEL: 'info',
-      DATABASE_URL, IDP_DATABASE_SCHEMA: SCHEMA, REDIS_URL, IDP_REDIS_KEY_PREFIX: REDIS_PREFIX,
-      ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'), BOOTSTRAP_API_KEY: ADMIN_KEY,
+      ...baseEnv,
+      NODE_ENV: 'production',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL,
+      IDP_DATABASE_SCHEMA: SCHEMA,
+      REDIS_URL,
+      IDP_REDIS_KEY_PREFIX: REDIS_PREFIX,
+      ENCRYPTION_KEY: crypto.randomBytes(32).toString('base64'),
+      BOOTSTRAP_API_KEY: ADMIN_KEY,
       // The per-IP login limit (60/min by default) would throttle S1 from a single loopback address.
       IDP_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE: '1000000000',
-      BENCH_MAX_LIFETIME_MS: lifetime, BENCH_COUNT_STORE: opt['no-store-counters'] ? '0' : '1',
+      BENCH_MAX_LIFETIME_MS: lifetime,
+      BENCH_COUNT_STORE: opt['no-store-counters'] ? '0' : '1',
     },
   });
   children.push(idpChild);
@@ -461,14 +561,28 @@ async function main(): Promise<void> {
 
   // Seed through the admin API: the real client and user creation paths (argon2id hashing included).
   await adminPost(idpChild.url, '/api/v1/clients', {
-    client_id: CLIENT_ID, client_secret: CLIENT_SECRET, client_name: 'bench', first_party: true, redirect_uris: [REDIRECT_URI],
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    client_name: 'bench',
+    first_party: true,
+    redirect_uris: [REDIRECT_URI],
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
   });
   const users = Math.max(LOGIN_VUS, TOKEN_VUS);
   for (let i = 0; i < users; i += 4) {
-    await Promise.all(Array.from({ length: Math.min(4, users - i) }, (_, j) => adminPost(idpChild.url, '/api/v1/users', {
-      user: { external_id: `bench-${runId}-${i + j}`, username: usernameOf(i + j), email: `${usernameOf(i + j)}@example.test`, email_verified: true, password: PASSWORD },
-    })));
+    await Promise.all(
+      Array.from({ length: Math.min(4, users - i) }, (_, j) =>
+        adminPost(idpChild.url, '/api/v1/users', {
+          user: {
+            external_id: `bench-${runId}-${i + j}`,
+            username: usernameOf(i + j),
+            email: `${usernameOf(i + j)}@example.test`,
+            email_verified: true,
+            password: PASSWORD,
+          },
+        }),
+      ),
+    );
   }
   console.log(`seeded 1 first-party client and ${users} users`);
 
@@ -481,7 +595,9 @@ async function main(): Promise<void> {
     const ts = performance.now();
     const seeded = await idpChild.seedTotp({ count: n, usernamePrefix: `bench-totp-${runId}-`, externalIdPrefix: `bench-totp-${runId}-`, password: PASSWORD });
     totpPool = new TotpUserPool(seeded, PASSWORD);
-    console.log(`seeded ${n} users with a confirmed TOTP in ${num((performance.now() - ts) / 1000)} s (S1-totp: none logs in twice within one 30-s step${opt['totp-users'] ? '' : ` up to ${short ? 'the --short login count' : `${TOTP_MAX_RATE} logins/s`}`})`);
+    console.log(
+      `seeded ${n} users with a confirmed TOTP in ${num((performance.now() - ts) / 1000)} s (S1-totp: none logs in twice within one 30-s step${opt['totp-users'] ? '' : ` up to ${short ? 'the --short login count' : `${TOTP_MAX_RATE} logins/s`}`})`,
+    );
   }
   const idp = await makeTarget(idpChild, 'idp', Math.max(LOGIN_VUS, TOKEN_VUS));
 
@@ -490,7 +606,14 @@ async function main(): Promise<void> {
   if (!opt['no-bare']) {
     bareChild = await spawnServer('bare', 'bench/servers/bare.ts', {
       cpus: serverCpus,
-      env: { ...baseEnv, NODE_ENV: 'production', BENCH_CLIENT_ID: CLIENT_ID, BENCH_CLIENT_SECRET: CLIENT_SECRET, BENCH_REDIRECT_URI: REDIRECT_URI, BENCH_MAX_LIFETIME_MS: lifetime },
+      env: {
+        ...baseEnv,
+        NODE_ENV: 'production',
+        BENCH_CLIENT_ID: CLIENT_ID,
+        BENCH_CLIENT_SECRET: CLIENT_SECRET,
+        BENCH_REDIRECT_URI: REDIRECT_URI,
+        BENCH_MAX_LIFETIME_MS: lifetime,
+      },
     });
     children.push(bareChild);
     bare = await makeTarget(bareChild, 'bare', Math.max(LOGIN_VUS, TOKEN_VUS));
@@ -501,13 +624,21 @@ async function main(): Promise<void> {
   const s1 = (id: string, title: string, child: ServerChild, target: Target, stepsFor: ((vu: number) => StepHandler) | undefined): Scenario => {
     const info: Record<string, unknown> = {};
     return {
-      id, title, child, target, kind: 'login', concurrency: LOGIN_VUS, info,
+      id,
+      title,
+      child,
+      target,
+      kind: 'login',
+      concurrency: LOGIN_VUS,
+      info,
       setup: async () => {
         const tokens = await login(target, { onStep: stepsFor?.(0) });
         info.accessToken = formatOf(tokens.access_token);
         info.idToken = formatOf(tokens.id_token);
       },
-      op: async (vu, rec) => { await login(target, { onStep: stepsFor?.(vu), rec }); },
+      op: async (vu, rec) => {
+        await login(target, { onStep: stepsFor?.(vu), rec });
+      },
     };
   };
 
@@ -515,11 +646,19 @@ async function main(): Promise<void> {
     const chains: { refreshToken: string }[] = [];
     const info: Record<string, unknown> = {};
     return {
-      id, title, child, target, kind: 'token', concurrency: TOKEN_VUS, info,
+      id,
+      title,
+      child,
+      target,
+      kind: 'token',
+      concurrency: TOKEN_VUS,
+      info,
       // One login per virtual user (outside the measurement) starts its refresh-token chain.
       setup: async () => {
         const tokens = await Promise.all(Array.from({ length: TOKEN_VUS }, (_, vu) => login(target, { onStep: stepsFor?.(vu) })));
-        tokens.forEach((t, vu) => { chains[vu] = { refreshToken: t.refresh_token }; });
+        tokens.forEach((t, vu) => {
+          chains[vu] = { refreshToken: t.refresh_token };
+        });
         const first = await refresh(target, chains[0]!);
         info.accessToken = formatOf(first.access_token) satisfies TokenFormat;
         info.idToken = formatOf(first.id_token);
@@ -539,14 +678,31 @@ async function main(): Promise<void> {
   const s3 = (id: string, title: string, child: ServerChild, target: Target): Scenario => {
     const info: Record<string, unknown> = {};
     return {
-      id, title, child, target, kind: 'token', concurrency: TOKEN_VUS, info,
-      setup: async () => { info.accessToken = formatOf((await clientCredentials(target)).access_token); },
-      op: async () => { await clientCredentials(target); },
+      id,
+      title,
+      child,
+      target,
+      kind: 'token',
+      concurrency: TOKEN_VUS,
+      info,
+      setup: async () => {
+        info.accessToken = formatOf((await clientCredentials(target)).access_token);
+      },
+      op: async () => {
+        await clientCredentials(target);
+      },
     };
   };
 
   const s5 = (id: string, title: string, child: ServerChild, target: Target, pathname: string): Scenario => ({
-    id, title, child, target, kind: 'static', concurrency: CONNECTIONS, cannonPath: pathname, info: {},
+    id,
+    title,
+    child,
+    target,
+    kind: 'static',
+    concurrency: CONNECTIONS,
+    cannonPath: pathname,
+    info: {},
   });
 
   const idpSteps = (vu: number) => passwordStep(usernameOf(vu % users), PASSWORD);
@@ -558,7 +714,9 @@ async function main(): Promise<void> {
     sc.info.totpUsers = pool.size;
     const op = sc.op!;
     sc.op = async (vu, rec) => {
-      try { await op(vu, rec); } finally {
+      try {
+        await op(vu, rec);
+      } finally {
         sc.info.maxLoginsPerTotpStep = pool.maxPerStep;
         if (pool.exhausted) sc.info.poolExhausted = pool.exhausted;
       }
@@ -590,7 +748,9 @@ async function main(): Promise<void> {
   // The password check's share of a login, measured on the same pinned core in this run, so the
   // login overhead without it can be read off the results.
   const argon2 = await idpChild.argon2(ARGON2_VERIFIES);
-  console.log(`\nargon2id verify (ours, same pinned core, this run, mean of ${ARGON2_VERIFIES}): ${num(argon2.cpuMs, 2)} CPU-ms, ${num(argon2.wallMs, 2)} ms wall`);
+  console.log(
+    `\nargon2id verify (ours, same pinned core, this run, mean of ${ARGON2_VERIFIES}): ${num(argon2.cpuMs, 2)} CPU-ms, ${num(argon2.wallMs, 2)} ms wall`,
+  );
 
   // ---- Per-request CPU
   let stepCpuResult: { idp: StepCpu; idpTotpLogin?: StepCpu; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
@@ -598,14 +758,25 @@ async function main(): Promise<void> {
     const n = STEP_CPU_CALLS;
     const ours = await stepCpu(idpChild, idp, idpSteps, n, totpSteps);
     const ref = bare ? await stepCpu(bareChild!, bare, undefined, n) : undefined;
-    stepCpuResult = { idp: ours.steps, ...(ours.totpLogin ? { idpTotpLogin: ours.totpLogin } : {}), ...(ref ? { bare: ref.steps } : {}), ipcMs: ours.ipcMs, calls: n };
+    stepCpuResult = {
+      idp: ours.steps,
+      ...(ours.totpLogin ? { idpTotpLogin: ours.totpLogin } : {}),
+      ...(ref ? { bare: ref.steps } : {}),
+      ipcMs: ours.ipcMs,
+      calls: n,
+    };
     console.log(`\nServer CPU per request, one request at a time (mean of ${n}; login steps in flow order)\n`);
     const names = [...new Set([...Object.keys(ours.steps), ...Object.keys(ref?.steps ?? {})])];
-    console.log(table(['request', 'ours CPU-ms', 'bare CPU-ms', 'ours − bare'], names.map((k) => {
-      const o = ours.steps[k]?.cpuMs;
-      const b = ref?.steps[k]?.cpuMs;
-      return [k, num(o, 3), num(b, 3), o !== undefined && b !== undefined ? num(o - b, 3) : '-'];
-    })));
+    console.log(
+      table(
+        ['request', 'ours CPU-ms', 'bare CPU-ms', 'ours − bare'],
+        names.map((k) => {
+          const o = ours.steps[k]?.cpuMs;
+          const b = ref?.steps[k]?.cpuMs;
+          return [k, num(o, 3), num(b, 3), o !== undefined && b !== undefined ? num(o - b, 3) : '-'];
+        }),
+      ),
+    );
     const loginSteps = ['authorize', 'interaction', 'password', 'resume', 'token'];
     const total = (st: StepCpu) => loginSteps.reduce((a, k) => a + (st[k]?.cpuMs ?? 0) * ((st[k]?.calls ?? 0) / n), 0);
     console.log(`whole login: ours ${num(total(ours.steps), 2)} CPU-ms${ref ? `, bare ${num(total(ref.steps), 2)} CPU-ms (no password step)` : ''}`);
@@ -613,7 +784,12 @@ async function main(): Promise<void> {
       const t = ours.totpLogin;
       const all = Object.values(t).reduce((a, v) => a + v.cpuMs * (v.calls / n), 0);
       console.log(`\nPassword + TOTP login (S1-totp flow), one request at a time (mean of ${n})\n`);
-      console.log(table(['request', 'ours CPU-ms', 'password-only login'], Object.entries(t).map(([k, v]) => [k, num(v.cpuMs, 3), num(ours.steps[k]?.cpuMs, 3)])));
+      console.log(
+        table(
+          ['request', 'ours CPU-ms', 'password-only login'],
+          Object.entries(t).map(([k, v]) => [k, num(v.cpuMs, 3), num(ours.steps[k]?.cpuMs, 3)]),
+        ),
+      );
       console.log(`whole login with TOTP: ${num(all, 2)} CPU-ms (password-only: ${num(total(ours.steps), 2)} CPU-ms)`);
     }
   }
@@ -621,14 +797,26 @@ async function main(): Promise<void> {
   // ---- Summary
   const byId = new Map(results.map((r) => [r.id, r]));
   console.log(`\nSummary (server pinned to one core: ops/s are per core; "core %" = server CPU / wall time; "others %" = other processes on that core)\n`);
-  console.log(table(
-    ['scenario', 'ops/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU-ms/op', 'ops/CPU-s', 'core %', 'others %', 'peak RSS MB', 'pg/op', 'redis/op'],
-    results.map((r) => [
-      r.id, num(r.throughput), num(r.latencyMs.p50, 2), num(r.latencyMs.p99, 2), r.non2xx, r.errors, num(r.serverCpu.cpuMsPerOp, 3),
-      num(r.serverCpu.opsPerCpuSecond, 0), pct(r.serverCpu.utilisation), pct(r.serverCpu.otherLoadOnServerCore), num(r.serverMemory.peakRssMb, 0),
-      r.stores ? num(r.stores.pgPerOp, 2) : '-', r.stores ? num(r.stores.redisPerOp, 2) : '-',
-    ]),
-  ));
+  console.log(
+    table(
+      ['scenario', 'ops/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'CPU-ms/op', 'ops/CPU-s', 'core %', 'others %', 'peak RSS MB', 'pg/op', 'redis/op'],
+      results.map((r) => [
+        r.id,
+        num(r.throughput),
+        num(r.latencyMs.p50, 2),
+        num(r.latencyMs.p99, 2),
+        r.non2xx,
+        r.errors,
+        num(r.serverCpu.cpuMsPerOp, 3),
+        num(r.serverCpu.opsPerCpuSecond, 0),
+        pct(r.serverCpu.utilisation),
+        pct(r.serverCpu.otherLoadOnServerCore),
+        num(r.serverMemory.peakRssMb, 0),
+        r.stores ? num(r.stores.pgPerOp, 2) : '-',
+        r.stores ? num(r.stores.redisPerOp, 2) : '-',
+      ]),
+    ),
+  );
 
   const ratios = ['S2', 'S3', 'S5-discovery', 'S5-jwks'].flatMap((id) => {
     const ours = byId.get(id);
@@ -638,7 +826,12 @@ async function main(): Promise<void> {
   });
   if (ratios.length) {
     console.log('\nOurs vs bare oidc-provider (same core, same run)\n');
-    console.log(table(['scenario', 'throughput ours/bare', 'CPU-ms/op bare/ours'], ratios.map((r) => [r.id, pct(r.throughput), pct(r.cpuEfficiency)])));
+    console.log(
+      table(
+        ['scenario', 'throughput ours/bare', 'CPU-ms/op bare/ours'],
+        ratios.map((r) => [r.id, pct(r.throughput), pct(r.cpuEfficiency)]),
+      ),
+    );
   }
 
   const loginCpu = (id: string) => byId.get(id)?.serverCpu.cpuMsPerOp;
@@ -649,7 +842,12 @@ async function main(): Promise<void> {
   });
   if (withoutArgon2.length) {
     console.log('\nLogin CPU minus one argon2id verify (same run)\n');
-    console.log(table(['scenario', 'CPU-ms/op − argon2id', '× S1-bare CPU-ms/op'], withoutArgon2.map((r) => [r.id, num(r.cpuMs, 3), r.timesBare === undefined ? '-' : num(r.timesBare, 2)])));
+    console.log(
+      table(
+        ['scenario', 'CPU-ms/op − argon2id', '× S1-bare CPU-ms/op'],
+        withoutArgon2.map((r) => [r.id, num(r.cpuMs, 3), r.timesBare === undefined ? '-' : num(r.timesBare, 2)]),
+      ),
+    );
   }
 
   const ratioOf = (id: string) => ratios.find((r) => r.id === id)?.throughput;
@@ -662,25 +860,57 @@ async function main(): Promise<void> {
     { goal: 'S3 ≥ 70 % of bare oidc-provider', value: ratioOf('S3'), target: 0.7, unit: 'ratio' },
     { goal: 'S5 discovery ≥ 8,000/s (stock)', value: byId.get('S5-discovery')?.throughput, target: 8000, unit: '/s' },
     { goal: 'S5 JWKS ≥ 8,000/s (stock)', value: byId.get('S5-jwks')?.throughput, target: 8000, unit: '/s' },
-  ].filter((g) => g.value !== undefined).map((g) => ({ ...g, met: g.value! >= g.target }));
+  ]
+    .filter((g) => g.value !== undefined)
+    .map((g) => ({ ...g, met: g.value! >= g.target }));
   console.log('\nGoals (throughput is reported, not gated)\n');
-  console.log(table(['goal', 'measured', 'met'], goals.map((g) => [g.goal, g.unit === 'ratio' ? pct(g.value) : `${num(g.value)}${g.unit}`, g.met ? 'yes' : 'NO'])));
+  console.log(
+    table(
+      ['goal', 'measured', 'met'],
+      goals.map((g) => [g.goal, g.unit === 'ratio' ? pct(g.value) : `${num(g.value)}${g.unit}`, g.met ? 'yes' : 'NO']),
+    ),
+  );
   console.log('Latency goals apply at 70 % load in an open loop; these closed-loop runs are at saturation, so their p99s are not comparable.');
 
   fs.mkdirSync(resultsDir, { recursive: true });
   const file = path.join(resultsDir, `${stamp}.json`);
-  fs.writeFileSync(file, `${JSON.stringify({
-    startedAt: startedAt.toISOString(),
-    profile: short ? 'short' : 'default',
-    options: { loginVus: LOGIN_VUS, totpUsers: totpPool?.size, tokenVus: TOKEN_VUS, connections: CONNECTIONS, warmupSeconds: short ? undefined : WARMUP_S, measureSeconds: short ? undefined : MEASURE_S, only },
-    environment: {
-      commit: gitCommit(), node: process.version, cpus, cpuModel: os.cpus()[0]?.model, loadavgAtStart: load, loadavgAtEnd: os.loadavg(), serverPinnedTo: serverCpus ?? null,
-      uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
-    },
-    results, ratios, goals, argon2: { verifies: ARGON2_VERIFIES, ...argon2 }, loginCpuWithoutArgon2: withoutArgon2,
-    ...(stepCpuResult ? { serverCpuPerRequest: stepCpuResult } : {}),
-    ...(cpuProfDir ? { cpuProfiles: path.relative(projectRoot, cpuProfDir) } : {}),
-  }, null, 2)}\n`);
+  fs.writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: startedAt.toISOString(),
+        profile: short ? 'short' : 'default',
+        options: {
+          loginVus: LOGIN_VUS,
+          totpUsers: totpPool?.size,
+          tokenVus: TOKEN_VUS,
+          connections: CONNECTIONS,
+          warmupSeconds: short ? undefined : WARMUP_S,
+          measureSeconds: short ? undefined : MEASURE_S,
+          only,
+        },
+        environment: {
+          commit: gitCommit(),
+          node: process.version,
+          cpus,
+          cpuModel: os.cpus()[0]?.model,
+          loadavgAtStart: load,
+          loadavgAtEnd: os.loadavg(),
+          serverPinnedTo: serverCpus ?? null,
+          uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+        },
+        results,
+        ratios,
+        goals,
+        argon2: { verifies: ARGON2_VERIFIES, ...argon2 },
+        loginCpuWithoutArgon2: withoutArgon2,
+        ...(stepCpuResult ? { serverCpuPerRequest: stepCpuResult } : {}),
+        ...(cpuProfDir ? { cpuProfiles: path.relative(projectRoot, cpuProfDir) } : {}),
+      },
+      null,
+      2,
+    )}\n`,
+  );
   console.log(`\nresults written to ${path.relative(projectRoot, file)}`);
 }
 
@@ -689,7 +919,7 @@ try {
   await main();
 } catch (err) {
   exitCode = 1;
-  console.error('\nbench failed:', err instanceof Error ? err.stack ?? err.message : err);
+  console.error('\nbench failed:', err instanceof Error ? (err.stack ?? err.message) : err);
   for (const c of children) console.error(`--- last output of ${c.label} ---\n${c.logTail()}`);
 } finally {
   await cleanup();

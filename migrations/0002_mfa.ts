@@ -2,7 +2,8 @@ import { sql, type Kysely } from 'kysely';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are frozen and must not depend on today's table types */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.createTable('credentials')
+  await db.schema
+    .createTable('credentials')
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('kind', 'text', (c) => c.notNull())
@@ -19,13 +20,18 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await sql`create index credentials_user_kind on credentials (user_id, kind)`.execute(db);
 
-  await db.schema.alterTable('users')
+  await db.schema
+    .alterTable('users')
     .addColumn('mfa_failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
     .execute();
   await db.schema.alterTable('users').addColumn('mfa_locked_until', 'timestamptz').execute();
-  await db.schema.alterTable('users').addColumn('mfa_lock_count', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('mfa_lock_count', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
 
-  await db.schema.createTable('trusted_devices')
+  await db.schema
+    .createTable('trusted_devices')
     .addColumn('id', 'uuid', (c) => c.primaryKey().defaultTo(sql`gen_random_uuid()`))
     .addColumn('user_id', 'uuid', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('token_hash', 'text', (c) => c.notNull().unique())
@@ -40,14 +46,16 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`create index trusted_devices_user on trusted_devices (user_id)`.execute(db);
 
   // Global settings live here; organisation settings in organizations.settings.
-  await db.schema.createTable('settings')
+  await db.schema
+    .createTable('settings')
     .addColumn('scope', 'text', (c) => c.primaryKey())
     .addColumn('data', 'jsonb', (c) => c.notNull().defaultTo(sql`'{}'::jsonb`))
     .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
     .execute();
 
   // What each authentication proved, per (account, auth_time): read by the login Check and the token claims.
-  await db.schema.createTable('authn_states')
+  await db.schema
+    .createTable('authn_states')
     .addColumn('account_id', 'uuid', (c) => c.notNull())
     .addColumn('auth_time', 'bigint', (c) => c.notNull())
     .addColumn('events', 'jsonb', (c) => c.notNull())

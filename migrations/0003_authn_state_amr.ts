@@ -6,7 +6,10 @@ import { sql, type Kysely } from 'kysely';
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are frozen and must not depend on today's table types */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('authn_states').addColumn('amr', 'text', (c) => c.notNull().defaultTo('')).execute();
+  await db.schema
+    .alterTable('authn_states')
+    .addColumn('amr', 'text', (c) => c.notNull().defaultTo(''))
+    .execute();
   await sql`alter table authn_states drop constraint authn_states_pk`.execute(db);
   await sql`alter table authn_states add constraint authn_states_pk primary key (account_id, auth_time, amr)`.execute(db);
 }

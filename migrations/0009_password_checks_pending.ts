@@ -7,7 +7,10 @@ import type { Kysely } from 'kysely';
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are frozen and must not depend on today's table types */
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema.alterTable('users').addColumn('password_checks_pending', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema
+    .alterTable('users')
+    .addColumn('password_checks_pending', 'integer', (c) => c.notNull().defaultTo(0))
+    .execute();
   await db.schema.alterTable('users').addColumn('password_checks_at', 'timestamptz').execute();
 }
 

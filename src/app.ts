@@ -31,17 +31,23 @@ export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer(viewsDir, Object.fromEntries(c.factors.factors.flatMap((f): [string, string][] => [
-    [`challenge:${f.descriptor.method}`, f.challengeView],
-    ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
-  ])));
+  const views = createViewRenderer(
+    viewsDir,
+    Object.fromEntries(
+      c.factors.factors.flatMap((f): [string, string][] => [
+        [`challenge:${f.descriptor.method}`, f.challengeView],
+        ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
+      ]),
+    ),
+  );
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
   let keyedBy: object | undefined;
   app.use((_ctx, next) => {
     const provider = c.providers.current;
-    if (provider !== keyedBy) { // only after a key rotation rebuilt the provider
+    if (provider !== keyedBy) {
+      // only after a key rotation rebuilt the provider
       app.keys = provider.keys;
       keyedBy = provider;
     }
@@ -54,11 +60,16 @@ export function buildApp(c: Container): Koa {
 
   const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
   const opsPaths = new Set(['/healthz', '/readyz']);
-  app.use(async (ctx, next) => { await (opsPaths.has(ctx.path) ? ops(ctx, next) : next()); });
+  app.use(async (ctx, next) => {
+    await (opsPaths.has(ctx.path) ? ops(ctx, next) : next());
+  });
 
   const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
   const interactions = interactionRoutes({
-    kit, login: c.login, mfa: c.mfa, config: c.config,
+    kit,
+    login: c.login,
+    mfa: c.mfa,
+    config: c.config,
     limiter: createRateLimiter(c.ephemeral),
   });
   const mfa = mfaRoutes({ kit, mfa: c.mfa, factors: c.factors.factors, issuer: c.config.issuer });
@@ -67,8 +78,12 @@ export function buildApp(c: Container): Koa {
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
   const selfService = selfServiceRoutes({
     auth: { providers: c.providers, accounts: c.accounts, clients: c.clients, authnStates: c.authnStates, factors: c.factorManagement, csrf: c.csrf },
-    factors: c.factorManagement, plugins: c.factors.factors, devices: c.devices, limiter: createRateLimiter(c.ephemeral),
-    issuerName: new URL(c.config.issuer).hostname, codesPerUserPerMinute: codesPerMinute,
+    factors: c.factorManagement,
+    plugins: c.factors.factors,
+    devices: c.devices,
+    limiter: createRateLimiter(c.ephemeral),
+    issuerName: new URL(c.config.issuer).hostname,
+    codesPerUserPerMinute: codesPerMinute,
   });
 
   const api = new Router({ prefix: '/api/v1' });
@@ -81,11 +96,19 @@ export function buildApp(c: Container): Koa {
   // Our own routes live under two prefixes; everything else goes straight to the provider.
   const ours = compose([
     parseBodies(c.config.limits.jsonBodyBytes),
-    interactions.routes(), interactions.allowedMethods(), mfa.routes(), mfa.allowedMethods(),
-    selfService.routes(), selfService.allowedMethods(), api.routes(), api.allowedMethods(),
+    interactions.routes(),
+    interactions.allowedMethods(),
+    mfa.routes(),
+    mfa.allowedMethods(),
+    selfService.routes(),
+    selfService.allowedMethods(),
+    api.routes(),
+    api.allowedMethods(),
   ] as Middleware[]) as Middleware;
   const interactionAnswers = compose([noStore(), ours]);
-  app.use(async (ctx, next) => { await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next()); });
+  app.use(async (ctx, next) => {
+    await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next());
+  });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;

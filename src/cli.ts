@@ -19,21 +19,39 @@ const USAGE = `usage: npm run cli -- <command> [options]
 const { positionals, values } = parseArgs({
   allowPositionals: true,
   options: {
-    'external-id': { type: 'string' }, username: { type: 'string' }, email: { type: 'string' }, password: { type: 'string' },
-    roles: { type: 'string' }, organization: { type: 'string' }, 'redirect-uri': { type: 'string', multiple: true },
-    'client-id': { type: 'string' }, 'first-party': { type: 'boolean' }, 'grant-types': { type: 'string' },
-    name: { type: 'string' }, scopes: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'external-id': { type: 'string' },
+    username: { type: 'string' },
+    email: { type: 'string' },
+    password: { type: 'string' },
+    roles: { type: 'string' },
+    organization: { type: 'string' },
+    'redirect-uri': { type: 'string', multiple: true },
+    'client-id': { type: 'string' },
+    'first-party': { type: 'boolean' },
+    'grant-types': { type: 'string' },
+    name: { type: 'string' },
+    scopes: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   },
 });
 
 /** The operator at the console reaches every organisation. */
 const CLI: Caller = { actor: 'cli', organizationId: null };
 
-const list = (v?: string) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+const list = (v?: string) =>
+  v
+    ? v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : undefined;
 
 async function main(): Promise<void> {
   const [area, action] = positionals;
-  if (values.help || !area) { console.log(USAGE); return; }
+  if (values.help || !area) {
+    console.log(USAGE);
+    return;
+  }
   const config = loadConfig(process.env, { logLevel: process.env.LOG_LEVEL ?? 'warn' });
 
   if (area === 'migrate') {
@@ -48,27 +66,40 @@ async function main(): Promise<void> {
   try {
     const key = `${area} ${action ?? ''}`.trim();
     if (key === 'users create') {
-      const input = createUserBody.parse({ user: {
-        external_id: values['external-id'], username: values.username, email: values.email, password: values.password,
-        roles: list(values.roles), organization: values.organization,
-      } }).user;
+      const input = createUserBody.parse({
+        user: {
+          external_id: values['external-id'],
+          username: values.username,
+          email: values.email,
+          password: values.password,
+          roles: list(values.roles),
+          organization: values.organization,
+        },
+      }).user;
       const user = await c.userService.create(input, CLI);
       console.log(JSON.stringify({ id: user.id, external_id: user.externalId, status: user.status }));
     } else if (key === 'clients create') {
       const input = createClientBody.parse({
-        client_id: values['client-id'], redirect_uris: values['redirect-uri'], first_party: values['first-party'],
+        client_id: values['client-id'],
+        redirect_uris: values['redirect-uri'],
+        first_party: values['first-party'],
         grant_types: list(values['grant-types']),
       });
       console.log(JSON.stringify(await c.clientService.create(input, CLI), null, 2));
     } else if (key === 'apikeys create') {
       const scopes = list(values.scopes) ?? [];
       const bad = scopes.filter((s) => !(API_SCOPES as readonly string[]).includes(s));
-      if (!values.name || scopes.length === 0 || bad.length) throw new ConfigError(`--name and --scopes (${API_SCOPES.join(', ')}) are required${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
+      if (!values.name || scopes.length === 0 || bad.length)
+        throw new ConfigError(`--name and --scopes (${API_SCOPES.join(', ')}) are required${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
       const org = values.organization === undefined ? undefined : await c.organizations.findBySlug(values.organization);
       if (org === undefined && values.organization !== undefined) throw badRequest(`--organization: unknown organization ${values.organization}`);
       const { key: apiKey, row } = await c.apiKeys.create(values.name, scopes as ApiScope[], org?.id ?? null);
       await c.audit.record({
-        type: 'admin.apikey.created', outcome: 'success', actor: 'cli', subject: row.prefix, organizationId: org?.id ?? null,
+        type: 'admin.apikey.created',
+        outcome: 'success',
+        actor: 'cli',
+        subject: row.prefix,
+        organizationId: org?.id ?? null,
         data: { scopes, organization: org?.slug ?? null },
       });
       console.log(`API key (shown once, store it now): ${apiKey}`);

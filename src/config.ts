@@ -11,45 +11,70 @@ const positiveInt = z.coerce.number().int().positive();
 const tcpPort = z.coerce.number().int().min(0).max(65535);
 
 // Strict at every level: a misspelt setting (YAML or IDP_*) stops start-up instead of being ignored.
-export const configSchema = z.strictObject({
-  nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
-  port: tcpPort,
-  // Prometheus metrics on their own listener, loopback by default, so the public port never serves them.
-  metricsPort: z.union([z.literal('off'), tcpPort], { error: 'must be a port number (0: any free port) or "off"' }),
-  metricsHost: z.string().min(1),
-  issuer: z.url().optional(),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
-  dataDir: z.string().min(1),
-  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-  databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
-  redisUrl: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional(),
-  redisClusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).optional(),
-  redisKeyPrefix: z.string().default(''),
-  encryptionKey: z.string().optional(),
-  bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
-  trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be IP addresses or CIDRs')),
-  session: z.strictObject({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
-  ttl: z.strictObject({
-    accessTokenSeconds: positiveInt, idTokenSeconds: positiveInt, authorizationCodeSeconds: positiveInt.max(600),
-    interactionSeconds: positiveInt, refreshTokenSeconds: positiveInt, clientCredentialsSeconds: positiveInt,
-  }),
-  keys: z.strictObject({ reloadSeconds: positiveInt }),
-  lockout: z.strictObject({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),
-  mfa: z.strictObject({ attemptsPerChallenge: positiveInt.max(100), recentAuthSeconds: positiveInt }),
-  rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt }),
-  limits: z.strictObject({ jsonBodyBytes: positiveInt }),
-  apiAudience: z.string(),
-}).refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
-  message: 'must not exceed session.absoluteSeconds', path: ['session', 'idleSeconds'],
-});
+export const configSchema = z
+  .strictObject({
+    nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
+    port: tcpPort,
+    // Prometheus metrics on their own listener, loopback by default, so the public port never serves them.
+    metricsPort: z.union([z.literal('off'), tcpPort], { error: 'must be a port number (0: any free port) or "off"' }),
+    metricsHost: z.string().min(1),
+    issuer: z.url().optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    dataDir: z.string().min(1),
+    databaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+    databaseSchema: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/)
+      .optional(),
+    redisUrl: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+      .optional(),
+    redisClusterNodes: z.array(z.string().regex(/^[^:]+:\d+$/, 'must be host:port')).optional(),
+    redisKeyPrefix: z.string().default(''),
+    encryptionKey: z.string().optional(),
+    bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
+    trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be IP addresses or CIDRs')),
+    session: z.strictObject({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
+    ttl: z.strictObject({
+      accessTokenSeconds: positiveInt,
+      idTokenSeconds: positiveInt,
+      authorizationCodeSeconds: positiveInt.max(600),
+      interactionSeconds: positiveInt,
+      refreshTokenSeconds: positiveInt,
+      clientCredentialsSeconds: positiveInt,
+    }),
+    keys: z.strictObject({ reloadSeconds: positiveInt }),
+    lockout: z.strictObject({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),
+    mfa: z.strictObject({ attemptsPerChallenge: positiveInt.max(100), recentAuthSeconds: positiveInt }),
+    rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt }),
+    limits: z.strictObject({ jsonBodyBytes: positiveInt }),
+    apiAudience: z.string(),
+  })
+  .refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
+    message: 'must not exceed session.absoluteSeconds',
+    path: ['session', 'idleSeconds'],
+  });
 
 export type Config = z.infer<typeof configSchema> & { issuer: string; apiAudience: string; issuerFromPort: boolean };
 
 const ENV_MAP: Record<string, string> = {
-  NODE_ENV: 'nodeEnv', PORT: 'port', ISSUER: 'issuer', LOG_LEVEL: 'logLevel', DATABASE_URL: 'databaseUrl',
-  REDIS_URL: 'redisUrl', REDIS_CLUSTER_NODES: 'redisClusterNodes', ENCRYPTION_KEY: 'encryptionKey',
-  BOOTSTRAP_API_KEY: 'bootstrapApiKey', TRUSTED_PROXIES: 'trustedProxies', DATA_DIR: 'dataDir',
-  METRICS_PORT: 'metricsPort', METRICS_HOST: 'metricsHost',
+  NODE_ENV: 'nodeEnv',
+  PORT: 'port',
+  ISSUER: 'issuer',
+  LOG_LEVEL: 'logLevel',
+  DATABASE_URL: 'databaseUrl',
+  REDIS_URL: 'redisUrl',
+  REDIS_CLUSTER_NODES: 'redisClusterNodes',
+  ENCRYPTION_KEY: 'encryptionKey',
+  BOOTSTRAP_API_KEY: 'bootstrapApiKey',
+  TRUSTED_PROXIES: 'trustedProxies',
+  DATA_DIR: 'dataDir',
+  METRICS_PORT: 'metricsPort',
+  METRICS_HOST: 'metricsHost',
 };
 const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies']);
 
@@ -65,9 +90,17 @@ function setPath(target: Record<string, unknown>, keys: string[], value: unknown
 }
 
 function parseEnvValue(key: string, raw: string): unknown {
-  if (LIST_KEYS.has(key)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  if (LIST_KEYS.has(key))
+    return raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (raw.startsWith('[') || raw.startsWith('{')) {
-    try { return JSON.parse(raw); } catch { return raw; }
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
   }
   return raw;
 }
@@ -102,8 +135,10 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown>): Re
   const out = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
-      ? merge(b as Record<string, unknown>, v as Record<string, unknown>) : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && b && typeof b === 'object' && !Array.isArray(b)
+        ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

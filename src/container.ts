@@ -72,9 +72,10 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   if (opts.migrate !== false) await migrateToLatest(db, config.databaseSchema);
   if (database.engine === 'pglite' && !config.redisUrl) logger.info({ dataDir: config.dataDir }, 'embedded PostgreSQL (PGlite): development mode');
 
-  const redis = config.redisUrl || config.redisClusterNodes?.length
-    ? await connectRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix })
-    : undefined;
+  const redis =
+    config.redisUrl || config.redisClusterNodes?.length
+      ? await connectRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix })
+      : undefined;
   const ephemeral = redis ? createRedisEphemeralStore(redis) : createSqlEphemeralStore(db);
   const durableOidc = createSqlOidcStore(db);
 
@@ -95,18 +96,40 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.
-  const sessionTerminator = createSessionTerminator({ providers: { get current() { return providers.current; } }, sessions: createSessionRepository(db), logger });
+  const sessionTerminator = createSessionTerminator({
+    providers: {
+      get current() {
+        return providers.current;
+      },
+    },
+    sessions: createSessionRepository(db),
+    logger,
+  });
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const mfa = createMfaService({
-    accounts, credentials, clients: cachedClients, settings, factors, devices, audit, metrics, clock, config, authnStates, outcomes,
+    accounts,
+    credentials,
+    clients: cachedClients,
+    settings,
+    factors,
+    devices,
+    audit,
+    metrics,
+    clock,
+    config,
+    authnStates,
+    outcomes,
     transactions: createTransactionStore(ephemeral, config.ttl.interactionSeconds, idKey),
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
   const adapter = createAdapterClass({
-    durable: durableOidc, shortLived: redis ? createRedisOidcStore(redis) : durableOidc, clients: clientCache,
+    durable: durableOidc,
+    shortLived: redis ? createRedisOidcStore(redis) : durableOidc,
+    clients: clientCache,
     // Derived like the CSRF key, so every node finds what another stored.
-    idKey, box,
+    idKey,
+    box,
   });
   // A refresh or code exchange reads its authentication record with the token; other requests read it here.
   const stepUps = createStepUpLookup(async (key) => {
@@ -114,14 +137,21 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     return (ahead ? ahead.stepUp : (await authnStates.get(key))?.stepUp) ?? false;
   });
   const providers = await createProviderHolder({
-    config, keyStore, clients: cachedClients, logger, adapter,
+    config,
+    keyStore,
+    clients: cachedClients,
+    logger,
+    adapter,
     // A refresh or code exchange reads its account with the token; other requests read it here.
-    findAccount: createFindAccount({
-      findById: async (id) => {
-        const ahead = adapter.takeAccount(id);
-        return ahead ? ahead.account : accounts.findById(id);
+    findAccount: createFindAccount(
+      {
+        findById: async (id) => {
+          const ahead = adapter.takeAccount(id);
+          return ahead ? ahead.account : accounts.findById(id);
+        },
       },
-    }, stepUps),
+      stepUps,
+    ),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
       policy: buildInteractionPolicy({
@@ -144,21 +174,58 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   timers.forEach((t) => t.unref());
 
   return {
-    config, logger, clock, box, db, redis, ephemeral, metrics, accounts, organizations, clients, audit, keyStore, providers, apiKeys,
+    config,
+    logger,
+    clock,
+    box,
+    db,
+    redis,
+    ephemeral,
+    metrics,
+    accounts,
+    organizations,
+    clients,
+    audit,
+    keyStore,
+    providers,
+    apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers)],
-    credentials, settings, factors, devices, mfa, authnStates, factorManagement,
+    credentials,
+    settings,
+    factors,
+    devices,
+    mfa,
+    authnStates,
+    factorManagement,
     mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
     organizationService: createOrganizationService({ organizations, audit }),
     settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, settings, clock }),
-    clientService: createClientService({ clients, organizations, box, providers, audit, methods: factors.methods, changed: (id) => clientCache.invalidate(id) }),
+    clientService: createClientService({
+      clients,
+      organizations,
+      box,
+      providers,
+      audit,
+      methods: factors.methods,
+      changed: (id) => clientCache.invalidate(id),
+    }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
-      ...(redis ? [{ name: 'redis', check: async () => { await redis.ping(); } }] : []),
+      ...(redis
+        ? [
+            {
+              name: 'redis',
+              check: async () => {
+                await redis.ping();
+              },
+            },
+          ]
+        : []),
     ],
     async close() {
       timers.forEach(clearInterval);

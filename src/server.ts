@@ -20,7 +20,10 @@ export interface RunningServer {
  */
 const startingUp: http.RequestListener = (_req, res) => {
   res.writeHead(503, {
-    'content-type': 'application/json; charset=utf-8', 'retry-after': '2', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff',
+    'content-type': 'application/json; charset=utf-8',
+    'retry-after': '2',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
   });
   res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'the identity provider is starting, try again shortly' }));
 };
@@ -32,7 +35,12 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void | P
 function switchableServer(): { server: http.Server; serve(listener: Handler): void } {
   let handler: Handler = startingUp;
   const server = http.createServer((req, res) => void handler(req, res));
-  return { server, serve: (listener) => { handler = listener; } };
+  return {
+    server,
+    serve: (listener) => {
+      handler = listener;
+    },
+  };
 }
 
 /** Binds the socket; a port that is taken or forbidden is the operator's to fix, said in one line. */
@@ -45,16 +53,23 @@ async function listen(server: http.Server, what: string, port: number, host?: st
       else if (err.code === 'EADDRNOTAVAIL') reject(new StartupError(`${where}: no such local address`));
       else reject(err);
     };
-    server.once('error', fail).listen(port, host, () => { server.off('error', fail); resolve(); });
+    server.once('error', fail).listen(port, host, () => {
+      server.off('error', fail);
+      resolve();
+    });
   });
   return (server.address() as AddressInfo).port;
 }
 
-const closeServer = (server: http.Server) => new Promise<void>((resolve) => {
-  if (!server.listening) { resolve(); return; }
-  server.close(() => resolve());
-  server.closeAllConnections();
-});
+const closeServer = (server: http.Server) =>
+  new Promise<void>((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
 
 /**
  * Listens first, then builds: with PORT=0 the issuer (http://localhost:<port>) is only known once
@@ -68,7 +83,7 @@ export async function startServer(config: Config, opts: ContainerOptions = {}): 
   let container: Container | undefined;
   try {
     const port = await listen(main.server, 'PORT', config.port);
-    const metricsPort = metrics && await listen(metrics.server, 'METRICS_PORT', metrics.port, config.metricsHost);
+    const metricsPort = metrics && (await listen(metrics.server, 'METRICS_PORT', metrics.port, config.metricsHost));
     container = await createContainer(bindPort(config, port), opts);
     main.serve(buildApp(container).callback());
     metrics?.serve(buildMetricsApp(container).callback());
@@ -77,7 +92,8 @@ export async function startServer(config: Config, opts: ContainerOptions = {}): 
     return {
       url: `http://localhost:${port}`,
       port,
-      metricsUrl: metricsPort === undefined ? undefined : `http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsPort}`,
+      metricsUrl:
+        metricsPort === undefined ? undefined : `http://${config.metricsHost.includes(':') ? `[${config.metricsHost}]` : config.metricsHost}:${metricsPort}`,
       container: running,
       async close() {
         await Promise.all(servers.map(closeServer));

@@ -3,7 +3,13 @@ import { CookieJar, expectStatus, form, header, jwtPayload, pathOf, randomB64u, 
 import { HttpStatusError, type Recorder } from '../lib/recorder.js';
 import type { Target } from './target.js';
 
-export interface TokenSet { access_token: string; id_token: string; refresh_token: string; token_type: string; expires_in: number }
+export interface TokenSet {
+  access_token: string;
+  id_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+}
 
 /** What a step handler sees: the interaction (from GET /interaction/<uid> as JSON) and helpers bound to this login's cookies. */
 export interface StepContext {
@@ -30,7 +36,12 @@ export function passwordStep(username: string, password: string): StepHandler {
 }
 
 /** A user with a confirmed TOTP, and the time (Unix seconds) whose code the login is to use. */
-export interface TotpLogin { username: string; password: string; secret: string; epoch: number }
+export interface TotpLogin {
+  username: string;
+  password: string;
+  secret: string;
+  epoch: number;
+}
 
 /**
  * Password, then TOTP, in the `login` step: POST …/login answers `{status:'mfa_required', methods}`
@@ -67,7 +78,8 @@ export function stepsByName(handlers: Record<string, StepHandler>): StepHandler 
 }
 
 export function redirectTo(body: Record<string, unknown>): string {
-  if (body.status !== 'success' || typeof body.redirect_to !== 'string') throw new Error(`interaction step did not succeed: ${JSON.stringify(body).slice(0, 200)}`);
+  if (body.status !== 'success' || typeof body.redirect_to !== 'string')
+    throw new Error(`interaction step did not succeed: ${JSON.stringify(body).slice(0, 200)}`);
   return body.redirect_to;
 }
 
@@ -100,18 +112,28 @@ export async function login(t: Target, opts: LoginOptions = {}): Promise<TokenSe
     jar.store(res);
     return res;
   };
-  const get = (step: string, path: string, accept = 'text/html') => timed(step, () => request(t.pool, {
-    path, headers: { accept, ...(jar.header() ? { cookie: jar.header()! } : {}) },
-  }));
+  const get = (step: string, path: string, accept = 'text/html') =>
+    timed(step, () =>
+      request(t.pool, {
+        path,
+        headers: { accept, ...(jar.header() ? { cookie: jar.header()! } : {}) },
+      }),
+    );
 
   const verifier = randomB64u(32);
   const state = randomB64u(16);
   const nonce = randomB64u(16);
   const resource = opts.resource === undefined ? t.apiResource : opts.resource;
   const query = form({
-    client_id: t.client.id, redirect_uri: t.client.redirectUri, response_type: 'code',
-    scope: opts.scope ?? 'openid offline_access profile email api', state, nonce,
-    code_challenge: s256(verifier), code_challenge_method: 'S256', ...(resource ? { resource } : {}),
+    client_id: t.client.id,
+    redirect_uri: t.client.redirectUri,
+    response_type: 'code',
+    scope: opts.scope ?? 'openid offline_access profile email api',
+    state,
+    nonce,
+    code_challenge: s256(verifier),
+    code_challenge_method: 'S256',
+    ...(resource ? { resource } : {}),
   });
 
   let res = await get('authorize', `${t.paths.authorization}?${query}`);
@@ -125,12 +147,20 @@ export async function login(t: Target, opts: LoginOptions = {}): Promise<TokenSe
       expectStatus('interaction', res, 200);
       const details = JSON.parse(res.text) as Record<string, unknown>;
       location = await opts.onStep({
-        uid: String(details.uid), step: String(details.step), details, interactionPath: path, target: t,
+        uid: String(details.uid),
+        step: String(details.step),
+        details,
+        interactionPath: path,
+        target: t,
         async post(action, body, timing = action) {
-          const r = await timed(timing, () => request(t.pool, {
-            path: `${path}/${action}`, method: 'POST', body: JSON.stringify(body),
-            headers: { accept: 'application/json', 'content-type': 'application/json', ...(jar.header() ? { cookie: jar.header()! } : {}) },
-          }));
+          const r = await timed(timing, () =>
+            request(t.pool, {
+              path: `${path}/${action}`,
+              method: 'POST',
+              body: JSON.stringify(body),
+              headers: { accept: 'application/json', 'content-type': 'application/json', ...(jar.header() ? { cookie: jar.header()! } : {}) },
+            }),
+          );
           expectStatus(timing, r, 200);
           return JSON.parse(r.text) as Record<string, unknown>;
         },
@@ -143,16 +173,20 @@ export async function login(t: Target, opts: LoginOptions = {}): Promise<TokenSe
   }
 
   const callback = new URL(location);
-  if (callback.searchParams.get('error')) throw new Error(`authorization error: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description') ?? ''}`);
+  if (callback.searchParams.get('error'))
+    throw new Error(`authorization error: ${callback.searchParams.get('error')} ${callback.searchParams.get('error_description') ?? ''}`);
   if (callback.searchParams.get('state') !== state) throw new Error('state mismatch');
   const code = callback.searchParams.get('code');
   if (!code) throw new Error('no code in the callback');
 
-  res = await timed('token', () => request(t.pool, {
-    path: t.paths.token, method: 'POST',
-    headers: { authorization: t.client.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: form({ grant_type: 'authorization_code', code, redirect_uri: t.client.redirectUri, code_verifier: verifier }),
-  }));
+  res = await timed('token', () =>
+    request(t.pool, {
+      path: t.paths.token,
+      method: 'POST',
+      headers: { authorization: t.client.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form({ grant_type: 'authorization_code', code, redirect_uri: t.client.redirectUri, code_verifier: verifier }),
+    }),
+  );
   expectStatus('token', res, 200);
   const tokens = JSON.parse(res.text) as TokenSet;
   if (!tokens.access_token || !tokens.id_token || !tokens.refresh_token) throw new Error(`token response lacks a token: ${Object.keys(tokens).join(',')}`);

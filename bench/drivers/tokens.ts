@@ -5,11 +5,13 @@ import type { Target } from './target.js';
 export type TokenFormat = 'jwt' | 'opaque';
 export const formatOf = (token: string): TokenFormat => (jwtPayload(token) ? 'jwt' : 'opaque');
 
-const tokenRequest = (t: Target, fields: Record<string, string>) => request(t.pool, {
-  path: t.paths.token, method: 'POST',
-  headers: { authorization: t.client.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-  body: form(fields),
-});
+const tokenRequest = (t: Target, fields: Record<string, string>) =>
+  request(t.pool, {
+    path: t.paths.token,
+    method: 'POST',
+    headers: { authorization: t.client.authorization, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: form(fields),
+  });
 
 /** One refresh_token grant; the chain moves on to the rotated refresh token. */
 export async function refresh(t: Target, chain: { refreshToken: string }): Promise<TokenSet> {

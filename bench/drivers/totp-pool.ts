@@ -2,7 +2,10 @@ import type { TotpLogin } from './flow.js';
 
 const PERIOD_S = 30;
 
-export interface TotpUser { username: string; secret: string }
+export interface TotpUser {
+  username: string;
+  secret: string;
+}
 
 /**
  * Hands out users for password + TOTP logins so that none logs in twice within one 30-second
@@ -26,12 +29,18 @@ export class TotpUserPool {
   private stepNow = -1;
   private inStep = 0;
 
-  constructor(readonly users: readonly TotpUser[], readonly password: string, private readonly onExhausted?: (n: number) => void) {
+  constructor(
+    readonly users: readonly TotpUser[],
+    readonly password: string,
+    private readonly onExhausted?: (n: number) => void,
+  ) {
     if (!users.length) throw new Error('empty TOTP user pool');
     this.lastStep = new Int32Array(users.length).fill(-1);
   }
 
-  get size(): number { return this.users.length; }
+  get size(): number {
+    return this.users.length;
+  }
 
   async take(): Promise<TotpLogin> {
     const epoch = Math.floor(Date.now() / 1000);
@@ -42,7 +51,10 @@ export class TotpUserPool {
       if (this.lastStep[i]! < step) {
         this.lastStep[i] = step;
         this.next = (i + 1) % n;
-        if (step !== this.stepNow) { this.stepNow = step; this.inStep = 0; }
+        if (step !== this.stepNow) {
+          this.stepNow = step;
+          this.inStep = 0;
+        }
         this.maxPerStep = Math.max(this.maxPerStep, ++this.inStep);
         const u = this.users[i]!;
         return { username: u.username, password: this.password, secret: u.secret, epoch };

@@ -44,9 +44,7 @@ export interface SpawnOptions {
 
 /** Starts `node --import tsx <script>` (pinned with taskset when asked) with an IPC channel, and waits for its `ready`. */
 export async function spawnServer(label: string, script: string, opts: SpawnOptions): Promise<ServerChild> {
-  const nodeArgs = [
-    '--import', 'tsx', path.join(projectRoot, script),
-  ];
+  const nodeArgs = ['--import', 'tsx', path.join(projectRoot, script)];
   const pinned = opts.cpus !== undefined && hasTaskset();
   const [cmd, args] = pinned ? ['taskset', ['-c', opts.cpus!, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
   // taskset execs node, so the child's pid is node's pid and the IPC fd is inherited.
@@ -65,17 +63,26 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
   const pending = new Map<number, (m: StatsMessage | ProfileAck | CpuMessage | SeedTotpAck | Argon2Ack) => void>();
   let nextId = 1;
   const ready = new Promise<ReadyMessage>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${label}: not ready within ${opts.readyTimeoutMs ?? 60_000} ms\n${tail.join('\n')}`)), opts.readyTimeoutMs ?? 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`${label}: not ready within ${opts.readyTimeoutMs ?? 60_000} ms\n${tail.join('\n')}`)),
+      opts.readyTimeoutMs ?? 60_000,
+    );
     child.on('message', (raw) => {
       const msg = raw as ChildMessage;
-      if (msg.type === 'ready') { clearTimeout(timer); resolve(msg); }
+      if (msg.type === 'ready') {
+        clearTimeout(timer);
+        resolve(msg);
+      }
       if (msg.type === 'stats' || msg.type === 'profile' || msg.type === 'cpu' || msg.type === 'seed-totp' || msg.type === 'argon2') pending.get(msg.id)?.(msg);
     });
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       reject(new Error(`${label}: exited before ready (code ${code}, signal ${signal})\n${tail.join('\n')}`));
     });
-    child.once('error', (err) => { clearTimeout(timer); reject(err); });
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
   let info: ReadyMessage;
   try {
@@ -85,21 +92,37 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
     throw err;
   }
 
-  const send = (m: ParentMessage) => { if (child.connected) child.send(m); };
+  const send = (m: ParentMessage) => {
+    if (child.connected) child.send(m);
+  };
   return {
-    label, pid: info.pid, url: info.url, issuer: info.issuer, pinned,
+    label,
+    pid: info.pid,
+    url: info.url,
+    issuer: info.issuer,
+    pinned,
     stats() {
       const id = nextId++;
       return new Promise<StatsMessage>((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no stats answer`)); }, 5000);
-        pending.set(id, (m) => { clearTimeout(timer); pending.delete(id); resolve(m as StatsMessage); });
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${label}: no stats answer`));
+        }, 5000);
+        pending.set(id, (m) => {
+          clearTimeout(timer);
+          pending.delete(id);
+          resolve(m as StatsMessage);
+        });
         send({ type: 'stats', id });
       });
     },
     cpuMs() {
       const id = nextId++;
       return new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no cpu answer`)); }, 5000);
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${label}: no cpu answer`));
+        }, 5000);
         pending.set(id, (m) => {
           clearTimeout(timer);
           pending.delete(id);
@@ -112,7 +135,10 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
     profile(action, file) {
       const id = nextId++;
       return new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no profiler answer`)); }, 30_000);
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${label}: no profiler answer`));
+        }, 30_000);
         pending.set(id, (m) => {
           clearTimeout(timer);
           pending.delete(id);
@@ -126,7 +152,10 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
     seedTotp(req, timeoutMs = 180_000) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no answer to seed-totp within ${timeoutMs} ms`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${label}: no answer to seed-totp within ${timeoutMs} ms`));
+        }, timeoutMs);
         pending.set(id, (m) => {
           clearTimeout(timer);
           pending.delete(id);
@@ -140,7 +169,10 @@ export async function spawnServer(label: string, script: string, opts: SpawnOpti
     argon2(count) {
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => { pending.delete(id); reject(new Error(`${label}: no argon2 answer`)); }, 60_000);
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${label}: no argon2 answer`));
+        }, 60_000);
         pending.set(id, (m) => {
           clearTimeout(timer);
           pending.delete(id);

@@ -2,7 +2,11 @@ import crypto from 'node:crypto';
 import { Pool } from 'undici';
 import { HttpStatusError } from './recorder.js';
 
-export interface Resp { status: number; headers: Record<string, string | string[] | undefined>; text: string }
+export interface Resp {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
 
 /** One keep-alive pool per server; `connections` bounds the sockets (one per virtual user is enough). */
 export function createPool(origin: string, connections: number): Pool {
@@ -53,8 +57,7 @@ export class CookieJar {
   }
 }
 
-export const basicAuth = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+export const basicAuth = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 export const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 
@@ -65,5 +68,9 @@ export const s256 = (verifier: string) => crypto.createHash('sha256').update(ver
 export function jwtPayload(token: string): Record<string, unknown> | undefined {
   const parts = token.split('.');
   if (parts.length !== 3) return undefined;
-  try { return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>; } catch { return undefined; }
+  try {
+    return JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }

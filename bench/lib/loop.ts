@@ -3,7 +3,10 @@ import { Recorder } from './recorder.js';
 /** How long a phase runs: for a duration (default profile) or for a fixed number of operations (--short). */
 export type Phase = { seconds: number } | { count: number };
 
-export interface LoopResult { rec: Recorder; wallMs: number }
+export interface LoopResult {
+  rec: Recorder;
+  wallMs: number;
+}
 
 /**
  * Closed loop: `vus` virtual users, each starting its next operation when the previous one ends.

@@ -3,7 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 
 let clkTck = 100;
-try { clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100; } catch { /* Linux default */ }
+try {
+  clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+} catch {
+  /* Linux default */
+}
 export const CLK_TCK = clkTck;
 
 export interface ProcSample {
@@ -60,7 +64,10 @@ export const cpuCount = () => os.availableParallelism?.() ?? os.cpus().length;
 
 /** Busy time (user, nice, system, irq, softirq, steal) of one CPU from /proc/stat, in ms. */
 export function cpuBusyMs(cpu: number): number {
-  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+  const line = fs
+    .readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`cpu${cpu} `));
   if (!line) return NaN;
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
   return (((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) * 1000) / CLK_TCK;

@@ -30,17 +30,30 @@ export class Recorder {
     if (this.samples.length < 5 && !this.samples.includes(text)) this.samples.push(text.slice(0, 300));
   }
 
-  get total(): number { return this.ok + this.non2xx + this.errors; }
+  get total(): number {
+    return this.ok + this.non2xx + this.errors;
+  }
 }
 
 /** A response with an unexpected status: counted as non-2xx (or unexpected 3xx) rather than as an error. */
 export class HttpStatusError extends Error {
-  constructor(readonly step: string, readonly status: number, body: string) {
+  constructor(
+    readonly step: string,
+    readonly status: number,
+    body: string,
+  ) {
     super(`${step}: HTTP ${status} ${body.slice(0, 200)}`);
   }
 }
 
-export interface LatencySummary { count: number; mean: number; p50: number; p95: number; p99: number; max: number }
+export interface LatencySummary {
+  count: number;
+  mean: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
 
 export function summarize(values: number[]): LatencySummary {
   if (values.length === 0) return { count: 0, mean: NaN, p50: NaN, p95: NaN, p99: NaN, max: NaN };

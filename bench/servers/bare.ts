@@ -30,11 +30,17 @@ const jwk = { ...privateKey.export({ format: 'jwk' }), kid: 'bench-rs256', use: 
 const ttl = { accessToken: 3600, idToken: 3600, code: 60, interaction: 900, refresh: 1209600, clientCredentials: 600 };
 
 const configuration: Configuration = {
-  clients: [{
-    client_id: clientId, client_secret: clientSecret, redirect_uris: [redirectUri],
-    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'], response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic', id_token_signed_response_alg: 'RS256',
-  }],
+  clients: [
+    {
+      client_id: clientId,
+      client_secret: clientSecret,
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+  ],
   jwks: { keys: [jwk] },
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   findAccount: async (_ctx, sub) => ({
@@ -70,8 +76,14 @@ const configuration: Configuration = {
   loadExistingGrant: (ctx) => loadGrantOrAutoConsent(ctx, async () => true),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   ttl: {
-    AccessToken: ttl.accessToken, AuthorizationCode: ttl.code, IdToken: ttl.idToken, Interaction: ttl.interaction,
-    ClientCredentials: ttl.clientCredentials, RefreshToken: ttl.refresh, Grant: ttl.refresh, Session: 1800,
+    AccessToken: ttl.accessToken,
+    AuthorizationCode: ttl.code,
+    IdToken: ttl.idToken,
+    Interaction: ttl.interaction,
+    ClientCredentials: ttl.clientCredentials,
+    RefreshToken: ttl.refresh,
+    Grant: ttl.refresh,
+    Session: 1800,
   },
 };
 
@@ -81,9 +93,19 @@ let logins = 0;
 server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
   if (req.url?.startsWith('/interaction/')) {
     logins += 1;
-    provider.interactionFinished(req, res, {
-      login: { accountId: `bench-user-${logins % 64}`, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000), remember: true },
-    }, { mergeWithLastSubmission: false }).catch(() => { res.statusCode = 400; res.end(); });
+    provider
+      .interactionFinished(
+        req,
+        res,
+        {
+          login: { accountId: `bench-user-${logins % 64}`, acr: 'aal1', amr: ['pwd'], ts: Math.floor(Date.now() / 1000), remember: true },
+        },
+        { mergeWithLastSubmission: false },
+      )
+      .catch(() => {
+        res.statusCode = 400;
+        res.end();
+      });
     return;
   }
   void callback(req, res);
@@ -93,7 +115,10 @@ const ipc = serveIpc({
   counters: () => ({ pg: {}, redis: {} }),
   maxLifetimeMs: maxLifetimeMs(),
   async close() {
-    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   },
 });
 ipc.send({ type: 'ready', url: `http://127.0.0.1:${port}`, issuer, pid: process.pid });

@@ -23,7 +23,10 @@ export function serveIpc(opts: {
     stopping = true;
     const hard = setTimeout(() => process.exit(code), 3000);
     hard.unref();
-    opts.close().catch(() => {}).finally(() => process.exit(code));
+    opts
+      .close()
+      .catch(() => {})
+      .finally(() => process.exit(code));
   };
   let session: Session | undefined;
   const profile = async (action: 'start' | 'stop', file?: string) => {
@@ -52,24 +55,28 @@ export function serveIpc(opts: {
         () => process.send!({ type: 'profile', id: msg.id } satisfies ChildMessage),
         (err: unknown) => process.send!({ type: 'profile', id: msg.id, error: String(err) } satisfies ChildMessage),
       );
-    }
-    else if (msg.type === 'seed-totp') {
+    } else if (msg.type === 'seed-totp') {
       const run = opts.seedTotp ? opts.seedTotp(msg) : Promise.reject(new Error('this server cannot seed TOTP users'));
       run.then(
         (users) => process.send!({ type: 'seed-totp', id: msg.id, users } satisfies ChildMessage),
-        (err: unknown) => process.send!({ type: 'seed-totp', id: msg.id, error: err instanceof Error ? err.stack ?? err.message : String(err) } satisfies ChildMessage),
+        (err: unknown) =>
+          process.send!({ type: 'seed-totp', id: msg.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) } satisfies ChildMessage),
       );
-    }
-    else if (msg.type === 'argon2') {
+    } else if (msg.type === 'argon2') {
       const run = opts.argon2 ? opts.argon2(msg.count) : Promise.reject(new Error('this server does not verify passwords'));
       run.then(
         (cost) => process.send!({ type: 'argon2', id: msg.id, ...cost } satisfies Argon2Ack),
         (err: unknown) => process.send!({ type: 'argon2', id: msg.id, error: String(err) } satisfies Argon2Ack),
       );
-    }
-    else if (msg.type === 'stats') {
+    } else if (msg.type === 'stats') {
       const elu = performance.eventLoopUtilization();
-      process.send!({ type: 'stats', id: msg.id, memory: process.memoryUsage(), elu: { idle: elu.idle, active: elu.active }, ...opts.counters() } satisfies ChildMessage);
+      process.send!({
+        type: 'stats',
+        id: msg.id,
+        memory: process.memoryUsage(),
+        elu: { idle: elu.idle, active: elu.active },
+        ...opts.counters(),
+      } satisfies ChildMessage);
     }
   });
   process.on('disconnect', () => stop(0));

@@ -42,7 +42,10 @@ const ipc = serveIpc({
     return { cpuMs: (user + system) / 1000 / count, wallMs: wallMs / count };
   },
   async close() {
-    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); });
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
     await container.close();
   },
 });

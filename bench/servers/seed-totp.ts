@@ -32,11 +32,26 @@ export async function seedTotpUsers(container: Container, req: SeedTotpRequest):
     for (let i = next++; i < req.count; i = next++) {
       const username = `${req.usernamePrefix}${i}`;
       const user = await container.accounts.insert({
-        externalId: `${req.externalIdPrefix}${i}`, username: normalizeUsername(username), email: `${username}@example.test`, phone: null,
-        emailVerified: true, phoneVerified: false, passwordHash, roles: [], organizationId: org.id, lockedUntil: null, lastLoginAt: null,
+        externalId: `${req.externalIdPrefix}${i}`,
+        username: normalizeUsername(username),
+        email: `${username}@example.test`,
+        phone: null,
+        emailVerified: true,
+        phoneVerified: false,
+        passwordHash,
+        roles: [],
+        organizationId: org.id,
+        lockedUntil: null,
+        lastLoginAt: null,
       });
       const secret = generateSecret({ length: 20 });
-      await container.credentials.insert({ userId: user.id, kind: 'totp', name: 'Authenticator app', secretSealed: container.box.seal(secret), confirmed: false });
+      await container.credentials.insert({
+        userId: user.id,
+        kind: 'totp',
+        name: 'Authenticator app',
+        secretSealed: container.box.seal(secret),
+        confirmed: false,
+      });
       const previousStep = Math.floor(container.clock.now() / 1000 / PERIOD) - 1;
       await totp.confirm(user.id, await generate({ secret, epoch: previousStep * PERIOD }));
       out[i] = { username, secret };

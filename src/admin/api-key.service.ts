@@ -32,8 +32,9 @@ export function createApiKeyService(repo: ApiKeyRepository, clock: Clock) {
     async ensureBootstrap(key: string): Promise<void> {
       const prefix = lookupPrefix(key);
       if (await repo.findActiveByPrefix(prefix)) return;
-      await repo.insert({ prefix, secretHash: sha256(key), name: 'bootstrap', scopes: [...API_SCOPES], organizationId: null })
-        .catch(async (err: unknown) => { if (!(await repo.findActiveByPrefix(prefix))) throw err; });
+      await repo.insert({ prefix, secretHash: sha256(key), name: 'bootstrap', scopes: [...API_SCOPES], organizationId: null }).catch(async (err: unknown) => {
+        if (!(await repo.findActiveByPrefix(prefix))) throw err;
+      });
     },
     async authenticate(key: string): Promise<ApiKeyRow | undefined> {
       if (key.length < 24 || key.length > 256) return undefined;

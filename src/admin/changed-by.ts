@@ -9,13 +9,14 @@ export type ChangedBy = Pick<AuditRecord, 'actor' | 'ip' | 'requestId'>;
  * a key bound to an organisation sees only that organisation's users, clients and settings, and
  * anything else is answered as absent. null reaches every organisation (operator keys, the CLI).
  */
-export interface OrgScope { organizationId: string | null }
+export interface OrgScope {
+  organizationId: string | null;
+}
 
 /** An API caller: who it is, from where, and what it may reach. */
 export type Caller = ChangedBy & OrgScope;
 
-export const reaches = (scope: OrgScope, organizationId: string): boolean =>
-  scope.organizationId === null || scope.organizationId === organizationId;
+export const reaches = (scope: OrgScope, organizationId: string): boolean => scope.organizationId === null || scope.organizationId === organizationId;
 
 /** What belongs to no one organisation (global settings, new organisations) is for keys that reach them all. */
 export function assertReachesAll(scope: OrgScope, what: string): void {

@@ -9,7 +9,10 @@ export const clientFields = z.object({
   // May be empty for a client_credentials-only client; the service requires one for the code flow.
   redirect_uris: z.array(uri).max(20).optional(),
   post_logout_redirect_uris: z.array(uri).max(20).optional(),
-  grant_types: z.array(z.enum(['authorization_code', 'refresh_token', 'client_credentials'])).min(1).optional(),
+  grant_types: z
+    .array(z.enum(['authorization_code', 'refresh_token', 'client_credentials']))
+    .min(1)
+    .optional(),
   response_types: z.array(z.literal('code')).max(1).optional(),
   token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']).optional(),
   backchannel_logout_uri: uri.optional(),
@@ -21,7 +24,10 @@ export const clientFields = z.object({
 });
 
 export const createClientBody = clientFields.extend({
-  client_id: z.string().regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - only, at most 128').optional(),
+  client_id: z
+    .string()
+    .regex(/^[A-Za-z0-9._~-]{1,128}$/, 'letters, digits and . _ ~ - only, at most 128')
+    .optional(),
 });
 
 /** The client named in a path (`/clients/{clientId}`). */

@@ -23,8 +23,15 @@ export interface ClientServiceDeps {
 }
 
 const PROTOCOL_FIELDS = [
-  'client_name', 'redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types',
-  'token_endpoint_auth_method', 'backchannel_logout_uri', 'backchannel_logout_session_required', 'jwks_uri',
+  'client_name',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'response_types',
+  'token_endpoint_auth_method',
+  'backchannel_logout_uri',
+  'backchannel_logout_session_required',
+  'jwks_uri',
 ] as const;
 
 /** The client as the API shows it; the secret only when just created or rotated. */
@@ -41,8 +48,7 @@ export function clientView(record: ClientRecord, secret?: string) {
 export function createClientService(deps: ClientServiceDeps) {
   const { clients, box } = deps;
 
-  const needsSecret = (m: Record<string, unknown>) =>
-    m.token_endpoint_auth_method !== 'none' && m.token_endpoint_auth_method !== 'private_key_jwt';
+  const needsSecret = (m: Record<string, unknown>) => m.token_endpoint_auth_method !== 'none' && m.token_endpoint_auth_method !== 'private_key_jwt';
 
   /** The provider's own validator decides, so a stored client can never fail at login time. */
   async function validateMetadata(clientId: string, metadata: Record<string, unknown>, secret?: string) {
@@ -69,21 +75,29 @@ export function createClientService(deps: ClientServiceDeps) {
     return record;
   }
 
-  const pick = (input: Record<string, unknown>) =>
-    Object.fromEntries(PROTOCOL_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
+  const pick = (input: Record<string, unknown>) => Object.fromEntries(PROTOCOL_FIELDS.filter((f) => input[f] !== undefined).map((f) => [f, input[f]]));
 
   return {
     async create(input: CreateClientInput, by: Caller) {
       assertRegisteredMethods(input.mfa_policy, deps.methods, 'mfa_policy');
       const clientId = input.client_id ?? randomToken(16);
-      const metadata: Record<string, unknown> = { grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic', ...pick(input) };
+      const metadata: Record<string, unknown> = {
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'client_secret_basic',
+        ...pick(input),
+      };
       assertRedirectUris(metadata);
       const secret = needsSecret(metadata) ? (input.client_secret ?? randomToken(32)) : undefined;
       await validateMetadata(clientId, metadata, secret);
       const organizationId = by.organizationId ?? (await deps.organizations.ensure('default')).id;
       const record: ClientRecord = {
-        clientId, metadata, clientSecretSealed: secret ? box.seal(secret) : null,
-        firstParty: input.first_party ?? false, mfaPolicy: input.mfa_policy ?? null, organizationId,
+        clientId,
+        metadata,
+        clientSecretSealed: secret ? box.seal(secret) : null,
+        firstParty: input.first_party ?? false,
+        mfaPolicy: input.mfa_policy ?? null,
+        organizationId,
       };
       if (!(await clients.insert(record))) throw conflict(`client_id ${clientId} is already registered`);
       deps.changed?.(clientId);
@@ -93,8 +107,7 @@ export function createClientService(deps: ClientServiceDeps) {
 
     get: async (clientId: string, scope: OrgScope) => clientView(await find(clientId, scope)),
 
-    list: async (limit: number, offset: number, scope: OrgScope) =>
-      (await clients.list(limit, offset, scope.organizationId)).map((r) => clientView(r)),
+    list: async (limit: number, offset: number, scope: OrgScope) => (await clients.list(limit, offset, scope.organizationId)).map((r) => clientView(r)),
 
     async update(clientId: string, input: UpdateClientInput, by: Caller) {
       const record = await find(clientId, by);
@@ -108,13 +121,22 @@ export function createClientService(deps: ClientServiceDeps) {
       const sealed = !needsSecret(metadata) ? null : secret ? box.seal(secret) : record.clientSecretSealed;
       await validateMetadata(clientId, metadata, secret ?? (sealed ? box.open(sealed) : undefined));
       const next: ClientRecord = {
-        ...record, metadata, clientSecretSealed: sealed,
+        ...record,
+        metadata,
+        clientSecretSealed: sealed,
         firstParty: input.first_party ?? record.firstParty,
         mfaPolicy: input.mfa_policy === undefined ? record.mfaPolicy : input.mfa_policy,
       };
       await clients.update(clientId, next);
       deps.changed?.(clientId);
-      await deps.audit.record({ type: 'admin.client.updated', outcome: 'success', ...by, subject: clientId, organizationId: record.organizationId, data: { fields: Object.keys(input) } });
+      await deps.audit.record({
+        type: 'admin.client.updated',
+        outcome: 'success',
+        ...by,
+        subject: clientId,
+        organizationId: record.organizationId,
+        data: { fields: Object.keys(input) },
+      });
       return clientView(next, secret);
     },
 

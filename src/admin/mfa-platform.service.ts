@@ -43,8 +43,11 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
     async verify(externalUserId: string, code: unknown, by: Caller) {
       const user = await find({ externalUserId }, by);
       const { method, enrolled } = await factors.verifyCode(user, code, via(by), { confirmPending: true });
-      const message = enrolled ? 'OTP verified successfully; authenticator setup is complete.'
-        : method === 'totp' ? 'OTP verified successfully.' : 'Backup code verified successfully.';
+      const message = enrolled
+        ? 'OTP verified successfully; authenticator setup is complete.'
+        : method === 'totp'
+          ? 'OTP verified successfully.'
+          : 'Backup code verified successfully.';
       return { status: 'success' as const, id: user.externalId, message };
     },
 
@@ -59,10 +62,17 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
       const status = user.status === 'locked' ? 'active' : user.status;
       await accounts.update(user.id, { status, failedAttempts: 0, lockedUntil: null, mfaFailedAttempts: 0, mfaLockedUntil: null, mfaLockCount: 0 });
       await deps.audit.record({
-        type: 'admin.user.unlocked', outcome: 'success', ...by, subject: user.id, organizationId: user.organizationId,
+        type: 'admin.user.unlocked',
+        outcome: 'success',
+        ...by,
+        subject: user.id,
+        organizationId: user.organizationId,
         data: {
-          status: user.status, failed_attempts: user.failedAttempts, locked_until: user.lockedUntil?.toISOString() ?? null,
-          mfa_failed_attempts: user.mfaFailedAttempts, mfa_locked_until: user.mfaLockedUntil?.toISOString() ?? null,
+          status: user.status,
+          failed_attempts: user.failedAttempts,
+          locked_until: user.lockedUntil?.toISOString() ?? null,
+          mfa_failed_attempts: user.mfaFailedAttempts,
+          mfa_locked_until: user.mfaLockedUntil?.toISOString() ?? null,
         },
       });
       return { user: { id: user.id, external_id: user.externalId, status, is_locked: false } };

@@ -12,7 +12,10 @@ export interface OrganizationServiceDeps {
 
 /** The organisation as the API shows it (its settings have their own endpoint). */
 export const organizationView = (o: Organization) => ({
-  id: o.id, slug: o.slug, name: o.name, created_at: o.createdAt.toISOString(),
+  id: o.id,
+  slug: o.slug,
+  name: o.name,
+  created_at: o.createdAt.toISOString(),
 });
 
 export function createOrganizationService(deps: OrganizationServiceDeps) {

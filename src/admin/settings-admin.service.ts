@@ -39,7 +39,14 @@ export function createSettingsAdminService(deps: SettingsAdminDeps) {
     async patchOrganization(slug: string, input: unknown, by: Caller): Promise<EffectiveSettings> {
       const { id } = await org(slug, by);
       const effective = await settings.patchOrganization(slug, input);
-      await audit.record({ type: 'admin.settings.updated', outcome: 'success', ...by, subject: id, organizationId: id, data: { scope: `organization:${slug}`, changes: input } });
+      await audit.record({
+        type: 'admin.settings.updated',
+        outcome: 'success',
+        ...by,
+        subject: id,
+        organizationId: id,
+        data: { scope: `organization:${slug}`, changes: input },
+      });
       return effective;
     },
   };

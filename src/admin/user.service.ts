@@ -44,9 +44,10 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
   return {
     /** Into the named organisation or, by default, the caller's own (`default` for a key that reaches them all). */
     async create(input: CreateUserInput, by: Caller) {
-      const org = input.organization || by.organizationId === null
-        ? await organizations.findBySlug(input.organization ?? 'default')
-        : await organizations.findById(by.organizationId);
+      const org =
+        input.organization || by.organizationId === null
+          ? await organizations.findBySlug(input.organization ?? 'default')
+          : await organizations.findById(by.organizationId);
       if (!org || !reaches(by, org.id)) throw badRequest(`user.organization: unknown organization ${input.organization}`);
       if (await accounts.findByExternalId(input.external_id)) throw conflict(CONFLICTS.users_external_id_key!);
       const username = input.username ? normalizeUsername(input.username) : null;
@@ -82,11 +83,22 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       const locked = user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > deps.clock.now());
       const extra = Object.assign({}, ...(await Promise.all(extensions.map((x) => x(user))))) as Record<string, unknown>;
       return {
-        id: user.id, external_id: user.externalId, username: user.username, email: user.email, phone: user.phone,
-        email_verified: user.emailVerified, phone_verified: user.phoneVerified, status: user.status, roles: user.roles,
-        organization: org?.slug ?? null, has_otp: false, has_passkeys: false,
-        is_locked: locked, failed_attempts: user.failedAttempts,
-        created_at: user.createdAt.toISOString(), last_login_at: user.lastLoginAt?.toISOString() ?? null,
+        id: user.id,
+        external_id: user.externalId,
+        username: user.username,
+        email: user.email,
+        phone: user.phone,
+        email_verified: user.emailVerified,
+        phone_verified: user.phoneVerified,
+        status: user.status,
+        roles: user.roles,
+        organization: org?.slug ?? null,
+        has_otp: false,
+        has_passkeys: false,
+        is_locked: locked,
+        failed_attempts: user.failedAttempts,
+        created_at: user.createdAt.toISOString(),
+        last_login_at: user.lastLoginAt?.toISOString() ?? null,
         // Last, so that capabilities can refine the base fields (is_locked also covers the MFA lock).
         ...extra,
       };

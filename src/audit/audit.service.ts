@@ -4,9 +4,15 @@ import type { AuditEventRepository, AuditRecord } from '../store/repositories/au
 
 /** Event names follow `<area>.<noun>.<past-verb>`. */
 export type AuditType =
-  | 'authn.login.succeeded' | 'authn.login.failed' | 'authn.account.locked'
-  | 'admin.client.created' | 'admin.client.updated' | 'admin.client.deleted'
-  | 'admin.user.created' | 'admin.apikey.created' | 'admin.keys.rotated'
+  | 'authn.login.succeeded'
+  | 'authn.login.failed'
+  | 'authn.account.locked'
+  | 'admin.client.created'
+  | 'admin.client.updated'
+  | 'admin.client.deleted'
+  | 'admin.user.created'
+  | 'admin.apikey.created'
+  | 'admin.keys.rotated'
   | (string & {});
 
 export interface AuditService {
@@ -28,7 +34,8 @@ export function createAuditService(repo: AuditEventRepository, logger: Logger): 
   const held = new WeakMap<RequestScope, AuditRecord[]>();
   const store = async (events: AuditRecord[]) => {
     await repo.append(events);
-    for (const e of events) logger.info({ audit: e.type, outcome: e.outcome, subject: e.subject, actor: e.actor, requestId: e.requestId, ip: e.ip, clientId: e.clientId }, 'audit');
+    for (const e of events)
+      logger.info({ audit: e.type, outcome: e.outcome, subject: e.subject, actor: e.actor, requestId: e.requestId, ip: e.ip, clientId: e.clientId }, 'audit');
   };
   return {
     async record(given) {

@@ -17,7 +17,12 @@ export interface SessionTerminator {
 }
 
 /** Who acted, through which door, from where: what the audit trail records. */
-export interface Actor { actor?: string; via?: string; ip?: string; requestId?: string }
+export interface Actor {
+  actor?: string;
+  via?: string;
+  ip?: string;
+  requestId?: string;
+}
 
 export interface FactorOutcomeDeps {
   credentials: Pick<CredentialRepository, 'reserveMfaAttempt' | 'reserveMfaAttemptSigningIn' | 'resetMfaFailures'>;
@@ -38,7 +43,13 @@ export function createFactorOutcomes(deps: FactorOutcomeDeps) {
   const { credentials, audit, metrics, clock } = deps;
   const record = (type: string, outcome: 'success' | 'failure', user: User, who: Actor, data: Record<string, unknown>) =>
     audit.record({
-      type, outcome, actor: who.actor ?? null, subject: user.id, organizationId: user.organizationId, ip: who.ip, requestId: who.requestId,
+      type,
+      outcome,
+      actor: who.actor ?? null,
+      subject: user.id,
+      organizationId: user.organizationId,
+      ip: who.ip,
+      requestId: who.requestId,
       data: who.via ? { via: who.via, ...data } : data,
     });
 

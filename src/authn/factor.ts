@@ -97,8 +97,14 @@ export interface Enrolment {
 }
 
 /** The event a verified credential of this method earns. */
-export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent =>
-  ({ factor: d.method, at, credentialId, secondFactor: d.secondFactor, phishingResistant: d.phishingResistant, aal: d.aal });
+export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent => ({
+  factor: d.method,
+  at,
+  credentialId,
+  secondFactor: d.secondFactor,
+  phishingResistant: d.phishingResistant,
+  aal: d.aal,
+});
 
 /**
  * A second-factor response refused: `invalid_code` for a wrong one (its message, which may say why,

@@ -5,7 +5,10 @@ import type { Aal } from '../policy/types.js';
 export type LoginOrigin = 'oidc' | 'saml' | 'api';
 
 /** The browser's request and response, as the protocol libraries take them. */
-export interface HttpExchange { req: IncomingMessage; res: ServerResponse }
+export interface HttpExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
 
 /** What a protocol asks of a login, in terms every step understands. */
 export interface LoginRequest {
@@ -29,7 +32,12 @@ export interface LoginRequest {
 }
 
 /** What a finished login proved, as a protocol hands it on (OIDC ID token, SAML assertion). */
-export interface LoginResult { accountId: string; acr: string; amr: string[]; ts: number }
+export interface LoginResult {
+  accountId: string;
+  acr: string;
+  amr: string[];
+  ts: number;
+}
 
 /**
  * One protocol's side of a login: it finds the login a browser is in, and ends it. It is the only

@@ -8,7 +8,12 @@ import type { User } from '../store/database.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import { verifyPassword } from './password.js';
 
-export interface LoginAttempt { username: string; password: string; ip: string; requestId?: string }
+export interface LoginAttempt {
+  username: string;
+  password: string;
+  ip: string;
+  requestId?: string;
+}
 
 export interface LoginServiceDeps {
   accounts: AccountRepository;
@@ -50,8 +55,13 @@ export function createLoginService(deps: LoginServiceDeps) {
       const refuse = async (user: User | undefined, reason: string): Promise<never> => {
         metrics.logins.inc({ outcome: 'failure' });
         await audit.record({
-          type: 'authn.login.failed', outcome: 'failure', subject: user?.id ?? null, organizationId: user?.organizationId,
-          ip: attempt.ip, requestId: attempt.requestId, data: { reason, factor: 'password' },
+          type: 'authn.login.failed',
+          outcome: 'failure',
+          subject: user?.id ?? null,
+          organizationId: user?.organizationId,
+          ip: attempt.ip,
+          requestId: attempt.requestId,
+          data: { reason, factor: 'password' },
         });
         throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason } });
       };
@@ -66,7 +76,12 @@ export function createLoginService(deps: LoginServiceDeps) {
         const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
         if (failure.lockedUntil) {
           await audit.record({
-            type: 'authn.account.locked', outcome: 'success', subject: user.id, organizationId: user.organizationId, ip: attempt.ip, requestId: attempt.requestId,
+            type: 'authn.account.locked',
+            outcome: 'success',
+            subject: user.id,
+            organizationId: user.organizationId,
+            ip: attempt.ip,
+            requestId: attempt.requestId,
             data: { failures: failure.failures, until: failure.lockedUntil.toISOString() },
           });
         }

@@ -42,12 +42,20 @@ export type Outcome =
   | { kind: 'trust_device' }
   | { kind: 'deny'; description: string };
 
-export interface RequestMeta { ip: string; userAgent?: string; requestId?: string; deviceToken?: string }
+export interface RequestMeta {
+  ip: string;
+  userAgent?: string;
+  requestId?: string;
+  deviceToken?: string;
+}
 
 export const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
 
 /** What a browser shows of a trusted device: its cookie, and for a session, the device it signed in with. */
-interface DeviceProof { token?: string; id?: string | null }
+interface DeviceProof {
+  token?: string;
+  id?: string | null;
+}
 
 /**
  * The MFA part of a login: what the policy asks after the password (or of an existing session),
@@ -74,7 +82,16 @@ export function createMfaService(deps: MfaServiceDeps) {
     const { settings, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
-    const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal, trustedDevice: trustedDeviceId !== undefined, now: clock.now() });
+    const decision = decide({
+      methods: deps.factors.descriptors,
+      mfa: settings.mfa,
+      account: user,
+      enrolled,
+      events,
+      requestedAal,
+      trustedDevice: trustedDeviceId !== undefined,
+      now: clock.now(),
+    });
     return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
   }
 
@@ -90,12 +107,21 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   /** Every finished login passes here, whatever steps it took (password only, MFA, enrolment, trusted device, step-up). */
-  async function finish(tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>, meta: RequestMeta, trustedDeviceId: string | null = null, device?: { token: string; maxAgeMs: number }): Promise<Outcome> {
+  async function finish(
+    tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>,
+    meta: RequestMeta,
+    trustedDeviceId: string | null = null,
+    device?: { token: string; maxAgeMs: number },
+  ): Promise<Outcome> {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
     const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events, deps.factors.descriptors), ts };
-    await deps.authnStates.put({ accountId: tx.accountId, authTime: ts, amr: login.amr }, { events: tx.events, stepUp, trustedDeviceId }, deps.config.ttl.refreshTokenSeconds);
+    await deps.authnStates.put(
+      { accountId: tx.accountId, authTime: ts, amr: login.amr },
+      { events: tx.events, stepUp, trustedDeviceId },
+      deps.config.ttl.refreshTokenSeconds,
+    );
     await transactions.clear(tx.uid);
     const who = { subject: tx.accountId, organizationId: tx.organizationId, ip: meta.ip, requestId: meta.requestId, clientId: tx.clientId };
     if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', ...who, data: { acr: login.acr, client_id: tx.clientId } });
@@ -105,7 +131,13 @@ export function createMfaService(deps: MfaServiceDeps) {
   }
 
   /** Turns a decision into the next step, saving the transaction when the login is not over. */
-  async function next(tx: LoginTransaction, decision: AuthnDecision, meta: RequestMeta, offerTrust: boolean, trustedDeviceId: string | null = null): Promise<Outcome> {
+  async function next(
+    tx: LoginTransaction,
+    decision: AuthnDecision,
+    meta: RequestMeta,
+    offerTrust: boolean,
+    trustedDeviceId: string | null = null,
+  ): Promise<Outcome> {
     switch (decision.outcome) {
       case 'satisfied':
         if (offerTrust) {
@@ -116,7 +148,14 @@ export function createMfaService(deps: MfaServiceDeps) {
       case 'challenge':
         await transactions.save({ ...tx, stage: 'mfa', methods: decision.methods });
         metrics.mfaChallenges.inc({ method: decision.methods.join('|'), outcome: 'challenged' });
-        await audit.record({ type: 'authn.mfa.challenged', outcome: 'success', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { methods: decision.methods, reasons: decision.reasons } });
+        await audit.record({
+          type: 'authn.mfa.challenged',
+          outcome: 'success',
+          subject: tx.accountId,
+          ip: meta.ip,
+          requestId: meta.requestId,
+          data: { methods: decision.methods, reasons: decision.reasons },
+        });
         return { kind: 'mfa', methods: decision.methods };
       case 'enroll':
         // ASVS 5 7.5.1: a session whose password is older than the recent-auth window gives it again first.
@@ -128,7 +167,14 @@ export function createMfaService(deps: MfaServiceDeps) {
         return { kind: 'enroll', methods: decision.methods };
       case 'deny':
         await transactions.clear(tx.uid);
-        await audit.record({ type: 'authn.login.denied', outcome: 'failure', subject: tx.accountId, ip: meta.ip, requestId: meta.requestId, data: { reasons: decision.reasons } });
+        await audit.record({
+          type: 'authn.login.denied',
+          outcome: 'failure',
+          subject: tx.accountId,
+          ip: meta.ip,
+          requestId: meta.requestId,
+          data: { reasons: decision.reasons },
+        });
         return { kind: 'deny', description: decision.description };
     }
   }
@@ -163,24 +209,48 @@ export function createMfaService(deps: MfaServiceDeps) {
     transactions,
 
     /** After a correct password: finish, or ask for MFA / enrolment, or deny. */
-    async afterPassword(input: { uid: string; origin: LoginOrigin; user: SigningInUser; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async afterPassword(
+      input: { uid: string; origin: LoginOrigin; user: SigningInUser; clientId: string; requestedAal?: Aal } & RequestMeta,
+    ): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
       const tx: LoginTransaction = {
-        uid: input.uid, origin: input.origin, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: false, priorAal: 0, clientId: input.clientId, createdAt: clock.now(),
+        uid: input.uid,
+        origin: input.origin,
+        accountId: user.id,
+        organizationId: user.organizationId,
+        stage: 'mfa',
+        methods: [],
+        events,
+        stepUp: false,
+        priorAal: 0,
+        clientId: input.clientId,
+        createdAt: clock.now(),
       };
       return next(tx, decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
-    async beginStepUp(input: { uid: string; origin: LoginOrigin; accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    async beginStepUp(
+      input: { uid: string; origin: LoginOrigin; accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal } & RequestMeta,
+    ): Promise<Outcome> {
       const user = await loadUser(input.accountId);
       const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
       const tx: LoginTransaction = {
-        uid: input.uid, origin: input.origin, accountId: user.id, organizationId: user.organizationId, stage: 'mfa', methods: [], events, stepUp: true, priorAal: aalOf(events), clientId: input.clientId, createdAt: clock.now(),
+        uid: input.uid,
+        origin: input.origin,
+        accountId: user.id,
+        organizationId: user.organizationId,
+        stage: 'mfa',
+        methods: [],
+        events,
+        stepUp: true,
+        priorAal: aalOf(events),
+        clientId: input.clientId,
+        createdAt: clock.now(),
       };
       return next(tx, decision, input, false, trustedDeviceId);
     },
@@ -227,7 +297,16 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // The same policy and factors as a moment ago: only what has been proven changed.
-      const decision = decide({ methods: deps.factors.descriptors, mfa: settings.mfa, account: user, enrolled, events, requestedAal: input.requestedAal, trustedDevice: false, now: clock.now() });
+      const decision = decide({
+        methods: deps.factors.descriptors,
+        mfa: settings.mfa,
+        account: user,
+        enrolled,
+        events,
+        requestedAal: input.requestedAal,
+        trustedDevice: false,
+        now: clock.now(),
+      });
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
@@ -297,7 +376,14 @@ export function createMfaService(deps: MfaServiceDeps) {
      * For the provider's login Check: does this signed-in session still satisfy the policy and
      * the requested acr? False makes the provider start an interaction.
      */
-    async sessionSatisfies(input: { accountId: string; authTime: number; amr?: string[]; clientId: string; requestedAal?: Aal; deviceToken?: string }): Promise<boolean> {
+    async sessionSatisfies(input: {
+      accountId: string;
+      authTime: number;
+      amr?: string[];
+      clientId: string;
+      requestedAal?: Aal;
+      deviceToken?: string;
+    }): Promise<boolean> {
       const user = await deps.accounts.findSigningIn(input.accountId);
       // An account that cannot sign in satisfies nothing; the provider's account check asks for a fresh login.
       if (!user || user.status !== 'active') return false;

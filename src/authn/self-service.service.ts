@@ -26,7 +26,10 @@ export interface FactorManagementDeps {
 
 /** Who changes a user's factors, through which door, from where (for the audit trail). */
 export interface ChangeContext {
-  actor: string; via: 'self_service' | 'platform_api'; ip?: string; requestId?: string;
+  actor: string;
+  via: 'self_service' | 'platform_api';
+  ip?: string;
+  requestId?: string;
   /** The session making the change survives it; every other session of the user ends. */
   keepSessionUid?: string;
 }
@@ -35,14 +38,21 @@ export interface ChangeContext {
  * What the signed-in session has proven: its sign-in time (epoch ms), and the events of that sign-in
  * and of any later proof in the session, each with its method and time.
  */
-export interface Freshness { signedInAt: number; events: readonly AuthEvent[] }
+export interface Freshness {
+  signedInAt: number;
+  events: readonly AuthEvent[];
+}
 
 const mfaLocked = () => new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 
 /** The stored proof is read back through a schema: a value of another shape proves nothing. */
 const proofSchema = z.object({
-  factor: z.enum(MFA_METHODS), at: z.number(), credentialId: z.string().optional(), secondFactor: z.boolean(), phishingResistant: z.boolean(),
+  factor: z.enum(MFA_METHODS),
+  at: z.number(),
+  credentialId: z.string().optional(),
+  secondFactor: z.boolean(),
+  phishingResistant: z.boolean(),
 });
 
 /**
@@ -56,7 +66,16 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
   const windowSec = deps.config.mfa.recentAuthSeconds;
 
   const audit = (type: string, outcome: 'success' | 'failure', user: User, ctx: ChangeContext, data: Record<string, unknown>) =>
-    deps.audit.record({ type, outcome, actor: ctx.actor, subject: user.id, organizationId: user.organizationId, ip: ctx.ip, requestId: ctx.requestId, data: { via: ctx.via, ...data } });
+    deps.audit.record({
+      type,
+      outcome,
+      actor: ctx.actor,
+      subject: user.id,
+      organizationId: user.organizationId,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+      data: { via: ctx.via, ...data },
+    });
 
   const changed = (user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) => deps.outcomes.changed(user, ctx, type, data);
 
@@ -72,8 +91,11 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     /** Which methods the account has, and each method's own entry under its summary key. */
     async summary(userId: string): Promise<Record<string, unknown>> {
       const counts = await credentials.countActiveByKind(userId);
-      const entries = await Promise.all(factors.factors.flatMap(({ descriptor: { method }, selfService: s }) =>
-        (s ? [s.status(userId, counts[method] ?? 0).then((status) => [s.summaryKey, status] as const)] : [])));
+      const entries = await Promise.all(
+        factors.factors.flatMap(({ descriptor: { method }, selfService: s }) =>
+          s ? [s.status(userId, counts[method] ?? 0).then((status) => [s.summaryKey, status] as const)] : [],
+        ),
+      );
       return { methods: methodsOf(counts), ...Object.fromEntries(entries) };
     },
 
@@ -94,12 +116,25 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
         const { mfa } = await deps.settings.effective(user.organizationId);
-        const decision = decide({ methods: factors.descriptors, mfa, account: user, enrolled, events: f.events, requestedAal: 2, trustedDevice: false, now, secondFactorMaxAgeMs: windowSec * 1000 });
+        const decision = decide({
+          methods: factors.descriptors,
+          mfa,
+          account: user,
+          enrolled,
+          events: f.events,
+          requestedAal: 2,
+          trustedDevice: false,
+          now,
+          secondFactorMaxAgeMs: windowSec * 1000,
+        });
         if (decision.outcome === 'satisfied') return;
       } else if (recent(f.signedInAt) || f.events.some((e) => e.secondFactor && recent(e.at))) return;
-      throw new IdpError('step_up_required', hasFactor
-        ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
-        : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`);
+      throw new IdpError(
+        'step_up_required',
+        hasFactor
+          ? `changing factors needs a second factor verified in the last ${windowSec} seconds: verify one (POST /api/v1/mfa/verify) or sign in again with MFA`
+          : `enrolling a first factor needs a sign-in in the last ${windowSec} seconds: sign in again`,
+      );
     },
 
     /**
@@ -117,7 +152,11 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const raw = await deps.ephemeral.get(proofKey(sessionUid));
       if (!raw) return [];
       let value: unknown;
-      try { value = JSON.parse(raw); } catch { return []; }
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        return [];
+      }
       const proof = proofSchema.safeParse(value);
       return proof.success ? [proof.data] : [];
     },
@@ -170,7 +209,15 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
         // would demand with only the other methods. The grace period is for a first enrolment, not
         // for giving the last factor up, hence an account created long ago.
         const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
-        const next = decide({ methods: factors.descriptors, mfa, account: { roles: user.roles, createdAt: new Date(0) }, enrolled: left, events: [], trustedDevice: false, now: clock.now() });
+        const next = decide({
+          methods: factors.descriptors,
+          mfa,
+          account: { roles: user.roles, createdAt: new Date(0) },
+          enrolled: left,
+          events: [],
+          trustedDevice: false,
+          now: clock.now(),
+        });
         if (next.outcome === 'enroll' || next.outcome === 'deny') {
           throw new IdpError('factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
         }
@@ -183,7 +230,12 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      * Checks a code with the method whose form it has (and, when asked, confirms a pending enrolment
      * with its first valid code). Refused while the second factor is locked; each failure counts toward that lock.
      */
-    async verifyCode(user: User, code: unknown, ctx: ChangeContext, opts: { confirmPending: boolean }): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
+    async verifyCode(
+      user: User,
+      code: unknown,
+      ctx: ChangeContext,
+      opts: { confirmPending: boolean },
+    ): Promise<{ method: MfaMethod; enrolled: boolean; event: AuthEvent }> {
       if (user.status !== 'active') throw new IdpError(user.status === 'locked' ? 'account_locked' : 'account_disabled', `this account is ${user.status}`);
       const reserved = await deps.outcomes.reserve(user);
       if (!reserved) throw mfaLocked();

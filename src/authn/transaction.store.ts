@@ -38,7 +38,7 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
   const challengeKey = (uid: string, method: MfaMethod) => `tx-challenge:${hmac(idKey, uid)}:${method}`;
   const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
     // Written before logins had an origin: every such login was an OIDC one.
-    (raw ? { origin: 'oidc', ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid' | 'origin'> & { origin?: LoginOrigin }), uid } : undefined);
+    raw ? { origin: 'oidc', ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid' | 'origin'> & { origin?: LoginOrigin }), uid } : undefined;
   return {
     get: async (uid: string) => parse(uid, await store.get(key(uid))),
     save: ({ uid, ...rest }: LoginTransaction) => store.set(key(uid), JSON.stringify(rest), ttlSec),

@@ -26,8 +26,12 @@ export function createTrustedDeviceService(deps: { devices: TrustedDeviceReposit
     async issue(userId: string, days: number, meta: { name?: string; ip: string; userAgent?: string }): Promise<{ token: string; device: TrustedDeviceRow }> {
       const token = randomToken(32);
       const device = await devices.insert({
-        userId, tokenHash: sha256(token), name: meta.name?.trim() || (meta.userAgent ?? 'Browser').slice(0, 120),
-        ip: meta.ip, userAgent: meta.userAgent?.slice(0, 512) ?? null, expiresAt: new Date(clock.now() + days * 86_400_000),
+        userId,
+        tokenHash: sha256(token),
+        name: meta.name?.trim() || (meta.userAgent ?? 'Browser').slice(0, 120),
+        ip: meta.ip,
+        userAgent: meta.userAgent?.slice(0, 512) ?? null,
+        expiresAt: new Date(clock.now() + days * 86_400_000),
         // Trusted in a sign-in, it counted for that sign-in.
         lastUsedAt: new Date(clock.now()),
       });

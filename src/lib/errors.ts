@@ -19,7 +19,8 @@ export const ERROR_CODES = [
   'invalid_csrf_token', // the form did not come from this site or has expired
   'step_up_required', // a fresher or stronger authentication is needed first
   'method_not_allowed', // the sign-in policy does not allow this MFA method
-  'account_locked', 'account_disabled', // the account cannot be used now
+  'account_locked',
+  'account_disabled', // the account cannot be used now
   // The state of things stands in the way.
   'not_found',
   'conflict', // it exists already
@@ -71,10 +72,25 @@ export function isUnstorableText(err: unknown): boolean {
 }
 
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ECONNABORTED',
-  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ECONNABORTED',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '53300',
 ]);
-const CONNECTION_MESSAGES = /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries|Client has encountered a connection error|timeout exceeded when trying to connect|Command timed out|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available|Cannot use a pool after calling end/;
+const CONNECTION_MESSAGES =
+  /Connection is closed|Connection terminated|connect ECONNREFUSED|Stream isn't writeable|Reached the max retries|Client has encountered a connection error|timeout exceeded when trying to connect|Command timed out|ClusterAllFailedError|Failed to refresh slots cache|None of startup nodes is available|Cannot use a pool after calling end/;
 
 /**
  * True for errors that mean "the store could not be reached", as opposed to bad data. Callers answer

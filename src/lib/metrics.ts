@@ -6,13 +6,24 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    logins: new Counter({ name: 'idp_logins_total', help: 'Logins by outcome: failed passwords, and logins finished through every step they needed', labelNames: ['outcome'], registers: [registry] }),
+    logins: new Counter({
+      name: 'idp_logins_total',
+      help: 'Logins by outcome: failed passwords, and logins finished through every step they needed',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     mfaChallenges: new Counter({
-      name: 'idp_mfa_challenges_total', help: 'MFA challenges by method and outcome', labelNames: ['method', 'outcome'], registers: [registry],
+      name: 'idp_mfa_challenges_total',
+      help: 'MFA challenges by method and outcome',
+      labelNames: ['method', 'outcome'],
+      registers: [registry],
     }),
     httpDuration: new Histogram({
-      name: 'idp_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['method', 'route', 'status'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry],
+      name: 'idp_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
     }),
   };
 }

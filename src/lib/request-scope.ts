@@ -1,7 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
 /** What ties one request's audit events together; filled in as the request learns it (the client comes with the interaction). */
-export interface RequestScope { requestId?: string; ip?: string; clientId?: string }
+export interface RequestScope {
+  requestId?: string;
+  ip?: string;
+  clientId?: string;
+}
 
 const storage = new AsyncLocalStorage<RequestScope>();
 

@@ -254,7 +254,7 @@ export function createAdapterClass(deps: AdapterDeps): AdapterClass {
       if (this.store.findLinked) return this.store.findLinked(this.model, k);
       const entry = await this.store.find(this.model, k);
       if (!entry || !deps.durable.findLinks) return { entry };
-      return { entry, ...await deps.durable.findLinks(linksOf(entry)) };
+      return { entry, ...(await deps.durable.findLinks(linksOf(entry))) };
     }
 
     async findByUid(uid: string) {

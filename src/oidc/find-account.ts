@@ -15,15 +15,18 @@ import { guard } from './unavailable.js';
  * (lockout as denial of service, OWASP Authentication Cheat Sheet).
  */
 export function createFindAccount(accounts: { findById(id: string): Promise<AccountView | undefined> }, stepUps?: StepUpLookup): FindAccount {
-  const findUser = memoPerRequest((id: string) => id, (id: string) => guard(() => accounts.findById(id)));
+  const findUser = memoPerRequest(
+    (id: string) => id,
+    (id: string) => guard(() => accounts.findById(id)),
+  );
   return async (ctx, sub, token): Promise<Account | undefined> => {
     const user = await findUser(ctx, sub);
     if (!user || user.status !== 'active') return undefined;
     // ID tokens from a code or refresh token say whether that authentication was a step-up.
     const authTime = token && 'authTime' in token ? token.authTime : undefined;
     const amr = token && 'amr' in token && Array.isArray(token.amr) ? token.amr : undefined;
-    const stepUp = stepUps && amr?.includes('mfa') && typeof authTime === 'number'
-      ? await guard(() => stepUps.isStepUp(ctx, { accountId: user.id, authTime, amr })) : false;
+    const stepUp =
+      stepUps && amr?.includes('mfa') && typeof authTime === 'number' ? await guard(() => stepUps.isStepUp(ctx, { accountId: user.id, authTime, amr })) : false;
     return {
       accountId: user.id,
       async claims() {

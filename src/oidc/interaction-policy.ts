@@ -39,34 +39,44 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
    * account or session) is evaluated in full.
    */
   const justDecided = (login: { accountId: string; ts?: number } | undefined, accountId: string, loginTs: number | undefined) =>
-    login !== undefined && login.accountId === accountId && login.ts !== undefined && login.ts === loginTs
-    && Math.floor(deps.clock.now() / 1000) - login.ts <= JUST_DECIDED_SECONDS;
+    login !== undefined &&
+    login.accountId === accountId &&
+    login.ts !== undefined &&
+    login.ts === loginTs &&
+    Math.floor(deps.clock.now() / 1000) - login.ts <= JUST_DECIDED_SECONDS;
 
   const policy = interactionPolicy.base();
   const login = policy.get('login')!;
   const { Check } = interactionPolicy;
 
-  login.checks.add(new Check('session_expired', 'the session reached its absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
-    const { session } = ctx.oidc;
-    if (!session?.accountId || !session.loginTs) return Check.NO_NEED_TO_PROMPT;
-    return Math.floor(deps.clock.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
-  }));
+  login.checks.add(
+    new Check('session_expired', 'the session reached its absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
+      const { session } = ctx.oidc;
+      if (!session?.accountId || !session.loginTs) return Check.NO_NEED_TO_PROMPT;
+      return Math.floor(deps.clock.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+    }),
+  );
 
-  login.checks.add(new Check('mfa_required', 'a stronger or fresher authentication is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
-    const { session, client, params, result } = ctx.oidc;
-    if (!session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
-    if (justDecided(result?.login, session.accountId, session.loginTs)) return Check.NO_NEED_TO_PROMPT;
-    try {
-      const ok = await deps.sessionSatisfies({
-        accountId: session.accountId, authTime: session.loginTs ?? 0, amr: session.amr, clientId: client.clientId,
-        acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
-        deviceToken: ctx.cookies.get(deps.deviceCookie),
-      });
-      return ok ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
-    } catch (err) {
-      throw asProviderError(err);
-    }
-  }));
+  login.checks.add(
+    new Check('mfa_required', 'a stronger or fresher authentication is required', 'interaction_required', async (ctx: KoaContextWithOIDC) => {
+      const { session, client, params, result } = ctx.oidc;
+      if (!session?.accountId || !client) return Check.NO_NEED_TO_PROMPT;
+      if (justDecided(result?.login, session.accountId, session.loginTs)) return Check.NO_NEED_TO_PROMPT;
+      try {
+        const ok = await deps.sessionSatisfies({
+          accountId: session.accountId,
+          authTime: session.loginTs ?? 0,
+          amr: session.amr,
+          clientId: client.clientId,
+          acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
+          deviceToken: ctx.cookies.get(deps.deviceCookie),
+        });
+        return ok ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      } catch (err) {
+        throw asProviderError(err);
+      }
+    }),
+  );
 
   return policy;
 }

@@ -16,7 +16,12 @@ function newRsaKey(): { kid: string; privateJwk: JWK; publicJwk: JWK } {
   const kid = randomToken(12);
   const privateJwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' } as JWK;
   const { d, p, q, dp, dq, qi, ...publicJwk } = privateJwk as Record<string, unknown>;
-  void d; void p; void q; void dp; void dq; void qi;
+  void d;
+  void p;
+  void q;
+  void dp;
+  void dq;
+  void qi;
   return { kid, privateJwk, publicJwk };
 }
 
@@ -27,7 +32,11 @@ export function createKeyStore(db: Db, box: SecretBox) {
   async function insertSigningKey(keys: Pick<SigningKeyRepository, 'insert'>): Promise<string> {
     const k = newRsaKey();
     await keys.insert({
-      kid: k.kid, use: 'sig', alg: 'RS256', publicJwk: k.publicJwk as Record<string, unknown>, privateSealed: box.seal(JSON.stringify(k.privateJwk)),
+      kid: k.kid,
+      use: 'sig',
+      alg: 'RS256',
+      publicJwk: k.publicJwk as Record<string, unknown>,
+      privateSealed: box.seal(JSON.stringify(k.privateJwk)),
     });
     return k.kid;
   }

@@ -69,9 +69,7 @@ export function createOidcLogin(providers: ProviderHolder): LoginProtocol {
       const provider = providers.current;
       const accountId = details.session?.accountId;
       if (!accountId) throw badRequest('no signed-in user for this interaction');
-      const grant = details.grantId
-        ? await provider.Grant.find(details.grantId)
-        : new provider.Grant({ accountId, clientId: request.clientId });
+      const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: request.clientId });
       if (!grant) throw badRequest('the grant for this interaction is gone');
       const missing = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
       if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));

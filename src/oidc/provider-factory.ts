@@ -27,7 +27,15 @@ export interface ProviderFactoryDeps {
 export async function createProviderHolder(deps: ProviderFactoryDeps): Promise<ProviderHolder & { reload(): Promise<boolean>; close(): void }> {
   const build = async (): Promise<{ provider: Provider; version: string }> => {
     const keys = await deps.keyStore.load();
-    const provider = buildProvider({ ...deps.extend, config: deps.config, adapter: deps.adapter, keys, findAccount: deps.findAccount, clients: deps.clients, renderError: renderProviderError });
+    const provider = buildProvider({
+      ...deps.extend,
+      config: deps.config,
+      adapter: deps.adapter,
+      keys,
+      findAccount: deps.findAccount,
+      clients: deps.clients,
+      renderError: renderProviderError,
+    });
     provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
     allowClientFormTargets(provider);
     return { provider, version: keys.version };
@@ -40,11 +48,15 @@ export async function createProviderHolder(deps: ProviderFactoryDeps): Promise<P
     deps.logger.info({ keys: state.version }, 'signing keys changed: provider reloaded');
     return true;
   };
-  const timer = setInterval(() => { reload().catch((err) => deps.logger.warn({ err }, 'key reload failed')); }, deps.config.keys.reloadSeconds * 1000);
+  const timer = setInterval(() => {
+    reload().catch((err) => deps.logger.warn({ err }, 'key reload failed'));
+  }, deps.config.keys.reloadSeconds * 1000);
   timer.unref();
 
   return {
-    get current() { return state.provider; },
+    get current() {
+      return state.provider;
+    },
     reload,
     close: () => clearInterval(timer),
   };

@@ -49,9 +49,12 @@ function withAccountCheck(policy: ReturnType<typeof interactionPolicy.base>) {
   if (!login || login.checks.get('account_unavailable')) return policy;
   const { Check } = interactionPolicy;
   const at = login.checks.findIndex((c) => c.reason === 'no_session') + 1;
-  login.checks.add(new Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required', (ctx: KoaContextWithOIDC) => (
-    ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT
-  )), at > 0 ? at : login.checks.length);
+  login.checks.add(
+    new Check('account_unavailable', 'the signed-in account can no longer sign in', 'login_required', (ctx: KoaContextWithOIDC) =>
+      ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
+    ),
+    at > 0 ? at : login.checks.length,
+  );
   return policy;
 }
 

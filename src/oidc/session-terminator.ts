@@ -33,7 +33,7 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
   /** An RP that cannot be reached must not undo or block the logout: it is told on a best-effort basis. */
   async function notify(provider: Provider, accountId: string, session: Session, clientId: string): Promise<void> {
     try {
-      const client = await provider.Client.find(clientId) as BackchannelClient | undefined;
+      const client = (await provider.Client.find(clientId)) as BackchannelClient | undefined;
       if (!client?.backchannelLogoutUri) return;
       await client.backchannelLogout(accountId, session.sidFor(clientId));
     } catch (err) {
@@ -48,7 +48,11 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
     // The session goes first, so that no new code or token can be issued from it meanwhile.
     await session.destroy();
     const authorizations = Object.entries(session.authorizations ?? {});
-    await Promise.all(authorizations.map(async ([, { grantId }]) => { if (grantId) await revokeGrant(provider, grantId); }));
+    await Promise.all(
+      authorizations.map(async ([, { grantId }]) => {
+        if (grantId) await revokeGrant(provider, grantId);
+      }),
+    );
     await Promise.all(authorizations.map(([clientId]) => notify(provider, accountId, session, clientId)));
     return true;
   }

@@ -6,7 +6,7 @@ import type { Aal, AuthEvent, FactorDescriptor } from './types.js';
  */
 export function amrOf(events: readonly AuthEvent[], methods: readonly FactorDescriptor[]): string[] {
   const byMethod = new Map(methods.map((d) => [d.method, d.amr]));
-  const values = [...new Set(events.flatMap((e) => (e.factor === 'password' ? ['pwd'] : byMethod.get(e.factor) ?? [])))];
+  const values = [...new Set(events.flatMap((e) => (e.factor === 'password' ? ['pwd'] : (byMethod.get(e.factor) ?? []))))];
   if (aalOf(events) >= 2) values.push('mfa');
   return values;
 }
@@ -34,6 +34,9 @@ export function aalFromAcr(acr: string | undefined): Aal | undefined {
 
 /** acr_values lists what the RP accepts; the weakest listed level is what it asks for at least. */
 export function requestedAalOf(acrValues: unknown): Aal | undefined {
-  const levels = (typeof acrValues === 'string' ? acrValues : '').split(' ').map(aalFromAcr).filter((a): a is Aal => a !== undefined);
+  const levels = (typeof acrValues === 'string' ? acrValues : '')
+    .split(' ')
+    .map(aalFromAcr)
+    .filter((a): a is Aal => a !== undefined);
   return levels.length ? (Math.min(...levels) as Aal) : undefined;
 }

@@ -24,9 +24,12 @@ export interface DecisionInput {
 function catalogue(descriptors: readonly FactorDescriptor[]) {
   const pick = (p: (d: FactorDescriptor) => boolean) => new Set(descriptors.filter(p).map((d) => d.method));
   return {
-    known: pick(() => true), enrollable: pick((d) => d.enrollableInLogin), phishingResistant: pick((d) => d.phishingResistant),
+    known: pick(() => true),
+    enrollable: pick((d) => d.enrollableInLogin),
+    phishingResistant: pick((d) => d.phishingResistant),
     // Weak methods are never enough for a step-up (NIST SP 800-63B rev 4, ASVS 5 6.3.6 / 6.4.2).
-    strong: pick((d) => d.aal >= 2), recovery: pick((d) => d.recovery),
+    strong: pick((d) => d.aal >= 2),
+    recovery: pick((d) => d.recovery),
   };
 }
 type Catalogue = ReturnType<typeof catalogue>;
@@ -68,7 +71,8 @@ export function decide(input: DecisionInput): AuthnDecision {
     if (ok) return { outcome: 'satisfied', aal: aalOf(input.events), reasons };
     const usable = enrolled.filter((m) => (needsPr ? known.phishingResistant : known.strong).has(m));
     if (usable.length) return { outcome: 'challenge', requiredAal: input.requestedAal, methods: usable, reasons: stale ? [...reasons, 'reauth_due'] : reasons };
-    if (!needsPr) return { outcome: 'enroll', requiredAal: 2, methods: [...known.enrollable].filter((m) => known.strong.has(m)), reasons: [...reasons, 'not_enrolled'] };
+    if (!needsPr)
+      return { outcome: 'enroll', requiredAal: 2, methods: [...known.enrollable].filter((m) => known.strong.has(m)), reasons: [...reasons, 'not_enrolled'] };
     return { outcome: 'deny', reasons: [...reasons, 'unsatisfiable'], description: 'aal3 requires a passkey or security key, and none is registered' };
   }
 
@@ -91,5 +95,9 @@ export function decide(input: DecisionInput): AuthnDecision {
   }
   const enrollable = [...known.enrollable].filter((m) => methods.includes(m));
   if (enrollable.length) return { outcome: 'enroll', requiredAal: 2, methods: enrollable, reasons: [...reasons, 'not_enrolled'] };
-  return { outcome: 'deny', reasons: [...reasons, 'unsatisfiable'], description: 'the sign-in policy requires a factor that cannot be enrolled here; contact your administrator' };
+  return {
+    outcome: 'deny',
+    reasons: [...reasons, 'unsatisfiable'],
+    description: 'the sign-in policy requires a factor that cannot be enrolled here; contact your administrator',
+  };
 }

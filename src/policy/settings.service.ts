@@ -3,8 +3,15 @@ import { badRequest, notFound } from '../lib/errors.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import type { SettingsRepository } from '../store/repositories/settings.repository.js';
 import {
-  clientMfaPolicySchema, defaultSettings, mergeSettings, parseStoredLayer, settingsPatchSchema,
-  POLICY_METHOD, type EffectiveSettings, type MfaSettings, type SettingsPatch,
+  clientMfaPolicySchema,
+  defaultSettings,
+  mergeSettings,
+  parseStoredLayer,
+  settingsPatchSchema,
+  POLICY_METHOD,
+  type EffectiveSettings,
+  type MfaSettings,
+  type SettingsPatch,
 } from './settings.js';
 import type { MfaMethod } from './types.js';
 

@@ -42,8 +42,16 @@ export interface AuthEvent {
 }
 
 export type DecisionReason =
-  | 'policy' | 'role_required' | 'acr_requested' | 'reauth_due' | 'not_enrolled' | 'grace_period' | 'trusted_device'
-  | 'mfa_disabled' | 'no_factor_enrolled' | 'unsatisfiable';
+  | 'policy'
+  | 'role_required'
+  | 'acr_requested'
+  | 'reauth_due'
+  | 'not_enrolled'
+  | 'grace_period'
+  | 'trusted_device'
+  | 'mfa_disabled'
+  | 'no_factor_enrolled'
+  | 'unsatisfiable';
 
 export type AuthnDecision =
   | { outcome: 'satisfied'; aal: Aal; reasons: DecisionReason[] }

@@ -45,8 +45,10 @@ export function lockDataDir(dir: string): () => void {
     }
     const owner = ownerOf(file);
     if (owner !== undefined && isAlive(owner) && (owner !== process.pid || held.has(file))) {
-      throw new StartupError(`the data directory ${dir} is in use by process ${owner}: the embedded database allows one process at a time; `
-        + 'stop that process first (while the server runs, use its admin API instead of the CLI)');
+      throw new StartupError(
+        `the data directory ${dir} is in use by process ${owner}: the embedded database allows one process at a time; ` +
+          'stop that process first (while the server runs, use its admin API instead of the CLI)',
+      );
     }
     fs.rmSync(file, { force: true });
   }

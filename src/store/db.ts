@@ -9,7 +9,9 @@ import { PGliteDialect } from './pglite-dialect.js';
 import { ScopedIntrospector } from './scoped-introspector.js';
 
 class ScopedPostgresDialect extends PostgresDialect {
-  override createIntrospector(db: Kysely<unknown>) { return new ScopedIntrospector(db); }
+  override createIntrospector(db: Kysely<unknown>) {
+    return new ScopedIntrospector(db);
+  }
 }
 
 // bigint (count(*), bigserial) as number in both engines: PGlite already does, pg gives strings.
@@ -37,9 +39,8 @@ function preparingPool(pool: pg.Pool): PostgresPool {
   return {
     async connect() {
       const client = await pool.connect();
-      const query = (text: string, values: readonly unknown[]) => (text.endsWith(PREPARE_MARK)
-        ? client.query({ name: statementName(text), text, values: [...values] })
-        : client.query(text, [...values]));
+      const query = (text: string, values: readonly unknown[]) =>
+        text.endsWith(PREPARE_MARK) ? client.query({ name: statementName(text), text, values: [...values] }) : client.query(text, [...values]);
       return { query: query as unknown as PostgresPoolClient['query'], release: (destroy?: boolean) => client.release(destroy) };
     },
     end: () => pool.end(),
@@ -74,7 +75,9 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
         // Nodes booting together can all pass "if not exists"; the losers then hit the catalog's
         // unique index (23505). The schema exists either way.
         if ((err as { code?: unknown }).code !== '23505') throw err;
-      } finally { await admin.end(); }
+      } finally {
+        await admin.end();
+      }
     }
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
@@ -86,7 +89,9 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     // A dropped connection must not crash the process; the next query reports the outage.
     pool.on('error', () => {});
     // A connection dying mid-query emits 'error' on the client too; unheard, it would crash the process.
-    pool.on('connect', (client) => { client.on('error', () => {}); });
+    pool.on('connect', (client) => {
+      client.on('error', () => {});
+    });
     const db = new Kysely<Database>({ dialect: new ScopedPostgresDialect({ pool: preparingPool(pool) }), plugins });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
@@ -97,7 +102,17 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     const pglite = await PGlite.create(inMemory ? undefined : `${opts.dataDir}/pglite`);
     if (opts.schema) await pglite.exec(`create schema if not exists "${opts.schema}"; set search_path to "${opts.schema}"`);
     const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), plugins });
-    return { db, engine: 'pglite', close: async () => { try { await db.destroy(); } finally { unlock(); } } };
+    return {
+      db,
+      engine: 'pglite',
+      close: async () => {
+        try {
+          await db.destroy();
+        } finally {
+          unlock();
+        }
+      },
+    };
   } catch (err) {
     unlock();
     throw err;

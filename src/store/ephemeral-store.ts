@@ -23,7 +23,12 @@ export type OidcPayload = Record<string, unknown>;
  * account ends the previous account's session, and its grant, half-way through the new login).
  */
 export const GRANT_BOUND_MODELS: ReadonlySet<string> = new Set([
-  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode',
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
 ]);
 
 /**
@@ -40,13 +45,20 @@ export const GRANT_REF = 'grantRef';
 export const AUTHN_REF = 'authnRef';
 
 /** What an entry names that the engine reads right after it. */
-export interface PayloadLinks { sessionUid?: string; grantRef?: string; accountId?: string; authn?: { authTime: number; amr: string } }
+export interface PayloadLinks {
+  sessionUid?: string;
+  grantRef?: string;
+  accountId?: string;
+  authn?: { authTime: number; amr: string };
+}
 
 export function linksOf(entry: OidcPayload): PayloadLinks {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const { authTime, [AUTHN_REF]: amr } = entry;
   return {
-    sessionUid: str(entry.sessionUid), grantRef: str(entry[GRANT_REF]), accountId: str(entry.accountId),
+    sessionUid: str(entry.sessionUid),
+    grantRef: str(entry[GRANT_REF]),
+    accountId: str(entry.accountId),
     ...(Number.isSafeInteger(authTime) && typeof amr === 'string' ? { authn: { authTime: authTime as number, amr } } : {}),
   };
 }
@@ -64,7 +76,9 @@ export interface Linked {
 }
 
 /** An entry with what it links to. */
-export interface LinkedPayloads extends Linked { entry: OidcPayload | undefined }
+export interface LinkedPayloads extends Linked {
+  entry: OidcPayload | undefined;
+}
 
 /** Storage behind oidc-provider's adapter, one implementation per engine; `model` is the provider's model name. */
 export interface OidcPayloadStore {

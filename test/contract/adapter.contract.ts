@@ -44,14 +44,24 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
       const classes = [Adapter, ...f.peers.map((p) => createAdapterClass({ durable: p.oidc, shortLived: p.oidc, clients, idKey: ID_KEY, box }))];
       adaptersFor = (model) => classes.map((C) => new C(model));
     }, 30_000);
-    afterAll(async () => { await f?.close(); });
+    afterAll(async () => {
+      await f?.close();
+    });
 
     describe('OIDC payloads through the Adapter', () => {
       test('upsert then find returns the payload unchanged, snake_case and nested keys included', async () => {
         const id = newId();
         const payload = {
-          jti: id, kind: 'AccessToken', accountId: 'u-1', clientId: 'c-1', grantId: newId(), exp: nowSec() + 60, iat: nowSec(),
-          scope: 'openid email', claims: { id_token: { email: null } }, extra_field: { nested_key: [1, 'two', { deep_key: true }] },
+          jti: id,
+          kind: 'AccessToken',
+          accountId: 'u-1',
+          clientId: 'c-1',
+          grantId: newId(),
+          exp: nowSec() + 60,
+          iat: nowSec(),
+          scope: 'openid email',
+          claims: { id_token: { email: null } },
+          extra_field: { nested_key: [1, 'two', { deep_key: true }] },
         };
         await new Adapter('AccessToken').upsert(id, payload, 60);
         expect(await new Adapter('AccessToken').find(id)).toEqual(payload);
@@ -166,10 +176,17 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
         const g2 = newId();
         const userCode = `U-${newId().slice(0, 8)}`;
         const mine = [
-          ['AuthorizationCode', newId()], ['AccessToken', newId()], ['AccessToken', newId()],
-          ['RefreshToken', newId()], ['DeviceCode', newId()], ['BackchannelAuthenticationRequest', newId()],
+          ['AuthorizationCode', newId()],
+          ['AccessToken', newId()],
+          ['AccessToken', newId()],
+          ['RefreshToken', newId()],
+          ['DeviceCode', newId()],
+          ['BackchannelAuthenticationRequest', newId()],
         ] as const;
-        const others = [['AccessToken', newId()], ['RefreshToken', newId()]] as const;
+        const others = [
+          ['AccessToken', newId()],
+          ['RefreshToken', newId()],
+        ] as const;
         const session = newId();
         for (const [model, id] of mine) {
           await new Adapter(model).upsert(id, { grantId: g1, ...(model === 'DeviceCode' ? { userCode } : {}) }, 60);
@@ -225,11 +242,27 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
           ['AccessToken', at, { ...token, jti: at, kind: 'AccessToken' }],
           ['AuthorizationCode', code, { ...token, jti: code, kind: 'AuthorizationCode', codeChallenge: 'x', redirectUri: 'https://rp.example/cb' }],
           ['RefreshToken', rt, { ...token, jti: rt, kind: 'RefreshToken', rotations: 1 }],
-          ['Session', session, { ...times, jti: session, kind: 'Session', uid, accountId: 'u-11', loginTs: nowSec(), authorizations: { 'c-1': { sid: newId(), grantId } } }],
-          ['Interaction', interaction, {
-            ...times, jti: interaction, kind: 'Interaction', grantId, deviceCode: device, parJti: par, returnTo: `https://idp.example/auth/${interaction}`,
-            session: { accountId: 'u-11', uid, cookie: session, acr: 'aal1' }, params: { client_id: 'c-1', scope: 'openid' }, prompt: { name: 'login', reasons: [], details: {} },
-          }],
+          [
+            'Session',
+            session,
+            { ...times, jti: session, kind: 'Session', uid, accountId: 'u-11', loginTs: nowSec(), authorizations: { 'c-1': { sid: newId(), grantId } } },
+          ],
+          [
+            'Interaction',
+            interaction,
+            {
+              ...times,
+              jti: interaction,
+              kind: 'Interaction',
+              grantId,
+              deviceCode: device,
+              parJti: par,
+              returnTo: `https://idp.example/auth/${interaction}`,
+              session: { accountId: 'u-11', uid, cookie: session, acr: 'aal1' },
+              params: { client_id: 'c-1', scope: 'openid' },
+              prompt: { name: 'login', reasons: [], details: {} },
+            },
+          ],
           ['DeviceCode', device, { ...token, jti: device, kind: 'DeviceCode', userCode, params: { client_id: 'c-1' } }],
           ['PushedAuthorizationRequest', par, { ...times, jti: par, kind: 'PushedAuthorizationRequest', clientId: 'c-1', request: 'eyJhbGciOiJub25lIn0.e30.' }],
         ];
@@ -321,12 +354,18 @@ export function describeAdapter(name: string, makeStore: () => Promise<StoreFixt
       test('Client model: find reads the client registry (secret opened), upsert is refused', async () => {
         const clientId = `client-${newId()}`;
         await f.addClient({
-          clientId, clientSecretSealed: box.seal('s3cret'), metadata: { redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_basic' },
-          firstParty: false, mfaPolicy: null,
+          clientId,
+          clientSecretSealed: box.seal('s3cret'),
+          metadata: { redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_basic' },
+          firstParty: false,
+          mfaPolicy: null,
         });
         const a = new Adapter('Client');
         expect(await a.find(clientId)).toEqual({
-          client_id: clientId, client_secret: 's3cret', redirect_uris: ['https://rp.example/cb'], token_endpoint_auth_method: 'client_secret_basic',
+          client_id: clientId,
+          client_secret: 's3cret',
+          redirect_uris: ['https://rp.example/cb'],
+          token_endpoint_auth_method: 'client_secret_basic',
         });
         expect(await a.find(`client-${newId()}`)).toBeUndefined();
         await expect(a.upsert(clientId, { client_id: clientId }, 60)).rejects.toThrow(/admin API/);

@@ -7,7 +7,10 @@ const newKey = (what: string) => `${what}:${crypto.randomBytes(8).toString('hex'
 /** EphemeralStore behaviour every engine must share; `get()` returns the fixture set up by the caller. */
 export function describeEphemeralContract(get: () => StoreFixture): void {
   describe('EphemeralStore', () => {
-    const all = () => { const f = get(); return [f.ephemeral, ...f.peers.map((p) => p.ephemeral)]; };
+    const all = () => {
+      const f = get();
+      return [f.ephemeral, ...f.peers.map((p) => p.ephemeral)];
+    };
 
     test('set then get round-trips; set overwrites; unknown keys are undefined', async () => {
       const s = get().ephemeral;
@@ -82,7 +85,7 @@ export function describeEphemeralContract(get: () => StoreFixture): void {
       expect(await s.increment(key, 1)).toBe(1);
       await sleep(600);
       expect(await s.increment(key, 1)).toBe(2); // still inside the window; must not push its end
-      await sleep(800);                          // 1.4 s after the first; a sliding window would end at 1.6 s
+      await sleep(800); // 1.4 s after the first; a sliding window would end at 1.6 s
       expect(await s.increment(key, 1)).toBe(1);
       expect(await s.increment(key, 1)).toBe(2);
     });
@@ -93,8 +96,12 @@ export function describeEphemeralContract(get: () => StoreFixture): void {
 export function describeEphemeralStore(name: string, makeStore: () => Promise<StoreFixture>): void {
   describe(name, () => {
     let f: StoreFixture;
-    beforeAll(async () => { f = await makeStore(); }, 30_000);
-    afterAll(async () => { await f?.close(); });
+    beforeAll(async () => {
+      f = await makeStore();
+    }, 30_000);
+    afterAll(async () => {
+      await f?.close();
+    });
     describeEphemeralContract(() => f);
   });
 }

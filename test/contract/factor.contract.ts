@@ -73,7 +73,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(r.body).toEqual({ error: 'invalid_code', error_description: expect.any(String) });
     };
 
-    test('enrol → verify → remove: the login earns the descriptor\'s amr and aal2; once removed, the method is neither offered nor accepted', async () => {
+    test("enrol → verify → remove: the login earns the descriptor's amr and aal2; once removed, the method is neither offered nor accepted", async () => {
       const user = await enrolledUser('life');
       const flow = await challenge(user.username);
       // The challenge page shows the method's own form, posting to its own endpoint.
@@ -136,7 +136,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const { tokens } = await flow.complete(login.body.redirect_to);
       const call = async (method: string, path: string, body?: unknown, type = 'application/json') => {
         const res = await fetch(`${get().idp.url}/api/v1/mfa${path}`, {
-          method, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
+          method,
+          body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body),
           headers: { authorization: `Bearer ${tokens.access_token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': type }) },
         });
         return { status: res.status, body: res.status === 204 ? undefined : await res.json() };
@@ -146,13 +147,19 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     /** Sets the method up the way its self-service part offers: enrol and confirm, or issue in one step. */
     async function setUpThroughSelfService(self: Awaited<ReturnType<typeof selfServiceUser>>): Promise<Held | undefined> {
-      const { paths: { manage }, selfService } = factor();
+      const {
+        paths: { manage },
+        selfService,
+      } = factor();
       if (selfService?.enrolmentBody) {
         const started = await self.call('POST', `/${manage}/enroll`);
         expect(started.status).toBe(200);
         const held = await driver.fromSelfService!(started.body);
         expectRefused(await self.call('POST', `/${manage}/confirm`, { code: await driver.wrong(held) }));
-        expect(await self.call('POST', `/${manage}/confirm`, { code: await driver.valid(held) })).toEqual({ status: 200, body: { status: 'success', method: driver.method } });
+        expect(await self.call('POST', `/${manage}/confirm`, { code: await driver.valid(held) })).toEqual({
+          status: 200,
+          body: { status: 'success', method: driver.method },
+        });
         return held;
       }
       if (selfService?.issue) {
@@ -163,8 +170,11 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       return undefined;
     }
 
-    test('self-service: set up → summary → step-up verify → remove, each route from the plug-in\'s own part', async () => {
-      const { paths: { manage }, selfService } = factor();
+    test("self-service: set up → summary → step-up verify → remove, each route from the plug-in's own part", async () => {
+      const {
+        paths: { manage },
+        selfService,
+      } = factor();
       const self = await selfServiceUser('self');
       const held = await setUpThroughSelfService(self);
       if (!selfService || held === undefined) {
@@ -178,13 +188,19 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(status.status).toBe(200);
       expect(summary.body[selfService.summaryKey]).toEqual(status.body);
       // The new factor steps the session up, which a change of factors needs.
-      expect(await self.call('POST', '/verify', { code: await driver.valid(held) })).toEqual({ status: 200, body: { status: 'success', method: driver.method } });
+      expect(await self.call('POST', '/verify', { code: await driver.valid(held) })).toEqual({
+        status: 200,
+        body: { status: 'success', method: driver.method },
+      });
       expect((await self.call('DELETE', `/${manage}`)).status).toBe(204);
       expect((await self.call('GET', '')).body.methods).not.toContain(driver.method);
     });
 
     test('self-service hostile input: every non-code answers a JSON 4xx (a value of the wrong type a 400 until the rate limit), never a 500', async () => {
-      const { paths: { manage }, selfService } = factor();
+      const {
+        paths: { manage },
+        selfService,
+      } = factor();
       const self = await selfServiceUser('self-hostile');
       // Codes go to the enrolment's confirmation where there is one, else to the step-up.
       let path = '/verify';
@@ -276,7 +292,11 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       const flow = await challenge(user.username);
       for (const { body, type } of HOSTILE_BODIES) {
-        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().paths.challenge}`, { method: 'POST', headers: { accept: 'application/json', 'content-type': type }, body });
+        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().paths.challenge}`, {
+          method: 'POST',
+          headers: { accept: 'application/json', 'content-type': type },
+          body,
+        });
         expect(res.status).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
         expect(await res.json()).toEqual({ error: expect.any(String), error_description: expect.any(String) });

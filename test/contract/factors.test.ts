@@ -15,7 +15,10 @@ let config: oc.Configuration;
 let enrolConfig: oc.Configuration;
 
 beforeAll(async () => {
-  idp = await startTestIdp('factor-contract', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 }, mfa: { attemptsPerChallenge: ATTEMPTS, recentAuthSeconds: 300 } });
+  idp = await startTestIdp('factor-contract', 'postgres+redis', {
+    rateLimit: { loginPerIpPerMinute: 10_000 },
+    mfa: { attemptsPerChallenge: ATTEMPTS, recentAuthSeconds: 300 },
+  });
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
   const enforcing = await registerClient(idp.url, { first_party: true, mfa_policy: { enforce_enrollment: true } });
@@ -23,7 +26,9 @@ beforeAll(async () => {
   // The account-wide lockout has its own tests; here it must not end the challenges first.
   await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const fixture = () => ({ idp, config, enrolConfig, attemptsPerChallenge: ATTEMPTS });
 
@@ -46,7 +51,10 @@ const totp: FactorDriver<string> = {
     }
   },
   // Two steps back is outside the ±1 step window of RFC 6238 §5.2 as the IdP applies it.
-  expired: async (_test, _accountId, secret) => { await awayFromStepBoundary(); return codeAt(secret, Date.now(), -2); },
+  expired: async (_test, _accountId, secret) => {
+    await awayFromStepBoundary();
+    return codeAt(secret, Date.now(), -2);
+  },
   wrong: (secret) => wrongCode(secret),
   fromEnrolment: async (shown) => String(shown.secret),
   fromSelfService: async (shown) => String(shown.secret),
@@ -67,7 +75,10 @@ const backupCodes: FactorDriver<string[]> = {
   fromSelfService: async (shown) => shown.backup_codes as string[],
 };
 
-const drivers = new Map<string, FactorDriver<any>>([[totp.method, totp], [backupCodes.method, backupCodes]]);
+const drivers = new Map<string, FactorDriver<any>>([
+  [totp.method, totp],
+  [backupCodes.method, backupCodes],
+]);
 
 test('every registered method has a contract driver', () => {
   expect([...idp.container.factors.methods].sort()).toEqual([...drivers.keys()].sort());

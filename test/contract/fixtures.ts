@@ -37,14 +37,19 @@ export async function makeRedisFixture(label: string): Promise<StoreFixture> {
   const clientMap = new Map<string, ClientRecord>();
   const clients = {
     find: async (id: string) => clientMap.get(id),
-    insert: async (c: ClientRecord) => { clientMap.set(c.clientId, c); return true; },
+    insert: async (c: ClientRecord) => {
+      clientMap.set(c.clientId, c);
+      return true;
+    },
   } as unknown as ClientRepository;
   return {
     engine: 'redis',
     ...main!,
     peers: rest,
     clients,
-    async addClient(record) { clientMap.set(record.clientId, { ...record, organizationId: 'none' }); },
+    async addClient(record) {
+      clientMap.set(record.clientId, { ...record, organizationId: 'none' });
+    },
     storedText: () => redisKeysAsText(prefix),
     async close() {
       conns.forEach((c) => c.disconnect());

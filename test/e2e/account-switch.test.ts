@@ -10,7 +10,9 @@ beforeAll(async () => {
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 /**
  * Signing in as someone else ends the previous account's session first: oidc-provider answers the
@@ -34,13 +36,15 @@ async function toCallback(flow: Awaited<ReturnType<typeof beginAuth>>, start: UR
     const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
     url = new URL(action.replace(/&amp;/g, '&'), url);
     res = await flow.browser.fetch(url, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(fields).toString(),
     });
   }
   return url;
 }
 
-test('signed in as bob, prompt=login as alice in the same browser ends with alice\'s tokens', async () => {
+test("signed in as bob, prompt=login as alice in the same browser ends with alice's tokens", async () => {
   const bob = await newUser(idp.url, 'bob');
   const alice = await newUser(idp.url, 'alice');
 

@@ -19,12 +19,19 @@ let rp: Awaited<ReturnType<typeof startLogoutReceiver>>;
 let one: { id: string; config: oc.Configuration };
 let two: { id: string; config: oc.Configuration };
 const logLines: string[] = [];
-const sink = new Writable({ write(chunk, _enc, done) { logLines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    logLines.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  },
+});
 
 /** A first-party client with offline access whose back-channel logout endpoint is `rp.url + path`. */
 async function client(path: string) {
   const creds = await registerClient(idp.url, {
-    first_party: true, backchannel_logout_uri: `${rp.url}${path}`, backchannel_logout_session_required: true,
+    first_party: true,
+    backchannel_logout_uri: `${rp.url}${path}`,
+    backchannel_logout_session_required: true,
   });
   return { id: creds.client_id, config: await discover(idp.url, creds.client_id, creds.client_secret) };
 }
@@ -41,7 +48,10 @@ afterAll(async () => {
   await rp.close();
   await idp.stop();
 });
-beforeEach(() => { rp.received.length = 0; logLines.length = 0; });
+beforeEach(() => {
+  rp.received.length = 0;
+  logLines.length = 0;
+});
 
 const jwks = () => createRemoteJWKSet(new URL(`${idp.url}/jwks`));
 const userinfo = async (accessToken: string) => (await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
@@ -95,7 +105,10 @@ async function expectOnlyChangerLeft(s: Awaited<ReturnType<typeof twoSessions>>)
   const deliveries = await rp.waitFor(2);
   expect(deliveries.map((d) => d.path).sort()).toEqual(['/one', '/two']);
   const aSid = (await idTokenClaims(s.a.tokens.id_token!)).sid;
-  for (const [path, clientId, tokens] of [['/one', one.id, s.b.tokens], ['/two', two.id, s.b2.tokens]] as const) {
+  for (const [path, clientId, tokens] of [
+    ['/one', one.id, s.b.tokens],
+    ['/two', two.id, s.b2.tokens],
+  ] as const) {
     const idToken = await idTokenClaims(tokens.id_token!);
     const { payload } = await verifyLogoutToken(idp.url, clientId, deliveries.find((d) => d.path === path)!.logoutToken);
     expect(payload.events).toEqual({ [BACKCHANNEL_EVENT]: {} });
@@ -110,14 +123,19 @@ async function expectOnlyChangerLeft(s: Awaited<ReturnType<typeof twoSessions>>)
   const failures = logLines.map((l) => JSON.parse(l) as { msg?: string; clientId?: string }).filter((l) => l.msg === 'back-channel logout failed');
   expect(failures.map((l) => l.clientId)).toContain(two.id);
 
-  const audit = await idp.container.db.selectFrom('auditEvents').select('data').where('subject', '=', s.user.id).where('type', '=', 'authn.sessions.ended').execute();
+  const audit = await idp.container.db
+    .selectFrom('auditEvents')
+    .select('data')
+    .where('subject', '=', s.user.id)
+    .where('type', '=', 'authn.sessions.ended')
+    .execute();
   expect(audit).toHaveLength(1);
   expect(audit[0]!.data).toMatchObject({ count: 1 });
 }
 
 const selfService = (browser: Browser, path: string, body: unknown) => browser.json(`${idp.url}/api/v1${path}`, body);
 
-test('enrolling TOTP in one session revokes the other session\'s tokens and logs its RPs out over the back channel', async () => {
+test("enrolling TOTP in one session revokes the other session's tokens and logs its RPs out over the back channel", async () => {
   const s = await twoSessions();
   const bystander = await (await newUser()).signIn();
   expect(await userinfo(s.b.tokens.access_token)).toBe(200);

@@ -20,15 +20,20 @@ beforeAll(async () => {
   thirdParty = await discover(idp.url, tp.client_id, tp.client_secret);
   await createUser(idp.url, { external_id: 'ip-alice', username: 'alice', password: PASSWORD });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 async function startAuth(config: oc.Configuration = firstParty) {
   const browser = new Browser();
   const verifier = oc.randomPKCECodeVerifier();
   const state = oc.randomState();
   const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', state,
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    state,
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
   });
   const res = await browser.fetch(authUrl);
   const interactionUrl = new URL(res.headers.get('location')!, authUrl);
@@ -40,7 +45,11 @@ async function post(browser: Browser, url: string, body: string | URLSearchParam
   const res = await browser.fetch(url, { method: 'POST', headers: { 'content-type': contentType, accept }, body });
   const text = await res.text();
   let json: any;
-  try { json = JSON.parse(text); } catch { json = undefined; }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
   return { status: res.status, text, json, res };
 }
 
@@ -126,7 +135,12 @@ describe('interaction identity', () => {
     const get = await browser.json(`${idp.url}/interaction/AAAAAAAAAAAAAAAAAAAAA`);
     expect(get.status).toBe(400);
     expect(get.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
-    const login = await post(browser, `${idp.url}/interaction/AAAAAAAAAAAAAAAAAAAAA/login`, JSON.stringify({ username: 'alice', password: PASSWORD }), 'application/json');
+    const login = await post(
+      browser,
+      `${idp.url}/interaction/AAAAAAAAAAAAAAAAAAAAA/login`,
+      JSON.stringify({ username: 'alice', password: PASSWORD }),
+      'application/json',
+    );
     expectJsonError(login, 400);
   });
 
@@ -150,7 +164,7 @@ describe('interaction identity', () => {
     expect(login.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
   });
 
-  test('another browser\'s interaction uid with my cookie → 400', async () => {
+  test("another browser's interaction uid with my cookie → 400", async () => {
     const mine = await startAuth();
     const theirs = await startAuth();
     const r = await mine.browser.json(`${theirs.interactionUrl.href}/login`, { username: 'alice', password: PASSWORD });
@@ -211,7 +225,13 @@ describe('HTML pages and CSRF', () => {
     const { browser, interactionUrl } = await startAuth();
     const csrf = csrfOf(await (await browser.fetch(interactionUrl, { headers: { accept: 'text/html' } })).text())!;
     const evil = '"><script>alert(1)</script>';
-    const r = await post(browser, `${interactionUrl.href}/login`, new URLSearchParams({ csrf, username: evil, password: 'nope' }), 'application/x-www-form-urlencoded', 'text/html');
+    const r = await post(
+      browser,
+      `${interactionUrl.href}/login`,
+      new URLSearchParams({ csrf, username: evil, password: 'nope' }),
+      'application/x-www-form-urlencoded',
+      'text/html',
+    );
     expect(r.status).toBe(401);
     expect(r.res.headers.get('content-type')).toMatch(/text\/html/);
     expect(r.text).toContain('Invalid username or password');
@@ -226,7 +246,10 @@ describe('consent and abort', () => {
     const flow = await startAuth(thirdParty);
     const res = await flow.browser.json(`${flow.interactionUrl.href}/login`, { username: 'alice', password: PASSWORD });
     expect(res.status).toBe(200);
-    const next = await flow.browser.follow(new URL(res.body.redirect_to, idp.url), (u) => u.pathname.startsWith('/interaction/') || u.href.startsWith(REDIRECT_URI));
+    const next = await flow.browser.follow(
+      new URL(res.body.redirect_to, idp.url),
+      (u) => u.pathname.startsWith('/interaction/') || u.href.startsWith(REDIRECT_URI),
+    );
     expect(next.pathname).toMatch(/^\/interaction\//);
     const details = await flow.browser.json(next);
     expect(details.status).toBe(200);

@@ -20,12 +20,16 @@ beforeAll(async () => {
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
-const api = apiClient(() => idp.url, () => ADMIN_KEY);
+const api = apiClient(
+  () => idp.url,
+  () => ADMIN_KEY,
+);
 const lock = (id: string) => idp.container.accounts.update(id, { status: 'locked' });
-const userinfoStatus = async (accessToken: string) =>
-  (await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+const userinfoStatus = async (accessToken: string) => (await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
 
 /** A password-only sign-in up to the tokens; the flow's browser keeps the SSO session. */
 async function signIn(username: string) {
@@ -88,7 +92,12 @@ test('a login in progress goes no further once the account is locked: the right 
 
   const res = await flow.post('mfa/totp', { code: await codeAt(secret, Date.now()) });
   expectJsonError(res, 400, 'invalid_request');
-  const events = await idp.container.db.selectFrom('auditEvents').select('type').where('subject', '=', user.id).where('type', '=', 'authn.mfa.verified').execute();
+  const events = await idp.container.db
+    .selectFrom('auditEvents')
+    .select('type')
+    .where('subject', '=', user.id)
+    .where('type', '=', 'authn.mfa.verified')
+    .execute();
   expect(events).toHaveLength(0);
 });
 

@@ -11,9 +11,7 @@
  */
 import { type Mode, ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { apiClient } from '../helpers/api.js';
-import {
-  FakeClock, MINUTE, PASSWORD, beginAuth, codeAt, newUser, passwordStep, seedTotp, wrongCode,
-} from '../helpers/mfa-flow.js';
+import { FakeClock, MINUTE, PASSWORD, beginAuth, codeAt, newUser, passwordStep, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
 import { createUser, discover, registerClient, type oc } from '../helpers/rp.js';
 
 const MAX_FAILURES = 5;
@@ -31,12 +29,19 @@ function suite(mode: Mode) {
   beforeAll(async () => {
     // A generous per-IP limit (every request comes from one address) and per-challenge limit, so
     // that only the account's lockout stands between the guesses and the checks.
-    idp = await startTestIdp(`lockout-${mode}`, mode, { rateLimit: { loginPerIpPerMinute: 10_000 }, mfa: { attemptsPerChallenge: 30, recentAuthSeconds: 300 } }, { clock });
+    idp = await startTestIdp(
+      `lockout-${mode}`,
+      mode,
+      { rateLimit: { loginPerIpPerMinute: 10_000 }, mfa: { attemptsPerChallenge: 30, recentAuthSeconds: 300 } },
+      { clock },
+    );
     const client = await registerClient(idp.url, { first_party: true });
     config = await discover(idp.url, client.client_id, client.client_secret);
     await idp.container.settings.patchGlobal({ lockout: { max_failures: MAX_FAILURES, mfa_max_failures: MFA_MAX_FAILURES, lock_minutes: [15, 60] } });
   }, 60_000);
-  afterAll(async () => { await idp.stop(); });
+  afterAll(async () => {
+    await idp.stop();
+  });
   beforeEach(() => clock.reset());
 
   const events = (subject: string, type: string) =>
@@ -118,7 +123,8 @@ function suite(mode: Mode) {
 
     test('a user with fewer than max_failures earlier failures still gets in with the right password, and the counter is cleared', async () => {
       const user = await newUser(idp.url, 'legit');
-      for (const attempt of wrong(user.username, MAX_FAILURES - 1)) expectInvalidCredentials((await passwordStep(config, attempt.username, attempt.password)).login);
+      for (const attempt of wrong(user.username, MAX_FAILURES - 1))
+        expectInvalidCredentials((await passwordStep(config, attempt.username, attempt.password)).login);
       expect((await account(user.id)).failedAttempts).toBe(MAX_FAILURES - 1);
 
       const { login } = await passwordStep(config, user.username, PASSWORD);
@@ -198,7 +204,10 @@ function suite(mode: Mode) {
     });
 
     test('platform API: 29 wrong codes and then the right one at once on POST /otp/verify (within its per-user rate limit): at most mfa_max_failures (+1) evaluated, the right one refused', async () => {
-      const api = apiClient(() => idp.url, () => ADMIN_KEY);
+      const api = apiClient(
+        () => idp.url,
+        () => ADMIN_KEY,
+      );
       const user = await totpUser('mfa-platform-burst');
       const bad = await wrongCode(user.secret, clock.now());
       const verify = (code: string) => api('POST', '/otp/verify', { otp: { id: user.externalId, code } });

@@ -8,7 +8,20 @@ import { Writable } from 'node:stream';
 import { createLogger } from '../../src/lib/logger.js';
 import { Browser } from '../helpers/browser.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
-import { DAY, FakeClock, MINUTE, PASSWORD, beginAuth, codeAt, newUser, passwordStep, plantCookie, seedTotp, wrongCode, type Flow } from '../helpers/mfa-flow.js';
+import {
+  DAY,
+  FakeClock,
+  MINUTE,
+  PASSWORD,
+  beginAuth,
+  codeAt,
+  newUser,
+  passwordStep,
+  plantCookie,
+  seedTotp,
+  wrongCode,
+  type Flow,
+} from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 const clock = new FakeClock();
@@ -28,7 +41,14 @@ let noDevices: oc.Configuration;
 /** A client whose own policy trusts a device for one day only. */
 let oneDay: oc.Configuration;
 
-const BASE = { policy: 'any', enforce_enrollment: false, grace_period_seconds: 0, required_for_roles: [] as string[], trusted_device_duration_days: 30, reauth_interval_minutes: 0 };
+const BASE = {
+  policy: 'any',
+  enforce_enrollment: false,
+  grace_period_seconds: 0,
+  required_for_roles: [] as string[],
+  trusted_device_duration_days: 30,
+  reauth_interval_minutes: 0,
+};
 
 beforeAll(async () => {
   idp = await startTestIdp('login-hardening', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 } }, { clock, logger: createLogger('info', sink) });
@@ -40,7 +60,9 @@ beforeAll(async () => {
   const c = await registerClient(idp.url, { first_party: true, mfa_policy: { trusted_device_duration_days: 1 } });
   oneDay = await discover(idp.url, c.client_id, c.client_secret);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 beforeEach(async () => {
   clock.reset();
   await idp.container.settings.patchGlobal({ mfa: BASE, lockout: { max_failures: 5 } });
@@ -56,7 +78,9 @@ async function page(flow: Flow) {
 
 async function form(flow: Flow, path: string, fields: Record<string, string>) {
   const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${path}`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: new URLSearchParams(fields),
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+    body: new URLSearchParams(fields),
   });
   return { status: res.status, html: await res.text(), res };
 }
@@ -241,7 +265,8 @@ describe('trusted devices follow the policy of the client being signed into', ()
     const user = await totpUser('dev-global');
     const token = await trustedDevice(user);
     const res = await fetch(`${idp.url}/api/v1/settings`, {
-      method: 'PATCH', headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
       body: JSON.stringify({ mfa: { trusted_device_duration_days: 0 } }),
     });
     expect(res.status).toBe(200);
@@ -286,15 +311,25 @@ describe('the device token and caching of interaction answers', () => {
     answers.push(['malformed code', (await flow.post('mfa/totp', { code: 42 })).res]);
     answers.push(['wrong step', (await flow.post('trust-device', { trust: false })).res]);
     answers.push(['no csrf', (await form(flow, 'abort', {})).res]);
-    answers.push(['unknown route', (await flow.browser.fetch(`${base}/nowhere`, { headers: { accept: 'application/json' } }))]);
-    answers.push(['unknown uid', (await flow.browser.fetch(`${idp.url}/interaction/AAAAAAAAAAAAAAAAAAAAA`, { headers: { accept: 'application/json' } }))]);
+    answers.push(['unknown route', await flow.browser.fetch(`${base}/nowhere`, { headers: { accept: 'application/json' } })]);
+    answers.push(['unknown uid', await flow.browser.fetch(`${idp.url}/interaction/AAAAAAAAAAAAAAAAAAAAA`, { headers: { accept: 'application/json' } })]);
     answers.push(['mfa', (await flow.post('mfa/totp', { code: await codeAt(secret, clock.now()) })).res]);
     const csrf = csrfOf((await page(flow)).html)!;
     answers.push(['trust redirect', (await form(flow, 'trust-device', { csrf, trust: 'false' })).res]);
     const statuses = answers.map(([name, res]) => [name, res.status]);
     expect(statuses).toEqual([
-      ['GET json', 200], ['GET html', 200], ['wrong password', 401], ['login', 200], ['wrong code', 401], ['malformed code', 400],
-      ['wrong step', 400], ['no csrf', 403], ['unknown route', 404], ['unknown uid', 400], ['mfa', 200], ['trust redirect', 303],
+      ['GET json', 200],
+      ['GET html', 200],
+      ['wrong password', 401],
+      ['login', 200],
+      ['wrong code', 401],
+      ['malformed code', 400],
+      ['wrong step', 400],
+      ['no csrf', 403],
+      ['unknown route', 404],
+      ['unknown uid', 400],
+      ['mfa', 200],
+      ['trust redirect', 303],
     ]);
     expect(answers.filter(([, res]) => !/no-store/.test(res.headers.get('cache-control') ?? '')).map(([name]) => name)).toEqual([]);
   });

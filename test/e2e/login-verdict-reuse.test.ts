@@ -41,7 +41,10 @@ test('a resume followed after the verdict has gone stale is decided again, under
   const { flow, redirectTo } = await finishedLogin('verdict-stale');
   await idp.container.settings.patchGlobal({ mfa: { policy: 'any' } });
   clock.advance(2 * MINUTE);
-  const landed = await flow.browser.follow(new URL(redirectTo, idp.url), (u) => u.pathname.startsWith('/interaction/') || u.href.startsWith('http://127.0.0.1:9/'));
+  const landed = await flow.browser.follow(
+    new URL(redirectTo, idp.url),
+    (u) => u.pathname.startsWith('/interaction/') || u.href.startsWith('http://127.0.0.1:9/'),
+  );
   // Had the Check stood on the old verdict, the browser would be at the client with a password-only login.
   expect(landed.pathname).toMatch(/^\/interaction\//);
   expect((await flow.browser.json(landed)).body).toMatchObject({ step: 'mfa', methods: ['totp'] });

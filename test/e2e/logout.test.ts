@@ -20,8 +20,10 @@ afterAll(async () => {
 
 test('RP-initiated logout ends the SSO session and sends a signed back-channel logout token', async () => {
   const client = await registerClient(idp.url, {
-    first_party: true, post_logout_redirect_uris: [POST_LOGOUT],
-    backchannel_logout_uri: `${rp.url}/backchannel`, backchannel_logout_session_required: true,
+    first_party: true,
+    post_logout_redirect_uris: [POST_LOGOUT],
+    backchannel_logout_uri: `${rp.url}/backchannel`,
+    backchannel_logout_session_required: true,
   });
   const config = await discover(idp.url, client.client_id, client.client_secret);
   const { tokens, browser } = await authorize(config, { onStep: passwordSteps('bea', 'bea password 123') });
@@ -36,7 +38,8 @@ test('RP-initiated logout ends the SSO session and sends a signed back-channel l
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1];
   expect(xsrf).toBeTruthy();
   const confirm = await browser.fetch(`${idp.url}/session/end/confirm`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ xsrf: xsrf!, logout: 'yes' }).toString(),
   });
   expect(confirm.status).toBe(303);
@@ -52,8 +55,11 @@ test('RP-initiated logout ends the SSO session and sends a signed back-channel l
 
   // The SSO session is gone: a silent authorization request now needs a login.
   const silent = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', prompt: 'none',
-    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
   });
   const res = await browser.fetch(silent);
   expect(new URL(res.headers.get('location')!).searchParams.get('error')).toBe('login_required');

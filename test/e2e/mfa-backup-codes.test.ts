@@ -17,7 +17,9 @@ beforeAll(async () => {
   config = await discover(idp.url, client.client_id, client.client_secret);
   await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 /** A user with TOTP and a fresh set of backup codes. */
 async function userWithCodes(label: string) {
@@ -171,7 +173,17 @@ test('wrong backup codes lock the second factor like wrong TOTP codes: no side d
 test('hostile values of the backup-code field → 400/401, never 500, each counted as a failure', async () => {
   const user = await userWithCodes('bc-hostile');
   const flow = await atChallenge(user.username);
-  const hostile: unknown[] = ['', 'ABCDE-FGHIJK', 'ＡＢＣＤＥ-ＦＧＨＪＫ', `${user.codes[0]}\n\u0000`, [user.codes[0], user.codes[1]], { $gt: '' }, 1234567890, null, 'A'.repeat(10_240)];
+  const hostile: unknown[] = [
+    '',
+    'ABCDE-FGHIJK',
+    'ＡＢＣＤＥ-ＦＧＨＪＫ',
+    `${user.codes[0]}\n\u0000`,
+    [user.codes[0], user.codes[1]],
+    { $gt: '' },
+    1234567890,
+    null,
+    'A'.repeat(10_240),
+  ];
   const answers = [];
   for (const code of hostile) {
     const res = await backup(flow, code);

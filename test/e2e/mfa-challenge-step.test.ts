@@ -13,7 +13,13 @@ import { PASSWORD, newUser, passwordStep } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 const descriptor: FactorDescriptor = {
-  method: 'prompt', amr: ['user'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: false, recovery: false,
+  method: 'prompt',
+  amr: ['user'],
+  secondFactor: true,
+  phishingResistant: false,
+  aal: 2,
+  enrollableInLogin: false,
+  recovery: false,
 };
 
 /** Answers a challenge by echoing its nonce; state the server kept is the only thing it checks against. */
@@ -60,7 +66,7 @@ const begin = async (flow: Awaited<ReturnType<typeof atChallenge>>) => {
   return res.body.nonce as string;
 };
 
-test('begin → the answer to that challenge ends the login with the method\'s amr', async () => {
+test("begin → the answer to that challenge ends the login with the method's amr", async () => {
   const flow = await atChallenge('challenge-ok');
   const res = await flow.post('mfa/prompt', { code: await begin(flow) });
   expect(res.status).toBe(200);
@@ -108,7 +114,7 @@ test('twenty concurrent answers of one challenge: exactly one is checked', async
   expect(statuses.filter((s) => s !== 200 && s !== 400)).toEqual([]);
 });
 
-test('another login\'s challenge does not answer this one', async () => {
+test("another login's challenge does not answer this one", async () => {
   const mine = await atChallenge('challenge-mine');
   const other = await atChallenge('challenge-other');
   await begin(mine);

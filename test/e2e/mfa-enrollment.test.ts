@@ -19,7 +19,9 @@ beforeAll(async () => {
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 beforeEach(async () => {
   clock.reset();
   await idp.container.settings.patchGlobal({ mfa: BASE });

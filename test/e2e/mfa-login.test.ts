@@ -16,7 +16,9 @@ beforeAll(async () => {
   const user = await createUser(idp.url, { external_id: 'mfa-1', username: 'mallory', password: 'a long enough password' });
   secret = await enrolTotp(idp.container, user.id);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 test('password + TOTP login: mfa_required, then a code independently computed gives amr pwd+otp+mfa and acr aal2', async () => {
   const seen: string[] = [];

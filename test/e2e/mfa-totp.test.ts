@@ -5,9 +5,7 @@
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import {
-  PASSWORD, awayFromStepBoundary, beginAuth, codeAt, newUser, passwordStep, seedTotp, wrongCode,
-} from '../helpers/mfa-flow.js';
+import { PASSWORD, awayFromStepBoundary, beginAuth, codeAt, newUser, passwordStep, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -22,7 +20,9 @@ beforeAll(async () => {
   // The account-level lock is exercised by its own test; elsewhere it must not interfere.
   await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 async function totpUser(label: string) {
   const user = await newUser(idp.url, label);
@@ -108,7 +108,12 @@ test('one valid code posted in 20 parallel interactions of the same user: exactl
   const winner = results.findIndex((r) => r.status === 200);
   expect((await flows[winner]!.complete(results[winner]!.body.redirect_to)).claims.acr).toBe('aal2');
   // The nineteen losers were recorded as failed attempts (the replay is logged).
-  const failed = await idp.container.db.selectFrom('auditEvents').select('type').where('subject', '=', user.id).where('type', '=', 'authn.mfa.failed').execute();
+  const failed = await idp.container.db
+    .selectFrom('auditEvents')
+    .select('type')
+    .where('subject', '=', user.id)
+    .where('type', '=', 'authn.mfa.failed')
+    .execute();
   expect(failed).toHaveLength(19);
 });
 
@@ -137,7 +142,10 @@ test('only server time counts: a code for a time the client claims in headers or
   const claimed = Date.now() + 10 * 60_000;
   const flow = await atChallenge(user.username);
   const res = await flow.browser.json(`${flow.interactionUrl!.href}/mfa/totp`, {
-    code: await codeAt(user.secret, claimed), time: Math.floor(claimed / 1000), epoch: Math.floor(claimed / 1000), timestamp: new Date(claimed).toISOString(),
+    code: await codeAt(user.secret, claimed),
+    time: Math.floor(claimed / 1000),
+    epoch: Math.floor(claimed / 1000),
+    timestamp: new Date(claimed).toISOString(),
   });
   expect(res.status).toBe(401);
   const headed = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/totp`, {

@@ -19,7 +19,9 @@ beforeAll(async () => {
   config = await discover(idp.url, client.client_id, client.client_secret);
   await idp.container.settings.patchGlobal({ mfa: { trusted_device_duration_days: 30 } });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 beforeEach(() => clock.reset());
 
 async function totpUser(label: string) {

@@ -12,11 +12,16 @@ beforeAll(async () => {
   config = await discover(idp.url, client.client_id, client.client_secret);
   await createUser(idp.url, { external_id: 'alice-1', username: 'alice', email: 'alice@example.test', password: 'correct horse battery staple' });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 test('code + PKCE login: id_token verifies against JWKS with amr, acr and auth_time', async () => {
   const { tokens } = await authorize(config, { onStep: passwordSteps('alice', 'correct horse battery staple') });
-  const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${idp.url}/jwks`)), { issuer: idp.url, audience: client.client_id });
+  const { payload, protectedHeader } = await jwtVerify(tokens.id_token!, createRemoteJWKSet(new URL(`${idp.url}/jwks`)), {
+    issuer: idp.url,
+    audience: client.client_id,
+  });
   expect(protectedHeader.alg).toBe('RS256');
   expect(payload.amr).toEqual(['pwd']);
   expect(payload.acr).toBe('aal1');

@@ -26,10 +26,11 @@ beforeAll(async () => {
   configB = await discover(idp.url, clientB.client_id, clientB.client_secret);
   await createUser(idp.url, { external_id: 'neg-alice', username: 'alice', email: 'alice@example.test', password: PASSWORD });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
-const basic = (id: string, secret: string) =>
-  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Starts an authorization request and returns the interaction it lands on. */
 async function startAuth(config: oc.Configuration, params: Record<string, string> = {}) {
@@ -37,8 +38,12 @@ async function startAuth(config: oc.Configuration, params: Record<string, string
   const verifier = oc.randomPKCECodeVerifier();
   const state = oc.randomState();
   const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid offline_access email', state,
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...params,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid offline_access email',
+    state,
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...params,
   });
   const res = await browser.fetch(authUrl);
   const location = res.headers.get('location');
@@ -71,16 +76,19 @@ async function tokensFor(config: oc.Configuration, username = 'alice', password 
 /** An authorization request in an existing browser, followed until it comes back to the client. */
 async function browserAuth(browser: Browser, params: Record<string, string> = {}): Promise<URL> {
   const url = oc.buildAuthorizationUrl(configA, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', state: 'silent',
-    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256', ...params,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    state: 'silent',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+    ...params,
   });
   const end = await browser.follow(url, (u) => u.href.startsWith(REDIRECT_URI));
   expect(end.href.startsWith(REDIRECT_URI)).toBe(true);
   return end;
 }
 
-const userinfoStatus = async (accessToken: string) =>
-  (await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
+const userinfoStatus = async (accessToken: string) => (await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${accessToken}` } })).status;
 
 async function rawToken(id: string, secret: string, params: Record<string, string>) {
   const res = await fetch(`${idp.url}/token`, {
@@ -88,7 +96,7 @@ async function rawToken(id: string, secret: string, params: Record<string, strin
     headers: { authorization: basic(id, secret), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
     body: new URLSearchParams(params),
   });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 describe('password step', () => {
@@ -127,7 +135,7 @@ describe('password step', () => {
 
     const profile = await fetch(`${idp.url}/api/v1/users/profile?externalUserId=neg-lock`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(profile.status).toBe(200);
-    const body = await profile.json() as Record<string, unknown>;
+    const body = (await profile.json()) as Record<string, unknown>;
     expect(body.is_locked).toBe(true);
     expect(body.failed_attempts).toBe(max);
   });
@@ -152,8 +160,9 @@ describe('authorization codes', () => {
     expect(await userinfoStatus(first.access_token)).toBe(200);
     expect((await oc.tokenIntrospection(configA, first.access_token)).active).toBe(true);
 
-    await expect(oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: verifier, expectedState: state }))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: verifier, expectedState: state })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     expect(await userinfoStatus(first.access_token)).toBe(401);
     expect((await oc.tokenIntrospection(configA, first.access_token)).active).toBe(false);
     await expect(oc.refreshTokenGrant(configA, first.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -175,8 +184,9 @@ describe('authorization codes', () => {
 
   test('wrong code_verifier → invalid_grant', async () => {
     const { callback, state } = await getCode(configA);
-    await expect(oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: oc.randomPKCECodeVerifier(), expectedState: state }))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oc.authorizationCodeGrant(configA, callback, { pkceCodeVerifier: oc.randomPKCECodeVerifier(), expectedState: state })).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   test('no code_verifier at the token endpoint → invalid_grant', async () => {
@@ -187,23 +197,38 @@ describe('authorization codes', () => {
     expect(r.body.access_token).toBeUndefined();
   });
 
-  test('client A\'s code redeemed with client B\'s credentials → invalid_grant', async () => {
+  test("client A's code redeemed with client B's credentials → invalid_grant", async () => {
     const { code, verifier } = await getCode(configA);
-    const r = await rawToken(clientB.client_id, clientB.client_secret, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+    const r = await rawToken(clientB.client_id, clientB.client_secret, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_grant');
   });
 
   test('redirect_uri tampered at the token endpoint → invalid_grant', async () => {
     const { code, verifier } = await getCode(configA);
-    const r = await rawToken(clientA.client_id, clientA.client_secret, { grant_type: 'authorization_code', code, redirect_uri: `${REDIRECT_URI}?x=1`, code_verifier: verifier });
+    const r = await rawToken(clientA.client_id, clientA.client_secret, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: `${REDIRECT_URI}?x=1`,
+      code_verifier: verifier,
+    });
     expect(r.status).toBe(400);
     expect(r.body.error).toBe('invalid_grant');
   });
 
   test('wrong client secret → 401 invalid_client', async () => {
     const { code, verifier } = await getCode(configA);
-    const r = await rawToken(clientA.client_id, `${clientA.client_secret}x`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, code_verifier: verifier });
+    const r = await rawToken(clientA.client_id, `${clientA.client_secret}x`, {
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
     expect(r.status).toBe(401);
     expect(r.body.error).toBe('invalid_client');
   });
@@ -219,7 +244,14 @@ describe('authorization codes', () => {
 describe('authorization request validation', () => {
   const authUrl = (params: Record<string, string>) => {
     const u = new URL(`${idp.url}/auth`);
-    for (const [k, v] of Object.entries({ client_id: clientA.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, state: 'st', ...params })) {
+    for (const [k, v] of Object.entries({
+      client_id: clientA.client_id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: REDIRECT_URI,
+      state: 'st',
+      ...params,
+    })) {
       u.searchParams.set(k, v);
     }
     return u;
@@ -354,8 +386,11 @@ describe('logout, PAR, introspection, revocation', () => {
     const verifier = oc.randomPKCECodeVerifier();
     const state = oc.randomState();
     const parUrl = await oc.buildAuthorizationUrlWithPAR(configA, {
-      redirect_uri: REDIRECT_URI, scope: 'openid email', state,
-      code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid email',
+      state,
+      code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     expect(parUrl.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
     expect(parUrl.searchParams.get('redirect_uri')).toBeNull();
@@ -379,7 +414,14 @@ describe('logout, PAR, introspection, revocation', () => {
     const res = await fetch(`${idp.url}/request`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ client_id: clientA.client_id, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }),
+      body: new URLSearchParams({
+        client_id: clientA.client_id,
+        response_type: 'code',
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }),
     });
     expect(res.status).toBe(401);
     expect(((await res.json()) as { error: string }).error).toBe('invalid_client');

@@ -12,26 +12,35 @@ beforeAll(async () => {
   idp = await startTestIdp('resource-indicators');
   client = await registerClient(idp.url, { first_party: true });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const basic = () => `Basic ${Buffer.from(`${encodeURIComponent(client.client_id)}:${encodeURIComponent(client.client_secret)}`).toString('base64')}`;
 
-const postForm = (path: string, body: Record<string, string>) => fetch(`${idp.url}${path}`, {
-  method: 'POST',
-  headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams(body),
-});
+const postForm = (path: string, body: Record<string, string>) =>
+  fetch(`${idp.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams(body),
+  });
 
 const authParams = async (resource: string) => ({
-  client_id: client.client_id, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', state: 'st-1', resource,
-  code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+  client_id: client.client_id,
+  response_type: 'code',
+  redirect_uri: REDIRECT_URI,
+  scope: 'openid',
+  state: 'st-1',
+  resource,
+  code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+  code_challenge_method: 'S256',
 });
 
 describe('unknown resource indicator', () => {
   test.each(['urn:x', 'https://evil.example/'])('client_credentials with resource=%s → 400 invalid_target', async (resource) => {
     const res = await postForm('/token', { grant_type: 'client_credentials', scope: 'api', resource });
     expect(res.status).toBe(400);
-    const body = await res.json() as { error: string; error_description: string };
+    const body = (await res.json()) as { error: string; error_description: string };
     expect(body.error).toBe('invalid_target');
     expect(typeof body.error_description).toBe('string');
   });
@@ -57,18 +66,30 @@ describe('unknown resource indicator', () => {
   test('PAR with resource=https://evil.example/ → 400 invalid_target', async () => {
     const res = await postForm('/request', await authParams('https://evil.example/'));
     expect(res.status).toBe(400);
-    const body = await res.json() as { error: string; error_description: string };
+    const body = (await res.json()) as { error: string; error_description: string };
     expect(body.error).toBe('invalid_target');
     expect(typeof body.error_description).toBe('string');
   });
 
   test('many unknown resources at once: every answer is 400, none 500', async () => {
-    const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => (
-      postForm(i % 2 ? '/token' : '/request', i % 2
-        ? { grant_type: 'client_credentials', scope: 'api', resource: `urn:x:${i}` }
-        : { client_id: client.client_id, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid', resource: `https://evil.example/${i}`, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' })
-        .then((r) => r.status)
-    )));
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        postForm(
+          i % 2 ? '/token' : '/request',
+          i % 2
+            ? { grant_type: 'client_credentials', scope: 'api', resource: `urn:x:${i}` }
+            : {
+                client_id: client.client_id,
+                response_type: 'code',
+                redirect_uri: REDIRECT_URI,
+                scope: 'openid',
+                resource: `https://evil.example/${i}`,
+                code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+                code_challenge_method: 'S256',
+              },
+        ).then((r) => r.status),
+      ),
+    );
     expect(statuses).toEqual(Array(20).fill(400));
   });
 });

@@ -26,12 +26,17 @@ beforeAll(async () => {
   thirdPartyCreds = await registerClient(idp.url);
   thirdParty = await discover(idp.url, thirdPartyCreds.client_id, thirdPartyCreds.client_secret);
 });
-afterAll(async () => { await idp.stop(); });
-beforeEach(() => { clock.offsetMs = 0; });
+afterAll(async () => {
+  await idp.stop();
+});
+beforeEach(() => {
+  clock.offsetMs = 0;
+});
 
 async function admin(method: string, path: string, body?: unknown) {
   const res = await fetch(`${idp.url}/api/v1${path}`, {
-    method, headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    method,
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
@@ -65,12 +70,21 @@ async function nextCode(secret: string): Promise<string> {
 let n = 0;
 async function newUser(organization?: string) {
   const username = `self${++n}_${Date.now()}`;
-  const user = await createUser(idp.url, { external_id: `SS_${username}`, username, email: `${username}@example.test`, password: PASSWORD, ...(organization ? { organization } : {}) });
+  const user = await createUser(idp.url, {
+    external_id: `SS_${username}`,
+    username,
+    email: `${username}@example.test`,
+    password: PASSWORD,
+    ...(organization ? { organization } : {}),
+  });
   return { ...user, username };
 }
 
 /** Signs in through the real interaction: password, then a TOTP code when asked, trusting the device when offered. */
-async function signIn(username: string, opts: { secret?: string; browser?: Browser; trust?: boolean; config?: oc.Configuration; params?: Record<string, string> } = {}) {
+async function signIn(
+  username: string,
+  opts: { secret?: string; browser?: Browser; trust?: boolean; config?: oc.Configuration; params?: Record<string, string> } = {},
+) {
   const steps: StepHandler = async ({ step, interactionUrl, browser }) => {
     const at = (p: string, b: unknown) => browser.json(`${interactionUrl.href}/${p}`, b);
     if (step === 'consent') return (await at('consent', {})).body.redirect_to;
@@ -92,7 +106,11 @@ async function call(browser: Browser, method: string, path: string, body?: unkno
   });
   const text = await res.text();
   let json: any;
-  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    json = undefined;
+  }
   return { status: res.status, body: json, res };
 }
 
@@ -141,7 +159,11 @@ describe('authentication', () => {
     const viaToken = await bearer(tokens.access_token, 'GET', '/me');
     expect(viaToken.body).toMatchObject({ id: user.id, authenticated_by: 'bearer' });
     expect(viaToken.body.csrf_token).toBeUndefined();
-    expect((await bearer(tokens.access_token, 'GET', '/mfa')).body).toEqual({ methods: [], totp: { enrolled: false, pending: false }, backup_codes: { remaining: 0 } });
+    expect((await bearer(tokens.access_token, 'GET', '/mfa')).body).toEqual({
+      methods: [],
+      totp: { enrolled: false, pending: false },
+      backup_codes: { remaining: 0 },
+    });
 
     await idp.container.accounts.update(user.id, { status: 'disabled' });
     expectError(await call(browser, 'GET', '/me'), 401, 'login_required');
@@ -173,13 +195,19 @@ describe('TOTP enrolment and removal', () => {
     const enrol = await call(browser, 'POST', '/mfa/totp/enroll', {});
     expect(enrol.status).toBe(200);
     expect(enrol.body).toEqual({
-      secret: expect.stringMatching(/^[A-Z2-7]{32}$/), qr_code_uri: expect.stringMatching(/^otpauth:\/\/totp\//),
-      qr_code_svg: expect.stringContaining('<svg'), qr_code_png: expect.stringMatching(/^data:image\/png;base64,/),
+      secret: expect.stringMatching(/^[A-Z2-7]{32}$/),
+      qr_code_uri: expect.stringMatching(/^otpauth:\/\/totp\//),
+      qr_code_svg: expect.stringContaining('<svg'),
+      qr_code_png: expect.stringMatching(/^data:image\/png;base64,/),
     });
     expect(new URL(enrol.body.qr_code_uri).searchParams.get('secret')).toBe(enrol.body.secret);
     expect((await call(browser, 'GET', '/mfa')).body.totp).toEqual({ enrolled: false, pending: true });
 
-    expectError(await call(browser, 'POST', '/mfa/totp/confirm', { code: '000000' === (await code(enrol.body.secret)) ? '111111' : '000000' }), 401, 'invalid_code');
+    expectError(
+      await call(browser, 'POST', '/mfa/totp/confirm', { code: '000000' === (await code(enrol.body.secret)) ? '111111' : '000000' }),
+      401,
+      'invalid_code',
+    );
     for (const hostile of [['123456'], 'x'.repeat(10_000), '１２３４５６', null]) {
       const r = await call(browser, 'POST', '/mfa/totp/confirm', { code: hostile });
       expect([400, 401]).toContain(r.status);

@@ -7,26 +7,35 @@ import { authorize, createUser, discover, oc, passwordSteps, registerClient, RED
 /** A silent authorization request in this browser: 'code' while the SSO session is valid, else the error. */
 async function silent(config: oc.Configuration, browser: Browser): Promise<string> {
   const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', prompt: 'none',
-    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
   });
   const res = await browser.fetch(url);
   const params = new URL(res.headers.get('location')!).searchParams;
-  return params.get('code') ? 'code' : params.get('error') ?? 'none';
+  return params.get('code') ? 'code' : (params.get('error') ?? 'none');
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An IdP with one first-party client and one user, started before the describe block's tests and stopped after. */
 function idpWithUser(label: string, username: string, overrides: Record<string, unknown>, opts: ContainerOptions = {}) {
-  const env = { idp: undefined as unknown as TestIdp, config: undefined as unknown as oc.Configuration, signIn: () => authorize(env.config, { onStep: passwordSteps(username, `${username} password 123`) }) };
+  const env = {
+    idp: undefined as unknown as TestIdp,
+    config: undefined as unknown as oc.Configuration,
+    signIn: () => authorize(env.config, { onStep: passwordSteps(username, `${username} password 123`) }),
+  };
   beforeAll(async () => {
     env.idp = await startTestIdp(label, 'postgres+redis', overrides, opts);
     const client = await registerClient(env.idp.url, { first_party: true });
     env.config = await discover(env.idp.url, client.client_id, client.client_secret);
     await createUser(env.idp.url, { external_id: `${label}-1`, username, password: `${username} password 123` });
   });
-  afterAll(async () => { await env.idp.stop(); });
+  afterAll(async () => {
+    await env.idp.stop();
+  });
   return env;
 }
 

@@ -19,15 +19,21 @@ export async function redisKeysAsText(prefix: string, url = REDIS_URL): Promise<
       const [next, found] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
       for (const key of found) {
         const type = await raw.type(key);
-        const value = type === 'hash' ? JSON.stringify(await raw.hgetall(key))
-          : type === 'set' ? (await raw.smembers(key)).join(' ')
-            : type === 'string' ? await raw.get(key)
-              : undefined;
+        const value =
+          type === 'hash'
+            ? JSON.stringify(await raw.hgetall(key))
+            : type === 'set'
+              ? (await raw.smembers(key)).join(' ')
+              : type === 'string'
+                ? await raw.get(key)
+                : undefined;
         if (value === undefined) throw new Error(`no reader for ${key} of type ${type}`);
         out.push(`${key} ${value}`);
       }
       cursor = next;
     } while (cursor !== '0');
-  } finally { raw.disconnect(); }
+  } finally {
+    raw.disconnect();
+  }
   return out.join('\n');
 }

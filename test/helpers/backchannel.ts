@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 /** One back-channel logout call as the relying party received it. */
-export interface LogoutDelivery { path: string; logoutToken: string }
+export interface LogoutDelivery {
+  path: string;
+  logoutToken: string;
+}
 
 /**
  * A relying party's back-channel logout endpoint (OpenID Connect Back-Channel Logout 1.0): records
@@ -15,7 +18,9 @@ export async function startLogoutReceiver() {
   const statusFor = new Map<string, number>();
   const server = http.createServer((req, res) => {
     let body = '';
-    req.on('data', (c) => { body += c; });
+    req.on('data', (c) => {
+      body += c;
+    });
     req.on('end', () => {
       const path = req.url ?? '/';
       received.push({ path, logoutToken: new URLSearchParams(body).get('logout_token') ?? '' });
@@ -28,13 +33,19 @@ export async function startLogoutReceiver() {
     url,
     received,
     /** Makes the endpoint at `path` answer `status`. */
-    answer(path: string, status: number) { statusFor.set(path, status); },
+    answer(path: string, status: number) {
+      statusFor.set(path, status);
+    },
     /** Waits (up to about 2.5 s) until `count` deliveries arrived. */
     async waitFor(count: number) {
       for (let i = 0; i < 50 && received.length < count; i++) await new Promise((r) => setTimeout(r, 50));
       return received;
     },
-    close: () => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

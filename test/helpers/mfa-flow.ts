@@ -9,10 +9,19 @@ export class FakeClock implements Clock {
   offsetMs = 0;
   /** When set, time stands still at this instant (plus later advances). */
   frozenAt: number | undefined;
-  now(): number { return (this.frozenAt ?? Date.now()) + this.offsetMs; }
-  advance(ms: number): void { this.offsetMs += ms; }
-  freeze(): void { this.frozenAt = Date.now(); }
-  reset(): void { this.offsetMs = 0; this.frozenAt = undefined; }
+  now(): number {
+    return (this.frozenAt ?? Date.now()) + this.offsetMs;
+  }
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+  freeze(): void {
+    this.frozenAt = Date.now();
+  }
+  reset(): void {
+    this.offsetMs = 0;
+    this.frozenAt = undefined;
+  }
 }
 
 export const MINUTE = 60_000;
@@ -71,7 +80,9 @@ export async function beginAuth(config: oc.Configuration, opts: { browser?: Brow
     return interactionUrl;
   };
   return {
-    browser, landed, interactionUrl,
+    browser,
+    landed,
+    interactionUrl,
     details: () => browser.json(need()),
     post: (path, body = {}) => browser.json(`${need().href}/${path}`, body),
     async complete(redirectTo) {

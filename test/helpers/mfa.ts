@@ -2,8 +2,7 @@ import { generate } from 'otplib';
 import type { Container } from '../../src/container.js';
 
 /** A TOTP code computed independently of the IdP, for `offsetSteps` 30-second steps from now. */
-export const totpCode = (secret: string, offsetSteps = 0) =>
-  generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
+export const totpCode = (secret: string, offsetSteps = 0) => generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * 30 });
 
 /**
  * Enrols TOTP for an account through the real enrolment path, confirming with the previous

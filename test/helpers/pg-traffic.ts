@@ -18,7 +18,7 @@ export function countStatements() {
   beforeAll(() => {
     proto.query = function countingQuery(this: unknown, ...args: unknown[]) {
       const first = args[0] as string | { text?: string } | undefined;
-      const text = (typeof first === 'string' ? first : first?.text ?? '?').replace(/\s+/g, ' ').trim();
+      const text = (typeof first === 'string' ? first : (first?.text ?? '?')).replace(/\s+/g, ' ').trim();
       if (sink && !CACHED_CONFIG.test(text)) sink.push(text);
       return originalQuery.apply(this, args);
     };
@@ -48,7 +48,7 @@ export function countStatements() {
 /** The statement without its parenthesised parts (subqueries, value lists). */
 function outer(statement: string): string {
   let s = statement;
-  for (let prev = ''; prev !== s; ) [prev, s] = [s, s.replace(/\([^()]*\)/g, '')];
+  for (let prev = ''; prev !== s;) [prev, s] = [s, s.replace(/\([^()]*\)/g, '')];
   return s;
 }
 

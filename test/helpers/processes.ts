@@ -33,12 +33,17 @@ export interface Managed {
 export function spawnManaged(command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Managed {
   const child = spawn(command, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
   child.stdout.on('data', keep);
   child.stderr.on('data', keep);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, signal) => resolve(code ?? (signal ? -1 : null)));
-    child.once('error', (err) => { out += `\n[spawn error] ${err.message}`; resolve(-1); });
+    child.once('error', (err) => {
+      out += `\n[spawn error] ${err.message}`;
+      resolve(-1);
+    });
   });
   return {
     child,
@@ -57,7 +62,10 @@ export function spawnManaged(command: string, args: string[], opts: { env?: Node
 /** Whether something accepts TCP connections on loopback `port`. */
 function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+    const s = net.connect(port, '127.0.0.1', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 }
@@ -75,7 +83,7 @@ export interface OwnRedis {
  * Redis back where its clients look for it.
  */
 export async function startRedis(opts: { port?: number; dir?: string } = {}): Promise<OwnRedis> {
-  const port = opts.port ?? await freePort();
+  const port = opts.port ?? (await freePort());
   const persistence = opts.dir ? ['--dir', opts.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const proc = spawnManaged('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence]);
   await waitFor(`redis-server on port ${port}`, () => portOpen(port), { timeoutMs: 10_000, proc });
@@ -94,12 +102,16 @@ export async function startRedis(opts: { port?: number; dir?: string } = {}): Pr
 export async function waitFor(what: string, check: () => Promise<boolean>, opts: { timeoutMs: number; proc?: Managed }): Promise<void> {
   const deadline = Date.now() + opts.timeoutMs;
   let exitCode: number | null | undefined;
-  void opts.proc?.exited.then((c) => { exitCode = c; });
+  void opts.proc?.exited.then((c) => {
+    exitCode = c;
+  });
   while (Date.now() < deadline) {
     if (exitCode !== undefined) throw new Error(`${what}: process exited (${exitCode}) before it was ready:\n${opts.proc!.output()}`);
     try {
       if (await check()) return;
-    } catch { /* not up yet */ }
+    } catch {
+      /* not up yet */
+    }
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new Error(`${what}: not ready after ${opts.timeoutMs} ms${opts.proc ? `:\n${opts.proc.output()}` : ''}`);
@@ -143,7 +155,10 @@ export async function startIdpProcess(o: IdpProcessOptions, timeoutMs = 45_000):
   const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join('src', 'main.ts')], { cwd: projectRoot, env });
   const url = `http://localhost:${o.port}`;
   try {
-    await waitFor(`IdP on port ${o.port}`, async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200, { timeoutMs, proc });
+    await waitFor(`IdP on port ${o.port}`, async () => (await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200, {
+      timeoutMs,
+      proc,
+    });
   } catch (err) {
     await proc.stop(1000);
     throw err;
@@ -155,12 +170,21 @@ export async function startIdpProcess(o: IdpProcessOptions, timeoutMs = 45_000):
  * An in-process IdP on an ephemeral port using the given schema/key-prefix name as is, so that
  * several IdPs can share one database. Unlike startTestIdp, stop() leaves the schema in place.
  */
-export async function startSharedIdp(name: string, mode: Mode, overrides: Record<string, unknown> = {}, opts: ContainerOptions = {}): Promise<RunningServer & { name: string }> {
+export async function startSharedIdp(
+  name: string,
+  mode: Mode,
+  overrides: Record<string, unknown> = {},
+  opts: ContainerOptions = {},
+): Promise<RunningServer & { name: string }> {
   const server = await startServer(testConfig(name, mode, overrides), opts);
   return Object.assign(server, { name });
 }
 
-export interface ServedRequest { port: number; method: string; path: string }
+export interface ServedRequest {
+  port: number;
+  method: string;
+  path: string;
+}
 
 /**
  * Round-robin across several nodes that share one issuer: every request to any of `ports` on

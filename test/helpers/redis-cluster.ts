@@ -20,7 +20,9 @@ export async function deleteKeysWithPrefix(prefix: string, url = REDIS_URL): Pro
       if (found.length) deleted += await raw.del(...found);
       cursor = next;
     } while (cursor !== '0');
-  } finally { raw.disconnect(); }
+  } finally {
+    raw.disconnect();
+  }
   return deleted;
 }
 
@@ -47,9 +49,24 @@ async function startNode(dir: string, used: Set<number>): Promise<{ port: number
     const port = randomPort();
     if (used.has(port)) continue;
     const proc = spawnManaged('redis-server', [
-      '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-      '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--cluster-node-timeout', '5000',
-      '--dir', dir, '--save', '', '--appendonly', 'no', '--daemonize', 'no',
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      path.join(dir, `nodes-${port}.conf`),
+      '--cluster-node-timeout',
+      '5000',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--daemonize',
+      'no',
     ]);
     try {
       await waitFor(`redis-server :${port}`, async () => (await redisCli(port, 'ping')).trim() === 'PONG', { timeoutMs: 5000, proc });

@@ -45,10 +45,18 @@ export async function authorizationRequest(config: oc.Configuration, scope: stri
   const state = oc.randomState();
   const nonce = oc.randomNonce();
   const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope, code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state, nonce,
+    redirect_uri: REDIRECT_URI,
+    scope,
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
     ...params,
   });
-  return { url, redeem: (callback: URL) => oc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }) };
+  return {
+    url,
+    redeem: (callback: URL) => oc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }),
+  };
 }
 
 /** The relying party's side: authorization request with PKCE, the interaction, then the code exchange. */

@@ -15,7 +15,9 @@ beforeAll(async () => {
   readKey = (await idp.container.apiKeys.create('reader', ['idp:read'])).key;
   writeKey = (await idp.container.apiKeys.create('writer', ['idp:read', 'idp:write'])).key;
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const api = apiClient(() => idp.url);
 
@@ -29,12 +31,17 @@ async function clientCredentials(clientId: string, secret: string) {
     headers: { authorization: basic(clientId, secret), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'api' }),
   });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
 describe('authentication and scopes', () => {
   test('no key → 401 JSON with WWW-Authenticate', async () => {
-    for (const [method, path] of [['GET', '/clients'], ['POST', '/clients'], ['POST', '/users'], ['GET', '/users/profile?externalUserId=x']] as const) {
+    for (const [method, path] of [
+      ['GET', '/clients'],
+      ['POST', '/clients'],
+      ['POST', '/users'],
+      ['GET', '/users/profile?externalUserId=x'],
+    ] as const) {
       const r = await api(method, path, method === 'POST' ? {} : undefined, null);
       expectError(r, 401, 'invalid_token');
       expect(r.res.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -83,7 +90,8 @@ describe('authentication and scopes', () => {
   });
   test('a key records when it was last used, at most once a minute', async () => {
     const { key, row } = await idp.container.apiKeys.create('last-used', ['idp:read']);
-    const lastUsed = async () => (await idp.container.db.selectFrom('apiKeys').select('lastUsedAt').where('id', '=', row.id).executeTakeFirstOrThrow()).lastUsedAt;
+    const lastUsed = async () =>
+      (await idp.container.db.selectFrom('apiKeys').select('lastUsedAt').where('id', '=', row.id).executeTakeFirstOrThrow()).lastUsedAt;
     expect(await lastUsed()).toBeNull();
     expect((await api('GET', '/clients', undefined, key)).status).toBe(200);
     const first = await lastUsed();
@@ -98,11 +106,18 @@ describe('authentication and scopes', () => {
 describe('clients', () => {
   test('full CRUD: secret shown once, rotation, deletion', async () => {
     const created = await api('POST', '/clients', {
-      client_id: 'crud-app', client_name: 'CRUD app', redirect_uris: [REDIRECT_URI],
+      client_id: 'crud-app',
+      client_name: 'CRUD app',
+      redirect_uris: [REDIRECT_URI],
       grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ client_id: 'crud-app', client_name: 'CRUD app', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_basic' });
+    expect(created.body).toMatchObject({
+      client_id: 'crud-app',
+      client_name: 'CRUD app',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
     const secret1 = created.body.client_secret as string;
     expect(secret1.length).toBeGreaterThanOrEqual(32);
 
@@ -150,7 +165,7 @@ describe('clients', () => {
     expectError(await api('DELETE', '/clients/crud-app'), 404, 'not_found');
   });
 
-  test('deleting a client ends its users\' tokens and logins', async () => {
+  test("deleting a client ends its users' tokens and logins", async () => {
     const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], first_party: true });
     await api('POST', '/users', { user: { external_id: 'del-user', username: 'deluser', password: 'correct horse battery staple' } });
     const config = await discover(idp.url, created.body.client_id, created.body.client_secret);
@@ -161,7 +176,15 @@ describe('clients', () => {
     expect((await api('DELETE', `/clients/${created.body.client_id}`)).status).toBe(204);
     expect(await me()).toBe(401);
     await expect(oc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toBeDefined();
-    const auth = await fetch(oc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' }), { redirect: 'manual' });
+    const auth = await fetch(
+      oc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }),
+      { redirect: 'manual' },
+    );
     expect(auth.status).toBe(400);
     expect(auth.headers.get('location')).toBeNull();
   });
@@ -205,7 +228,9 @@ describe('clients', () => {
 
 describe('users', () => {
   test('POST /users → 201 {user: {id, external_id, status}}; duplicate external_id → 409', async () => {
-    const r = await api('POST', '/users', { user: { external_id: 'u-1', username: 'carol', email: 'carol@example.test', password: 'correct horse battery staple' } });
+    const r = await api('POST', '/users', {
+      user: { external_id: 'u-1', username: 'carol', email: 'carol@example.test', password: 'correct horse battery staple' },
+    });
     expect(r.status).toBe(201);
     expect(r.body).toEqual({ user: { id: expect.stringMatching(/^[0-9a-f-]{36}$/), external_id: 'u-1', status: 'active' } });
     expectError(await api('POST', '/users', { user: { external_id: 'u-1', username: 'carol2' } }), 409, 'conflict');
@@ -230,8 +255,15 @@ describe('users', () => {
     const known = await (await import('../../src/authn/password.js')).hashPassword('attacker chosen password');
     const r = await api('POST', '/users', {
       user: {
-        external_id: 'u-mass', username: 'mass', password_hash: known, passwordHash: known, status: 'locked', is_admin: true,
-        failed_attempts: 99, id: '00000000-0000-0000-0000-000000000001', organization_id: '00000000-0000-0000-0000-000000000001',
+        external_id: 'u-mass',
+        username: 'mass',
+        password_hash: known,
+        passwordHash: known,
+        status: 'locked',
+        is_admin: true,
+        failed_attempts: 99,
+        id: '00000000-0000-0000-0000-000000000001',
+        organization_id: '00000000-0000-0000-0000-000000000001',
       },
       is_admin: true,
     });
@@ -249,13 +281,26 @@ describe('users', () => {
   });
 
   test('GET /users/profile → the documented fields; unknown → 404; missing parameter → 400', async () => {
-    await api('POST', '/users', { user: { external_id: 'u-prof', username: 'prof', email: 'prof@example.test', phone: '+14155550100', phone_verified: true, roles: ['staff'] } });
+    await api('POST', '/users', {
+      user: { external_id: 'u-prof', username: 'prof', email: 'prof@example.test', phone: '+14155550100', phone_verified: true, roles: ['staff'] },
+    });
     const r = await api('GET', '/users/profile?externalUserId=u-prof', undefined, readKey);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({
-      id: expect.any(String), external_id: 'u-prof', status: 'active', has_otp: false, has_passkeys: false,
-      is_locked: false, failed_attempts: 0, username: 'prof', email: 'prof@example.test', phone: '+14155550100',
-      phone_verified: true, email_verified: false, roles: ['staff'], organization: 'default',
+      id: expect.any(String),
+      external_id: 'u-prof',
+      status: 'active',
+      has_otp: false,
+      has_passkeys: false,
+      is_locked: false,
+      failed_attempts: 0,
+      username: 'prof',
+      email: 'prof@example.test',
+      phone: '+14155550100',
+      phone_verified: true,
+      email_verified: false,
+      roles: ['staff'],
+      organization: 'default',
     });
     expect(r.text).not.toMatch(/password|hash/i);
     expectError(await api('GET', '/users/profile?externalUserId=nobody'), 404, 'not_found');

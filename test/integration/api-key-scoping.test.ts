@@ -39,25 +39,32 @@ beforeAll(async () => {
   await key('minter', ['idp:read', 'idp:mfa:write']);
   await key('acmeMinter', ['idp:mfa:write'], 'acme');
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const userOrg = async (externalId: string) => (await idp.container.accounts.findByExternalId(externalId))?.organizationId;
 const q = (externalId: string) => `?externalUserId=${encodeURIComponent(externalId)}`;
 
 describe('users', () => {
-  test('an organisation\'s key creates users in its organisation, and cannot place them elsewhere', async () => {
+  test("an organisation's key creates users in its organisation, and cannot place them elsewhere", async () => {
     expect((await api('POST', '/users', { user: { external_id: 'acme-u1' } }, keys.acme)).status).toBe(201);
     expect(await userOrg('acme-u1')).toBe(orgs.acme);
     expect((await api('POST', '/users', { user: { external_id: 'acme-u2', organization: 'acme' } }, keys.acmeWriter)).status).toBe(201);
     expect(await userOrg('acme-u2')).toBe(orgs.acme);
 
     for (const organization of ['globex', 'default']) {
-      expectJsonError(await api('POST', '/users', { user: { external_id: `acme-in-${organization}`, organization } }, keys.acme), 400, 'invalid_request', 'user.organization');
+      expectJsonError(
+        await api('POST', '/users', { user: { external_id: `acme-in-${organization}`, organization } }, keys.acme),
+        400,
+        'invalid_request',
+        'user.organization',
+      );
       expect(await userOrg(`acme-in-${organization}`)).toBeUndefined();
     }
   });
 
-  test('another organisation\'s users are absent: profile and every platform call → 404, nothing changes', async () => {
+  test("another organisation's users are absent: profile and every platform call → 404, nothing changes", async () => {
     await api('POST', '/users', { user: { external_id: 'globex-u1', password: 'correct horse battery staple' } }, keys.globex);
     await api('POST', '/users', { user: { external_id: 'default-u1' } });
     const globexUser = await idp.container.accounts.findByExternalId('globex-u1');
@@ -87,7 +94,7 @@ describe('users', () => {
     expect((await api('GET', `/users/profile${q('globex-u1')}`)).status).toBe(200);
   });
 
-  test('another organisation\'s key cannot spend a user\'s verification budget', async () => {
+  test("another organisation's key cannot spend a user's verification budget", async () => {
     await api('POST', '/users', { user: { external_id: 'globex-u2' } }, keys.globex);
     const verify = (k: string) => api('POST', '/otp/verify', { otp: { id: 'globex-u2', code: '000000' } }, k);
     const limit = idp.container.config.mfa.attemptsPerChallenge;
@@ -113,19 +120,19 @@ describe('clients', () => {
 
   const orgOf = async (clientId: string) => (await idp.container.clients.find(clientId))?.organizationId;
 
-  test('a client created with an organisation\'s key belongs to that organisation', async () => {
+  test("a client created with an organisation's key belongs to that organisation", async () => {
     expect(await orgOf(acmeClient)).toBe(orgs.acme);
     expect(await orgOf(globexClient)).toBe(orgs.globex);
   });
 
-  test('lists hold only the key\'s organisation\'s clients; a global key sees them all', async () => {
+  test("lists hold only the key's organisation's clients; a global key sees them all", async () => {
     const ids = async (k: string) => (await api('GET', '/clients?limit=100', undefined, k)).body.clients.map((c: { client_id: string }) => c.client_id);
     expect(await ids(keys.acme)).toEqual([acmeClient]);
     expect(await ids(keys.globex)).toEqual([globexClient]);
     expect(await ids(ADMIN_KEY)).toEqual(expect.arrayContaining([acmeClient, globexClient]));
   });
 
-  test('another organisation\'s client is absent: read, update, delete → 404, and it is unchanged', async () => {
+  test("another organisation's client is absent: read, update, delete → 404, and it is unchanged", async () => {
     const before = await idp.container.clients.find(globexClient);
     expectJsonError(await api('GET', `/clients/${globexClient}`, undefined, keys.acme), 404, 'not_found');
     expectJsonError(await api('PATCH', `/clients/${globexClient}`, { client_name: 'Pwned', rotate_secret: true }, keys.acme), 404, 'not_found');
@@ -137,7 +144,7 @@ describe('clients', () => {
 });
 
 describe('settings and organisations', () => {
-  test('an organisation\'s key reads and changes its own organisation\'s settings', async () => {
+  test("an organisation's key reads and changes its own organisation's settings", async () => {
     expect((await api('GET', '/organizations/acme/settings', undefined, keys.acme)).status).toBe(200);
     const r = await api('PATCH', '/organizations/acme/settings', { lockout: { max_failures: 7 } }, keys.acme);
     expect(r.status).toBe(200);
@@ -154,7 +161,7 @@ describe('settings and organisations', () => {
     expect((await api('GET', '/organizations/globex/settings')).body).toEqual(before.body);
   });
 
-  test('global settings and new organisations are out of an organisation\'s key\'s reach → 403, unchanged', async () => {
+  test("global settings and new organisations are out of an organisation's key's reach → 403, unchanged", async () => {
     const before = await api('GET', '/settings');
     expectJsonError(await api('GET', '/settings', undefined, keys.acme), 403);
     expectJsonError(await api('PATCH', '/settings', { lockout: { max_failures: 1 } }, keys.acme), 403);
@@ -174,18 +181,24 @@ describe('minting second factors needs idp:mfa:write', () => {
   test('an idp:write key cannot mint backup codes or TOTP secrets → 403; the user gets no factor', async () => {
     const { body } = await api('POST', '/users', { user: { external_id: 'victim' } }, keys.writer);
     expectJsonError(await api('POST', `/users/backup-codes${q('victim')}`, undefined, keys.writer), 403, 'insufficient_scope');
-    expectJsonError(await api('POST', `/users/otp${q('victim')}`, { otp: { issuer_name: 'Evil', account_name: 'victim' } }, keys.writer), 403, 'insufficient_scope');
+    expectJsonError(
+      await api('POST', `/users/otp${q('victim')}`, { otp: { issuer_name: 'Evil', account_name: 'victim' } }, keys.writer),
+      403,
+      'insufficient_scope',
+    );
     expect(await idp.container.credentials.countActiveByKind(body.user.id)).toEqual({});
     expect(await idp.container.credentials.findPending(body.user.id, 'totp')).toBeUndefined();
     // idp:write keeps what it had: verifying codes, unlocking.
     expect((await api('POST', `/users/unlock${q('victim')}`, undefined, keys.writer)).status).toBe(200);
   });
 
-  test('an idp:mfa:write key mints them; each use is audited with the key\'s prefix, never the key', async () => {
+  test("an idp:mfa:write key mints them; each use is audited with the key's prefix, never the key", async () => {
     const { body } = await api('POST', '/users', { user: { external_id: 'enrolled' } }, keys.writer);
     const otp = await api('POST', `/users/otp${q('enrolled')}`, { otp: { issuer_name: 'Acme', account_name: 'enrolled' } }, keys.minter);
     expect(otp.status).toBe(200);
-    expect((await api('POST', '/otp/verify', { otp: { id: 'enrolled', code: await totpCode(otp.body.user.new_otp_secret, -1) } }, keys.writer)).status).toBe(200);
+    expect((await api('POST', '/otp/verify', { otp: { id: 'enrolled', code: await totpCode(otp.body.user.new_otp_secret, -1) } }, keys.writer)).status).toBe(
+      200,
+    );
     const codes = await api('POST', `/users/backup-codes${q('enrolled')}`, undefined, keys.minter);
     expect(codes.status).toBe(200);
     expect(codes.body.user.backup_codes).toHaveLength(10);
@@ -200,7 +213,7 @@ describe('minting second factors needs idp:mfa:write', () => {
     for (const e of events) expect(JSON.stringify(e)).not.toContain(secret);
   });
 
-  test('an organisation\'s idp:mfa:write key mints only for its own users', async () => {
+  test("an organisation's idp:mfa:write key mints only for its own users", async () => {
     expect((await api('POST', `/users/backup-codes${q('acme-u1')}`, undefined, keys.acmeMinter)).status).toBe(200);
     expectJsonError(await api('POST', `/users/backup-codes${q('globex-u1')}`, undefined, keys.acmeMinter), 404, 'not_found');
     expectJsonError(await api('POST', `/users/backup-codes${q('enrolled')}`, undefined, keys.acmeMinter), 404, 'not_found');
@@ -210,7 +223,12 @@ describe('minting second factors needs idp:mfa:write', () => {
 describe('the CLI', () => {
   test('apikeys create --organization binds the key to that organisation', async () => {
     const env = {
-      ...process.env, DATABASE_URL, IDP_DATABASE_SCHEMA: idp.name, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, LOG_LEVEL: 'silent', REDIS_URL: '',
+      ...process.env,
+      DATABASE_URL,
+      IDP_DATABASE_SCHEMA: idp.name,
+      ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+      LOG_LEVEL: 'silent',
+      REDIS_URL: '',
     };
     const run = (args: string[]) => promisify(execFile)('npx', ['tsx', 'src/cli.ts', ...args], { env, cwd: process.cwd() });
     const { stdout } = await run(['apikeys', 'create', '--name', 'acme-cli', '--scopes', 'idp:read,idp:mfa:write', '--organization', 'acme']);
@@ -220,6 +238,8 @@ describe('the CLI', () => {
     expect((await api('GET', `/users/profile${q('acme-u1')}`, undefined, cliKey)).status).toBe(200);
     expectJsonError(await api('GET', `/users/profile${q('globex-u1')}`, undefined, cliKey), 404, 'not_found');
 
-    await expect(run(['apikeys', 'create', '--name', 'nowhere', '--scopes', 'idp:read', '--organization', 'no-such-org'])).rejects.toMatchObject({ stderr: expect.stringContaining('no-such-org') });
+    await expect(run(['apikeys', 'create', '--name', 'nowhere', '--scopes', 'idp:read', '--organization', 'no-such-org'])).rejects.toMatchObject({
+      stderr: expect.stringContaining('no-such-org'),
+    });
   }, 60_000);
 });

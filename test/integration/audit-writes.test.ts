@@ -19,7 +19,7 @@ const originalQuery = proto.query;
 beforeAll(async () => {
   proto.query = function countingQuery(this: unknown, ...args: unknown[]) {
     const first = args[0] as string | { text?: string } | undefined;
-    const text = typeof first === 'string' ? first : first?.text ?? '';
+    const text = typeof first === 'string' ? first : (first?.text ?? '');
     if (counting && /insert into "audit_events"/.test(text)) inserts.push(text);
     return originalQuery.apply(this, args);
   };
@@ -34,7 +34,8 @@ afterAll(async () => {
   await idp.stop();
 });
 
-const eventsOf = (subject: string) => idp.container.db.selectFrom('auditEvents').select(['type', 'requestId']).where('subject', '=', subject).orderBy('id').execute();
+const eventsOf = (subject: string) =>
+  idp.container.db.selectFrom('auditEvents').select(['type', 'requestId']).where('subject', '=', subject).orderBy('id').execute();
 
 test('a refused login that locks the account stores both its events, in one statement, before the 401', async () => {
   const user = await newUser(idp.url, 'audit-lock');
@@ -42,7 +43,9 @@ test('a refused login that locks the account stores both its events, in one stat
   expect(login.status).toBe(401);
   inserts.length = 0;
   counting = true;
-  const refused = await flow.post('login', { username: user.username, password: 'still wrong' }).finally(() => { counting = false; });
+  const refused = await flow.post('login', { username: user.username, password: 'still wrong' }).finally(() => {
+    counting = false;
+  });
   expect(refused.status).toBe(401);
   expect(inserts).toHaveLength(1);
   const requestId = refused.res.headers.get('x-request-id');

@@ -8,8 +8,12 @@ import { REDIRECT_URI } from '../helpers/rp.js';
 
 let idp: TestIdp;
 
-beforeAll(async () => { idp = await startTestIdp('client-redirect-uris'); });
-afterAll(async () => { await idp.stop(); });
+beforeAll(async () => {
+  idp = await startTestIdp('client-redirect-uris');
+});
+afterAll(async () => {
+  await idp.stop();
+});
 
 const api = apiClient(() => idp.url);
 const M2M = { grant_types: ['client_credentials'], response_types: [] };
@@ -43,7 +47,7 @@ test.each([
   expect((await api('GET', '/clients?limit=100')).body.clients.length).toBe(before);
 });
 
-test('emptying a code-flow client\'s redirect_uris → 400 naming redirect_uris; the client is unchanged', async () => {
+test("emptying a code-flow client's redirect_uris → 400 naming redirect_uris; the client is unchanged", async () => {
   const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI] });
   expectJsonError(await api('PATCH', `/clients/${created.body.client_id}`, { redirect_uris: [] }), 400, undefined, 'redirect_uris');
   expect((await api('GET', `/clients/${created.body.client_id}`)).body.redirect_uris).toEqual([REDIRECT_URI]);

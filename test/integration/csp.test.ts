@@ -27,16 +27,24 @@ beforeAll(async () => {
   const mo = await createUser(idp.url, { external_id: 'csp-mo', username: 'mo', password: PASSWORD });
   await seedTotp(idp.container, mo.id);
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 /** The policy's directives, name → sources. */
 function policyOf(res: Response): Map<string, string[]> {
   const header = res.headers.get('content-security-policy');
   expect(header).toBeTruthy();
-  return new Map(header!.split(';').map((d) => d.trim()).filter(Boolean).map((d) => {
-    const [name, ...sources] = d.split(/\s+/);
-    return [name!.toLowerCase(), sources];
-  }));
+  return new Map(
+    header!
+      .split(';')
+      .map((d) => d.trim())
+      .filter(Boolean)
+      .map((d) => {
+        const [name, ...sources] = d.split(/\s+/);
+        return [name!.toLowerCase(), sources];
+      }),
+  );
 }
 
 /** Every inline script of the page is allowed by a nonce or hash in script-src, and nothing allows inline scripts wholesale. */
@@ -63,8 +71,12 @@ async function startLogin(params: Record<string, string> = {}) {
   const browser = new Browser();
   const verifier = oc.randomPKCECodeVerifier();
   const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', state: oc.randomState(),
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...params,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    state: oc.randomState(),
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...params,
   });
   const res = await browser.fetch(authUrl);
   expect(res.status).toBe(303);
@@ -73,14 +85,16 @@ async function startLogin(params: Record<string, string> = {}) {
   expect(page.status).toBe(200);
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-  const submit = (username: string) => browser.fetch(`${interactionUrl.href}/login`, {
-    method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
-    body: new URLSearchParams({ csrf, username, password: PASSWORD }),
-  });
+  const submit = (username: string) =>
+    browser.fetch(`${interactionUrl.href}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ csrf, username, password: PASSWORD }),
+    });
   return { browser, page, html, submit };
 }
 
-test('login page: no unsafe-inline, form-action this origin and the client\'s redirect origin', async () => {
+test("login page: no unsafe-inline, form-action this origin and the client's redirect origin", async () => {
   const { page, html } = await startLogin();
   const policy = policyOf(page);
   expectStrictScripts(policy, html);
@@ -113,7 +127,7 @@ test('response_mode=form_post: the auto-submitting page is allowed by its hash a
   expect(formActionOf(policy)).toEqual(expect.arrayContaining(["'self'", RP_ORIGIN]));
 });
 
-test('logout confirmation: form-action allows this origin and the client\'s post-logout origin', async () => {
+test("logout confirmation: form-action allows this origin and the client's post-logout origin", async () => {
   const { browser, submit } = await startLogin();
   const done = await submit('pat');
   expect(done.status).toBe(303);
@@ -144,8 +158,10 @@ test('logout without a session: the auto-submitting form is allowed by its hash'
   expect(formActionOf(policy)).toEqual(expect.arrayContaining(["'self'", POST_LOGOUT_ORIGIN]));
 });
 
-test('error pages: no unsafe-inline and form-action \'self\' only', async () => {
-  const res = await fetch(`${idp.url}/auth?client_id=${client.client_id}&redirect_uri=https://evil.example/cb&response_type=code&scope=openid`, { headers: { accept: 'text/html' } });
+test("error pages: no unsafe-inline and form-action 'self' only", async () => {
+  const res = await fetch(`${idp.url}/auth?client_id=${client.client_id}&redirect_uri=https://evil.example/cb&response_type=code&scope=openid`, {
+    headers: { accept: 'text/html' },
+  });
   expect(res.status).toBe(400);
   const policy = policyOf(res);
   expectStrictScripts(policy, await res.text());

@@ -20,7 +20,9 @@ async function cli(dataDir: string, args: string[]): Promise<{ code: number | nu
     cwd: projectRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', DATA_DIR: dataDir, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY },
   });
-  const timer = setTimeout(() => { void proc.stop(1000); }, 30_000);
+  const timer = setTimeout(() => {
+    void proc.stop(1000);
+  }, 30_000);
   const code = await proc.exited;
   clearTimeout(timer);
   return { code, output: proc.output() };
@@ -30,7 +32,10 @@ async function cli(dataDir: string, args: string[]): Promise<{ code: number | nu
 async function startEmbeddedIdp(dataDir: string): Promise<IdpProcess> {
   const port = await freePort();
   return startIdpProcess({
-    port, issuer: `http://localhost:${port}`, schema: 'unused', redisKeyPrefix: 'unused',
+    port,
+    issuer: `http://localhost:${port}`,
+    schema: 'unused',
+    redisKeyPrefix: 'unused',
     env: { DATABASE_URL: '', REDIS_URL: '', IDP_DATABASE_SCHEMA: '', IDP_REDIS_KEY_PREFIX: '', DATA_DIR: dataDir },
   });
 }
@@ -41,7 +46,9 @@ const profile = async (idp: IdpProcess, externalId: string) =>
 describe('CLI beside a running IdP on the embedded database', () => {
   let dataDir: string;
   let idp: IdpProcess | undefined;
-  beforeAll(() => { dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-lock-')); });
+  beforeAll(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-lock-'));
+  });
   afterAll(async () => {
     await idp?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -74,8 +81,12 @@ describe('CLI beside a running IdP on the embedded database', () => {
 
 describe('data directory lock', () => {
   let dataDir: string;
-  beforeEach(() => { dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-lock-unit-')); });
-  afterEach(() => { fs.rmSync(dataDir, { recursive: true, force: true }); });
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'idp-lock-unit-'));
+  });
+  afterEach(() => {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
 
   test('a second open while the first is open is refused; close releases the lock', async () => {
     const lock = path.join(dataDir, 'pglite.lock');

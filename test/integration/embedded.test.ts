@@ -25,9 +25,12 @@ describe('embedded PGlite, no Redis', () => {
     config = await discover(idp.url, client.client_id, client.client_secret);
     await createUser(idp.url, { external_id: 'emb-1', username: 'emma', email: 'emma@example.test', password: PASSWORD });
   }, 60_000);
-  afterAll(async () => { await idp.stop(); });
+  afterAll(async () => {
+    await idp.stop();
+  });
 
-  const count = async (model: string) => Number((await sql<{ n: number }>`select count(*)::int as n from oidc_payloads where model = ${model}`.execute(idp.container.db)).rows[0]!.n);
+  const count = async (model: string) =>
+    Number((await sql<{ n: number }>`select count(*)::int as n from oidc_payloads where model = ${model}`.execute(idp.container.db)).rows[0]!.n);
 
   test('runs without Redis: readiness checks PostgreSQL (PGlite) only', async () => {
     expect(idp.container.redis).toBeUndefined();
@@ -59,7 +62,11 @@ describe('embedded PGlite, no Redis', () => {
     expect(await count('AccessToken')).toBeGreaterThanOrEqual(1);
     expect(await count('Session')).toBeGreaterThanOrEqual(1);
     // The code was consumed exactly once, in the database.
-    const code = await sql<{ consumed: boolean }>`select consumed_at is not null as consumed from oidc_payloads where model = 'AuthorizationCode' order by expires_at desc limit 1`.execute(idp.container.db);
+    const code = await sql<{
+      consumed: boolean;
+    }>`select consumed_at is not null as consumed from oidc_payloads where model = 'AuthorizationCode' order by expires_at desc limit 1`.execute(
+      idp.container.db,
+    );
     expect(code.rows[0]!.consumed).toBe(true);
     // Rate-limit windows too.
     const windows = await sql<{ n: number }>`select count(*)::int as n from ephemeral_entries where key like 'rl:login-ip:%'`.execute(idp.container.db);
@@ -74,18 +81,36 @@ describe('embedded PGlite, no Redis', () => {
     const browser = new Browser();
     const verifier = oc.randomPKCECodeVerifier();
     const authUrl = oc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', state: 's',
-      code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      state: 's',
+      code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     const start = await browser.fetch(authUrl);
     const interactionUrl = new URL(start.headers.get('location')!, authUrl);
     const ok = await browser.json(`${interactionUrl.href}/login`, { username: 'emma', password: PASSWORD });
     const callback = await browser.follow(new URL(ok.body.redirect_to, idp.url), (u) => u.href.startsWith(REDIRECT_URI));
     const auth = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
-    const body = new URLSearchParams({ grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: verifier });
-    const statuses = await Promise.all(Array.from({ length: 20 }, async () => (await fetch(`${idp.url}/token`, {
-      method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body,
-    })).status));
+    const body = new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+    });
+    const statuses = await Promise.all(
+      Array.from(
+        { length: 20 },
+        async () =>
+          (
+            await fetch(`${idp.url}/token`, {
+              method: 'POST',
+              headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+              body,
+            })
+          ).status,
+      ),
+    );
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s !== 200).every((s) => s === 400)).toBe(true);
   });
@@ -93,7 +118,10 @@ describe('embedded PGlite, no Redis', () => {
   test('wrong credentials are refused the same way as with PostgreSQL + Redis', async () => {
     const browser = new Browser();
     const authUrl = oc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const start = await browser.fetch(authUrl);
     const interactionUrl = new URL(start.headers.get('location')!, authUrl);

@@ -22,23 +22,33 @@ beforeAll(async () => {
   client = await registerClient(idp.url, { first_party: true });
   await createUser(idp.url, { external_id: 'hostile-alice', username: 'alice', email: 'alice@example.test', password: PASSWORD });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const api = apiClient(() => idp.url);
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 const count = async (table: 'users' | 'clients') =>
-  Number((await idp.container.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
+  Number(
+    (
+      await idp.container.db
+        .selectFrom(table)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 /** An authorization request whose client_id is only a NUL byte, as the attacker sent it. */
 async function authWithNulClient(baseUrl: string) {
-  const url = `${baseUrl}/auth?client_id=%00&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}` +
+  const url =
+    `${baseUrl}/auth?client_id=%00&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}` +
     '&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
   const res = await fetch(url, { redirect: 'manual' });
   return { status: res.status, text: await res.text(), location: res.headers.get('location') };
 }
 
-describe('the provider\'s own inputs', () => {
-  test('/auth?client_id=%00 → the provider\'s invalid_client page, no redirect', async () => {
+describe("the provider's own inputs", () => {
+  test("/auth?client_id=%00 → the provider's invalid_client page, no redirect", async () => {
     const r = await authWithNulClient(idp.url);
     expect(r.status).toBe(400);
     expect(r.location).toBeNull();
@@ -70,7 +80,7 @@ describe('the provider\'s own inputs', () => {
       body: new URLSearchParams(params),
     });
     expect(res.status).toBe(400);
-    const body = await res.json() as Record<string, unknown>;
+    const body = (await res.json()) as Record<string, unknown>;
     expect(body).toEqual({ error: expect.stringMatching(/^invalid_(grant|request)$/), error_description: expect.any(String) });
   });
 
@@ -81,7 +91,7 @@ describe('the provider\'s own inputs', () => {
       body: new URLSearchParams({ grant_type: 'client_credentials', client_id: NUL, client_secret: 'x'.repeat(40) }),
     });
     expect(res.status).toBe(401);
-    expect((await res.json() as Record<string, unknown>).error).toBe('invalid_client');
+    expect(((await res.json()) as Record<string, unknown>).error).toBe('invalid_client');
   });
 
   test.each([
@@ -97,7 +107,7 @@ describe('the provider\'s own inputs', () => {
     if (path.endsWith('introspection') && res.status === 200) expect(await res.json()).toEqual({ active: false });
   });
 
-  test('/auth with a pushed request_uri holding a NUL → the provider\'s error back to the client, never a 500', async () => {
+  test("/auth with a pushed request_uri holding a NUL → the provider's error back to the client, never a 500", async () => {
     const url = `${idp.url}/auth?client_id=${client.client_id}&request_uri=${encodeURIComponent(`urn:ietf:params:oauth:request_uri:x${NUL}`)}`;
     const res = await fetch(url, { redirect: 'manual' });
     expect(res.status).toBe(303);
@@ -110,7 +120,8 @@ describe('the provider\'s own inputs', () => {
 describe('the login step', () => {
   async function interaction() {
     const browser = new Browser();
-    const auth = `${idp.url}/auth?client_id=${client.client_id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}` +
+    const auth =
+      `${idp.url}/auth?client_id=${client.client_id}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}` +
       '&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256';
     const res = await browser.fetch(auth);
     expect(res.status).toBe(303);
@@ -195,12 +206,19 @@ describe('the admin and platform API', () => {
   });
 });
 
-describe('the database\'s own refusal is a 400 as a last line', () => {
-  test('text (22021) and jsonb (22P05) errors from PostgreSQL map to 400 in our answers and in the provider\'s', async () => {
+describe("the database's own refusal is a 400 as a last line", () => {
+  test("text (22021) and jsonb (22P05) errors from PostgreSQL map to 400 in our answers and in the provider's", async () => {
     const text = await idp.container.accounts.findByLogin(NUL).catch((e: unknown) => e);
     expect((text as { code?: string }).code).toBe('22021');
-    const json = await idp.container.settings.patchGlobal({}).then(() => idp.container.db.insertInto('settings')
-      .values({ scope: 'hostile', data: JSON.stringify({ x: NUL }) }).execute()).catch((e: unknown) => e);
+    const json = await idp.container.settings
+      .patchGlobal({})
+      .then(() =>
+        idp.container.db
+          .insertInto('settings')
+          .values({ scope: 'hostile', data: JSON.stringify({ x: NUL }) })
+          .execute(),
+      )
+      .catch((e: unknown) => e);
     expect((json as { code?: string }).code).toBe('22P05');
     for (const err of [text, json]) {
       expect(toErrorResponse(err)).toEqual({ status: 400, body: { error: 'invalid_request', error_description: expect.any(String) } });

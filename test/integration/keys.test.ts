@@ -96,7 +96,14 @@ describe('signing keys', () => {
     await expect(verifyAgainstJwks(idp.url, newAccess, `${idp.url}/api`)).resolves.toBeDefined();
 
     // The SSO session survives the provider rebuild: prompt=none signs in silently with a new-kid id_token.
-    const silent = await authorize(config, { browser, scope: 'openid', params: { prompt: 'none' }, onStep: async () => { throw new Error('no interaction expected'); } });
+    const silent = await authorize(config, {
+      browser,
+      scope: 'openid',
+      params: { prompt: 'none' },
+      onStep: async () => {
+        throw new Error('no interaction expected');
+      },
+    });
     expect(decodeProtectedHeader(silent.tokens.id_token!).kid).toBe(newKid);
 
     // The other node picks the rotation up on its reload (its timer, or now).
@@ -126,7 +133,9 @@ describe('signing keys', () => {
   test('keys are created once even when nodes start together', async () => {
     const a = startTestIdp('keys-race');
     const first = await a;
-    const racers = await Promise.all([1, 2, 3].map(() => startTestIdp('keys-race-peer', 'postgres+redis', { databaseSchema: first.name, redisKeyPrefix: `${first.name}:` })));
+    const racers = await Promise.all(
+      [1, 2, 3].map(() => startTestIdp('keys-race-peer', 'postgres+redis', { databaseSchema: first.name, redisKeyPrefix: `${first.name}:` })),
+    );
     try {
       const sig = await first.container.db.selectFrom('signingKeys').select('kid').where('use', '=', 'sig').execute();
       expect(sig).toHaveLength(1);
@@ -181,14 +190,20 @@ describe('configuration at start-up', () => {
 
   test('production without ENCRYPTION_KEY refuses to start', async () => {
     const config = loadConfig({ ...base, NODE_ENV: 'production', BOOTSTRAP_API_KEY: ADMIN_KEY });
-    const err = await startServer(config).then(() => undefined, (e: unknown) => e);
+    const err = await startServer(config).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain('ENCRYPTION_KEY');
   });
 
   test('an ENCRYPTION_KEY that is not 32 bytes refuses to start', async () => {
     const config = loadConfig({ ...base, NODE_ENV: 'production', ENCRYPTION_KEY: Buffer.alloc(16, 1).toString('base64') });
-    const err = await startServer(config).then(() => undefined, (e: unknown) => e);
+    const err = await startServer(config).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain('ENCRYPTION_KEY');
   });
@@ -206,7 +221,7 @@ describe('configuration at start-up', () => {
   test('the provider configuration passes the boot audit', async () => {
     const idp = await startTestIdp('keys-audit');
     try {
-      const meta = await (await fetch(`${idp.url}/.well-known/openid-configuration`)).json() as Record<string, string[]>;
+      const meta = (await (await fetch(`${idp.url}/.well-known/openid-configuration`)).json()) as Record<string, string[]>;
       expect(meta.response_types_supported).toEqual(['code']);
       expect(meta.code_challenge_methods_supported).toEqual(['S256']);
       expect(meta.grant_types_supported).not.toContain('implicit');
@@ -219,4 +234,3 @@ describe('configuration at start-up', () => {
     }
   });
 });
-

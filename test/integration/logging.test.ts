@@ -7,7 +7,12 @@ import { authorize, createUser, discover, registerClient } from '../helpers/rp.j
 
 /** Every line the IdP logs, at debug level, with secrets flowing through login, MFA and the admin API. */
 const lines: string[] = [];
-const sink = new Writable({ write(chunk, _enc, done) { lines.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
+const sink = new Writable({
+  write(chunk, _enc, done) {
+    lines.push(...String(chunk).split('\n').filter(Boolean));
+    done();
+  },
+});
 let idp: TestIdp;
 const PASSWORD = 'a very secret passphrase 42';
 let secret: string;
@@ -31,7 +36,9 @@ beforeAll(async () => {
   // A request that fails loudly (unknown admin key) is logged too.
   await fetch(`${idp.url}/api/v1/clients`, { headers: { authorization: `Bearer ${ADMIN_KEY}-wrong` } });
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 test('logs are JSON lines carrying a request id', () => {
   expect(lines.length).toBeGreaterThan(5);

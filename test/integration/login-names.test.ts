@@ -23,7 +23,9 @@ beforeAll(async () => {
   expect(bob.status).toBe(201);
   bobId = bob.body.user.id;
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const api = apiClient(() => idp.url);
 
@@ -39,7 +41,7 @@ async function signIn(login: string, password: string): Promise<{ sub?: string; 
   }
 }
 
-describe('a username that is another user\'s e-mail address', () => {
+describe("a username that is another user's e-mail address", () => {
   test.each([['bob@example.org'], ['BOB@Example.ORG'], ['ｂｏｂ@example.org']])('%s is refused; bob keeps signing in by e-mail', async (username) => {
     expect(await signIn('bob@example.org', BOB_PASSWORD)).toEqual({ sub: bobId });
 
@@ -53,15 +55,19 @@ describe('a username that is another user\'s e-mail address', () => {
   });
 
   test('even with the same address as its own e-mail → 409 naming user.username', async () => {
-    const r = await api('POST', '/users', { user: { external_id: 'names-mallory-own', username: 'bob@example.org', email: 'bob@example.org', password: MALLORY_PASSWORD } });
+    const r = await api('POST', '/users', {
+      user: { external_id: 'names-mallory-own', username: 'bob@example.org', email: 'bob@example.org', password: MALLORY_PASSWORD },
+    });
     expectJsonError(r, 409, 'conflict', 'user.username');
     expect(await signIn('bob@example.org', BOB_PASSWORD)).toEqual({ sub: bobId });
   });
 });
 
 describe('usernames with an @', () => {
-  test('allowed when it is the user\'s own e-mail (compared case-insensitively); that user signs in by it', async () => {
-    const r = await api('POST', '/users', { user: { external_id: 'names-carol', username: 'carol@example.org', email: 'Carol@Example.org', password: BOB_PASSWORD } });
+  test("allowed when it is the user's own e-mail (compared case-insensitively); that user signs in by it", async () => {
+    const r = await api('POST', '/users', {
+      user: { external_id: 'names-carol', username: 'carol@example.org', email: 'Carol@Example.org', password: BOB_PASSWORD },
+    });
     expect(r.status).toBe(201);
     expect(await signIn('carol@example.org', BOB_PASSWORD)).toEqual({ sub: r.body.user.id });
   });
@@ -75,9 +81,11 @@ describe('usernames with an @', () => {
   });
 });
 
-describe('an e-mail address that is another user\'s username', () => {
-  test('is refused → 409 naming user.email; the username\'s owner keeps signing in', async () => {
-    const erin = await api('POST', '/users', { user: { external_id: 'names-erin', username: 'erin@example.org', email: 'erin@example.org', password: BOB_PASSWORD } });
+describe("an e-mail address that is another user's username", () => {
+  test("is refused → 409 naming user.email; the username's owner keeps signing in", async () => {
+    const erin = await api('POST', '/users', {
+      user: { external_id: 'names-erin', username: 'erin@example.org', email: 'erin@example.org', password: BOB_PASSWORD },
+    });
     expect(erin.status).toBe(201);
     const r = await api('POST', '/users', { user: { external_id: 'names-erin-2', username: 'erin2', email: 'ERIN@example.org', password: MALLORY_PASSWORD } });
     expectJsonError(r, 409, 'conflict', 'user.email');
@@ -88,26 +96,34 @@ describe('an e-mail address that is another user\'s username', () => {
     const bobBefore = await idp.container.accounts.findByExternalId('names-bob');
     const other = await api('POST', '/users', { user: { external_id: 'names-frank', username: 'frank' } });
     await expect(idp.container.accounts.update(other.body.user.id, { email: 'BOB' })).rejects.toMatchObject({ code: '23505' });
-    await expect(idp.container.accounts.update(other.body.user.id, { username: 'bob@example.org', email: 'bob@example.org' })).rejects.toMatchObject({ code: '23505' });
+    await expect(idp.container.accounts.update(other.body.user.id, { username: 'bob@example.org', email: 'bob@example.org' })).rejects.toMatchObject({
+      code: '23505',
+    });
     await expect(idp.container.accounts.update(other.body.user.id, { username: 'frank@example.org' })).rejects.toMatchObject({ code: '23514' });
     expect(await idp.container.accounts.findByExternalId('names-bob')).toEqual(bobBefore);
   });
 });
 
 describe('concurrent creates', () => {
-  test('a username and another user\'s e-mail claiming one address at once: exactly one wins', async () => {
+  test("a username and another user's e-mail claiming one address at once: exactly one wins", async () => {
     const rounds = Array.from({ length: 12 }, (_, i) => `race${i}@example.org`);
-    const results = await Promise.all(rounds.flatMap((address, i) => [
-      api('POST', '/users', { user: { external_id: `race-name-${i}`, username: address, email: address } }),
-      api('POST', '/users', { user: { external_id: `race-mail-${i}`, username: `race-mail-${i}`, email: address.toUpperCase() } }),
-    ]));
+    const results = await Promise.all(
+      rounds.flatMap((address, i) => [
+        api('POST', '/users', { user: { external_id: `race-name-${i}`, username: address, email: address } }),
+        api('POST', '/users', { user: { external_id: `race-mail-${i}`, username: `race-mail-${i}`, email: address.toUpperCase() } }),
+      ]),
+    );
     for (let i = 0; i < rounds.length; i++) {
       const [byName, byMail] = [results[2 * i]!, results[2 * i + 1]!];
       expect([byName.status, byMail.status].sort()).toEqual([201, 409]);
       expectJsonError(byName.status === 409 ? byName : byMail, 409, 'conflict', byName.status === 409 ? 'user.username' : 'user.email');
     }
-    const clash = await idp.container.db.selectFrom('users as a').innerJoin('users as b', (j) => j.onRef('a.id', '<>', 'b.id'))
-      .select('a.username').where((eb) => eb(eb.fn('lower', ['a.username']), '=', eb.fn('lower', ['b.email']))).execute();
+    const clash = await idp.container.db
+      .selectFrom('users as a')
+      .innerJoin('users as b', (j) => j.onRef('a.id', '<>', 'b.id'))
+      .select('a.username')
+      .where((eb) => eb(eb.fn('lower', ['a.username']), '=', eb.fn('lower', ['b.email'])))
+      .execute();
     expect(clash).toEqual([]);
   });
 });

@@ -23,7 +23,10 @@ afterAll(() => {
   globalThis.fetch = originalFetch;
 });
 
-describe.each<[Mode, number, number]>([['postgres+redis', 2, 15], ['postgres', 4, 34]])('%s', (mode, exchangeStatements, loginStatements) => {
+describe.each<[Mode, number, number]>([
+  ['postgres+redis', 2, 15],
+  ['postgres', 4, 34],
+])('%s', (mode, exchangeStatements, loginStatements) => {
   let idp: TestIdp;
   let config: oc.Configuration;
 
@@ -47,8 +50,12 @@ describe.each<[Mode, number, number]>([['postgres+redis', 2, 15], ['postgres', 4
     const back = await counted(() => flow.complete(totp.result.body.redirect_to));
     const at = back.statements.indexOf(TOKEN);
     return {
-      user, tokens: back.result.tokens, password: password.statements, totp: totp.statements,
-      resume: back.statements.slice(0, at), exchange: back.statements.slice(at + 1),
+      user,
+      tokens: back.result.tokens,
+      password: password.statements,
+      totp: totp.statements,
+      resume: back.statements.slice(0, at),
+      exchange: back.statements.slice(at + 1),
     };
   }
 

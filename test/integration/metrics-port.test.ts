@@ -8,18 +8,32 @@ import { loadConfig } from '../../src/config.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 
 /** This machine's first non-loopback IPv4 address, if it has one. */
-const externalAddress = () => Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+const externalAddress = () =>
+  Object.values(os.networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
 
-const connects = (host: string, port: number) => new Promise<boolean>((resolve) => {
-  const socket = net.connect({ host, port, timeout: 2000 }, () => { socket.destroy(); resolve(true); });
-  socket.once('error', () => resolve(false));
-  socket.once('timeout', () => { socket.destroy(); resolve(false); });
-});
+const connects = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = net.connect({ host, port, timeout: 2000 }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
 
 describe('metrics listener', () => {
   let idp: TestIdp;
-  beforeAll(async () => { idp = await startTestIdp('metrics-port'); });
-  afterAll(async () => { await idp.stop(); });
+  beforeAll(async () => {
+    idp = await startTestIdp('metrics-port');
+  });
+  afterAll(async () => {
+    await idp.stop();
+  });
 
   test('/metrics on the public port → 404 JSON, as an outsider sees it', async () => {
     for (const accept of ['application/json', 'text/plain', '*/*']) {

@@ -18,13 +18,17 @@ let config: oc.Configuration;
 beforeAll(async () => {
   a = await startTestIdp('mfa-scale-a', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 } });
   b = await startTestIdp('mfa-scale-b', 'postgres+redis', {
-    databaseSchema: a.name, redisKeyPrefix: `${a.name}:`, issuer: a.url, rateLimit: { loginPerIpPerMinute: 10_000 },
+    databaseSchema: a.name,
+    redisKeyPrefix: `${a.name}:`,
+    issuer: a.url,
+    rateLimit: { loginPerIpPerMinute: 10_000 },
   });
   await a.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
   const client = await registerClient(b.url, { first_party: true });
   lb = roundRobin([a.port, b.port]);
   config = await oc.discovery(new URL(a.url), client.client_id, client.client_secret, undefined, {
-    execute: [oc.allowInsecureRequests], [oc.customFetch]: lb.customFetch,
+    execute: [oc.allowInsecureRequests],
+    [oc.customFetch]: lb.customFetch,
   });
   config[oc.customFetch] = lb.customFetch;
 }, 30_000);
@@ -41,7 +45,13 @@ async function totpUser(label: string) {
 }
 
 /** The ports that answered requests to `path` prefix since `from` (an index into lb.served). */
-const portsFor = (from: number, prefix: string) => new Set(lb.served.slice(from).filter((s) => s.path.startsWith(prefix)).map((s) => s.port));
+const portsFor = (from: number, prefix: string) =>
+  new Set(
+    lb.served
+      .slice(from)
+      .filter((s) => s.path.startsWith(prefix))
+      .map((s) => s.port),
+  );
 
 test('both nodes serve one issuer with the same keys', async () => {
   const [ma, mb] = await Promise.all([a, b].map(async (n) => (await fetch(`${n.url}/.well-known/openid-configuration`)).json() as Promise<{ issuer: string }>));

@@ -13,17 +13,22 @@ interface Engine {
 
 const pgSchema = uniqueName('migrations');
 const engines: [string, Engine][] = [
-  ['PostgreSQL (fresh schema)', {
-    schema: pgSchema,
-    open: () => openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema: pgSchema }),
-    cleanup: () => dropSchema(pgSchema),
-  }],
+  [
+    'PostgreSQL (fresh schema)',
+    {
+      schema: pgSchema,
+      open: () => openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema: pgSchema }),
+      cleanup: () => dropSchema(pgSchema),
+    },
+  ],
   ['PGlite (in memory)', { open: () => openDatabase({ dataDir: ':memory:' }), cleanup: async () => {} }],
 ];
 
 describe.each(engines)('migrations on %s', (_name, engine) => {
   let h: DbHandle;
-  beforeAll(async () => { h = await engine.open(); }, 30_000);
+  beforeAll(async () => {
+    h = await engine.open();
+  }, 30_000);
   afterAll(async () => {
     await h?.close();
     await engine.cleanup();
@@ -63,13 +68,14 @@ describe.each(engines)('migrations on %s', (_name, engine) => {
   });
 
   test('audit_events is append-only: insert works, update and delete raise an error', async () => {
-    const row = await h.db.insertInto('auditEvents')
+    const row = await h.db
+      .insertInto('auditEvents')
       .values({ type: 'login', outcome: 'success', actor: 'alice', data: JSON.stringify({ ip: '127.0.0.1' }) })
-      .returning(['id', 'outcome']).executeTakeFirstOrThrow();
+      .returning(['id', 'outcome'])
+      .executeTakeFirstOrThrow();
     expect(row.outcome).toBe('success');
 
-    await expect(h.db.updateTable('auditEvents').set({ outcome: 'failure' }).where('id', '=', row.id).execute())
-      .rejects.toThrow(/append-only/);
+    await expect(h.db.updateTable('auditEvents').set({ outcome: 'failure' }).where('id', '=', row.id).execute()).rejects.toThrow(/append-only/);
     await expect(h.db.deleteFrom('auditEvents').where('id', '=', row.id).execute()).rejects.toThrow(/append-only/);
     await expect(sql`update audit_events set data = '{}'::jsonb`.execute(h.db)).rejects.toThrow(/append-only/);
 
@@ -80,27 +86,36 @@ describe.each(engines)('migrations on %s', (_name, engine) => {
   test('the schema enforces its constraints (unique lower(username), status check)', async () => {
     const org = await h.db.selectFrom('organizations').select('id').executeTakeFirstOrThrow();
     await h.db.insertInto('users').values({ externalId: 'e-1', username: 'Bob', organizationId: org.id, roles: [] }).execute();
-    await expect(h.db.insertInto('users').values({ externalId: 'e-2', username: 'bob', organizationId: org.id, roles: [] }).execute())
-      .rejects.toMatchObject({ code: '23505' });
-    await expect(sql`insert into users (external_id, organization_id, status) values ('e-3', ${org.id}, 'weird')`.execute(h.db))
-      .rejects.toMatchObject({ code: '23514' });
+    await expect(h.db.insertInto('users').values({ externalId: 'e-2', username: 'bob', organizationId: org.id, roles: [] }).execute()).rejects.toMatchObject({
+      code: '23505',
+    });
+    await expect(sql`insert into users (external_id, organization_id, status) values ('e-3', ${org.id}, 'weird')`.execute(h.db)).rejects.toMatchObject({
+      code: '23514',
+    });
   });
 });
 
 describe('several nodes booting together on a new PostgreSQL schema', () => {
   const schemas: string[] = [];
-  afterAll(async () => { for (const s of schemas) await dropSchema(s); });
+  afterAll(async () => {
+    for (const s of schemas) await dropSchema(s);
+  });
 
   test('concurrent open + migrate all succeed and apply each migration exactly once', async () => {
     for (let round = 0; round < 3; round++) {
       const schema = uniqueName('migrate-race');
       schemas.push(schema);
-      const opened = await Promise.allSettled(Array.from({ length: 4 }, () => openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema, poolSize: 2 })));
+      const opened = await Promise.allSettled(
+        Array.from({ length: 4 }, () => openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema, poolSize: 2 })),
+      );
       const handles = opened.filter((r): r is PromiseFulfilledResult<DbHandle> => r.status === 'fulfilled').map((r) => r.value);
       try {
         expect(opened.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
         const results = await Promise.all(handles.map((h) => migrateToLatest(h.db, schema)));
-        const applied = results.flatMap((r) => r.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+        const applied = results
+          .flatMap((r) => r.results ?? [])
+          .filter((r) => r.status === 'Success')
+          .map((r) => r.migrationName);
         expect(applied.sort()).toEqual(Object.keys(migrations).sort());
         expect(await handles[0]!.db.selectFrom('organizations').select('slug').execute()).toEqual([{ slug: 'default' }]);
       } finally {

@@ -20,12 +20,11 @@ describe.each<Mode>(['postgres+redis', 'pglite'])('bearer values at rest (%s)', 
     const client = await registerClient(idp.url, { first_party: true });
     config = await discover(idp.url, client.client_id, client.client_secret);
   }, 60_000);
-  afterAll(async () => { await idp.stop(); });
+  afterAll(async () => {
+    await idp.stop();
+  });
 
-  const storedText = async () => [
-    await oidcRowsAsText(idp.container.db),
-    idp.container.redis ? await redisKeysAsText(`${idp.name}:`) : '',
-  ].join('\n');
+  const storedText = async () => [await oidcRowsAsText(idp.container.db), idp.container.redis ? await redisKeysAsText(`${idp.name}:`) : ''].join('\n');
   const expectNoneStored = async (present: RegExp, secrets: string[]) => {
     const stored = await storedText();
     expect(stored).toMatch(present); // the scan does see the entries
@@ -64,8 +63,14 @@ describe.each<Mode>(['postgres+redis', 'pglite'])('bearer values at rest (%s)', 
     expect((await oc.tokenIntrospection(config, refreshed.refresh_token!)).active).toBe(true);
 
     await expectNoneStored(/Session[^]*RefreshToken|RefreshToken[^]*Session/, [
-      uid, code, sessionCookie!, ...flow.browser.cookies().values(),
-      tokens.access_token, tokens.refresh_token!, refreshed.access_token, refreshed.refresh_token!,
+      uid,
+      code,
+      sessionCookie!,
+      ...flow.browser.cookies().values(),
+      tokens.access_token,
+      tokens.refresh_token!,
+      refreshed.access_token,
+      refreshed.refresh_token!,
     ]);
 
     // The spent refresh token is still recognised as such: its reuse revokes the grant.
@@ -85,7 +90,9 @@ describe.each<Mode>(['postgres+redis', 'pglite'])('bearer values at rest (%s)', 
     const page = await again.browser.fetch(end);
     const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1];
     const confirm = await again.browser.fetch(`${idp.url}/session/end/confirm`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ xsrf: xsrf!, logout: 'yes' }).toString(),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf: xsrf!, logout: 'yes' }).toString(),
     });
     expect(confirm.status).toBe(303);
     const silent = await beginAuth(config, { browser: again.browser, params: { prompt: 'none' } });

@@ -38,7 +38,11 @@ async function startPostgres(): Promise<{ url: string; stop(): Promise<void>; cl
       await promisify(execFile)('su', ['postgres', '-c', stopCommand]);
     },
     cleanup() {
-      try { if (running) asPostgres(stopCommand); } finally { fs.rmSync(dir, { recursive: true, force: true }); }
+      try {
+        if (running) asPostgres(stopCommand);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -50,7 +54,7 @@ const expectJsonError = (r: { status: number; body: any }, status: number) => {
 
 const readyz = async (url: string) => {
   const res = await fetch(`${url}/readyz`);
-  return { status: res.status, body: await res.json() as { status: string; checks: Record<string, string> } };
+  return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string> } };
 };
 
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
@@ -63,7 +67,11 @@ async function tokenRequest(url: string, client: { client_id: string; client_sec
   });
   const text = await res.text();
   let body: unknown;
-  try { body = JSON.parse(text); } catch { body = text; }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
   return { status: res.status, body: body as any };
 }
 
@@ -72,8 +80,11 @@ async function startInteraction(idp: TestIdp, config: oc.Configuration, scope = 
   const browser = new Browser();
   const verifier = oc.randomPKCECodeVerifier();
   const authUrl = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope, state: oc.randomState(),
-    code_challenge: await oc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    redirect_uri: REDIRECT_URI,
+    scope,
+    state: oc.randomState(),
+    code_challenge: await oc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
   });
   const res = await browser.fetch(authUrl);
   expect(res.status).toBe(303);
@@ -82,8 +93,12 @@ async function startInteraction(idp: TestIdp, config: oc.Configuration, scope = 
 
 describe('healthy IdP', () => {
   let idp: TestIdp;
-  beforeAll(async () => { idp = await startTestIdp('ops'); });
-  afterAll(async () => { await idp.stop(); });
+  beforeAll(async () => {
+    idp = await startTestIdp('ops');
+  });
+  afterAll(async () => {
+    await idp.stop();
+  });
 
   test('/healthz → 200', async () => {
     const res = await fetch(`${idp.url}/healthz`);
@@ -226,7 +241,12 @@ describe('PostgreSQL goes down under a running IdP', () => {
     const ok = await done.browser.json(`${done.interactionUrl.href}/login`, { username: 'paula', password: PASSWORD });
     expect(ok.status).toBe(200);
     const callback = await done.browser.follow(new URL(ok.body.redirect_to, idp.url), (u) => u.href.startsWith(REDIRECT_URI));
-    const tokens = await tokenRequest(idp.url, client, { grant_type: 'authorization_code', code: callback.searchParams.get('code')!, redirect_uri: REDIRECT_URI, code_verifier: done.verifier });
+    const tokens = await tokenRequest(idp.url, client, {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: REDIRECT_URI,
+      code_verifier: done.verifier,
+    });
     expect(tokens.status).toBe(200);
     expect(tokens.body.refresh_token).toBeTruthy();
     const { browser, interactionUrl } = await startInteraction(idp, config);
@@ -258,7 +278,9 @@ describe('PostgreSQL goes down under a running IdP', () => {
     });
     expectJsonError({ status: introspection.status, body: await introspection.json() }, 503);
 
-    const admin = await fetch(`${idp.url}/api/v1/users/profile?externalUserId=ops-p`, { headers: { authorization: 'Bearer test-bootstrap-admin-key-0123456789abcdef' } });
+    const admin = await fetch(`${idp.url}/api/v1/users/profile?externalUserId=ops-p`, {
+      headers: { authorization: 'Bearer test-bootstrap-admin-key-0123456789abcdef' },
+    });
     expectJsonError({ status: admin.status, body: await admin.json() }, 503);
   }, 60_000);
 });

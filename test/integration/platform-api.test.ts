@@ -18,9 +18,14 @@ beforeAll(async () => {
   readKey = (await idp.container.apiKeys.create('reader', ['idp:read'])).key;
   writeKey = (await idp.container.apiKeys.create('writer', ['idp:read', 'idp:write', 'idp:mfa:write'])).key;
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
-const api = apiClient(() => idp.url, () => writeKey);
+const api = apiClient(
+  () => idp.url,
+  () => writeKey,
+);
 
 const expectError = expectJsonError;
 
@@ -59,7 +64,12 @@ describe('TOTP set-up and verification', () => {
     expect(r.status).toBe(200);
     expect(r.res.headers.get('cache-control')).toBe('no-store');
     expect(r.body).toEqual({
-      user: { external_id: user.externalId, new_otp_secret: expect.stringMatching(/^[A-Z2-7]{32}$/), qrcode_payload: expect.any(String), is_setup_complete: false },
+      user: {
+        external_id: user.externalId,
+        new_otp_secret: expect.stringMatching(/^[A-Z2-7]{32}$/),
+        qrcode_payload: expect.any(String),
+        is_setup_complete: false,
+      },
     });
     const uri = new URL(r.body.user.qrcode_payload);
     expect(uri.protocol).toBe('otpauth:');
@@ -124,7 +134,19 @@ describe('TOTP set-up and verification', () => {
     const user = await newUser({ organization: 'hostile' });
     const secret = (await startOtp(user.externalId)).body.user.new_otp_secret as string;
     await verify(user.externalId, await totpCode(secret, -1));
-    const hostile: unknown[] = ['', '1234567', '12345', '１２３４５６', ['123456'], 'x'.repeat(10_000), { code: '123456' }, null, 123456, '12345\n6', ' 123456'];
+    const hostile: unknown[] = [
+      '',
+      '1234567',
+      '12345',
+      '１２３４５６',
+      ['123456'],
+      'x'.repeat(10_000),
+      { code: '123456' },
+      null,
+      123456,
+      '12345\n6',
+      ' 123456',
+    ];
     for (const code of hostile) {
       const r = await verify(user.externalId, code);
       expect([400, 401]).toContain(r.status);
@@ -140,8 +162,18 @@ describe('TOTP set-up and verification', () => {
     const user = await newUser();
     expectError(await api('POST', '/users/otp', { otp: { issuer_name: 'A', account_name: 'b' } }), 400, 'invalid_request', 'externalUserId');
     expectError(await api('POST', `/users/otp${q(user.externalId)}`, { otp: { account_name: 'b' } }), 400, 'invalid_request', 'otp.issuer_name');
-    expectError(await api('POST', `/users/otp${q(user.externalId)}`, { otp: { issuer_name: 'A:B', account_name: 'b' } }), 400, 'invalid_request', 'otp.issuer_name');
-    expectError(await api('POST', `/users/otp${q(user.externalId)}`, { otp: { issuer_name: 'A', account_name: 'b'.repeat(300) } }), 400, 'invalid_request', 'otp.account_name');
+    expectError(
+      await api('POST', `/users/otp${q(user.externalId)}`, { otp: { issuer_name: 'A:B', account_name: 'b' } }),
+      400,
+      'invalid_request',
+      'otp.issuer_name',
+    );
+    expectError(
+      await api('POST', `/users/otp${q(user.externalId)}`, { otp: { issuer_name: 'A', account_name: 'b'.repeat(300) } }),
+      400,
+      'invalid_request',
+      'otp.account_name',
+    );
     expectError(await api('POST', `/users/otp${q(user.externalId)}`, {}), 400, 'invalid_request', 'otp');
     expectError(await api('POST', '/otp/verify', { otp: { code: '123456' } }), 400, 'invalid_request', 'otp.id');
     expectError(await api('POST', '/otp/verify', { code: '123456' }), 400, 'invalid_request', 'otp');
@@ -268,8 +300,13 @@ describe('admin: trusted devices', () => {
     expect(listed.status).toBe(200);
     expect(listed.body.devices).toHaveLength(2);
     expect(listed.body.devices.find((d: any) => d.id === laptop.id)).toEqual({
-      id: laptop.id, name: 'Laptop', ip: '203.0.113.9', user_agent: 'Firefox',
-      created_at: expect.any(String), last_used_at: expect.any(String), expires_at: expect.any(String),
+      id: laptop.id,
+      name: 'Laptop',
+      ip: '203.0.113.9',
+      user_agent: 'Firefox',
+      created_at: expect.any(String),
+      last_used_at: expect.any(String),
+      expires_at: expect.any(String),
     });
     expect(listed.text).not.toMatch(/token/i);
     expect((await api('GET', `/users/devices${q(user.externalId)}`, undefined, readKey)).body).toEqual(listed.body);

@@ -45,7 +45,12 @@ test('the IdPs run on the cluster: /readyz is green and the Redis client is a Cl
     expect(await res.json()).toMatchObject({ checks: { postgres: 'ok', redis: 'ok' } });
     const redis = idp.container.redis;
     expect(redis).toBeInstanceOf(Cluster);
-    expect((redis as Cluster).nodes('master').map((n) => n.options.port).sort()).toEqual([...cluster!.ports].sort());
+    expect(
+      (redis as Cluster)
+        .nodes('master')
+        .map((n) => n.options.port)
+        .sort(),
+    ).toEqual([...cluster!.ports].sort());
   }
 });
 
@@ -57,7 +62,8 @@ test('a code + PKCE login hopping between both IdPs on every request', async () 
   const before = (await cluster!.dbsizes()).reduce((x, y) => x + y, 0);
   const lb = roundRobin([a!.port, b!.port]);
   const config = await oc.discovery(new URL(issuer), client.client_id, client.client_secret, undefined, {
-    execute: [oc.allowInsecureRequests], [oc.customFetch]: lb.customFetch,
+    execute: [oc.allowInsecureRequests],
+    [oc.customFetch]: lb.customFetch,
   });
   config[oc.customFetch] = lb.customFetch;
   const { tokens } = await authorize(config, { browser: new Browser(lb.rewrite), onStep: passwordSteps('dave', 'correct horse battery staple') });
@@ -74,12 +80,18 @@ test('a code + PKCE login hopping between both IdPs on every request', async () 
   expect(after).toBeGreaterThan(before);
 });
 
-describe('OIDC store on the cluster (two IdPs\' own cluster connections)', () => {
+describe("OIDC store on the cluster (two IdPs' own cluster connections)", () => {
   const adapters = () => {
     const durable = createSqlOidcStore(a!.container.db);
-    return [a!, b!].map((idp) => createAdapterClass({
-      durable, shortLived: createRedisOidcStore(idp.container.redis!), clients: createClientCache(idp.container.clients, idp.container.box), idKey: 'cluster-id-key', box: idp.container.box,
-    }));
+    return [a!, b!].map((idp) =>
+      createAdapterClass({
+        durable,
+        shortLived: createRedisOidcStore(idp.container.redis!),
+        clients: createClientCache(idp.container.clients, idp.container.box),
+        idKey: 'cluster-id-key',
+        box: idp.container.box,
+      }),
+    );
   };
 
   test('50 concurrent consume() of one authorization code across both connections: exactly one winner', async () => {
@@ -98,7 +110,7 @@ describe('OIDC store on the cluster (two IdPs\' own cluster connections)', () =>
     expect(await new A!('AccessToken').find(sibling)).toBeUndefined();
   });
 
-  test('revokeByGrantId removes a grant\'s entries spread over several masters', async () => {
+  test("revokeByGrantId removes a grant's entries spread over several masters", async () => {
     const [A, B] = adapters();
     const grantId = newId();
     const keep = newId();

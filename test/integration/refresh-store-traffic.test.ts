@@ -54,7 +54,9 @@ const claimsOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'ba
 
 test('a password-only refresh: token, session, grant and account in one statement; consume and successor in a second', async () => {
   let { refreshToken } = await signIn(false);
-  ({ body: { refresh_token: refreshToken } } = await refresh(refreshToken)); // connections warm
+  ({
+    body: { refresh_token: refreshToken },
+  } = await refresh(refreshToken)); // connections warm
   const { result, statements: sent } = await counted(() => refresh(refreshToken));
   expect(result.status).toBe(200);
   expect(sent).toHaveLength(2);
@@ -64,7 +66,9 @@ test('an MFA refresh reads its step-up record with the token, and the tokens sti
   const signedIn = await signIn(true);
   const { userId } = signedIn;
   let { refreshToken } = signedIn;
-  ({ body: { refresh_token: refreshToken } } = await refresh(refreshToken));
+  ({
+    body: { refresh_token: refreshToken },
+  } = await refresh(refreshToken));
   const { result, statements: sent } = await counted(() => refresh(refreshToken));
   expect(result.status).toBe(200);
   expect(sent.filter((s) => /authn_states/.test(s))).toHaveLength(1);

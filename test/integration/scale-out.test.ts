@@ -36,7 +36,9 @@ afterAll(async () => {
 }, 30_000);
 
 test('both processes publish the same issuer and the same signing keys', async () => {
-  const [metaA, metaB] = await Promise.all([a!, b!].map(async (p) => (await fetch(`${p.url}/.well-known/openid-configuration`)).json() as Promise<{ issuer: string }>));
+  const [metaA, metaB] = await Promise.all(
+    [a!, b!].map(async (p) => (await fetch(`${p.url}/.well-known/openid-configuration`)).json() as Promise<{ issuer: string }>),
+  );
   expect(metaA!.issuer).toBe(issuer);
   expect(metaB!.issuer).toBe(issuer);
   const [jwksA, jwksB] = await Promise.all([a!, b!].map(async (p) => (await fetch(`${p.url}/jwks`)).json() as Promise<{ keys: { kid: string }[] }>));
@@ -51,7 +53,8 @@ test('a code + PKCE login where every request alternates between the two process
 
   const lb = roundRobin([a!.port, b!.port]);
   const config = await oc.discovery(new URL(issuer), client.client_id, client.client_secret, undefined, {
-    execute: [oc.allowInsecureRequests], [oc.customFetch]: lb.customFetch,
+    execute: [oc.allowInsecureRequests],
+    [oc.customFetch]: lb.customFetch,
   });
   config[oc.customFetch] = lb.customFetch;
 

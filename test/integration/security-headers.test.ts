@@ -1,8 +1,12 @@
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 
 let idp: TestIdp;
-beforeAll(async () => { idp = await startTestIdp('security-headers'); });
-afterAll(async () => { await idp.stop(); });
+beforeAll(async () => {
+  idp = await startTestIdp('security-headers');
+});
+afterAll(async () => {
+  await idp.stop();
+});
 
 test('HTML pages (error pages included) carry CSP, framing and referrer protection', async () => {
   const res = await fetch(`${idp.url}/interaction/unknownuid123`, { headers: { accept: 'text/html' } });

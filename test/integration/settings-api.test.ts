@@ -15,7 +15,9 @@ beforeAll(async () => {
   readKey = (await idp.container.apiKeys.create('reader', ['idp:read'])).key;
   writeKey = (await idp.container.apiKeys.create('writer', ['idp:read', 'idp:write'])).key;
 });
-afterAll(async () => { await idp.stop(); });
+afterAll(async () => {
+  await idp.stop();
+});
 
 const api = apiClient(() => idp.url);
 
@@ -29,8 +31,13 @@ describe('global settings', () => {
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
       mfa: {
-        policy: 'any', allowed_methods: ['totp', 'backup_code'], enforce_enrollment: false,
-        grace_period_seconds: 0, required_for_roles: [], reauth_interval_minutes: 0, trusted_device_duration_days: 0,
+        policy: 'any',
+        allowed_methods: ['totp', 'backup_code'],
+        enforce_enrollment: false,
+        grace_period_seconds: 0,
+        required_for_roles: [],
+        reauth_interval_minutes: 0,
+        trusted_device_duration_days: 0,
       },
       lockout: { max_failures: 5, lock_minutes: [1, 5, 15, 60], mfa_max_failures: 10 },
     });
@@ -64,7 +71,11 @@ describe('global settings', () => {
 
     const events = await audits('admin.settings.updated');
     expect(events.length).toBeGreaterThanOrEqual(2);
-    expect(events.at(-1)).toMatchObject({ outcome: 'success', actor: expect.stringMatching(/^apikey:/), data: { scope: 'global', changes: { mfa: { reauth_interval_minutes: 15 }, lockout: { mfa_max_failures: 8 } } } });
+    expect(events.at(-1)).toMatchObject({
+      outcome: 'success',
+      actor: expect.stringMatching(/^apikey:/),
+      data: { scope: 'global', changes: { mfa: { reauth_interval_minutes: 15 }, lockout: { mfa_max_failures: 8 } } },
+    });
   });
 
   test.each([
@@ -126,7 +137,10 @@ describe('organizations and their settings', () => {
     expect(inherited.status).toBe(200);
     expect(inherited.body).toEqual(before);
 
-    const patched = await api('PATCH', '/organizations/globex/settings', { mfa: { policy: 'otp', enforce_enrollment: true }, lockout: { mfa_max_failures: 3 } });
+    const patched = await api('PATCH', '/organizations/globex/settings', {
+      mfa: { policy: 'otp', enforce_enrollment: true },
+      lockout: { mfa_max_failures: 3 },
+    });
     expect(patched.status).toBe(200);
     expect(patched.body.mfa).toMatchObject({ policy: 'otp', enforce_enrollment: true, trusted_device_duration_days: before.mfa.trusted_device_duration_days });
     await api('PATCH', '/organizations/globex/settings', { mfa: { grace_period_seconds: 3600 } });
@@ -145,8 +159,18 @@ describe('organizations and their settings', () => {
 
   test('organisation settings: invalid values → 400 naming the field; unknown organisation → 404; scopes', async () => {
     await api('POST', '/organizations', { slug: 'initech' });
-    expectError(await api('PATCH', '/organizations/initech/settings', { mfa: { trusted_device_duration_days: 90 } }), 400, 'invalid_request', 'mfa.trusted_device_duration_days');
-    expectError(await api('PATCH', '/organizations/initech/settings', { mfa: { reauth_interval_minutes: -5 } }), 400, 'invalid_request', 'mfa.reauth_interval_minutes');
+    expectError(
+      await api('PATCH', '/organizations/initech/settings', { mfa: { trusted_device_duration_days: 90 } }),
+      400,
+      'invalid_request',
+      'mfa.trusted_device_duration_days',
+    );
+    expectError(
+      await api('PATCH', '/organizations/initech/settings', { mfa: { reauth_interval_minutes: -5 } }),
+      400,
+      'invalid_request',
+      'mfa.reauth_interval_minutes',
+    );
     expectError(await api('PATCH', '/organizations/nowhere/settings', { mfa: { policy: 'otp' } }), 404, 'not_found');
     expectError(await api('GET', '/organizations/nowhere/settings'), 404, 'not_found');
     expectError(await api('GET', `/organizations/${encodeURIComponent('../settings')}/settings`), 404);

@@ -22,16 +22,21 @@ const configError = (env: Record<string, string>, overrides: Record<string, unkn
 };
 
 /** Holds `port` on every interface, as another program would. */
-const occupy = (port: number) => new Promise<net.Server>((resolve, reject) => {
-  const srv = net.createServer();
-  srv.once('error', reject).listen(port, () => resolve(srv));
-});
+const occupy = (port: number) =>
+  new Promise<net.Server>((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject).listen(port, () => resolve(srv));
+  });
 
 /** The exit code, or 'still running' if the process has not stopped within 20 s. */
 const exitOf = (proc: Managed) => Promise.race([proc.exited, new Promise((r) => setTimeout(() => r('still running'), 20_000).unref())]);
 
 /** What the process said, minus the provider's notice about the Node.js version it prefers. */
-const errorLines = (output: string) => output.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('oidc-provider WARNING'));
+const errorLines = (output: string) =>
+  output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('oidc-provider WARNING'));
 
 describe('unknown settings stop start-up', () => {
   test.each([
@@ -75,8 +80,16 @@ describe('a busy port', () => {
       const proc = spawnManaged(process.execPath, ['--import', 'tsx', path.join('src', 'main.ts')], {
         cwd: projectRoot,
         env: {
-          PATH: process.env.PATH, HOME: process.env.HOME, NODE_ENV: 'test', LOG_LEVEL: 'warn', PORT: String(port), METRICS_PORT: '0',
-          DATABASE_URL, IDP_DATABASE_SCHEMA: schema, ENCRYPTION_KEY: TEST_ENCRYPTION_KEY, BOOTSTRAP_API_KEY: ADMIN_KEY,
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'warn',
+          PORT: String(port),
+          METRICS_PORT: '0',
+          DATABASE_URL,
+          IDP_DATABASE_SCHEMA: schema,
+          ENCRYPTION_KEY: TEST_ENCRYPTION_KEY,
+          BOOTSTRAP_API_KEY: ADMIN_KEY,
         },
       });
       const code = await exitOf(proc);
@@ -97,7 +110,10 @@ describe('a busy port', () => {
     const port = await freePort();
     const squatter = await occupy(port);
     try {
-      const err = await startServer(testConfig(uniqueName('busy-metrics'), 'pglite', { metricsPort: port })).then(() => undefined, (e: unknown) => e);
+      const err = await startServer(testConfig(uniqueName('busy-metrics'), 'pglite', { metricsPort: port })).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(StartupError);
       expect((err as Error).message).toContain(`METRICS_PORT 127.0.0.1:${port} is already in use`);
     } finally {
@@ -113,7 +129,10 @@ describe('requests during start-up', () => {
     const [port, redisPort] = await Promise.all([freePort(), freePort()]);
     const name = uniqueName('startup');
     const starting = startServer(testConfig(name, 'postgres+redis', { port, redisUrl: `redis://127.0.0.1:${redisPort}` }));
-    const failed = starting.then(() => false, () => true);
+    const failed = starting.then(
+      () => false,
+      () => true,
+    );
     let redis: ReturnType<typeof spawnManaged> | undefined;
     try {
       const url = `http://localhost:${port}`;
@@ -123,7 +142,12 @@ describe('requests during start-up', () => {
       const answers = await Promise.all([
         ...Array.from({ length: 10 }, () => fetch(`${url}/.well-known/openid-configuration`, { signal: AbortSignal.timeout(3000) })),
         fetch(`${url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }), signal: AbortSignal.timeout(3000) }),
-        fetch(`${url}/interaction/abc/login`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{}', signal: AbortSignal.timeout(3000) }),
+        fetch(`${url}/interaction/abc/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: '{}',
+          signal: AbortSignal.timeout(3000),
+        }),
       ]);
       expect(Date.now() - started).toBeLessThan(3000);
       for (const res of answers) {

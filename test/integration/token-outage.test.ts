@@ -40,11 +40,14 @@ async function tokenRequest(params: Record<string, string>) {
     headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams(params),
   });
-  return { status: res.status, body: await res.json() as Record<string, unknown> };
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-const refreshRows = async () => (await sql<{ id: string; consumed: boolean }>`select id, consumed_at is not null as consumed
-  from oidc_payloads where model = 'RefreshToken' order by id`.execute(idp.container.db)).rows;
+const refreshRows = async () =>
+  (
+    await sql<{ id: string; consumed: boolean }>`select id, consumed_at is not null as consumed
+  from oidc_payloads where model = 'RefreshToken' order by id`.execute(idp.container.db)
+  ).rows;
 
 async function outage(during: () => Promise<void>): Promise<void> {
   await redis.kill();

@@ -7,15 +7,27 @@ async function auditedIp(idp: TestIdp, headers: Record<string, string>): Promise
   const client = await registerClient(idp.url, { first_party: true });
   const config = await discover(idp.url, client.client_id, client.client_secret);
   const browser = new Browser();
-  const auth = oc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+  const auth = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
   const res = await browser.fetch(auth);
   const interaction = new URL(res.headers.get('location')!, idp.url);
   const login = await browser.fetch(`${interaction.href}/login`, {
-    method: 'POST', headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
+    method: 'POST',
+    headers: { accept: 'application/json', 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ username: 'nobody', password: 'wrong password' }),
   });
   expect(login.status).toBe(401);
-  const [event] = await idp.container.db.selectFrom('auditEvents').select('ip').where('type', '=', 'authn.login.failed').orderBy('id', 'desc').limit(1).execute();
+  const [event] = await idp.container.db
+    .selectFrom('auditEvents')
+    .select('ip')
+    .where('type', '=', 'authn.login.failed')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .execute();
   return event!.ip;
 }
 
@@ -26,7 +38,9 @@ describe('X-Forwarded-For is believed only from trusted proxies', () => {
     untrusted = await startTestIdp('xff-untrusted', 'postgres+redis', { trustedProxies: ['10.0.0.0/8'] });
     trusted = await startTestIdp('xff-trusted', 'postgres+redis', { trustedProxies: ['127.0.0.1', '::1'] });
   });
-  afterAll(async () => { await Promise.all([untrusted.stop(), trusted.stop()]); });
+  afterAll(async () => {
+    await Promise.all([untrusted.stop(), trusted.stop()]);
+  });
 
   test('a client outside the trusted CIDRs cannot choose its IP', async () => {
     const ip = await auditedIp(untrusted, { 'x-forwarded-for': '203.0.113.9' });

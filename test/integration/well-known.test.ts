@@ -2,13 +2,23 @@ import http from 'node:http';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 
 /** Raw GET: fetch() adds `Cache-Control: no-cache` to conditional requests, which rightly defeats a 304. */
-const conditionalGet = (url: string, etag: string) => new Promise<number>((resolve, reject) => {
-  http.get(url, { headers: { 'if-none-match': etag } }, (res) => { res.resume(); resolve(res.statusCode!); }).on('error', reject);
-});
+const conditionalGet = (url: string, etag: string) =>
+  new Promise<number>((resolve, reject) => {
+    http
+      .get(url, { headers: { 'if-none-match': etag } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+      .on('error', reject);
+  });
 
 let idp: TestIdp;
-beforeAll(async () => { idp = await startTestIdp('well-known'); });
-afterAll(async () => { await idp.stop(); });
+beforeAll(async () => {
+  idp = await startTestIdp('well-known');
+});
+afterAll(async () => {
+  await idp.stop();
+});
 
 test.each(['/.well-known/openid-configuration', '/jwks'])('%s is served with an ETag and revalidates with 304', async (path) => {
   const first = await fetch(`${idp.url}${path}`);

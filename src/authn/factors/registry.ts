@@ -6,21 +6,24 @@ import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
 import { createTotpFactor } from './totp/totp.factor.js';
 
-export interface FactorDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
+export interface FactorDeps {
+  credentials: CredentialRepository;
+  box: SecretBox;
+  clock: Clock;
+}
 
 /**
  * Every MFA method, one folder each; this is the only list of them. The order is the order in
  * which a challenge offers them.
  */
 export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
-    // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
+  // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
   const factors: readonly Factor[] = [...plugins, createTotpFactor(deps), createBackupCodeFactor(deps.credentials)];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
   /** Methods with an active credential, given the number of active credentials of each kind. */
-  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] =>
-    descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] => descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
 
   return {
     factors,

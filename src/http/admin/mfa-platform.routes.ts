@@ -10,7 +10,12 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
 // A colon would split the otpauth label ("issuer:account") in the wrong place.
 const otpBody = z.object({
   otp: z.object({
-    issuer_name: z.string().trim().min(1).max(100).regex(/^[^:]+$/, 'must not contain ":"'),
+    issuer_name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .regex(/^[^:]+$/, 'must not contain ":"'),
     account_name: z.string().trim().min(1).max(255),
   }),
 });
@@ -63,7 +68,10 @@ export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
 
   const byId = (ctx: Context): UserRef => ({ id: ctx.params.id! });
   const byExternal = (ctx: Context): UserRef => ({ externalUserId: external(ctx) });
-  for (const [path, ref] of [['/users/devices', byExternal], ['/users/:id/devices', byId]] as const) {
+  for (const [path, ref] of [
+    ['/users/devices', byExternal],
+    ['/users/:id/devices', byId],
+  ] as const) {
     router.get(path, requireScope('idp:read'), async (ctx) => {
       ctx.body = await platform.listDevices(ref(ctx), caller(ctx));
     });

@@ -31,7 +31,13 @@ export interface InteractionKit {
 
 export const exchange = (ctx: Context): HttpExchange => ({ req: ctx.req, res: ctx.res });
 
-export function createInteractionKit(deps: { protocols: readonly LoginProtocol[]; csrf: Csrf; views: ViewRenderer; mfa: MfaService; issuer: string }): InteractionKit {
+export function createInteractionKit(deps: {
+  protocols: readonly LoginProtocol[];
+  csrf: Csrf;
+  views: ViewRenderer;
+  mfa: MfaService;
+  issuer: string;
+}): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
   const byOrigin = new Map(deps.protocols.map((p) => [p.origin, p]));
@@ -71,7 +77,13 @@ export function createInteractionKit(deps: { protocols: readonly LoginProtocol[]
         case 'finish': {
           if (outcome.device) {
             ctx.cookies.set(DEVICE_COOKIE, outcome.device.token, {
-              httpOnly: true, sameSite: 'strict', secure: secureCookies, maxAge: outcome.device.maxAgeMs, path: '/', overwrite: true, signed: false,
+              httpOnly: true,
+              sameSite: 'strict',
+              secure: secureCookies,
+              maxAge: outcome.device.maxAgeMs,
+              path: '/',
+              overwrite: true,
+              signed: false,
             });
           }
           const redirectTo = await kit.protocolOf(request).finish(exchange(ctx), request, outcome.login);

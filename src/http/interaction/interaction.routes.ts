@@ -31,8 +31,13 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     if (tx) return { step: tx.stage, methods: tx.methods };
     if (request.stepUp && request.session) {
       const outcome = await mfa.beginStepUp({
-        uid: request.uid, origin: request.origin, accountId: request.session.accountId, ...(await kit.protocolOf(request).sessionFacts(request)),
-        clientId: request.clientId, requestedAal: request.requestedAal, ...kit.meta(ctx),
+        uid: request.uid,
+        origin: request.origin,
+        accountId: request.session.accountId,
+        ...(await kit.protocolOf(request).sessionFacts(request)),
+        clientId: request.clientId,
+        requestedAal: request.requestedAal,
+        ...kit.meta(ctx),
       });
       const methods = outcome.kind === 'mfa' || outcome.kind === 'enroll' ? outcome.methods : undefined;
       const step = outcome.kind === 'mfa' || outcome.kind === 'enroll' || outcome.kind === 'reauth' ? outcome.kind : 'login';
@@ -46,7 +51,13 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     const { step, methods, outcome } = await currentStep(ctx, request);
     if (outcome && (outcome.kind === 'finish' || outcome.kind === 'deny')) return kit.respondOutcome(ctx, request, outcome);
     if (wantsJson(ctx)) {
-      ctx.body = { uid: request.uid, step, client_id: request.clientId, ...(methods?.length ? { methods } : {}), ...(step === 'enroll' ? { allowed_methods: methods } : {}) };
+      ctx.body = {
+        uid: request.uid,
+        step,
+        client_id: request.clientId,
+        ...(methods?.length ? { methods } : {}),
+        ...(step === 'enroll' ? { allowed_methods: methods } : {}),
+      };
       return;
     }
     if (step === 'mfa' || step === 'enroll') return kit.respondOutcome(ctx, request, { kind: step, methods: methods ?? [] });
@@ -75,7 +86,14 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     const input = validate(loginBody, body(ctx));
     const user = await checkPassword(ctx, request, input.username, input.password, {});
     if (!user) return;
-    const outcome = await mfa.afterPassword({ uid: request.uid, origin: request.origin, user, clientId: request.clientId, requestedAal: request.requestedAal, ...kit.meta(ctx) });
+    const outcome = await mfa.afterPassword({
+      uid: request.uid,
+      origin: request.origin,
+      user,
+      clientId: request.clientId,
+      requestedAal: request.requestedAal,
+      ...kit.meta(ctx),
+    });
     await kit.respondOutcome(ctx, request, outcome);
   });
 

@@ -36,7 +36,10 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
   }
 
   // One challenge endpoint per registered method.
-  for (const { paths, descriptor: { method } } of deps.factors) {
+  for (const {
+    paths,
+    descriptor: { method },
+  } of deps.factors) {
     router.post(`/mfa/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
@@ -45,7 +48,10 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
   }
 
   // A challenge to answer, for each method whose response answers one the server issued.
-  for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.challenge)) {
+  for (const {
+    paths,
+    descriptor: { method },
+  } of deps.factors.filter((f) => f.challenge)) {
     router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       ctx.body = await mfa.startChallenge({ uid: request.uid, method });
@@ -53,7 +59,10 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
   }
 
   // Enrolment inside a login, for each method that can be set up there.
-  for (const { paths, descriptor: { method } } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
+  for (const {
+    paths,
+    descriptor: { method },
+  } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
     router.post(`/enroll/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       ctx.body = (await mfa.enrollBegin(request.uid, method, deps.issuer)).shown;
@@ -62,7 +71,12 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
     router.post(`/enroll/${paths.challenge}/confirm`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       const { code } = validate(codeBody, body(ctx));
-      await answer(ctx, request, () => mfa.enrollConfirm({ uid: request.uid, method, code, requestedAal: request.requestedAal, keepSessionUid: request.session?.uid, ...kit.meta(ctx) }), method);
+      await answer(
+        ctx,
+        request,
+        () => mfa.enrollConfirm({ uid: request.uid, method, code, requestedAal: request.requestedAal, keepSessionUid: request.session?.uid, ...kit.meta(ctx) }),
+        method,
+      );
     });
   }
 

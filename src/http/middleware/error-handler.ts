@@ -4,17 +4,24 @@ import type { Logger } from '../../lib/logger.js';
 import { HTTP_STATUS } from './error-status.js';
 import type { ViewRenderer } from '../../lib/views.js';
 
-export interface ErrorBody { error: string; error_description: string }
+export interface ErrorBody {
+  error: string;
+  error_description: string;
+}
 
 /** Maps anything thrown to a status and a `{error, error_description}` body that never leaks internals. */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
-  if (err instanceof IdpError) return { status: HTTP_STATUS[err.error], body: { error: err.error, error_description: err.expose ? err.description : 'request failed' } };
-  if (isUnstorableText(err)) return { status: 400, body: { error: 'invalid_request', error_description: 'the request contains characters that cannot be stored' } };
-  if (isConnectionError(err)) return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
+  if (err instanceof IdpError)
+    return { status: HTTP_STATUS[err.error], body: { error: err.error, error_description: err.expose ? err.description : 'request failed' } };
+  if (isUnstorableText(err))
+    return { status: 400, body: { error: 'invalid_request', error_description: 'the request contains characters that cannot be stored' } };
+  if (isConnectionError(err))
+    return { status: 503, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   const e = err as { status?: number; statusCode?: number; expose?: boolean; message?: string; error?: string; error_description?: string; type?: string };
   const status = e.statusCode ?? e.status ?? 500;
   // oidc-provider's temporarily_unavailable (our adapter's verdict on a store outage, oidc/unavailable.ts).
-  if (status === 503) return { status, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
+  if (status === 503)
+    return { status, body: { error: 'temporarily_unavailable', error_description: 'a storage dependency is unavailable, try again shortly' } };
   if (status >= 400 && status < 500) {
     // oidc-provider errors carry `error`; body-parser ones only a status, a message and a type.
     if (e.error && e.expose) return { status, body: { error: e.error, error_description: e.error_description ?? e.error } };
@@ -49,7 +56,8 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       const log = ctx.state.log ?? logger;
       if (status >= 500) log.error({ err, path: ctx.path }, 'request failed');
       // The detail says what the plain description leaves out (which check refused it); it never reaches the client.
-      else log.info({ path: ctx.path, status, error: body.error, ...(err instanceof IdpError && err.detail ? { detail: err.detail } : {}) }, 'request rejected');
+      else
+        log.info({ path: ctx.path, status, error: body.error, ...(err instanceof IdpError && err.detail ? { detail: err.detail } : {}) }, 'request rejected');
       if (status === 503) ctx.set('Retry-After', '5');
       if (status === 429) ctx.set('Retry-After', '60');
       await send(status, body);

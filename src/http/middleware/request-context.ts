@@ -8,7 +8,12 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** Route label for metrics: ids collapsed so the label set stays small. */
 export function routeLabel(path: string): string {
-  if (path.startsWith('/interaction/')) return `/interaction/:uid${path.split('/').slice(3).map((p) => `/${p}`).join('')}`;
+  if (path.startsWith('/interaction/'))
+    return `/interaction/:uid${path
+      .split('/')
+      .slice(3)
+      .map((p) => `/${p}`)
+      .join('')}`;
   if (path.startsWith('/api/')) return path.replace(/\/[0-9a-f-]{36}|\/[^/]{20,}/gi, '/:id');
   return ['/auth', '/token', '/me', '/jwks', '/.well-known/openid-configuration', '/healthz', '/readyz', '/metrics'].find((p) => path.startsWith(p)) ?? 'other';
 }

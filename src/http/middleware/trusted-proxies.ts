@@ -36,8 +36,10 @@ export function trustedProxies(cidrs: readonly string[]): Middleware {
   };
   return async (ctx, next) => {
     const { headers } = ctx.req;
-    if ((headers['x-forwarded-for'] || headers['x-forwarded-proto'] || headers['x-forwarded-host'] || headers.forwarded)
-      && !isTrusted(ctx.req.socket.remoteAddress ?? '')) {
+    if (
+      (headers['x-forwarded-for'] || headers['x-forwarded-proto'] || headers['x-forwarded-host'] || headers.forwarded) &&
+      !isTrusted(ctx.req.socket.remoteAddress ?? '')
+    ) {
       for (const h of FORWARDED) delete headers[h];
     }
     await next();

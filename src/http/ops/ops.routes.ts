@@ -1,21 +1,28 @@
 import Router from '@koa/router';
 import type { Metrics } from '../../lib/metrics.js';
 
-export interface ReadinessCheck { name: string; check(): Promise<void> }
+export interface ReadinessCheck {
+  name: string;
+  check(): Promise<void>;
+}
 
 /** Liveness and readiness (every dependency reachable, else 503), on the public port for load balancers. */
 export function opsRoutes(checks: ReadinessCheck[]): Router {
   const router = new Router();
-  router.get('/healthz', (ctx) => { ctx.body = { status: 'ok' }; });
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok' };
+  });
   router.get('/readyz', async (ctx) => {
-    const results = await Promise.all(checks.map(async (c) => {
-      try {
-        await Promise.race([c.check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
-        return [c.name, 'ok'] as const;
-      } catch {
-        return [c.name, 'unavailable'] as const;
-      }
-    }));
+    const results = await Promise.all(
+      checks.map(async (c) => {
+        try {
+          await Promise.race([c.check(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2000).unref())]);
+          return [c.name, 'ok'] as const;
+        } catch {
+          return [c.name, 'unavailable'] as const;
+        }
+      }),
+    );
     const ready = results.every(([, s]) => s === 'ok');
     ctx.status = ready ? 200 : 503;
     ctx.body = { status: ready ? 'ready' : 'unavailable', checks: Object.fromEntries(results) };

@@ -57,7 +57,8 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     const at = await provider.AccessToken.find(token);
     if (!at?.accountId || at.isExpired) throw badToken('the access token is invalid, expired or revoked');
     if (at.jkt || at['x5t#S256']) throw badToken('sender-constrained access tokens are not accepted here');
-    if (!(await deps.clients.find(at.clientId!))?.firstParty) throw new IdpError('insufficient_scope', 'only tokens of first-party applications manage factors');
+    if (!(await deps.clients.find(at.clientId!))?.firstParty)
+      throw new IdpError('insufficient_scope', 'only tokens of first-party applications manage factors');
     const grant = await provider.Grant.find(at.grantId);
     if (!grant || grant.accountId !== at.accountId || grant.clientId !== at.clientId) throw badToken('the grant behind this token was revoked');
     const session = at.sessionUid ? await provider.Session.findByUid(at.sessionUid) : undefined;
@@ -103,7 +104,12 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
     if (csrfToken) assertNotForged(ctx, csrfToken);
 
     const principal: SelfServicePrincipal = {
-      user, via, sessionUid: session.uid, csrfToken, authTime, amr,
+      user,
+      via,
+      sessionUid: session.uid,
+      csrfToken,
+      authTime,
+      amr,
       async freshness() {
         const [state, proofs] = await Promise.all([deps.authnStates.get({ accountId: user.id, authTime, amr }), deps.factors.mfaProofs(session.uid)]);
         // What this sign-in proved, per factor and when; without its stored record only the sign-in itself is known.

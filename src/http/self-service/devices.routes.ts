@@ -13,7 +13,12 @@ export function deviceRoutes(deps: { devices: TrustedDeviceService }): Router {
   router.get('/', async (ctx) => {
     const p = principalOf(ctx);
     ctx.body = {
-      id: p.user.id, username: p.user.username, email: p.user.email, auth_time: p.authTime, amr: p.amr, authenticated_by: p.via,
+      id: p.user.id,
+      username: p.user.username,
+      email: p.user.email,
+      auth_time: p.authTime,
+      amr: p.amr,
+      authenticated_by: p.via,
       ...(p.csrfToken ? { csrf_token: p.csrfToken } : {}),
     };
   });

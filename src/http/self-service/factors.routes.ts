@@ -50,7 +50,12 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
 
   // Each method's own routes, from what its plug-in provides.
   for (const plugin of deps.plugins) {
-    const { paths: { manage }, descriptor: { method }, selfService, enrolment } = plugin;
+    const {
+      paths: { manage },
+      descriptor: { method },
+      selfService,
+      enrolment,
+    } = plugin;
     if (selfService) {
       router.get(`/${manage}`, async (ctx) => {
         ctx.body = await factors.status(principalOf(ctx).user.id, method);

@@ -34,10 +34,14 @@ export function createRedisOidcStore(redis: RedisClient): OidcPayloadStore {
     findByUid: (model, uid) => readIndirect(keys.oidcUid(model, uid), model),
     findByUserCode: (model, code) => readIndirect(keys.oidcUserCode(model, code), model),
     async consume(model, id) {
-      return await redis.idpConsume(keys.oidc(model, id), Math.floor(Date.now() / 1000)) === 1;
+      return (await redis.idpConsume(keys.oidc(model, id), Math.floor(Date.now() / 1000))) === 1;
     },
-    async unconsume(model, id) { await redis.hdel(keys.oidc(model, id), 'consumed'); },
-    async destroy(model, id) { await redis.del(keys.oidc(model, id)); },
+    async unconsume(model, id) {
+      await redis.hdel(keys.oidc(model, id), 'consumed');
+    },
+    async destroy(model, id) {
+      await redis.del(keys.oidc(model, id));
+    },
     async revokeByGrantId(grantId) {
       const grantKey = keys.oidcGrant(grantId);
       const members = await redis.smembers(grantKey);

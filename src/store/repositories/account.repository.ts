@@ -4,7 +4,10 @@ import type { Database, NewUser, User, UserUpdate } from '../database.js';
 import { lockUntil } from './lock-period.js';
 
 /** A wrong password, counted: the failures so far and, when it locked the account, until when. */
-export interface PasswordFailure { failures: number; lockedUntil: Date | null }
+export interface PasswordFailure {
+  failures: number;
+  lockedUntil: Date | null;
+}
 
 /** A reserved check not settled after this long was abandoned (a stopped process) and no longer holds a place. */
 const ABANDONED_CHECK_MS = 30_000;
@@ -32,22 +35,32 @@ export function createAccountRepository(db: Db) {
       return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
     },
     // Read on every token request (is the account still active?): a plain template, cheaper than the builder.
-    findById: async (id: string): Promise<User | undefined> => (UUID.test(id)
-      ? (await sql<User>`select * from users where id = ${id}`.execute(db)).rows[0] : undefined),
-    findByExternalId: (externalId: string) =>
-      db.selectFrom('users').selectAll().where('externalId', '=', externalId).executeTakeFirst(),
+    findById: async (id: string): Promise<User | undefined> =>
+      UUID.test(id) ? (await sql<User>`select * from users where id = ${id}`.execute(db)).rows[0] : undefined,
+    findByExternalId: (externalId: string) => db.selectFrom('users').selectAll().where('externalId', '=', externalId).executeTakeFirst(),
     /** For the login steps after the password: the user and their active credentials. */
-    findSigningIn: async (id: string): Promise<SigningInUser | undefined> => (UUID.test(id)
-      ? (await sql<SigningInUser>`select *, ${activeCredentials} as active_credentials from users where id = ${id}`.execute(db)).rows[0] : undefined),
+    findSigningIn: async (id: string): Promise<SigningInUser | undefined> =>
+      UUID.test(id)
+        ? (await sql<SigningInUser>`select *, ${activeCredentials} as active_credentials from users where id = ${id}`.execute(db)).rows[0]
+        : undefined,
     /** Username or e-mail, case-insensitive; with the user's active credentials, which the MFA decision after the password reads. */
     findByLogin(login: string): Promise<SigningInUser | undefined> {
       const l = loginKey(login);
-      return db.selectFrom('users').selectAll().select(activeCredentials.as('activeCredentials'))
+      return db
+        .selectFrom('users')
+        .selectAll()
+        .select(activeCredentials.as('activeCredentials'))
         .where((eb) => eb.or([eb(sql`lower(username)`, '=', l), eb(sql`lower(email)`, '=', l)]))
-        .orderBy(sql`lower(username) = ${l}`, 'desc').executeTakeFirst();
+        .orderBy(sql`lower(username) = ${l}`, 'desc')
+        .executeTakeFirst();
     },
     async update(id: string, patch: UserUpdate): Promise<User | undefined> {
-      return db.updateTable('users').set({ ...patch, updatedAt: new Date() }).where('id', '=', id).returningAll().executeTakeFirst();
+      return db
+        .updateTable('users')
+        .set({ ...patch, updatedAt: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
     },
     /**
      * Reserves one password check before the slow hash comparison, in one conditional statement,
@@ -61,13 +74,16 @@ export function createAccountRepository(db: Db) {
     async reservePasswordCheck(id: string, threshold: number, now: number): Promise<'reserved' | 'busy' | 'refused'> {
       const at = new Date(now);
       const pending = sql<number>`(case when password_checks_at > ${new Date(now - ABANDONED_CHECK_MS)} then password_checks_pending else 0 end)`;
-      const open = (eb: ExpressionBuilder<Database, 'users'>) => eb.and([
-        eb('status', '=', 'active'), eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)]),
-      ]);
-      const row = await db.updateTable('users').set({ passwordChecksPending: sql`${pending} + 1`, passwordChecksAt: at })
-        .where('id', '=', id).where(open)
+      const open = (eb: ExpressionBuilder<Database, 'users'>) =>
+        eb.and([eb('status', '=', 'active'), eb.or([eb('lockedUntil', 'is', null), eb('lockedUntil', '<=', at)])]);
+      const row = await db
+        .updateTable('users')
+        .set({ passwordChecksPending: sql`${pending} + 1`, passwordChecksAt: at })
+        .where('id', '=', id)
+        .where(open)
         .where(sql<number>`failed_attempts + ${pending}`, '<', sql<number>`greatest(${threshold}, failed_attempts + 1)`)
-        .returning('id').executeTakeFirst();
+        .returning('id')
+        .executeTakeFirst();
       if (row) return 'reserved';
       const still = await db.selectFrom('users').select('id').where('id', '=', id).where(open).executeTakeFirst();
       return still ? 'busy' : 'refused';
@@ -79,16 +95,19 @@ export function createAccountRepository(db: Db) {
     async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<PasswordFailure> {
       const at = new Date(now);
       const count = sql<number>`failed_attempts + 1`;
-      const row = await db.updateTable('users')
+      const row = await db
+        .updateTable('users')
         .set({
           failedAttempts: count,
           passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
           lockedUntil: sql<Date | null>`case when ${count} >= ${threshold}
             then ${lockUntil(at, lockMinutes, sql<number>`(${count} - ${threshold}) / ${threshold}`)} else locked_until end`,
         })
-        .where('id', '=', id).returning(['failedAttempts', 'lockedUntil']).executeTakeFirst();
+        .where('id', '=', id)
+        .returning(['failedAttempts', 'lockedUntil'])
+        .executeTakeFirst();
       const failures = row?.failedAttempts ?? 0;
-      return { failures, lockedUntil: failures >= threshold ? row?.lockedUntil ?? null : null };
+      return { failures, lockedUntil: failures >= threshold ? (row?.lockedUntil ?? null) : null };
     },
     /**
      * Settles a reserved check that found the right password: the counter and an expired lock
@@ -98,7 +117,8 @@ export function createAccountRepository(db: Db) {
     async recordLogin(id: string, now: number): Promise<boolean> {
       const at = new Date(now);
       const open = sql<boolean>`(status = 'active' and (locked_until is null or locked_until <= ${at}))`;
-      const row = await db.updateTable('users')
+      const row = await db
+        .updateTable('users')
         .set({
           passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
           failedAttempts: sql`case when ${open} then 0 else failed_attempts end`,
@@ -106,7 +126,8 @@ export function createAccountRepository(db: Db) {
           lastLoginAt: sql`case when ${open} then ${at}::timestamptz else last_login_at end`,
         })
         .where('id', '=', id)
-        .returning(sql<boolean>`status = 'active' and locked_until is null`.as('signedIn')).executeTakeFirst();
+        .returning(sql<boolean>`status = 'active' and locked_until is null`.as('signedIn'))
+        .executeTakeFirst();
       return row?.signedIn === true;
     },
   };

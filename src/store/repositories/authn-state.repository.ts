@@ -1,10 +1,18 @@
 import type { Db } from '../db.js';
 
 /** `Event` is the policy's record of one verified factor: the store keeps it as JSON without reading it. */
-export interface AuthnState<Event> { events: Event[]; stepUp: boolean; trustedDeviceId: string | null }
+export interface AuthnState<Event> {
+  events: Event[];
+  stepUp: boolean;
+  trustedDeviceId: string | null;
+}
 
 /** What the session and every token minted from it carry: enough to find their authentication record. */
-export interface AuthnKey { accountId: string; authTime: number; amr: readonly string[] | undefined }
+export interface AuthnKey {
+  accountId: string;
+  authTime: number;
+  amr: readonly string[] | undefined;
+}
 
 /** The `amr` part of a record's key: the same for the same methods in any order. */
 export const amrKey = (amr: readonly string[] | undefined) => [...(amr ?? [])].sort().join(' ');
@@ -22,14 +30,27 @@ export const authnKeyOf = (accountId: string, authTime: number, amr: string) => 
 export function createAuthnStateRepository<Event>(db: Db) {
   return {
     async put(key: AuthnKey, state: AuthnState<Event>, ttlSec: number): Promise<void> {
-      const values = { events: JSON.stringify(state.events), stepUp: state.stepUp, trustedDeviceId: state.trustedDeviceId, expiresAt: new Date(Date.now() + ttlSec * 1000) };
-      await db.insertInto('authnStates').values({ accountId: key.accountId, authTime: key.authTime, amr: amrKey(key.amr), ...values })
-        .onConflict((oc) => oc.columns(['accountId', 'authTime', 'amr']).doUpdateSet(values)).execute();
+      const values = {
+        events: JSON.stringify(state.events),
+        stepUp: state.stepUp,
+        trustedDeviceId: state.trustedDeviceId,
+        expiresAt: new Date(Date.now() + ttlSec * 1000),
+      };
+      await db
+        .insertInto('authnStates')
+        .values({ accountId: key.accountId, authTime: key.authTime, amr: amrKey(key.amr), ...values })
+        .onConflict((oc) => oc.columns(['accountId', 'authTime', 'amr']).doUpdateSet(values))
+        .execute();
     },
     async get(key: AuthnKey): Promise<AuthnState<Event> | undefined> {
-      const row = await db.selectFrom('authnStates').select(['events', 'stepUp', 'trustedDeviceId'])
-        .where('accountId', '=', key.accountId).where('authTime', '=', key.authTime).where('amr', '=', amrKey(key.amr))
-        .where('expiresAt', '>', new Date()).executeTakeFirst();
+      const row = await db
+        .selectFrom('authnStates')
+        .select(['events', 'stepUp', 'trustedDeviceId'])
+        .where('accountId', '=', key.accountId)
+        .where('authTime', '=', key.authTime)
+        .where('amr', '=', amrKey(key.amr))
+        .where('expiresAt', '>', new Date())
+        .executeTakeFirst();
       return row && { events: row.events as Event[], stepUp: row.stepUp, trustedDeviceId: row.trustedDeviceId };
     },
     async sweep(): Promise<void> {

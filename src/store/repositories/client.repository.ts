@@ -11,8 +11,12 @@ export interface ClientRecord {
 }
 
 const toRecord = (r: ClientRow): ClientRecord => ({
-  clientId: r.clientId, clientSecretSealed: r.clientSecretSealed, metadata: r.metadata,
-  firstParty: r.firstParty, mfaPolicy: r.mfaPolicy, organizationId: r.organizationId,
+  clientId: r.clientId,
+  clientSecretSealed: r.clientSecretSealed,
+  metadata: r.metadata,
+  firstParty: r.firstParty,
+  mfaPolicy: r.mfaPolicy,
+  organizationId: r.organizationId,
 });
 
 export function createClientRepository(db: Db) {
@@ -30,17 +34,33 @@ export function createClientRepository(db: Db) {
     },
     /** Inserts; false when the client_id is taken. */
     async insert(c: ClientRecord): Promise<boolean> {
-      const row = await db.insertInto('clients').values({
-        clientId: c.clientId, clientSecretSealed: c.clientSecretSealed, metadata: JSON.stringify(c.metadata),
-        firstParty: c.firstParty, mfaPolicy: c.mfaPolicy ? JSON.stringify(c.mfaPolicy) : null, organizationId: c.organizationId,
-      }).onConflict((oc) => oc.column('clientId').doNothing()).returning('clientId').executeTakeFirst();
+      const row = await db
+        .insertInto('clients')
+        .values({
+          clientId: c.clientId,
+          clientSecretSealed: c.clientSecretSealed,
+          metadata: JSON.stringify(c.metadata),
+          firstParty: c.firstParty,
+          mfaPolicy: c.mfaPolicy ? JSON.stringify(c.mfaPolicy) : null,
+          organizationId: c.organizationId,
+        })
+        .onConflict((oc) => oc.column('clientId').doNothing())
+        .returning('clientId')
+        .executeTakeFirst();
       return row !== undefined;
     },
     async update(clientId: string, c: Omit<ClientRecord, 'clientId' | 'organizationId'>): Promise<void> {
-      await db.updateTable('clients').set({
-        clientSecretSealed: c.clientSecretSealed, metadata: JSON.stringify(c.metadata), firstParty: c.firstParty,
-        mfaPolicy: c.mfaPolicy ? JSON.stringify(c.mfaPolicy) : null, updatedAt: new Date(),
-      }).where('clientId', '=', clientId).execute();
+      await db
+        .updateTable('clients')
+        .set({
+          clientSecretSealed: c.clientSecretSealed,
+          metadata: JSON.stringify(c.metadata),
+          firstParty: c.firstParty,
+          mfaPolicy: c.mfaPolicy ? JSON.stringify(c.mfaPolicy) : null,
+          updatedAt: new Date(),
+        })
+        .where('clientId', '=', clientId)
+        .execute();
     },
     async delete(clientId: string): Promise<boolean> {
       const res = await db.deleteFrom('clients').where('clientId', '=', clientId).executeTakeFirst();

@@ -5,18 +5,24 @@ import { activeCredentials, type SigningInUser } from './account.repository.js';
 import { lockUntil } from './lock-period.js';
 
 /** A second-factor check reserved against the lockout: the lock it set on reaching the threshold, if any. */
-export interface MfaAttempt { lockedUntil: Date | null; lockCount: number }
+export interface MfaAttempt {
+  lockedUntil: Date | null;
+  lockCount: number;
+}
 
 // Only a lock this reservation set lies in the future: any earlier one had run out.
-const attemptOf = (row: { mfaLockedUntil: Date | null; mfaLockCount: number }, now: number): MfaAttempt =>
-  ({ lockedUntil: row.mfaLockedUntil && row.mfaLockedUntil.getTime() > now ? row.mfaLockedUntil : null, lockCount: row.mfaLockCount });
+const attemptOf = (row: { mfaLockedUntil: Date | null; mfaLockCount: number }, now: number): MfaAttempt => ({
+  lockedUntil: row.mfaLockedUntil && row.mfaLockedUntil.getTime() > now ? row.mfaLockedUntil : null,
+  lockCount: row.mfaLockCount,
+});
 
 export function createCredentialRepository(db: Db) {
   const base = () => db.selectFrom('credentials').selectAll();
   const reserve = (userId: string, threshold: number, lockMinutes: readonly number[], now: number) => {
     const at = new Date(now);
     const locks = sql<boolean>`mfa_failed_attempts + 1 >= ${threshold}`;
-    return db.updateTable('users')
+    return db
+      .updateTable('users')
       .set({
         mfaFailedAttempts: sql`case when ${locks} then 0 else mfa_failed_attempts + 1 end`,
         mfaLockedUntil: sql`case when ${locks} then ${lockUntil(at, lockMinutes, sql<number>`mfa_lock_count`)} else mfa_locked_until end`,
@@ -29,8 +35,10 @@ export function createCredentialRepository(db: Db) {
     // These two run in every MFA decision and challenge: plain templates, cheaper than the builder.
     /** Confirmed credentials of a kind (unconfirmed enrolments and used backup codes excluded). */
     listActive: async (userId: string, kind: string): Promise<CredentialRow[]> =>
-      (await sql<CredentialRow>`select * from credentials
-        where user_id = ${userId} and kind = ${kind} and confirmed_at is not null and used_at is null`.execute(db)).rows,
+      (
+        await sql<CredentialRow>`select * from credentials
+        where user_id = ${userId} and kind = ${kind} and confirmed_at is not null and used_at is null`.execute(db)
+      ).rows,
     async countActiveByKind(userId: string): Promise<Record<string, number>> {
       const { rows } = await sql<{ kind: string; n: number }>`select kind, count(*)::int as n from credentials
         where user_id = ${userId} and confirmed_at is not null and used_at is null group by kind`.execute(db);
@@ -38,11 +46,29 @@ export function createCredentialRepository(db: Db) {
     },
     findPending: (userId: string, kind: string): Promise<CredentialRow | undefined> =>
       base().where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is', null).orderBy('createdAt', 'desc').executeTakeFirst(),
-    async insert(c: { userId: string; kind: string; name?: string | null; secretSealed?: string | null; secretHash?: string | null; confirmed: boolean }): Promise<CredentialRow> {
-      return db.insertInto('credentials').values({
-        userId: c.userId, kind: c.kind, name: c.name ?? null, secretSealed: c.secretSealed ?? null, secretHash: c.secretHash ?? null,
-        confirmedAt: c.confirmed ? new Date() : null, lastUsedAt: null, usedAt: null, lastTotpStep: null,
-      }).returningAll().executeTakeFirstOrThrow();
+    async insert(c: {
+      userId: string;
+      kind: string;
+      name?: string | null;
+      secretSealed?: string | null;
+      secretHash?: string | null;
+      confirmed: boolean;
+    }): Promise<CredentialRow> {
+      return db
+        .insertInto('credentials')
+        .values({
+          userId: c.userId,
+          kind: c.kind,
+          name: c.name ?? null,
+          secretSealed: c.secretSealed ?? null,
+          secretHash: c.secretHash ?? null,
+          confirmedAt: c.confirmed ? new Date() : null,
+          lastUsedAt: null,
+          usedAt: null,
+          lastTotpStep: null,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
     },
     /** Replaces every credential of this kind by `rows`, in one transaction (enrolment confirm, backup-code regeneration). */
     async replaceKind(userId: string, kind: string, keepId: string | null, rows: { secretHash: string }[] = []): Promise<void> {
@@ -52,9 +78,22 @@ export function createCredentialRepository(db: Db) {
         await del.execute();
         if (keepId) await trx.updateTable('credentials').set({ confirmedAt: new Date(), updatedAt: new Date() }).where('id', '=', keepId).execute();
         if (rows.length) {
-          await trx.insertInto('credentials').values(rows.map((r) => ({
-            userId, kind, secretHash: r.secretHash, confirmedAt: new Date(), name: null, secretSealed: null, lastUsedAt: null, usedAt: null, lastTotpStep: null,
-          }))).execute();
+          await trx
+            .insertInto('credentials')
+            .values(
+              rows.map((r) => ({
+                userId,
+                kind,
+                secretHash: r.secretHash,
+                confirmedAt: new Date(),
+                name: null,
+                secretSealed: null,
+                lastUsedAt: null,
+                usedAt: null,
+                lastTotpStep: null,
+              })),
+            )
+            .execute();
         }
       });
     },
@@ -70,16 +109,24 @@ export function createCredentialRepository(db: Db) {
      * statement, so of concurrent submissions of one code exactly one wins (RFC 6238 §5.2).
      */
     async advanceTotpStep(id: string, step: number): Promise<boolean> {
-      const row = await db.updateTable('credentials')
+      const row = await db
+        .updateTable('credentials')
         .set({ lastTotpStep: step, lastUsedAt: new Date() })
-        .where('id', '=', id).where((eb) => eb.or([eb('lastTotpStep', 'is', null), eb('lastTotpStep', '<', step)]))
-        .returning('id').executeTakeFirst();
+        .where('id', '=', id)
+        .where((eb) => eb.or([eb('lastTotpStep', 'is', null), eb('lastTotpStep', '<', step)]))
+        .returning('id')
+        .executeTakeFirst();
       return row !== undefined;
     },
     /** Marks a backup code used; false when another request used it first. */
     async consume(id: string): Promise<boolean> {
-      const row = await db.updateTable('credentials').set({ usedAt: new Date(), lastUsedAt: new Date() })
-        .where('id', '=', id).where('usedAt', 'is', null).returning('id').executeTakeFirst();
+      const row = await db
+        .updateTable('credentials')
+        .set({ usedAt: new Date(), lastUsedAt: new Date() })
+        .where('id', '=', id)
+        .where('usedAt', 'is', null)
+        .returning('id')
+        .executeTakeFirst();
       return row !== undefined;
     },
     /**
@@ -101,9 +148,17 @@ export function createCredentialRepository(db: Db) {
      * MFA decision reads it: the step's one read of the account. Undefined when the factor is
      * locked or the account is no longer active.
      */
-    async reserveMfaAttemptSigningIn(userId: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<{ attempt: MfaAttempt; user: SigningInUser } | undefined> {
-      const row = await reserve(userId, threshold, lockMinutes, now).where('status', '=', 'active')
-        .returningAll().returning(activeCredentials.as('activeCredentials')).executeTakeFirst();
+    async reserveMfaAttemptSigningIn(
+      userId: string,
+      threshold: number,
+      lockMinutes: readonly number[],
+      now: number,
+    ): Promise<{ attempt: MfaAttempt; user: SigningInUser } | undefined> {
+      const row = await reserve(userId, threshold, lockMinutes, now)
+        .where('status', '=', 'active')
+        .returningAll()
+        .returning(activeCredentials.as('activeCredentials'))
+        .executeTakeFirst();
       return row && { attempt: attemptOf(row, now), user: row };
     },
     /**
@@ -114,13 +169,19 @@ export function createCredentialRepository(db: Db) {
     async resetMfaFailures(userId: string, attempt: MfaAttempt, now: number): Promise<boolean> {
       const at = new Date(now);
       const own = attempt.lockedUntil;
-      const row = await db.updateTable('users').set({ mfaFailedAttempts: 0, mfaLockCount: 0, mfaLockedUntil: null })
+      const row = await db
+        .updateTable('users')
+        .set({ mfaFailedAttempts: 0, mfaLockCount: 0, mfaLockedUntil: null })
         .where('id', '=', userId)
-        .where((eb) => eb.or([
-          eb('mfaLockedUntil', 'is', null), eb('mfaLockedUntil', '<=', at),
-          ...(own ? [eb.and([eb('mfaLockedUntil', '=', own), eb('mfaLockCount', '=', attempt.lockCount)])] : []),
-        ]))
-        .returning('id').executeTakeFirst();
+        .where((eb) =>
+          eb.or([
+            eb('mfaLockedUntil', 'is', null),
+            eb('mfaLockedUntil', '<=', at),
+            ...(own ? [eb.and([eb('mfaLockedUntil', '=', own), eb('mfaLockCount', '=', attempt.lockCount)])] : []),
+          ]),
+        )
+        .returning('id')
+        .executeTakeFirst();
       return row !== undefined;
     },
   };

@@ -9,8 +9,11 @@ export function createSettingsRepository(db: Db) {
     },
     async putGlobal(data: Record<string, unknown>): Promise<void> {
       const json = JSON.stringify(data);
-      await db.insertInto('settings').values({ scope: 'global', data: json })
-        .onConflict((oc) => oc.column('scope').doUpdateSet({ data: json, updatedAt: new Date() })).execute();
+      await db
+        .insertInto('settings')
+        .values({ scope: 'global', data: json })
+        .onConflict((oc) => oc.column('scope').doUpdateSet({ data: json, updatedAt: new Date() }))
+        .execute();
     },
   };
 }

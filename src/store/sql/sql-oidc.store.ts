@@ -1,12 +1,21 @@
 import { sql, type RawBuilder } from 'kysely';
 import { PREPARED, type Db } from '../db.js';
 import {
-  AUTHN_REF, GRANT_BOUND_MODELS, GRANT_REF, linksOf, type Linked, type OidcPayload, type OidcPayloadStore, type PayloadLinks,
+  AUTHN_REF,
+  GRANT_BOUND_MODELS,
+  GRANT_REF,
+  linksOf,
+  type Linked,
+  type OidcPayload,
+  type OidcPayloadStore,
+  type PayloadLinks,
 } from '../ephemeral-store.js';
 import { UUID, type AccountView } from '../repositories/account.repository.js';
 
 type Row = { payload: OidcPayload; consumedAt: Date | null };
-type LinkedRow = Row & { session: OidcPayload | null; grant: OidcPayload | null; stepUp: boolean | null } & { [K in keyof AccountView as `account${Capitalize<K>}`]: AccountView[K] | null };
+type LinkedRow = Row & { session: OidcPayload | null; grant: OidcPayload | null; stepUp: boolean | null } & {
+  [K in keyof AccountView as `account${Capitalize<K>}`]: AccountView[K] | null;
+};
 
 /*
  * Every token request runs several of these, so they are written as parameterised `sql`
@@ -21,7 +30,6 @@ function shape(row?: Row): OidcPayload | undefined {
   if (!row) return undefined;
   return row.consumedAt ? { ...row.payload, consumed: Math.floor(new Date(row.consumedAt).getTime() / 1000) } : row.payload;
 }
-
 
 const INSERT = sql`insert into oidc_payloads (model, id, payload, grant_id, uid, user_code, expires_at, consumed_at)`;
 const ON_CONFLICT = sql`on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id, uid = excluded.uid,
@@ -38,7 +46,9 @@ function entryRow(model: string, id: string, payload: OidcPayload, expiresIn: nu
  * never consumed, so only their payload counts. The account id and auth time are cast only when
  * they have the right shape (case expressions, so the cast is never tried on anything else).
  */
-const linkedQuery = (source: RawBuilder<unknown>) => sql<LinkedRow>`select e.payload, e.consumed_at as "consumedAt", s.payload as "session", g.payload as "grant",
+const linkedQuery = (
+  source: RawBuilder<unknown>,
+) => sql<LinkedRow>`select e.payload, e.consumed_at as "consumedAt", s.payload as "session", g.payload as "grant",
     u.id as "accountId", u.status as "accountStatus", u.username as "accountUsername", u.email as "accountEmail",
     u.email_verified as "accountEmailVerified", u.phone as "accountPhone", u.phone_verified as "accountPhoneVerified",
     u.updated_at as "accountUpdatedAt", a.step_up as "stepUp"
@@ -52,11 +62,19 @@ const linkedQuery = (source: RawBuilder<unknown>) => sql<LinkedRow>`select e.pay
 
 /** Of a `linkedQuery` row, what `links` named. */
 function linkedTo(links: PayloadLinks, row: LinkedRow): Linked {
-  const account: AccountView | null = row.accountId === null ? null : {
-    id: row.accountId, status: row.accountStatus!, username: row.accountUsername, email: row.accountEmail,
-    emailVerified: row.accountEmailVerified!, phone: row.accountPhone, phoneVerified: row.accountPhoneVerified!,
-    updatedAt: new Date(row.accountUpdatedAt!),
-  };
+  const account: AccountView | null =
+    row.accountId === null
+      ? null
+      : {
+          id: row.accountId,
+          status: row.accountStatus!,
+          username: row.accountUsername,
+          email: row.accountEmail,
+          emailVerified: row.accountEmailVerified!,
+          phone: row.accountPhone,
+          phoneVerified: row.accountPhoneVerified!,
+          updatedAt: new Date(row.accountUpdatedAt!),
+        };
   return {
     ...(links.sessionUid !== undefined ? { session: row.session } : {}),
     ...(links.grantRef !== undefined ? { grant: row.grant } : {}),

@@ -22,7 +22,13 @@ function randomCode(): string {
 
 /** Look-up secrets (NIST SP 800-63B §5.1.2): a second factor for recovery, single use, phishable. */
 export const backupCodeDescriptor: FactorDescriptor = {
-  method: 'backup_code', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: false, recovery: true,
+  method: 'backup_code',
+  amr: ['otp'],
+  secondFactor: true,
+  phishingResistant: false,
+  aal: 2,
+  enrollableInLogin: false,
+  recovery: true,
 };
 
 export function createBackupCodeFactor(credentials: CredentialRepository): Factor {
@@ -50,7 +56,12 @@ export function createBackupCodeFactor(credentials: CredentialRepository): Facto
       async issue(accountId) {
         const codes = Array.from({ length: BACKUP_CODE_COUNT }, randomCode);
         const hashes = await Promise.all(codes.map((c) => hash(normalizeBackupCode(c)!, KDF)));
-        await credentials.replaceKind(accountId, 'backup_code', null, hashes.map((secretHash) => ({ secretHash })));
+        await credentials.replaceKind(
+          accountId,
+          'backup_code',
+          null,
+          hashes.map((secretHash) => ({ secretHash })),
+        );
         return { shown: { backup_codes: codes, remaining: codes.length }, audit: { type: 'authn.backup_codes.regenerated', data: { count: codes.length } } };
       },
     },

@@ -11,8 +11,11 @@ export function normalizeBackupCode(input: string): string | undefined {
 }
 
 /** A backup code as typed, to its canonical form; longer input is refused before any work. */
-export const backupCodeSchema = z.string().max(32).transform((input, ctx) => {
-  const code = normalizeBackupCode(input);
-  if (code === undefined) ctx.addIssue({ code: 'custom', message: 'not a backup code' });
-  return code ?? z.NEVER;
-});
+export const backupCodeSchema = z
+  .string()
+  .max(32)
+  .transform((input, ctx) => {
+    const code = normalizeBackupCode(input);
+    if (code === undefined) ctx.addIssue({ code: 'custom', message: 'not a backup code' });
+    return code ?? z.NEVER;
+  });

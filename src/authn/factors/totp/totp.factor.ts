@@ -12,12 +12,28 @@ const PERIOD = 30;
 
 /** A one-time password from a device the user holds: a second factor, AAL2, phishable (NIST SP 800-63B §5.1.4). */
 export const totpDescriptor: FactorDescriptor = {
-  method: 'totp', amr: ['otp'], secondFactor: true, phishingResistant: false, aal: 2, enrollableInLogin: true, recovery: false,
+  method: 'totp',
+  amr: ['otp'],
+  secondFactor: true,
+  phishingResistant: false,
+  aal: 2,
+  enrollableInLogin: true,
+  recovery: false,
 };
 
-export interface TotpDeps { credentials: CredentialRepository; box: SecretBox; clock: Clock }
+export interface TotpDeps {
+  credentials: CredentialRepository;
+  box: SecretBox;
+  clock: Clock;
+}
 
-interface TotpEnrollment { credentialId: string; secret: string; otpauthUri: string; qrSvg: string; qrPng: string }
+interface TotpEnrollment {
+  credentialId: string;
+  secret: string;
+  otpauthUri: string;
+  qrSvg: string;
+  qrPng: string;
+}
 
 /**
  * RFC 6238 TOTP (SHA-1, 6 digits, 30 s), ±1 step of drift. The last accepted step is stored and
@@ -34,7 +50,10 @@ export function createTotpFactor(deps: TotpDeps) {
     // otplib refuses an afterTimeStep beyond the window (clock stepped back): nothing can match then anyway.
     if (lastStep !== null && lastStep >= current + 1) return undefined;
     const result = await verify({
-      secret: box.open(sealed), token: code, epoch, epochTolerance: PERIOD,
+      secret: box.open(sealed),
+      token: code,
+      epoch,
+      epochTolerance: PERIOD,
       ...(lastStep !== null ? { afterTimeStep: lastStep } : {}),
     }).catch(() => ({ valid: false as const }));
     return result.valid && 'timeStep' in result ? result.timeStep : undefined;
@@ -76,7 +95,9 @@ export function createTotpFactor(deps: TotpDeps) {
     } else {
       secret = generateSecret({ length: 20 });
       await credentials.deleteKindPending(accountId, 'totp');
-      credentialId = (await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false })).id;
+      credentialId = (
+        await credentials.insert({ userId: accountId, kind: 'totp', name: 'Authenticator app', secretSealed: box.seal(secret), confirmed: false })
+      ).id;
     }
     const otpauthUri = generateURI({ issuer, label, secret });
     const [qrSvg, qrPng] = await Promise.all([QRCode.toString(otpauthUri, { type: 'svg' }), QRCode.toDataURL(otpauthUri)]);
