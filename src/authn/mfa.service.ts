@@ -179,6 +179,26 @@ export function createMfaService(deps: MfaServiceDeps) {
     }
   }
 
+  /** A login's transaction once the user is known; a step-up starts from what the session already proved. */
+  const started = (
+    input: { uid: string; origin: LoginOrigin; clientId: string },
+    user: SigningInUser,
+    events: AuthEvent[],
+    stepUp: boolean,
+  ): LoginTransaction => ({
+    uid: input.uid,
+    origin: input.origin,
+    accountId: user.id,
+    organizationId: user.organizationId,
+    stage: 'mfa',
+    methods: [],
+    events,
+    stepUp,
+    priorAal: stepUp ? aalOf(events) : 0,
+    clientId: input.clientId,
+    createdAt: clock.now(),
+  });
+
   /** The enrolment of a method this login's enrolment step offers. */
   function enrolmentOffered(tx: LoginTransaction, method: MfaMethod): Enrolment {
     const enrolment = tx.methods.includes(method) ? deps.factors.get(method)?.enrolment : undefined;
@@ -215,20 +235,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
-      const tx: LoginTransaction = {
-        uid: input.uid,
-        origin: input.origin,
-        accountId: user.id,
-        organizationId: user.organizationId,
-        stage: 'mfa',
-        methods: [],
-        events,
-        stepUp: false,
-        priorAal: 0,
-        clientId: input.clientId,
-        createdAt: clock.now(),
-      };
-      return next(tx, decision, input, false, trustedDeviceId);
+      return next(started(input, user, events, false), decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
@@ -239,20 +246,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
       const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
-      const tx: LoginTransaction = {
-        uid: input.uid,
-        origin: input.origin,
-        accountId: user.id,
-        organizationId: user.organizationId,
-        stage: 'mfa',
-        methods: [],
-        events,
-        stepUp: true,
-        priorAal: aalOf(events),
-        clientId: input.clientId,
-        createdAt: clock.now(),
-      };
-      return next(tx, decision, input, false, trustedDeviceId);
+      return next(started(input, user, events, true), decision, input, false, trustedDeviceId);
     },
 
     /**
