@@ -277,7 +277,6 @@ export function createMfaService(deps: MfaServiceDeps) {
         return endLocked(input.uid);
       }
       const { user, attempt: reserved } = reservation;
-      const { settings, enrolled } = await context(user, tx.clientId);
       let event: AuthEvent;
       try {
         event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge?.state }, input.code);
@@ -290,17 +289,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       // A right code found while a concurrent failure locked the factor ends the login like that failure.
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
-      // The same policy and factors as a moment ago: only what has been proven changed.
-      const decision = decide({
-        methods: deps.factors.descriptors,
-        mfa: settings.mfa,
-        account: user,
-        enrolled,
-        events,
-        requestedAal: input.requestedAal,
-        trustedDevice: false,
-        now: clock.now(),
-      });
+      // Decided once, on what has now been proven; a trusted device plays no part once a factor is being proven.
+      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal);
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
