@@ -95,8 +95,8 @@ export async function openDatabase(opts: DbOptions): Promise<DbHandle> {
     const db = new Kysely<Database>({ dialect: new ScopedPostgresDialect({ pool: preparingPool(pool) }), plugins });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
-  fs.mkdirSync(opts.dataDir, { recursive: true });
   const inMemory = opts.dataDir === ':memory:';
+  if (!inMemory) fs.mkdirSync(opts.dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(opts.dataDir);
   try {
     const pglite = await PGlite.create(inMemory ? undefined : `${opts.dataDir}/pglite`);
