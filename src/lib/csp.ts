@@ -4,6 +4,9 @@
  */
 export type CspDirective = 'script-src' | 'form-action';
 
+/** What koa's `response.is('html')` answers, without parsing the media type on every (token) response. */
+export const isHtml = (contentType: unknown): boolean => typeof contentType === 'string' && contentType.toLowerCase().startsWith('text/html');
+
 const added = new WeakMap<object, Map<CspDirective, Set<string>>>();
 
 export function addCspSources(res: object, directive: CspDirective, sources: Iterable<string>): void {

@@ -1,5 +1,5 @@
 import type { KoaContextWithOIDC, default as Provider } from 'oidc-provider';
-import { allowFormTargets } from '../lib/csp.js';
+import { allowFormTargets, isHtml } from '../lib/csp.js';
 
 /**
  * The provider's own pages send the browser to relying parties: response_mode=form_post posts to
@@ -10,6 +10,7 @@ export function allowClientFormTargets(provider: Provider): void {
   provider.use(async (ctx: KoaContextWithOIDC, next) => {
     await next();
     const client = ctx.oidc?.client;
-    if (client && ctx.response.is('html')) allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
+    if (client && isHtml(ctx.response.get('Content-Type')))
+      allowFormTargets(ctx.res, [...(client.redirectUris ?? []), ...(client.postLogoutRedirectUris ?? [])]);
   });
 }

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 import helmet from 'koa-helmet';
-import { addCspSources, cspSources } from '../../lib/csp.js';
+import { addCspSources, cspSources, isHtml } from '../../lib/csp.js';
 
 const CSP = 'Content-Security-Policy';
 
@@ -29,8 +29,7 @@ export function securityHeaders(): Middleware {
     try {
       await next();
     } finally {
-      // What `ctx.response.is('html')` answers, without parsing the media type on every token response.
-      if (String(ctx.response.get('Content-Type')).toLowerCase().startsWith('text/html')) {
+      if (isHtml(ctx.response.get('Content-Type'))) {
         addCspSources(ctx.res, 'script-src', String(ctx.response.get(CSP)).match(/'sha256-[A-Za-z0-9+/]+={0,2}'/g) ?? []);
         await pageHeaders(ctx, none);
       } else {
