@@ -112,7 +112,10 @@ function suite(mode: Mode) {
       const created = await createUser(idp.url, { external_id: `ext-${name}`, username: name, email: `${name}@example.org`, password: PASSWORD });
       const spellings = [name, name.toUpperCase(), `${name}@example.org`, fullwidth(name), ` ${name.toUpperCase()}@EXAMPLE.ORG `];
       const attempts = Array.from({ length: 30 }, (_, i) => ({ username: spellings[i % spellings.length]!, password: `wrong-guess-${i}` }));
-      const answers = await burst([...attempts, { username: fullwidth(`${name}@example.org`), password: PASSWORD }]);
+      const flow = await beginAuth(config);
+      const guesses = attempts.map((a) => flow.post('login', a));
+      await whenBudgetReserved(created.id, (u) => u.failedAttempts + u.passwordChecksPending >= MAX_FAILURES || u.lockedUntil !== null);
+      const answers = await Promise.all([...guesses, flow.post('login', { username: fullwidth(`${name}@example.org`), password: PASSWORD })]);
       answers.forEach(expectInvalidCredentials);
 
       expect(await checkedWrong(created.id)).toBeLessThanOrEqual(MAX_FAILURES + SLACK);
