@@ -3,7 +3,7 @@
  * passkey as second factor and as the only factor (passwordless), the amr/acr the relying party
  * gets, aal3, renaming and removal by the user and by an admin, the profile and the audit trail.
  */
-import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
+import { SoftAuthenticator } from '../helpers/passkey-device.js';
 import { Browser } from '../helpers/browser.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, beginAuth, newUser } from '../helpers/mfa-flow.js';

@@ -1,3 +1,4 @@
+/** A minimal software authenticator for the functional passkey tests: ES256, attestation none, user present and verified, discoverable. */
 import { createHash, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { isoCBOR } from '@simplewebauthn/server/helpers';
 
@@ -8,7 +9,7 @@ const u32 = (n: number) => {
   return b;
 };
 
-/** Minimal software authenticator: ES256, attestation none, UP+UV, discoverable. */
+
 export class SoftAuthenticator {
   private creds: { id: Buffer; key: KeyObject; userHandle: string; rpId: string; counter: number }[] = [];
   constructor(private readonly opts: { backupEligible?: boolean } = {}) {}
