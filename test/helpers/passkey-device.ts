@@ -9,7 +9,6 @@ const u32 = (n: number) => {
   return b;
 };
 
-
 export class SoftAuthenticator {
   private creds: { id: Buffer; key: KeyObject; userHandle: string; rpId: string; counter: number }[] = [];
   constructor(private readonly opts: { backupEligible?: boolean } = {}) {}
