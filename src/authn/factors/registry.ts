@@ -30,8 +30,8 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
   // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
   const factors: readonly Factor[] = [
     ...plugins,
-    createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
     createTotpFactor(deps),
+    createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
     createBackupCodeFactor(deps.credentials),
   ];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
