@@ -48,6 +48,7 @@ const bindingOf = (ctx: ChangeContext) => `${ctx.via}:${ctx.keepSessionUid ?? ct
 
 const mfaLocked = () => new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
+const challengeKey = (sessionUid: string, method: MfaMethod) => `mfa-verify-challenge:${sessionUid}:${method}`;
 
 /** The stored proof is read back through a schema: a value of another shape proves nothing. */
 const proofSchema = z.object({
@@ -269,6 +270,17 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     },
 
     /**
+     * A challenge for a step-up in this session with a method that issues one (WebAuthn request
+     * options); `verifyCode` answers it. A new one replaces the earlier.
+     */
+    async startVerification(user: User, sessionUid: string, method: MfaMethod): Promise<Record<string, unknown>> {
+      const step = part(factors.get(method)?.challenge, method);
+      const { shown, state } = await step.start({ accountId: user.id, now: clock.now() });
+      await deps.ephemeral.set(challengeKey(sessionUid, method), JSON.stringify(state), windowSec);
+      return shown;
+    },
+
+    /**
      * Checks a code with the method whose form it has (and, when asked, confirms a pending enrolment
      * with its first valid code). Refused while the second factor is locked; each failure counts toward that lock.
      */
@@ -283,11 +295,13 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (!reserved) throw mfaLocked();
       const factor = factors.forResponse(code);
       const method = factor.descriptor.method;
+      // A challenge this session started, taken once whatever the answer.
+      const challenge = factor.challenge && ctx.keepSessionUid ? await deps.ephemeral.take(challengeKey(ctx.keepSessionUid, method)) : undefined;
       let enrolled = false;
       let event: AuthEvent;
       try {
         try {
-          event = await factor.verify({ accountId: user.id, now: clock.now() }, code);
+          event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge ? (JSON.parse(challenge) as unknown) : undefined }, code);
         } catch (err) {
           if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
           event = await factor.enrolment.confirm(user.id, code);

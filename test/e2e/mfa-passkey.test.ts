@@ -118,6 +118,19 @@ describe('registration and management', () => {
     expect((await call(browser, 'POST', '/mfa/passkey/register/finish', { credential })).status).toBe(400);
     expect((await call(browser, 'GET', '/mfa/passkeys')).body.passkeys).toHaveLength(1);
   });
+
+  test('step-up in self-service: a challenge started by this session, answered once', async () => {
+    const user = await newUser(idp.url, 'pk-verify');
+    const browser = await passwordSession(user.username);
+    const authenticator = new SoftAuthenticator();
+    expect((await register(browser, authenticator)).finish.status).toBe(201);
+    const options = await call(browser, 'POST', '/mfa/passkey/verify/begin', {});
+    expect(options.body.allowCredentials.map((c: { id: string }) => c.id)).toEqual(authenticator.credentialIds);
+    const credential = await authenticator.get(options.body, origin());
+    expect(await call(browser, 'POST', '/mfa/verify', { credential })).toEqual({ status: 200, body: { status: 'success', method: 'passkey' } });
+    expect((await call(browser, 'POST', '/mfa/verify', { credential })).status).toBe(401);
+    expect(await audits(user.id, 'authn.step_up.completed')).toHaveLength(1);
+  });
 });
 
 describe('signing in', () => {

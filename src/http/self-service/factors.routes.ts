@@ -9,8 +9,6 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
 import { responseOf } from '../middleware/factor-response.js';
 import { principalOf } from './authenticate.js';
 
-// The code is checked by the factor, so that every malformed value is answered like a wrong one.
-const codeBody = z.object({ code: z.unknown() });
 const idParam = z.uuid();
 const renameBody = z.object({ name: z.string().trim().min(1).max(64) });
 
@@ -104,6 +102,13 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
       });
     }
 
+    if (plugin.challenge) {
+      router.post(`/${manage}/verify/begin`, async (ctx) => {
+        const p = principalOf(ctx);
+        ctx.body = await factors.startVerification(p.user, p.sessionUid, method);
+      });
+    }
+
     if (selfService?.issue) {
       router.post(`/${manage}`, async (ctx) => {
         ctx.body = await factors.issue(await allowedAndFresh(ctx, method), method, changeContext(ctx));
@@ -118,9 +123,9 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     }
   }
 
-  /** Step-up without leaving the page: a valid code makes the session fresh for factor changes. */
+  /** Step-up without leaving the page: a valid code (or an answer to a challenge started here) makes the session fresh for factor changes. */
   router.post('/verify', async (ctx) => {
-    const { code } = validate(codeBody, body(ctx));
+    const code = responseOf(ctx);
     const p = principalOf(ctx);
     await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
     const { method, event } = await factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });
