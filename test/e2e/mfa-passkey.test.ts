@@ -131,6 +131,23 @@ describe('registration and management', () => {
     expect((await call(browser, 'POST', '/mfa/verify', { credential })).status).toBe(401);
     expect(await audits(user.id, 'authn.step_up.completed')).toHaveLength(1);
   });
+
+  test('removing the passkey a session signed in with ends that session too; another passkey’s removal does not', async () => {
+    const user = await newUser(idp.url, 'pk-minted');
+    const setup = await passwordSession(user.username);
+    const [a, b] = [new SoftAuthenticator(), new SoftAuthenticator()];
+    const first = (await register(setup, a)).finish.body.id as string;
+    const second = (await register(setup, b)).finish.body.id as string;
+    // A passwordless sign-in with the first passkey.
+    const flow = await beginAuth(config);
+    const options = await flow.post('passkey/begin');
+    const done = await flow.post('passkey/finish', { credential: await a.get(options.body, origin()) });
+    await flow.complete(done.body.redirect_to);
+    expect((await call(flow.browser, 'DELETE', `/mfa/passkeys/${second}`)).status).toBe(204);
+    expect((await call(flow.browser, 'GET', '/mfa/passkeys')).status).toBe(200);
+    expect((await call(flow.browser, 'DELETE', `/mfa/passkeys/${first}`)).status).toBe(204);
+    expect((await call(flow.browser, 'GET', '/mfa/passkeys')).status).toBe(401);
+  });
 });
 
 describe('signing in', () => {

@@ -97,7 +97,10 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
       });
       router.delete(`/${managed.collection}/:id`, async (ctx) => {
         const id = validate(idParam, ctx.params.id);
-        await factors.removeCredential(await fresh(ctx), method, id, changeContext(ctx));
+        const user = await fresh(ctx);
+        // A session signed in (or stepped up) with the credential being removed ends with it.
+        const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === id);
+        await factors.removeCredential(user, method, id, { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) });
         ctx.status = 204;
       });
     }
