@@ -342,6 +342,8 @@ export function createMfaService(deps: MfaServiceDeps) {
       const accountId = await factor.passwordless.identify(input.response);
       const account = accountId ? await deps.accounts.findSigningIn(accountId) : undefined;
       if (!account) throw refused('the credential names no account');
+      // A disabled or administratively locked account is answered like a wrong passkey.
+      if (account.status !== 'active') throw refused(`account_${account.status}`);
       const reservation = await deps.outcomes.reserveSigningIn(account.id, account.organizationId);
       if (!reservation) throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
       const { user, attempt } = reservation;

@@ -11,14 +11,19 @@ import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 let idp: TestIdp;
 let config: oc.Configuration;
+/** Real time plus an offset a test may move. */
+const clock = { offsetMs: 0, now: () => Date.now() + clock.offsetMs };
 
 beforeAll(async () => {
-  idp = await startTestIdp('passkey', 'postgres+redis', { mfa: { attemptsPerChallenge: 10, recentAuthSeconds: 300 } });
+  idp = await startTestIdp('passkey', 'postgres+redis', { mfa: { attemptsPerChallenge: 10, recentAuthSeconds: 300 } }, { clock });
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
 });
 afterAll(async () => {
   await idp.stop();
+});
+beforeEach(() => {
+  clock.offsetMs = 0;
 });
 
 const origin = () => new URL(idp.url).origin;
@@ -186,6 +191,16 @@ describe('signing in', () => {
     const { claims } = await flow.complete(done.body.redirect_to);
     expect(claims.amr).toEqual(['swk', 'user', 'mfa']);
     expect(claims.acr).toBe('aal2');
+  });
+
+  test('a challenge past its lifetime (300 s) is refused, and counts as a failure', async () => {
+    const { user, authenticator } = await userWithPasskey('pk-expired');
+    const flow = await beginAuth(config);
+    const options = await flow.post('passkey/begin');
+    const credential = await authenticator.get(options.body, origin());
+    clock.offsetMs = 301_000;
+    expect(await flow.post('passkey/finish', { credential })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
+    expect(await audits(user.id, 'authn.mfa.failed')).toHaveLength(1);
   });
 
   test('acr_values=aal3 with only a synced passkey: the relying party hears unmet_authentication_requirements', async () => {

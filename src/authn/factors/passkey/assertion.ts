@@ -17,6 +17,8 @@ export interface AssertionState {
   passwordless: boolean;
   /** The credentials offered (a step-up to aal3 offers only those that reach it); absent: any of the account's. */
   allowed?: string[];
+  /** Epoch ms; the options' `timeout` says the same to the browser. */
+  expiresAt: number;
 }
 
 export interface AssertionDeps {
@@ -48,7 +50,11 @@ export function createAssertion(deps: AssertionDeps) {
   const reaching = (own: WebauthnCredential[], requiredAal?: Aal) =>
     requiredAal === 3 && config.aal3RequiresDeviceBound ? own.filter((c) => !c.backupEligible) : own;
 
-  async function options(state: Omit<AssertionState, 'challenge'>, allowCredentials?: WebauthnCredential[]): Promise<ChallengeStart> {
+  async function options(
+    state: Omit<AssertionState, 'challenge' | 'expiresAt'>,
+    now: number,
+    allowCredentials?: WebauthnCredential[],
+  ): Promise<ChallengeStart> {
     const shown = await generateAuthenticationOptions({
       rpID: rp.id,
       challenge: randomBytes(32),
@@ -58,22 +64,23 @@ export function createAssertion(deps: AssertionDeps) {
         ? { allowCredentials: allowCredentials.map((c) => ({ id: c.credentialId, transports: c.transports as AuthenticatorTransport[] })) }
         : {}),
     });
-    return { shown: shown as unknown as Record<string, unknown>, state: { ...state, challenge: shown.challenge } satisfies AssertionState };
+    const kept: AssertionState = { ...state, challenge: shown.challenge, expiresAt: now + config.challengeSeconds * 1000 };
+    return { shown: shown as unknown as Record<string, unknown>, state: kept };
   }
 
   return {
     /** Options limited to the account's own credentials (and, for aal3, to those that reach it). */
-    async start(accountId: string, requiredAal?: Aal): Promise<ChallengeStart> {
+    async start(accountId: string, now: number, requiredAal?: Aal): Promise<ChallengeStart> {
       const offered = reaching(await credentials.listForUser(accountId), requiredAal);
       if (!offered.length) throw new FactorError('refused', 'no passkey of this account can reach the assurance asked for');
       const requireUserVerification = requiredAal === 3 || config.userVerification === 'required';
-      return options({ requireUserVerification, passwordless: false, allowed: offered.map((c) => c.credentialId) }, offered);
+      return options({ requireUserVerification, passwordless: false, allowed: offered.map((c) => c.credentialId) }, now, offered);
     },
 
     canReach: async (accountId: string, aal: Aal) => reaching(await credentials.listForUser(accountId), aal).length > 0,
 
     /** Options for whoever answers: a discoverable credential, always user-verified (it is the only factor). */
-    startPasswordless: () => options({ requireUserVerification: true, passwordless: true }),
+    startPasswordless: (now: number) => options({ requireUserVerification: true, passwordless: true }, now),
 
     /** The account a passwordless response names, by its credential: nothing is verified yet. */
     async owner(response: unknown): Promise<string | undefined> {
@@ -83,6 +90,7 @@ export function createAssertion(deps: AssertionDeps) {
 
     async verify(accountId: string, state: AssertionState | undefined, response: unknown, now: number): Promise<AuthEvent> {
       if (!state) throw wrong('no passkey challenge was started');
+      if (now > state.expiresAt) throw wrong('the challenge has expired');
       const assertion = assertionOf(response);
       if (!assertion) throw new FactorError('refused', 'credential: must be a WebAuthn authentication response (PublicKeyCredential.toJSON())');
       const stored = await credentials.findByCredentialId(assertion.id);

@@ -40,9 +40,9 @@ export function createPasskeyFactor(deps: PasskeyDeps): Factor {
     challengeView,
     verify: (ctx, response) => assertion.verify(ctx.accountId, ctx.challenge as AssertionState | undefined, response, ctx.now),
     recognizes: isPasskeyResponse,
-    challenge: { start: (ctx) => assertion.start(ctx.accountId, ctx.requiredAal) },
+    challenge: { start: (ctx) => assertion.start(ctx.accountId, ctx.now, ctx.requiredAal) },
     canReach: (accountId, aal) => assertion.canReach(accountId, aal),
-    passwordless: { start: () => assertion.startPasswordless(), identify: (response) => assertion.owner(response) },
+    passwordless: { start: (now) => assertion.startPasswordless(now), identify: (response) => assertion.owner(response) },
     enrolment: {
       // Each start is new options (a WebAuthn challenge is good once); the id only tells renders apart.
       async begin(accountId, label, _issuer, _resume, binding = NO_BINDING) {
