@@ -203,6 +203,15 @@ describe('signing in', () => {
     expect(await audits(user.id, 'authn.mfa.failed')).toHaveLength(1);
   });
 
+  test('a disabled account’s passkey signs no one in: the same 401 as a wrong passkey', async () => {
+    const { user, authenticator } = await userWithPasskey('pk-disabled');
+    await idp.container.accounts.update(user.id, { status: 'disabled' });
+    const flow = await beginAuth(config);
+    const options = await flow.post('passkey/begin');
+    const answer = await flow.post('passkey/finish', { credential: await authenticator.get(options.body, origin()) });
+    expect(answer).toMatchObject({ status: 401, body: { error: 'invalid_code', error_description: 'the code is not valid' } });
+  });
+
   test('acr_values=aal3 with only a synced passkey: the relying party hears unmet_authentication_requirements', async () => {
     const { user } = await userWithPasskey('pk-aal3-synced', { backupEligible: true });
     const flow = await beginAuth(config, { params: { acr_values: 'aal3' } });
