@@ -53,20 +53,30 @@ const startAuthentication = (page: Page, optionsJSON: unknown) =>
  */
 async function startSignIn(page: Page, params: Record<string, string> = {}) {
   const request = await authorizationRequest(config, 'openid email profile', params);
-  const callback = page.waitForEvent('requestfailed', { predicate: (r) => r.url().startsWith(REDIRECT_URI), timeout: 20_000 });
   await page.goto(request.url.href);
   const url = new URL(page.url());
   expect(url.pathname).toMatch(/^\/interaction\/[^/]+$/);
   return {
     interaction: url.pathname,
-    /** Follows `redirect_to` (if any), as the page's own script would, and redeems the code at the callback. */
-    async finish(redirectTo?: string) {
-      if (redirectTo) await page.evaluate((to) => location.assign(to), redirectTo);
-      const tokens = await request.redeem(new URL((await callback).url()));
+    /** Runs `lead`, which takes the page to the relying party's callback: the URL it was sent to. */
+    async callback(lead: () => Promise<unknown>) {
+      const callback = page.waitForEvent('requestfailed', { predicate: (r) => r.url().startsWith(REDIRECT_URI) });
+      // The failed navigation ends on Chromium's error page; the next one must not race with it.
+      const settled = page.waitForEvent('framenavigated', { predicate: (f) => f === page.mainFrame() && f.url().startsWith('chrome-error:') });
+      await lead();
+      const [failed] = await Promise.all([callback, settled]);
+      return new URL(failed.url());
+    },
+    /** The same, and the relying party redeems the code. */
+    async finish(lead: () => Promise<unknown>) {
+      const tokens = await request.redeem(await this.callback(lead));
       return tokens.claims()!;
     },
   };
 }
+
+/** Follows an interaction's `redirect_to` as the page's own script would. */
+const follow = (page: Page, redirectTo: string) => page.evaluate((to) => location.assign(to), redirectTo);
 
 /** Types the password into the real login form and submits it. */
 async function submitPassword(page: Page, username: string) {
@@ -83,6 +93,18 @@ async function assertWith(page: Page, begin: string, finish: string) {
   return { options: options.body, credential, answer: await post(page, finish, { credential }) };
 }
 
+/** Signs in with a password on the real login page, then registers a passkey named Laptop through the self-service API. */
+async function registerAfterPassword(page: Page, username: string) {
+  const signIn = await startSignIn(page);
+  expect((await signIn.finish(() => submitPassword(page, username))).amr).toEqual(['pwd']);
+  // Any page of the IdP's origin: the API calls are same-origin, with the session cookie.
+  await page.goto(`${idp.url}/.well-known/openid-configuration`);
+  const options = await post(page, '/api/v1/mfa/passkey/register/begin', { name: 'Laptop' });
+  expect(options.status).toBe(200);
+  const credential = await startRegistration(page, options.body);
+  return { credential, ...(await post(page, '/api/v1/mfa/passkey/register/finish', { credential, name: 'Laptop' })) };
+}
+
 const toBase64url = (base64: string) => Buffer.from(base64, 'base64').toString('base64url');
 
 test('register in self-service, then the passkey as second factor and alone: amr, acr and the stored credential', async () => {
@@ -91,15 +113,9 @@ test('register in self-service, then the passkey as second factor and alone: amr
   const user = await newUser(idp.url, 'pk-browser');
 
   // (a) Password on the real login page, then a passkey registered through the self-service API.
-  const first = await startSignIn(page);
-  await submitPassword(page, user.username);
-  expect((await first.finish()).amr).toEqual(['pwd']);
-  await page.goto(`${idp.url}/.well-known/openid-configuration`);
-  const options = await post(page, '/api/v1/mfa/passkey/register/begin', { name: 'Laptop' });
-  expect(options.status).toBe(200);
-  const credential = await startRegistration(page, options.body);
-  const registered = await post(page, '/api/v1/mfa/passkey/register/finish', { credential, name: 'Laptop' });
+  const registered = await registerAfterPassword(page, user.username);
   expect(registered).toMatchObject({ status: 201, body: { name: 'Laptop', device_type: 'single_device', backed_up: false, user_verified: true } });
+  const credential = registered.credential;
 
   // (e) The authenticator holds one discoverable credential for this RP, the one the IdP stored.
   const stored = await idp.container.db
@@ -121,7 +137,7 @@ test('register in self-service, then the passkey as second factor and alone: amr
   const mfa = await assertWith(page, `${second.interaction}/mfa/passkey/begin`, `${second.interaction}/mfa/passkey/finish`);
   expect(mfa.options.allowCredentials.map((c: { id: string }) => c.id)).toEqual([stored.credentialId]);
   expect(mfa.answer).toMatchObject({ status: 200, body: { status: 'success' } });
-  const withPassword = await second.finish(mfa.answer.body.redirect_to);
+  const withPassword = await second.finish(() => follow(page, mfa.answer.body.redirect_to));
   expect(withPassword.amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
   expect(withPassword.acr).toBe('aal3');
 
@@ -132,7 +148,7 @@ test('register in self-service, then the passkey as second factor and alone: amr
   expect(alone.options.allowCredentials ?? []).toEqual([]);
   expect(alone.options.userVerification).toBe('required');
   expect(alone.answer).toMatchObject({ status: 200, body: { status: 'success' } });
-  const passwordless = await third.finish(alone.answer.body.redirect_to);
+  const passwordless = await third.finish(() => follow(page, alone.answer.body.redirect_to));
   expect(passwordless.sub).toBe(withPassword.sub);
   expect(passwordless.amr).toEqual(['hwk', 'user', 'mfa']);
   expect(passwordless.acr).toBe('aal3');
@@ -141,12 +157,36 @@ test('register in self-service, then the passkey as second factor and alone: amr
   await p.context.clearCookies();
   const fourth = await startSignIn(page, { acr_values: 'aal3' });
   const aal3 = await assertWith(page, `${fourth.interaction}/passkey/begin`, `${fourth.interaction}/passkey/finish`);
-  expect((await fourth.finish(aal3.answer.body.redirect_to)).acr).toBe('aal3');
+  expect((await fourth.finish(() => follow(page, aal3.answer.body.redirect_to))).acr).toBe('aal3');
 
   // Three assertions: the stored sign counter follows the authenticator's.
   const counted = await p.credentials();
   expect(counted[0]!.signCount).toBeGreaterThan(held[0]!.signCount);
   const after = await idp.container.db.selectFrom('webauthnCredentials').select('signCount').where('id', '=', registered.body.id).executeTakeFirstOrThrow();
   expect(after.signCount).toBe(counted[0]!.signCount);
+  await p.close();
+});
+
+test('a synced passkey is aal2 (swk), and a relying party that asks for aal3 is told so', async () => {
+  const p = await chrome.newPage({ defaultBackupEligibility: true, defaultBackupState: true });
+  const { page } = p;
+  const user = await newUser(idp.url, 'pk-synced');
+  const registered = await registerAfterPassword(page, user.username);
+  expect(registered).toMatchObject({ status: 201, body: { device_type: 'multi_device', backed_up: true } });
+
+  await p.context.clearCookies();
+  const plain = await startSignIn(page);
+  const alone = await assertWith(page, `${plain.interaction}/passkey/begin`, `${plain.interaction}/passkey/finish`);
+  const claims = await plain.finish(() => follow(page, alone.answer.body.redirect_to));
+  expect(claims.amr).toEqual(['swk', 'user', 'mfa']);
+  expect(claims.acr).toBe('aal2');
+
+  await p.context.clearCookies();
+  const strict = await startSignIn(page, { acr_values: 'aal3' });
+  const refused = await assertWith(page, `${strict.interaction}/passkey/begin`, `${strict.interaction}/passkey/finish`);
+  expect(refused.answer).toMatchObject({ status: 200, body: { status: 'aborted' } });
+  const answer = await strict.callback(() => follow(page, refused.answer.body.redirect_to));
+  expect(answer.searchParams.get('error')).toBe('unmet_authentication_requirements');
+  expect(answer.searchParams.has('code')).toBe(false);
   await p.close();
 });
