@@ -92,10 +92,11 @@ export function createRegistration(deps: RegistrationDeps) {
         supportedAlgorithmIDs: config.algorithms,
       });
       info = verified.registrationInfo;
-      if (!verified.verified || !info) throw refused('the response does not verify');
+      if (!verified.verified || !info) throw new FactorError('invalid_code', 'the registration does not verify');
     } catch (err) {
       if (err instanceof FactorError) throw err;
-      throw refused(err instanceof Error ? err.message : 'the response does not verify');
+      // A response that does not verify (challenge, origin, RP ID, signature, flags) is a wrong answer, like a wrong code.
+      throw new FactorError('invalid_code', err instanceof Error ? err.message : 'the registration does not verify');
     }
     const name = authenticatorName(info.aaguid);
     const stored = await credentials.register({
