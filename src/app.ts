@@ -65,14 +65,16 @@ export function buildApp(c: Container): Koa {
   });
 
   const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
-  const interactions = interactionRoutes({
+  const limiter = createRateLimiter(c.ephemeral);
+  const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });
+  const mfa = mfaRoutes({
     kit,
-    login: c.login,
     mfa: c.mfa,
-    config: c.config,
-    limiter: createRateLimiter(c.ephemeral),
+    factors: c.factors.factors,
+    issuer: c.config.issuer,
+    limiter,
+    loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
   });
-  const mfa = mfaRoutes({ kit, mfa: c.mfa, factors: c.factors.factors, issuer: c.config.issuer });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
@@ -81,7 +83,7 @@ export function buildApp(c: Container): Koa {
     factors: c.factorManagement,
     plugins: c.factors.factors,
     devices: c.devices,
-    limiter: createRateLimiter(c.ephemeral),
+    limiter,
     issuerName: new URL(c.config.issuer).hostname,
     codesPerUserPerMinute: codesPerMinute,
   });
@@ -90,7 +92,7 @@ export function buildApp(c: Container): Koa {
   api.use(apiKeyAuth(c.apiKeys));
   const clients = clientRoutes(c.clientService);
   const users = userRoutes(c.userService);
-  const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, limiter: createRateLimiter(c.ephemeral), verifyPerUserPerMinute: codesPerMinute });
+  const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, plugins: c.factors.factors, limiter, verifyPerUserPerMinute: codesPerMinute });
   api.use(clients.routes(), users.routes(), platform.routes(), settingsRoutes(c.settingsAdmin).routes(), organizationRoutes(c.organizationService).routes());
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

@@ -50,9 +50,30 @@ export const configSchema = z
     keys: z.strictObject({ reloadSeconds: positiveInt }),
     lockout: z.strictObject({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),
     mfa: z.strictObject({ attemptsPerChallenge: positiveInt.max(100), recentAuthSeconds: positiveInt }),
+    webauthn: z.strictObject({
+      rpName: z.string().min(1),
+      // The issuer's origin is always allowed; these are further origins of the same RP ID (WebAuthn Level 3 §13.4.9).
+      extraOrigins: z.array(z.url()),
+      attestation: z.enum(['none', 'direct']),
+      // PEM root certificates a `direct` attestation must chain to; a chain ending anywhere else is refused.
+      trustAnchors: z.array(z.string().includes('-----BEGIN CERTIFICATE-----', { message: 'must be PEM certificates' })),
+      authenticatorAttachment: z.enum(['any', 'platform', 'cross-platform']),
+      // COSE algorithm ids accepted at registration (-8 EdDSA, -7 ES256, -257 RS256).
+      algorithms: z.array(z.number().int()).min(1),
+      // `required` makes every passkey use user-verified; passwordless and AAL3 always require it.
+      userVerification: z.enum(['preferred', 'required']),
+      // AAL3 only from a credential bound to one device (not backup-eligible), as NIST SP 800-63B §5.1.8 asks of AAL3 keys.
+      aal3RequiresDeviceBound: z.boolean(),
+      challengeSeconds: positiveInt.max(600),
+    }),
     rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt }),
     limits: z.strictObject({ jsonBodyBytes: positiveInt }),
     apiAudience: z.string(),
+  })
+  // Without anchors the attestation library skips the chain check: `direct` would then trust any self-made certificate.
+  .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {
+    message: 'direct attestation needs at least one trust anchor',
+    path: ['webauthn', 'trustAnchors'],
   })
   .refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
     message: 'must not exceed session.absoluteSeconds',
@@ -76,7 +97,7 @@ const ENV_MAP: Record<string, string> = {
   METRICS_PORT: 'metricsPort',
   METRICS_HOST: 'metricsHost',
 };
-const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies']);
+const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies', 'extraOrigins']);
 
 const camel = (s: string) => s.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 

@@ -22,6 +22,7 @@ import { createSettingsService } from './policy/settings.service.js';
 import type { AuthEvent } from './policy/types.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
 import { createCredentialRepository } from './store/repositories/credential.repository.js';
+import { createWebauthnCredentialRepository } from './store/repositories/webauthn-credential.repository.js';
 import { createSessionRepository } from './store/repositories/session.repository.js';
 import { createSettingsRepository } from './store/repositories/settings.repository.js';
 import { createTrustedDeviceRepository } from './store/repositories/trusted-device.repository.js';
@@ -91,7 +92,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
-  const factorDeps = { credentials, box, clock };
+  const factorDeps = { credentials, webauthn: createWebauthnCredentialRepository(db), ephemeral, audit, box, clock, issuer: config.issuer, config };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });

@@ -2,6 +2,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { FactorManagementService } from '../authn/self-service.service.js';
 import type { TrustedDeviceService } from '../authn/trusted-device.service.js';
 import { notFound } from '../lib/errors.js';
+import type { MfaMethod } from '../policy/types.js';
 import type { User } from '../store/database.js';
 import { UUID, type AccountRepository } from '../store/repositories/account.repository.js';
 import { reaches, type Caller, type ChangedBy, type OrgScope } from './changed-by.js';
@@ -81,6 +82,18 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
     async listDevices(ref: UserRef, scope: OrgScope) {
       const user = await find(ref, scope);
       return { devices: (await deps.devices.list(user.id)).map((d) => trustedDeviceView(d)) };
+    },
+
+    /** A user's credentials of a method that holds several (passkeys), as the user sees them. */
+    async listCredentials(ref: UserRef, method: MfaMethod, collection: string, scope: OrgScope) {
+      const user = await find(ref, scope);
+      return { [collection]: await factors.listCredentials(user, method) };
+    },
+
+    async removeCredential(ref: UserRef, method: MfaMethod, id: string, by: Caller): Promise<void> {
+      const user = await find(ref, by);
+      if (!UUID.test(id)) throw notFound(`no such ${method}`);
+      await factors.removeCredential(user, method, id, via(by));
     },
 
     async revokeDevice(ref: UserRef, deviceId: string, by: Caller): Promise<void> {

@@ -14,6 +14,7 @@ export function createMfaProfileExtension(deps: { credentials: Pick<CredentialRe
     const mfaLockedUntil = user.mfaLockedUntil && user.mfaLockedUntil.getTime() > now ? user.mfaLockedUntil : null;
     return {
       has_otp: (counts.totp ?? 0) > 0,
+      has_passkeys: (counts.passkey ?? 0) > 0,
       backup_codes_remaining: counts.backup_code ?? 0,
       is_locked: passwordLocked || mfaLockedUntil !== null,
       failed_attempts: user.failedAttempts + user.mfaFailedAttempts,

@@ -1,11 +1,13 @@
 import { IdpError } from '../lib/errors.js';
-import type { AuthEvent, FactorDescriptor } from '../policy/types.js';
+import type { Aal, AuthEvent, FactorDescriptor } from '../policy/types.js';
 
 export interface FactorContext {
   accountId: string;
   now: number;
-  /** What `challenge.start` kept server-side for this login, for a method that has that step. */
+  /** What `challenge.start` (or `passwordless.start`) kept server-side for this login, for a method that has that step. */
   challenge?: unknown;
+  /** The assurance the relying party asked for: a challenge may offer only the credentials that can reach it. */
+  requiredAal?: Aal;
 }
 
 /**
@@ -38,6 +40,23 @@ export interface Factor {
    * request options bound to a random challenge). Absent for a method the user answers unprompted.
    */
   readonly challenge?: ChallengeStep;
+  /**
+   * Signing in with this method instead of a password, for a method whose response names the
+   * account (a discoverable WebAuthn credential). `verify` then gets the state `start` kept.
+   */
+  readonly passwordless?: PasswordlessStep;
+  /**
+   * Whether one of the account's credentials can reach this AAL, for a method whose credentials
+   * differ (a synced passkey reaches AAL2, a device-bound one AAL3); absent: all reach the descriptor's.
+   */
+  canReach?(accountId: string, aal: Aal): Promise<boolean>;
+}
+
+export interface PasswordlessStep {
+  /** A challenge for whoever answers it: no account is known yet. */
+  start(now: number): Promise<ChallengeStart>;
+  /** The account the response says it comes from (nothing is verified yet); undefined when it names no account. */
+  identify(response: unknown): Promise<string | undefined>;
 }
 
 /** What starting a challenge gives: data for the client, and state the server keeps until `verify`. */
@@ -70,6 +89,20 @@ export interface SelfService {
   enrolmentBody?(start: EnrolmentStart): Record<string, unknown>;
   /** With it, POST /mfa/{manage} sets the method up in one step, replacing what the account had of it. */
   issue?(accountId: string): Promise<Issued>;
+  /** The enrolment routes' segments under /mfa/{manage}, when not `enroll` and `confirm`. */
+  readonly enrolmentPaths?: { readonly begin: string; readonly confirm: string };
+  /** A method the account holds several named credentials of: each is listed, renamed and removed on its own. */
+  readonly credentials?: CredentialManagement;
+}
+
+/** The credentials of one method, under /mfa/{collection} and /mfa/{collection}/{id}. */
+export interface CredentialManagement {
+  readonly collection: string;
+  list(accountId: string): Promise<Record<string, unknown>[]>;
+  /** The credential's new view; undefined when the account has no such credential. */
+  rename(accountId: string, id: string, name: string): Promise<Record<string, unknown> | undefined>;
+  /** False when the account has no such credential. */
+  remove(accountId: string, id: string): Promise<boolean>;
 }
 
 /** A method set up in one step: what the user is shown once, and how the audit trail names the change. */
@@ -88,32 +121,39 @@ export interface EnrolmentStart {
 
 /** Setting a method up: a pending credential, confirmed by a first valid response. */
 export interface Enrolment {
-  /** Starts an enrolment; with `resume`, that pending credential is shown again while it is still the pending one. */
-  begin(accountId: string, label: string, issuer: string, resume?: string): Promise<EnrolmentStart>;
-  /** Completes the pending enrolment; throws FactorError when none is pending or the response is wrong. */
-  confirm(accountId: string, response: unknown): Promise<AuthEvent>;
+  /**
+   * Starts an enrolment; with `resume`, that pending credential is shown again while it is still the
+   * pending one. `binding` names who asked (a session, a login): only the same one can confirm.
+   */
+  begin(accountId: string, label: string, issuer: string, resume?: string, binding?: string): Promise<EnrolmentStart>;
+  /** Completes the pending enrolment; throws FactorError when none is pending (for this `binding`) or the response is wrong. */
+  confirm(accountId: string, response: unknown, binding?: string): Promise<AuthEvent>;
   /** The enrolment page's content: an Eta template (autoescaped) given `it.enrollment`, `it.uid`, `it.csrf`. */
   readonly view: string;
 }
 
 /** The event a verified credential of this method earns. */
-export const eventOf = (d: FactorDescriptor, at: number, credentialId: string): AuthEvent => ({
+export const eventOf = (d: FactorDescriptor, at: number, credentialId: string, own: Pick<AuthEvent, 'amr' | 'aal' | 'multiFactor'> = {}): AuthEvent => ({
   factor: d.method,
   at,
   credentialId,
   secondFactor: d.secondFactor,
   phishingResistant: d.phishingResistant,
   aal: d.aal,
+  ...own,
 });
 
 /**
  * A second-factor response refused: `invalid_code` for a wrong one (its message, which may say why,
  * goes to the log only: every wrong response is answered alike), `invalid_request` for a value that
- * is not a response of the method's form at all.
+ * is not a response of the method's form at all (`malformed`, about the code field) or that the
+ * method refuses for a reason the user can act on (`refused`, said as given: a registration the
+ * policy does not allow).
  */
 export class FactorError extends IdpError {
-  constructor(kind: 'invalid_code' | 'malformed', message = 'the code is not valid') {
+  constructor(kind: 'invalid_code' | 'malformed' | 'refused', message = 'the code is not valid') {
     if (kind === 'malformed') super('invalid_request', `code: ${message}`);
+    else if (kind === 'refused') super('invalid_request', message);
     else super('invalid_code', 'the code is not valid', { detail: { reason: message } });
   }
 }

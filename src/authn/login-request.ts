@@ -54,6 +54,10 @@ export interface LoginProtocol {
   finish(http: HttpExchange, request: LoginRequest, login: LoginResult): Promise<string>;
   /** Records the user's consent to what the relying party asked; returns where the browser goes next. */
   consent(http: HttpExchange, request: LoginRequest): Promise<string>;
-  /** The user gave up: the relying party is told access was denied; returns where the browser goes next. */
-  abort(http: HttpExchange, request: LoginRequest): Promise<string>;
+  /**
+   * The login ends without a result: the user gave up (the relying party is told access was
+   * denied), or `unmet`, the account cannot prove what the relying party asked for. Returns where
+   * the browser goes next.
+   */
+  abort(http: HttpExchange, request: LoginRequest, reason?: { unmet: string }): Promise<string>;
 }

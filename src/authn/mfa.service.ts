@@ -40,7 +40,8 @@ export type Outcome =
   | { kind: 'enroll'; methods: MfaMethod[] }
   | { kind: 'reauth' }
   | { kind: 'trust_device' }
-  | { kind: 'deny'; description: string };
+  /** `unmet`: the relying party asked for more than this account can prove; it is told so (OpenID Connect Core §3.1.2.6). */
+  | { kind: 'deny'; description: string; unmet?: boolean };
 
 export interface RequestMeta {
   ip: string;
@@ -48,6 +49,9 @@ export interface RequestMeta {
   requestId?: string;
   deviceToken?: string;
 }
+
+/** An enrolment started in a login is confirmed in that login only. */
+const bindingOf = (tx: LoginTransaction) => `login:${tx.uid}`;
 
 export const passwordEvent = (at: number): AuthEvent => ({ factor: 'password', at, secondFactor: false, phishingResistant: false });
 
@@ -130,6 +134,13 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { kind: 'finish', login, ...(device ? { device } : {}) };
   }
 
+  /** The offered methods of which the account holds a credential that reaches the AAL asked (all, but for aal3). */
+  async function reaching(accountId: string, decision: Extract<AuthnDecision, { outcome: 'challenge' }>): Promise<MfaMethod[]> {
+    if (decision.requiredAal < 3) return decision.methods;
+    const can = await Promise.all(decision.methods.map(async (m) => (await deps.factors.get(m)?.canReach?.(accountId, 3)) ?? true));
+    return decision.methods.filter((_, i) => can[i]);
+  }
+
   /** Turns a decision into the next step, saving the transaction when the login is not over. */
   async function next(
     tx: LoginTransaction,
@@ -145,7 +156,13 @@ export function createMfaService(deps: MfaServiceDeps) {
           return { kind: 'trust_device' };
         }
         return finish(tx, meta, trustedDeviceId);
-      case 'challenge':
+      case 'challenge': {
+        const methods = await reaching(tx.accountId, decision);
+        if (!methods.length) {
+          const description = `acr aal${decision.requiredAal} needs a credential that reaches it, and this account has none`;
+          return next(tx, { outcome: 'deny', reasons: [...decision.reasons, 'unsatisfiable'], description }, meta, false);
+        }
+        decision = { ...decision, methods };
         await transactions.save({ ...tx, stage: 'mfa', methods: decision.methods });
         metrics.mfaChallenges.inc({ method: decision.methods.join('|'), outcome: 'challenged' });
         await audit.record({
@@ -157,6 +174,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           data: { methods: decision.methods, reasons: decision.reasons },
         });
         return { kind: 'mfa', methods: decision.methods };
+      }
       case 'enroll':
         // ASVS 5 7.5.1: a session whose password is older than the recent-auth window gives it again first.
         if (!passwordIsRecent(tx.events)) {
@@ -175,7 +193,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           requestId: meta.requestId,
           data: { reasons: decision.reasons },
         });
-        return { kind: 'deny', description: decision.description };
+        return { kind: 'deny', description: decision.description, unmet: decision.reasons.includes('acr_requested') };
     }
   }
 
@@ -253,11 +271,11 @@ export function createMfaService(deps: MfaServiceDeps) {
      * Starts a challenge of a method with that step (WebAuthn request options): its state stays in
      * the transaction, replacing any earlier one, and only what the client needs is returned.
      */
-    async startChallenge(input: { uid: string; method: MfaMethod }): Promise<Record<string, unknown>> {
+    async startChallenge(input: { uid: string; method: MfaMethod; requiredAal?: Aal }): Promise<Record<string, unknown>> {
       const tx = await requireTx(input.uid, 'mfa');
       const step = offered(tx, input.method).challenge;
       if (!step) throw new IdpError('invalid_method', `${input.method} has no challenge to start`);
-      const { shown, state } = await step.start({ accountId: tx.accountId, now: clock.now() });
+      const { shown, state } = await step.start({ accountId: tx.accountId, now: clock.now(), requiredAal: input.requiredAal });
       await transactions.saveChallenge(tx, input.method, state);
       return shown;
     },
@@ -295,6 +313,54 @@ export function createMfaService(deps: MfaServiceDeps) {
       return next({ ...tx, events }, decision, input, offerTrust);
     },
 
+    /** A passwordless sign-in's challenge, before anyone is known; only the latest one of this login can be answered. */
+    async startPasswordless(input: { uid: string; method: MfaMethod }): Promise<Record<string, unknown>> {
+      const step = deps.factors.get(input.method)?.passwordless;
+      if (!step) throw new IdpError('invalid_method', `${input.method} cannot sign in without a password`);
+      const { shown, state } = await step.start(clock.now());
+      await transactions.saveOpenChallenge(input.uid, input.method, state);
+      return shown;
+    },
+
+    /**
+     * Signing in with a method that names the account (a discoverable passkey) instead of a
+     * password. The account's second-factor lockout applies as to any factor check; its password
+     * lockout is neither consulted nor cleared, as no password was tried.
+     */
+    async signInWithout(
+      input: { uid: string; origin: LoginOrigin; method: MfaMethod; response: unknown; clientId: string; requestedAal?: Aal } & RequestMeta,
+    ): Promise<Outcome> {
+      const factor = deps.factors.get(input.method);
+      if (!factor?.passwordless) throw new IdpError('invalid_method', `${input.method} cannot sign in without a password`);
+      // Answered once, right or wrong.
+      const challenge = await transactions.takeOpenChallenge(input.uid, input.method);
+      if (!challenge) throw new IdpError('invalid_step', `start a ${input.method} sign-in first`);
+      const refused = (reason: string) => {
+        metrics.logins.inc({ outcome: 'failure' });
+        return new FactorError('invalid_code', reason);
+      };
+      const accountId = await factor.passwordless.identify(input.response);
+      const account = accountId ? await deps.accounts.findSigningIn(accountId) : undefined;
+      if (!account) throw refused('the credential names no account');
+      // A disabled or administratively locked account is answered like a wrong passkey.
+      if (account.status !== 'active') throw refused(`account_${account.status}`);
+      const reservation = await deps.outcomes.reserveSigningIn(account.id, account.organizationId);
+      if (!reservation) throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+      const { user, attempt } = reservation;
+      let event: AuthEvent;
+      try {
+        event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge.state }, input.response);
+      } catch (err) {
+        if (err instanceof FactorError) await deps.outcomes.failed(user, input.method, input, attempt);
+        throw err;
+      }
+      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) {
+        throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+      }
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, [event], input.requestedAal, { token: input.deviceToken });
+      return next(started(input, user, [event], false), decision, input, false, trustedDeviceId);
+    },
+
     /** The login name the reauth step asks the password for: the account is fixed, only the password is typed. */
     async reauthUsername(uid: string): Promise<string> {
       const tx = await requireTx(uid, 'reauth');
@@ -316,7 +382,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(uid, 'enroll');
       const enrolment = enrolmentOffered(tx, method);
       const user = await loadUser(tx.accountId);
-      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingCredentialId);
+      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingCredentialId, bindingOf(tx));
       if (start.credentialId !== tx.pendingCredentialId) await transactions.save({ ...tx, pendingCredentialId: start.credentialId });
       return start;
     },
@@ -329,7 +395,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
       let event: AuthEvent;
       try {
-        event = await enrolment.confirm(user.id, input.code);
+        event = await enrolment.confirm(user.id, input.code, bindingOf(tx));
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
         metrics.mfaChallenges.inc({ method: input.method, outcome: 'failed' });

@@ -43,8 +43,12 @@ export interface Freshness {
   events: readonly AuthEvent[];
 }
 
+/** An enrolment is confirmed through the session (or API door) that started it. */
+const bindingOf = (ctx: ChangeContext) => `${ctx.via}:${ctx.keepSessionUid ?? ctx.actor}`;
+
 const mfaLocked = () => new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
+const challengeKey = (sessionUid: string, method: MfaMethod) => `mfa-verify-challenge:${sessionUid}:${method}`;
 
 /** The stored proof is read back through a schema: a value of another shape proves nothing. */
 const proofSchema = z.object({
@@ -53,6 +57,9 @@ const proofSchema = z.object({
   credentialId: z.string().optional(),
   secondFactor: z.boolean(),
   phishingResistant: z.boolean(),
+  aal: z.union([z.literal(1), z.literal(2), z.literal(3)]).optional(),
+  amr: z.array(z.string()).optional(),
+  multiFactor: z.boolean().optional(),
 });
 
 /**
@@ -85,6 +92,30 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
   function part<T>(value: T | undefined, method: MfaMethod): T {
     if (value === undefined) throw notFound(`${method} has no such operation`);
     return value;
+  }
+
+  /**
+   * Refused (409) when the account's credentials of `method` go and the policy requires MFA that no
+   * other factor would satisfy. Recovery methods are never the one factor left: the engine is asked
+   * what the next sign-in would demand with only the other methods. The grace period is for a first
+   * enrolment, not for giving the last factor up, hence an account created long ago.
+   */
+  async function assertNotLast(user: User, method: MfaMethod, counts: Record<string, number>): Promise<void> {
+    if (!counts[method] || factors.get(method)?.descriptor.recovery) return;
+    const { mfa } = await deps.settings.effective(user.organizationId);
+    const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
+    const next = decide({
+      methods: factors.descriptors,
+      mfa,
+      account: { roles: user.roles, createdAt: new Date(0) },
+      enrolled: left,
+      events: [],
+      trustedDevice: false,
+      now: clock.now(),
+    });
+    if (next.outcome === 'enroll' || next.outcome === 'deny') {
+      throw new IdpError('factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
+    }
   }
 
   return {
@@ -168,7 +199,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
     /** A pending enrolment of the method, until its first valid code confirms it. */
     async beginEnrolment(user: User, method: MfaMethod, label: string, issuer: string, ctx: ChangeContext): Promise<EnrolmentStart> {
-      const start = await part(factors.get(method)?.enrolment, method).begin(user.id, label, issuer);
+      const start = await part(factors.get(method)?.enrolment, method).begin(user.id, label, issuer, undefined, bindingOf(ctx));
       await audit('authn.enrollment.started', 'success', user, ctx, { method });
       return start;
     },
@@ -177,12 +208,12 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const enrolment = part(factors.get(method)?.enrolment, method);
       let event: AuthEvent;
       try {
-        event = await enrolment.confirm(user.id, code);
+        event = await enrolment.confirm(user.id, code, bindingOf(ctx));
       } catch (err) {
         if (err instanceof FactorError) await audit('authn.enrollment.failed', 'failure', user, ctx, { method });
         throw err;
       }
-      await changed(user, ctx, 'authn.factor.enrolled', { method });
+      await changed(user, ctx, 'authn.factor.enrolled', { method, credential: event.credentialId });
       return event;
     },
 
@@ -195,6 +226,37 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       return issued.shown;
     },
 
+    /** One credential's view, for a method that holds several. */
+    async credential(user: User, method: MfaMethod, id: string): Promise<Record<string, unknown> | undefined> {
+      const list = await part(factors.get(method)?.selfService?.credentials, method).list(user.id);
+      return list.find((c) => c.id === id);
+    },
+
+    /** The account's credentials of a method that holds several. */
+    listCredentials: (user: User, method: MfaMethod) => part(factors.get(method)?.selfService?.credentials, method).list(user.id),
+
+    async renameCredential(user: User, method: MfaMethod, id: string, name: string, ctx: ChangeContext): Promise<Record<string, unknown>> {
+      const renamed = await part(factors.get(method)?.selfService?.credentials, method).rename(user.id, id, name);
+      if (!renamed) throw notFound(`no such ${method}`);
+      await audit('authn.credential.renamed', 'success', user, ctx, { method, credential: id });
+      return renamed;
+    },
+
+    /**
+     * One credential of a method that holds several. The user's own last one is refused like the
+     * method's removal; an administrator may remove it (a lost or compromised key), and the policy
+     * then asks the user to enrol again at the next sign-in.
+     */
+    async removeCredential(user: User, method: MfaMethod, id: string, ctx: ChangeContext): Promise<void> {
+      const managed = part(factors.get(method)?.selfService?.credentials, method);
+      if (ctx.via === 'self_service') {
+        const counts = await credentials.countActiveByKind(user.id);
+        if ((counts[method] ?? 0) <= 1) await assertNotLast(user, method, counts);
+      }
+      if (!(await managed.remove(user.id, id))) throw notFound(`no such ${method}`);
+      await changed(user, ctx, 'authn.factor.removed', { method, credential: id });
+    },
+
     /**
      * Removes a method's credentials, pending enrolment included. Refused (409) when the policy
      * requires MFA and no other factor that satisfies it would remain.
@@ -202,28 +264,20 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     async removeFactor(user: User, method: MfaMethod, ctx: ChangeContext): Promise<void> {
       const factor = factors.get(method);
       if (!factor?.remove) throw notFound(`${method} cannot be removed`);
-      const counts = await credentials.countActiveByKind(user.id);
-      if (counts[method] && !factor.descriptor.recovery) {
-        const { mfa } = await deps.settings.effective(user.organizationId);
-        // Recovery methods are never the one factor left: the engine is asked what the next sign-in
-        // would demand with only the other methods. The grace period is for a first enrolment, not
-        // for giving the last factor up, hence an account created long ago.
-        const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
-        const next = decide({
-          methods: factors.descriptors,
-          mfa,
-          account: { roles: user.roles, createdAt: new Date(0) },
-          enrolled: left,
-          events: [],
-          trustedDevice: false,
-          now: clock.now(),
-        });
-        if (next.outcome === 'enroll' || next.outcome === 'deny') {
-          throw new IdpError('factor_required', 'the sign-in policy requires MFA: enrol another factor before removing the last one');
-        }
-      }
+      await assertNotLast(user, method, await credentials.countActiveByKind(user.id));
       if (!(await factor.remove(user.id))) throw notFound(`no ${method} is registered`);
       await changed(user, ctx, 'authn.factor.removed', { method });
+    },
+
+    /**
+     * A challenge for a step-up in this session with a method that issues one (WebAuthn request
+     * options); `verifyCode` answers it. A new one replaces the earlier.
+     */
+    async startVerification(user: User, sessionUid: string, method: MfaMethod): Promise<Record<string, unknown>> {
+      const step = part(factors.get(method)?.challenge, method);
+      const { shown, state } = await step.start({ accountId: user.id, now: clock.now() });
+      await deps.ephemeral.set(challengeKey(sessionUid, method), JSON.stringify(state), windowSec);
+      return shown;
     },
 
     /**
@@ -241,11 +295,13 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (!reserved) throw mfaLocked();
       const factor = factors.forResponse(code);
       const method = factor.descriptor.method;
+      // A challenge this session started, taken once whatever the answer.
+      const challenge = factor.challenge && ctx.keepSessionUid ? await deps.ephemeral.take(challengeKey(ctx.keepSessionUid, method)) : undefined;
       let enrolled = false;
       let event: AuthEvent;
       try {
         try {
-          event = await factor.verify({ accountId: user.id, now: clock.now() }, code);
+          event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge ? (JSON.parse(challenge) as unknown) : undefined }, code);
         } catch (err) {
           if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
           event = await factor.enrolment.confirm(user.id, code);

@@ -36,6 +36,7 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
   const key = (uid: string) => `tx:${hmac(idKey, uid)}`;
   const attemptsKey = (uid: string) => `tx-attempts:${hmac(idKey, uid)}`;
   const challengeKey = (uid: string, method: MfaMethod) => `tx-challenge:${hmac(idKey, uid)}:${method}`;
+  const openChallengeKey = (uid: string, method: MfaMethod) => `tx-open-challenge:${hmac(idKey, uid)}:${method}`;
   const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
     // Written before logins had an origin: every such login was an OIDC one.
     raw ? { origin: 'oidc', ...(JSON.parse(raw) as Omit<LoginTransaction, 'uid' | 'origin'> & { origin?: LoginOrigin }), uid } : undefined;
@@ -55,6 +56,15 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
       const raw = await store.take(challengeKey(tx.uid, method));
       const kept = raw ? (JSON.parse(raw) as { createdAt: number; state: unknown }) : undefined;
       return kept?.createdAt === tx.createdAt ? { state: kept.state } : undefined;
+    },
+    /**
+     * A challenge started before anyone is known (a passwordless sign-in): kept under the login's
+     * uid alone, replacing an earlier one, and taken at most once.
+     */
+    saveOpenChallenge: (uid: string, method: MfaMethod, state: unknown) => store.set(openChallengeKey(uid, method), JSON.stringify(state), ttlSec),
+    async takeOpenChallenge(uid: string, method: MfaMethod): Promise<{ state: unknown } | undefined> {
+      const raw = await store.take(openChallengeKey(uid, method));
+      return raw ? { state: JSON.parse(raw) as unknown } : undefined;
     },
     /** Reserves one attempt in this challenge; the count includes this one. */
     countAttempt: (uid: string) => store.increment(attemptsKey(uid), ttlSec),

@@ -79,6 +79,13 @@ export function createOidcLogin(providers: ProviderHolder): LoginProtocol {
       return result(http, { consent: details.grantId ? {} : { grantId } }, true);
     },
 
-    abort: (http) => result(http, { error: 'access_denied', error_description: 'the user refused the request' }, false),
+    abort: (http, _request, reason) =>
+      result(
+        http,
+        reason
+          ? { error: 'unmet_authentication_requirements', error_description: reason.unmet }
+          : { error: 'access_denied', error_description: 'the user refused the request' },
+        false,
+      ),
   };
 }

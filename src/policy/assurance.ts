@@ -6,21 +6,22 @@ import type { Aal, AuthEvent, FactorDescriptor } from './types.js';
  */
 export function amrOf(events: readonly AuthEvent[], methods: readonly FactorDescriptor[]): string[] {
   const byMethod = new Map(methods.map((d) => [d.method, d.amr]));
-  const values = [...new Set(events.flatMap((e) => (e.factor === 'password' ? ['pwd'] : (byMethod.get(e.factor) ?? []))))];
+  const values = [...new Set(events.flatMap((e) => (e.factor === 'password' ? ['pwd'] : (e.amr ?? byMethod.get(e.factor) ?? []))))];
   if (aalOf(events) >= 2) values.push('mfa');
   return values;
 }
 
 /**
  * Two distinct factors, one of them a second factor, make AAL2; with a phishing-resistant one, AAL3.
- * Each second factor counts up to the AAL its method can help reach (its descriptor's `aal`), so
- * methods NIST SP 800-63B rev 4 and OWASP ASVS 5 (6.3.6) do not accept for AAL2 never make it.
+ * A multi-factor authenticator (a user-verified passkey) makes them on its own. Each second factor
+ * counts up to the AAL it can help reach (its descriptor's or its credential's `aal`), so methods
+ * NIST SP 800-63B rev 4 and OWASP ASVS 5 (6.3.6) do not accept for AAL2 never make it.
  */
 export function aalOf(events: readonly AuthEvent[]): Aal {
-  if (new Set(events.map((e) => e.factor)).size < 2) return 1;
+  const distinct = new Set(events.map((e) => e.factor)).size >= 2;
   let aal: Aal = 1;
   for (const e of events) {
-    if (e.secondFactor) aal = Math.max(aal, Math.min(e.aal ?? 3, e.phishingResistant ? 3 : 2)) as Aal;
+    if (e.secondFactor && (distinct || e.multiFactor)) aal = Math.max(aal, Math.min(e.aal ?? 3, e.phishingResistant ? 3 : 2)) as Aal;
   }
   return aal;
 }

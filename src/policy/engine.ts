@@ -67,7 +67,8 @@ export function decide(input: DecisionInput): AuthnDecision {
     reasons.push('acr_requested');
     const needsPr = input.requestedAal === 3;
     // Weak second factors (email codes, questions) never count toward a requested level.
-    const ok = fresh.some((e) => (needsPr ? e.phishingResistant : e.factor !== 'password' && known.strong.has(e.factor)));
+    // AAL3 needs a phishing-resistant credential that can reach it (a synced passkey cannot, by default).
+    const ok = fresh.some((e) => (needsPr ? e.phishingResistant && (e.aal ?? 3) >= 3 : e.factor !== 'password' && known.strong.has(e.factor)));
     if (ok) return { outcome: 'satisfied', aal: aalOf(input.events), reasons };
     const usable = enrolled.filter((m) => (needsPr ? known.phishingResistant : known.strong).has(m));
     if (usable.length) return { outcome: 'challenge', requiredAal: input.requestedAal, methods: usable, reasons: stale ? [...reasons, 'reauth_due'] : reasons };

@@ -37,8 +37,15 @@ export interface AuthEvent {
   /** Counts as a second, independent factor toward AAL2. */
   secondFactor: boolean;
   phishingResistant: boolean;
-  /** The highest AAL the method can help reach (its descriptor's); events recorded before it was kept have none. */
+  /** The highest AAL the method can help reach (its descriptor's, or less for this credential); events recorded before it was kept have none. */
   aal?: Aal;
+  /** RFC 8176 values this credential earned, when they depend on the credential (WebAuthn: hwk or swk, user); else the method's own. */
+  amr?: string[];
+  /**
+   * A multi-factor authenticator on its own (NIST SP 800-63B §5.1.8, §5.1.9: a key unlocked by a
+   * PIN or biometric): it makes AAL2 without a password.
+   */
+  multiFactor?: boolean;
 }
 
 export type DecisionReason =

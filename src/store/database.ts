@@ -118,6 +118,22 @@ export interface CredentialsTable {
   updatedAt: Generated<Date>;
 }
 
+/** A WebAuthn credential's key material and authenticator facts; its `credentials` row has the same id. */
+export interface WebauthnCredentialsTable {
+  id: string;
+  /** base64url, as the authenticator reports it. */
+  credentialId: string;
+  publicKey: Buffer;
+  signCount: ColumnType<number, number | undefined, number>;
+  transports: string[];
+  aaguid: string;
+  authenticatorName: string | null;
+  backupEligible: boolean;
+  backedUp: boolean;
+  userVerified: boolean;
+  attestationFormat: string;
+}
+
 export interface TrustedDevicesTable {
   id: Generated<string>;
   userId: string;
@@ -149,6 +165,7 @@ export interface AuthnStatesTable {
 
 export interface Database {
   credentials: CredentialsTable;
+  webauthnCredentials: WebauthnCredentialsTable;
   trustedDevices: TrustedDevicesTable;
   settings: SettingsTable;
   authnStates: AuthnStatesTable;

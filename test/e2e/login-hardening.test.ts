@@ -151,7 +151,7 @@ describe('enrolment inside a step-up needs a fresh password', () => {
 
     const right = await flow.post('reauth', { password: PASSWORD });
     expect(right.status).toBe(200);
-    expect(right.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp'] });
+    expect(right.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp', 'passkey'] });
     expect((await flow.details()).body).toMatchObject({ step: 'enroll' });
     const started = await flow.post('enroll/totp');
     expect(started.status).toBe(200);
@@ -197,7 +197,7 @@ describe('enrolment inside a step-up needs a fresh password', () => {
 
   test('within the recent-auth window the enrolment follows directly (no second password)', async () => {
     const { flow } = await staleStepUp('reauth-fresh', 2);
-    expect((await flow.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp'] });
+    expect((await flow.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp', 'passkey'] });
     expect((await flow.post('enroll/totp')).status).toBe(200);
   });
 });

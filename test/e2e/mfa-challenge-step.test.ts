@@ -68,7 +68,7 @@ const begin = async (flow: Awaited<ReturnType<typeof atChallenge>>) => {
 
 test("begin → the answer to that challenge ends the login with the method's amr", async () => {
   const flow = await atChallenge('challenge-ok');
-  const res = await flow.post('mfa/prompt', { code: await begin(flow) });
+  const res = await flow.post('mfa/prompt/finish', { code: await begin(flow) });
   expect(res.status).toBe(200);
   expect(res.body.status).toBe('success');
   const { claims } = await flow.complete(res.body.redirect_to);
@@ -77,7 +77,7 @@ test("begin → the answer to that challenge ends the login with the method's am
 
 test('an answer with no challenge started is refused before any check', async () => {
   const flow = await atChallenge('challenge-none');
-  const res = await flow.post('mfa/prompt', { code: 'anything' });
+  const res = await flow.post('mfa/prompt/finish', { code: 'anything' });
   expect(res.status).toBe(400);
   expect(res.body.error).toBe('invalid_step');
 });
@@ -85,30 +85,30 @@ test('an answer with no challenge started is refused before any check', async ()
 test('a challenge is answered once: after a wrong answer, its right answer is refused too', async () => {
   const flow = await atChallenge('challenge-once');
   const nonce = await begin(flow);
-  expect((await flow.post('mfa/prompt', { code: 'wrong' })).status).toBe(401);
-  const replay = await flow.post('mfa/prompt', { code: nonce });
+  expect((await flow.post('mfa/prompt/finish', { code: 'wrong' })).status).toBe(401);
+  const replay = await flow.post('mfa/prompt/finish', { code: nonce });
   expect(replay.status).toBe(400);
   expect(replay.body.error).toBe('invalid_step');
   // A new challenge can still be answered.
-  expect((await flow.post('mfa/prompt', { code: await begin(flow) })).body.status).toBe('success');
+  expect((await flow.post('mfa/prompt/finish', { code: await begin(flow) })).body.status).toBe('success');
 });
 
 test('a new start replaces the earlier challenge: only the latest can be answered', async () => {
   const flow = await atChallenge('challenge-latest');
   const first = await begin(flow);
   const second = await begin(flow);
-  expect((await flow.post('mfa/prompt', { code: first })).status).toBe(401);
+  expect((await flow.post('mfa/prompt/finish', { code: first })).status).toBe(401);
   const flow2 = await atChallenge('challenge-latest-2');
   await begin(flow2);
   const latest = await begin(flow2);
   expect(second).not.toBe(latest);
-  expect((await flow2.post('mfa/prompt', { code: latest })).body.status).toBe('success');
+  expect((await flow2.post('mfa/prompt/finish', { code: latest })).body.status).toBe('success');
 });
 
 test('twenty concurrent answers of one challenge: exactly one is checked', async () => {
   const flow = await atChallenge('challenge-race');
   const nonce = await begin(flow);
-  const answers = await Promise.all(Array.from({ length: 20 }, () => flow.post('mfa/prompt', { code: nonce })));
+  const answers = await Promise.all(Array.from({ length: 20 }, () => flow.post('mfa/prompt/finish', { code: nonce })));
   const statuses = answers.map((a) => a.status).sort();
   expect(statuses.filter((s) => s === 200)).toHaveLength(1);
   expect(statuses.filter((s) => s !== 200 && s !== 400)).toEqual([]);
@@ -119,7 +119,7 @@ test("another login's challenge does not answer this one", async () => {
   const other = await atChallenge('challenge-other');
   await begin(mine);
   const theirs = await begin(other);
-  expect((await mine.post('mfa/prompt', { code: theirs })).status).toBe(401);
+  expect((await mine.post('mfa/prompt/finish', { code: theirs })).status).toBe(401);
 });
 
 test('a method without a challenge step has no begin route; begin outside the mfa stage is refused', async () => {

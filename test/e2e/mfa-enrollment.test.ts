@@ -41,8 +41,8 @@ test('enforce_enrollment: a user without a factor enrols TOTP inside the login, 
   const user = await newUser(idp.url, 'enrol-enforced');
   const { flow, login } = await passwordStep(config, user.username, PASSWORD);
   expect(login.status).toBe(200);
-  expect(login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp'] });
-  expect((await flow.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp'] });
+  expect(login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp', 'passkey'] });
+  expect((await flow.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp', 'passkey'] });
   // Nothing else finishes this step.
   expect((await flow.post('mfa/totp', { code: '123456' })).status).toBe(400);
   expect((await flow.post('trust-device', { trust: true })).status).toBe(400);
@@ -137,15 +137,15 @@ test('grace period: a new user signs in with aal1 until it ends, then must enrol
   // Past it: a fresh login must enrol ...
   clock.advance(2 * MINUTE);
   const late = await passwordStep(config, user.username, PASSWORD);
-  expect(late.login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp'] });
+  expect(late.login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp', 'passkey'] });
 
   // ... and so must the session that signed in during the grace period: no new login, but its password
   // is over an hour old, so it is asked again (inside this interaction) before a factor is added.
   const again = await beginAuth(config, { browser });
   expect(again.interactionUrl).toBeDefined();
   expect((await again.details()).body).toMatchObject({ step: 'reauth' });
-  expect((await again.post('reauth', { password: PASSWORD })).body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp'] });
-  expect((await again.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp'] });
+  expect((await again.post('reauth', { password: PASSWORD })).body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp', 'passkey'] });
+  expect((await again.details()).body).toMatchObject({ step: 'enroll', allowed_methods: ['totp', 'passkey'] });
   const { res } = await enrolInside(again);
   expect(res.status).toBe(200);
   const { claims } = await again.complete(res.body.redirect_to);
@@ -160,7 +160,7 @@ test('required_for_roles: enrolment is mandatory for the role only', async () =>
   const plain = await newUser(idp.url, 'enrol-plain', { roles: ['staff'] });
 
   const a = await passwordStep(config, admin.username, PASSWORD);
-  expect(a.login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp'] });
+  expect(a.login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: ['totp', 'passkey'] });
   const { res } = await enrolInside(a.flow);
   expect(res.status).toBe(200);
   expect((await a.flow.complete(res.body.redirect_to)).claims.acr).toBe('aal2');

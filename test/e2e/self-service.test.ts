@@ -162,6 +162,7 @@ describe('authentication', () => {
     expect((await bearer(tokens.access_token, 'GET', '/mfa')).body).toEqual({
       methods: [],
       totp: { enrolled: false, pending: false },
+      passkeys: { enrolled: false, count: 0 },
       backup_codes: { remaining: 0 },
     });
 
@@ -215,7 +216,12 @@ describe('TOTP enrolment and removal', () => {
     const ok = await call(browser, 'POST', '/mfa/totp/confirm', { code: await nextCode(enrol.body.secret) });
     expect(ok.status).toBe(200);
     expect(ok.body).toEqual({ status: 'success', method: 'totp' });
-    expect((await call(browser, 'GET', '/mfa')).body).toEqual({ methods: ['totp'], totp: { enrolled: true, pending: false }, backup_codes: { remaining: 0 } });
+    expect((await call(browser, 'GET', '/mfa')).body).toEqual({
+      methods: ['totp'],
+      totp: { enrolled: true, pending: false },
+      passkeys: { enrolled: false, count: 0 },
+      backup_codes: { remaining: 0 },
+    });
     const [event] = await audits(user.id, 'authn.factor.enrolled');
     expect(event).toMatchObject({ actor: `user:${user.id}`, data: { method: 'totp', via: 'self_service' } });
 

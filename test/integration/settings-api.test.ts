@@ -32,7 +32,7 @@ describe('global settings', () => {
     expect(r.body).toEqual({
       mfa: {
         policy: 'any',
-        allowed_methods: ['totp', 'backup_code'],
+        allowed_methods: ['totp', 'passkey', 'backup_code'],
         enforce_enrollment: false,
         grace_period_seconds: 0,
         required_for_roles: [],
@@ -192,7 +192,7 @@ describe("a client's own mfa_policy", () => {
   });
 
   test.each([
-    [{ policy: 'passkey' }, 'mfa_policy.policy', 'passkey'],
+    [{ allowed_methods: ['questions'] }, 'mfa_policy.allowed_methods.0', 'questions'],
     [{ allowed_methods: ['totp', 'voice'] }, 'mfa_policy.allowed_methods.1', 'voice'],
   ])('mfa_policy %j naming a method with no plug-in → 400 naming %s and the method, on POST and PATCH', async (policy, field, method) => {
     const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: policy });
@@ -219,8 +219,7 @@ describe("a client's own mfa_policy", () => {
 describe('methods the server provides', () => {
   // A method the server has no plug-in for would be accepted and then lock every user of the policy out.
   test.each([
-    [{ mfa: { policy: 'passkey' } }, 'mfa.policy', 'passkey'],
-    [{ mfa: { allowed_methods: ['totp', 'passkey'] } }, 'mfa.allowed_methods.1', 'passkey'],
+    [{ mfa: { allowed_methods: ['totp', 'prompt'] } }, 'mfa.allowed_methods.1', 'prompt'],
     [{ mfa: { allowed_methods: ['sms'] } }, 'mfa.allowed_methods.0', 'sms'],
   ])('a method with no plug-in %j → 400 naming %s and the method, nothing stored', async (patch, field, method) => {
     for (const path of ['/settings', '/organizations/acme/settings']) {

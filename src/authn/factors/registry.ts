@@ -1,15 +1,25 @@
+import type { AuditService } from '../../audit/audit.service.js';
 import type { Clock } from '../../lib/clock.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
+import type { EphemeralStore } from '../../store/ephemeral-store.js';
 import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
+import type { WebauthnCredentialRepository } from '../../store/repositories/webauthn-credential.repository.js';
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
+import { createPasskeyFactor } from './passkey/passkey.factor.js';
+import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
 import { createTotpFactor } from './totp/totp.factor.js';
 
 export interface FactorDeps {
   credentials: CredentialRepository;
+  webauthn: WebauthnCredentialRepository;
+  ephemeral: EphemeralStore;
+  audit: AuditService;
   box: SecretBox;
   clock: Clock;
+  issuer: string;
+  config: { webauthn: WebauthnConfig };
 }
 
 /**
@@ -18,7 +28,12 @@ export interface FactorDeps {
  */
 export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
   // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
-  const factors: readonly Factor[] = [...plugins, createTotpFactor(deps), createBackupCodeFactor(deps.credentials)];
+  const factors: readonly Factor[] = [
+    ...plugins,
+    createTotpFactor(deps),
+    createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
+    createBackupCodeFactor(deps.credentials),
+  ];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
 import type { MfaPlatformService, UserRef } from '../../admin/mfa-platform.service.js';
+import type { Factor } from '../../authn/factor.js';
 import { profileQuery } from '../../admin/user.schema.js';
 import { caller, requireScope } from '../middleware/admin-auth.js';
 import { body, validate } from '../middleware/body.js';
@@ -24,6 +25,8 @@ const verifyBody = z.object({ otp: z.object({ id: z.string().min(1).max(255), co
 
 export interface MfaPlatformRouteDeps {
   platform: MfaPlatformService;
+  /** The registered methods: those that manage credentials one by one get admin routes for them. */
+  plugins: readonly Factor[];
   limiter: RateLimiter;
   /** Code checks per user per minute, whatever the lockout says (slows guessing across keys and nodes). */
   verifyPerUserPerMinute: number;
@@ -68,6 +71,24 @@ export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
 
   const byId = (ctx: Context): UserRef => ({ id: ctx.params.id! });
   const byExternal = (ctx: Context): UserRef => ({ externalUserId: external(ctx) });
+  // A method whose credentials are managed one by one (passkeys): admins list and remove a user's.
+  for (const plugin of deps.plugins) {
+    const managed = plugin.selfService?.credentials;
+    if (!managed) continue;
+    const { method } = plugin.descriptor;
+    for (const [path, ref] of [
+      [`/users/${managed.collection}`, byExternal],
+      [`/users/:id/${managed.collection}`, byId],
+    ] as const) {
+      router.get(path, requireScope('idp:read'), async (ctx) => {
+        ctx.body = await platform.listCredentials(ref(ctx), method, managed.collection, caller(ctx));
+      });
+      router.delete(`${path}/:credentialId`, requireScope('idp:write'), async (ctx) => {
+        await platform.removeCredential(ref(ctx), method, ctx.params.credentialId!, caller(ctx));
+        ctx.status = 204;
+      });
+    }
+  }
   for (const [path, ref] of [
     ['/users/devices', byExternal],
     ['/users/:id/devices', byId],

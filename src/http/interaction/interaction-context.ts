@@ -92,7 +92,10 @@ export function createInteractionKit(deps: {
           return;
         }
         case 'deny':
-          throw new IdpError('access_denied', outcome.description);
+          if (!outcome.unmet) throw new IdpError('access_denied', outcome.description);
+          // The relying party asked for more than the account can prove: it hears so, and may ask for less.
+          respondStep(ctx, { status: 'aborted', redirect_to: await kit.protocolOf(request).abort(exchange(ctx), request, { unmet: outcome.description }) });
+          return;
         case 'mfa':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods };
           else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });

@@ -8,16 +8,23 @@ import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
 import type { LoginRequest } from '../../authn/login-request.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import type { InteractionKit } from './interaction-context.js';
+import { responseOf } from '../middleware/factor-response.js';
 
-// The code itself is checked by the factor, so that every malformed value also counts as a failed attempt.
-const codeBody = z.object({ code: z.unknown() });
 const trustBody = z.object({
   trust: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]),
   name: z.string().trim().max(100).optional(),
 });
 
-export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors: readonly Factor[]; issuer: string }): Router {
+export function mfaRoutes(deps: {
+  kit: InteractionKit;
+  mfa: MfaService;
+  factors: readonly Factor[];
+  issuer: string;
+  limiter: RateLimiter;
+  loginPerIpPerMinute: number;
+}): Router {
   const { kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
@@ -35,34 +42,60 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
     }
   }
 
-  // One challenge endpoint per registered method.
-  for (const {
-    paths,
-    descriptor: { method },
-  } of deps.factors) {
-    router.post(`/mfa/${paths.challenge}`, async (ctx) => {
+  // One challenge endpoint per registered method; a method that issues a challenge first has begin and finish.
+  for (const factor of deps.factors) {
+    const {
+      paths,
+      descriptor: { method },
+    } = factor;
+    router.post(factor.challenge ? `/mfa/${paths.challenge}/finish` : `/mfa/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      const { code } = validate(codeBody, body(ctx));
+      const code = responseOf(ctx);
       await answer(ctx, request, () => mfa.verify({ uid: request.uid, method, code, requestedAal: request.requestedAal, ...kit.meta(ctx) }));
+    });
+    if (!factor.challenge) continue;
+    router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
+      const request = await kit.loadForPost(ctx, 'login');
+      ctx.body = await mfa.startChallenge({ uid: request.uid, method, requiredAal: request.requestedAal });
     });
   }
 
-  // A challenge to answer, for each method whose response answers one the server issued.
-  for (const {
-    paths,
-    descriptor: { method },
-  } of deps.factors.filter((f) => f.challenge)) {
-    router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
+  // Signing in without a password, for each method whose response names the account.
+  for (const factor of deps.factors.filter((f) => f.passwordless)) {
+    const {
+      paths,
+      descriptor: { method },
+    } = factor;
+    router.post(`/${paths.challenge}/begin`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      ctx.body = await mfa.startChallenge({ uid: request.uid, method });
+      if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
+      ctx.body = await mfa.startPasswordless({ uid: request.uid, method });
+    });
+    router.post(`/${paths.challenge}/finish`, async (ctx) => {
+      const request = await kit.loadForPost(ctx, 'login');
+      if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
+      await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.loginPerIpPerMinute, 60);
+      const response = responseOf(ctx);
+      await answer(ctx, request, () =>
+        mfa.signInWithout({
+          uid: request.uid,
+          origin: request.origin,
+          method,
+          response,
+          clientId: request.clientId,
+          requestedAal: request.requestedAal,
+          ...kit.meta(ctx),
+        }),
+      );
     });
   }
 
   // Enrolment inside a login, for each method that can be set up there.
-  for (const {
-    paths,
-    descriptor: { method },
-  } of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
+  for (const factor of deps.factors.filter((f) => f.enrolment && f.descriptor.enrollableInLogin)) {
+    const {
+      paths,
+      descriptor: { method },
+    } = factor;
     router.post(`/enroll/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       ctx.body = (await mfa.enrollBegin(request.uid, method, deps.issuer)).shown;
@@ -70,7 +103,7 @@ export function mfaRoutes(deps: { kit: InteractionKit; mfa: MfaService; factors:
 
     router.post(`/enroll/${paths.challenge}/confirm`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      const { code } = validate(codeBody, body(ctx));
+      const code = responseOf(ctx);
       await answer(
         ctx,
         request,

@@ -6,10 +6,11 @@ import type { MfaMethod } from '../../policy/types.js';
 import type { ChangeContext, FactorManagementService } from '../../authn/self-service.service.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
+import { responseOf } from '../middleware/factor-response.js';
 import { principalOf } from './authenticate.js';
 
-// The code is checked by the factor, so that every malformed value is answered like a wrong one.
-const codeBody = z.object({ code: z.unknown() });
+const idParam = z.uuid();
+const renameBody = z.object({ name: z.string().trim().min(1).max(64) });
 
 export interface FactorRouteDeps {
   factors: FactorManagementService;
@@ -64,20 +65,50 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
 
     if (selfService?.enrolmentBody && enrolment) {
       const shown = selfService.enrolmentBody.bind(selfService);
-      router.post(`/${manage}/enroll`, async (ctx) => {
+      const segments = selfService.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
+      router.post(`/${manage}/${segments.begin}`, async (ctx) => {
         const user = await allowedAndFresh(ctx, method);
         ctx.body = shown(await factors.beginEnrolment(user, method, user.email ?? user.username ?? user.externalId, deps.issuerName, changeContext(ctx)));
       });
 
-      router.post(`/${manage}/confirm`, async (ctx) => {
-        const { code } = validate(codeBody, body(ctx));
+      router.post(`/${manage}/${segments.confirm}`, async (ctx) => {
+        const response = responseOf(ctx);
         const p = principalOf(ctx);
         await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
         const user = await fresh(ctx);
-        const event = await factors.confirmEnrolment(user, method, code, changeContext(ctx));
+        const event = await factors.confirmEnrolment(user, method, response, changeContext(ctx));
         // A first valid code just proved the new factor in this session.
         await factors.recordMfaProof(p.sessionUid, event);
-        ctx.body = { status: 'success', method };
+        const created = selfService.credentials && event.credentialId ? await factors.credential(user, method, event.credentialId) : undefined;
+        if (created) ctx.status = 201;
+        ctx.body = created ?? { status: 'success', method };
+      });
+    }
+
+    const managed = selfService?.credentials;
+    if (managed) {
+      router.get(`/${managed.collection}`, async (ctx) => {
+        ctx.body = { [managed.collection]: await factors.listCredentials(principalOf(ctx).user, method) };
+      });
+      router.patch(`/${managed.collection}/:id`, async (ctx) => {
+        const id = validate(idParam, ctx.params.id);
+        const { name } = validate(renameBody, body(ctx));
+        ctx.body = await factors.renameCredential(await fresh(ctx), method, id, name, changeContext(ctx));
+      });
+      router.delete(`/${managed.collection}/:id`, async (ctx) => {
+        const id = validate(idParam, ctx.params.id);
+        const user = await fresh(ctx);
+        // A session signed in (or stepped up) with the credential being removed ends with it.
+        const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === id);
+        await factors.removeCredential(user, method, id, { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) });
+        ctx.status = 204;
+      });
+    }
+
+    if (plugin.challenge) {
+      router.post(`/${manage}/verify/begin`, async (ctx) => {
+        const p = principalOf(ctx);
+        ctx.body = await factors.startVerification(p.user, p.sessionUid, method);
       });
     }
 
@@ -95,9 +126,9 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     }
   }
 
-  /** Step-up without leaving the page: a valid code makes the session fresh for factor changes. */
+  /** Step-up without leaving the page: a valid code (or an answer to a challenge started here) makes the session fresh for factor changes. */
   router.post('/verify', async (ctx) => {
-    const { code } = validate(codeBody, body(ctx));
+    const code = responseOf(ctx);
     const p = principalOf(ctx);
     await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
     const { method, event } = await factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });

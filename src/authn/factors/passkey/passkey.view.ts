@@ -1,0 +1,34 @@
+/**
+ * The passkey parts of the pages. The ceremony needs the browser's WebAuthn API, so these run
+ * with script (/assets/passkey.js, from our own origin as the Content-Security-Policy requires);
+ * the button posts the response with the form's CSRF token.
+ */
+export const challengeView = `<form method="post" action="/interaction/<%= it.uid %>/mfa/passkey/finish" data-passkey="authenticate"
+  data-begin="/interaction/<%= it.uid %>/mfa/passkey/begin">
+  <input type="hidden" name="csrf" value="<%= it.csrf %>">
+  <input type="hidden" name="credential">
+  <p>Use the passkey or security key you registered.</p>
+  <button type="submit">Use a passkey</button>
+  <p class="error" role="alert" hidden></p>
+</form>
+<script src="/assets/simplewebauthn-browser.js" defer></script>
+<script src="/assets/passkey.js" defer></script>
+`;
+
+/** Registering a passkey inside a login, when the policy asks for a factor the user does not have. */
+export const enrolmentView = `<h1>Create a passkey</h1>
+<p>Your organisation requires a second step when you sign in. A passkey uses this device's screen lock
+(fingerprint, face or PIN) or a security key, and cannot be phished.</p>
+<% if (it.error) { %><p class="error" role="alert"><%= it.error %></p><% } %>
+<form method="post" action="/interaction/<%= it.uid %>/enroll/passkey/confirm" data-passkey="register">
+  <input type="hidden" name="csrf" value="<%= it.csrf %>">
+  <input type="hidden" name="credential">
+  <script type="application/json" data-options><%~ JSON.stringify(it.enrollment).replace(/</g, '\\\\u003c') %></script>
+  <label for="passkey-name">Name (optional)</label>
+  <input id="passkey-name" name="name" type="text" maxlength="64" autocomplete="off">
+  <button type="submit">Create a passkey</button>
+  <p class="error" role="alert" hidden></p>
+</form>
+<script src="/assets/simplewebauthn-browser.js" defer></script>
+<script src="/assets/passkey.js" defer></script>
+`;
