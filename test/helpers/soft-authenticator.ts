@@ -65,6 +65,8 @@ export interface RegistrationKnobs extends CeremonyKnobs {
   attestation?: AttestationChoice;
   aaguid?: Bytes;
   credentialIdLength?: number;
+  /** Reuses these credential id bytes (e.g. another user's credential id) instead of random ones. */
+  credentialId?: Bytes;
   /** Defaults to true unless the options discourage a resident key. */
   discoverable?: boolean;
   /** Replaces the alg (label 3) of the COSE public key while the key itself is unchanged. */
@@ -251,7 +253,7 @@ export class SoftAuthenticator {
 
     const algorithm = knobs.algorithm ?? this.options.algorithm ?? 'ES256';
     const { privateKey, publicKey } = generateKeyPair(algorithm);
-    const idBytes = new Uint8Array(crypto.randomBytes(knobs.credentialIdLength ?? 16));
+    const idBytes = knobs.credentialId ?? new Uint8Array(crypto.randomBytes(knobs.credentialIdLength ?? 16));
     const id = isoBase64URL.fromBuffer(idBytes);
     const discoverable = knobs.discoverable ?? options.authenticatorSelection?.residentKey !== 'discouraged';
     const cosePublicKey = coseKey(publicKey, algorithm);
