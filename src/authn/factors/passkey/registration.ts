@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { generateRegistrationOptions, verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server';
-import { decodeAttestationObject } from '@simplewebauthn/server/helpers';
+import { decodeAttestationObject, isoCBOR } from '@simplewebauthn/server/helpers';
 import type { Clock } from '../../../lib/clock.js';
 import type { EphemeralStore } from '../../../store/ephemeral-store.js';
 import type { WebauthnCredential, WebauthnCredentialRepository } from '../../../store/repositories/webauthn-credential.repository.js';
@@ -61,10 +61,17 @@ export function createRegistration(deps: RegistrationDeps) {
     return options;
   }
 
-  /** Under `direct`, an attestation must carry a certificate chain (the library then checks it ends in an anchor). */
+  /**
+   * The attestation object is one CBOR item and nothing after it (the library reads the first item
+   * only), and under `direct` it carries a certificate chain (the library then checks it ends in an
+   * anchor). Re-encoding keeps a CBOR item's length, which the library itself relies on.
+   */
   function assertAttested(attestationObject: Uint8Array<ArrayBuffer>) {
-    if (config.attestation !== 'direct') return;
     const decoded = decodeAttestationObject(attestationObject);
+    if (isoCBOR.encode(decoded as unknown as Parameters<typeof isoCBOR.encode>[0]).length !== attestationObject.length) {
+      throw new FactorError('invalid_code', 'bytes follow the attestation object');
+    }
+    if (config.attestation !== 'direct') return;
     if (decoded.get('fmt') === 'none' || !decoded.get('attStmt').get('x5c')) throw refused('the authenticator must prove its make (attestation)');
   }
 
