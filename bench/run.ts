@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — our benchmark suite (S1, S1-totp, S2, S3, S5 and
+ * `npm run bench` — our benchmark suite (S1, S1-totp, S1b, S2, S3, S5 and
  * the bare-oidc-provider references), one server core, real PostgreSQL and Redis on loopback.
  *
  *   npm run bench                     default profile: 3 s warmup + 10 s measurement per scenario
@@ -21,6 +21,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { cannon } from './drivers/cannon.js';
 import { login, passwordStep, passwordTotpStep, type StepHandler } from './drivers/flow.js';
+import { passwordlessStep, passwordPasskeyStep, registerPasskey, type PasskeyUser } from './drivers/passkey.js';
 import { TotpUserPool } from './drivers/totp-pool.js';
 import type { Target } from './drivers/target.js';
 import { clientCredentials, formatOf, refresh, type TokenFormat } from './drivers/tokens.js';
@@ -31,6 +32,7 @@ import { cpuBusyMs, cpuCount, hasTaskset, pin, resetPeakRss, sampleProc } from '
 import type { StatsMessage } from './lib/protocol.js';
 import { summarize, type LatencySummary, type Recorder } from './lib/recorder.js';
 import { mb, num, pct, table } from './lib/report.js';
+import { SoftAuthenticator } from '../test/helpers/passkey-device.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and profiles
@@ -59,7 +61,7 @@ if (opt.help) {
   --only S1,S2-bare     run only scenarios whose id starts with one of these (S1, S2, S3, S5, ...-bare)
   --warmup <s>          warmup seconds per scenario (default 3)
   --measure <s>         measurement seconds per scenario (default 10)
-  --login-vus <n>       virtual users for S1 and S1-totp (default 8)
+  --login-vus <n>       virtual users for the S1 family (default 8)
   --totp-users <n>      users with a TOTP for S1-totp (default: enough that none logs in twice in one
                         30-s TOTP step at up to 100 logins/s; --short: one per login)
   --token-vus <n>       virtual users for S2/S3 (default 16)
@@ -92,6 +94,8 @@ const only = opt.only
   ?.split(',')
   .map((s) => s.trim().toUpperCase())
   .filter(Boolean);
+/** Whether the scenario `id` runs (ids match --only by prefix). */
+const selected = (id: string) => !only || only.some((p) => id.toUpperCase().startsWith(p));
 
 /**
  * S1-totp: a TOTP code is accepted once per user per 30-s step, so its users must outnumber the
@@ -409,8 +413,8 @@ async function stepCpu(
   target: Target,
   stepsFor: ((i: number) => StepHandler) | undefined,
   n: number,
-  totpStepsFor?: (i: number) => StepHandler,
-): Promise<{ steps: StepCpu; totpLogin?: StepCpu; ipcMs: number }> {
+  variants: Record<string, (i: number) => StepHandler> = {},
+): Promise<{ steps: StepCpu; variants: Record<string, StepCpu>; ipcMs: number }> {
   let ipc = 0;
   for (let i = 0; i < 20; i++) {
     const a = await child.cpuMs();
@@ -431,12 +435,12 @@ async function stepCpu(
     };
   const around = accounting(acc);
   for (let i = 0; i < n; i++) await login(target, { onStep: stepsFor?.(i), around });
-  // The password + TOTP login (S1-totp), accounted apart: its password POST ends in the MFA challenge.
-  let totpLogin: StepCpu | undefined;
-  if (totpStepsFor) {
-    totpLogin = {};
-    for (let i = 0; i < n; i++) await login(target, { onStep: totpStepsFor(i), around: accounting(totpLogin) });
-    for (const v of Object.values(totpLogin)) v.cpuMs /= v.calls;
+  // The other login variants (S1-totp, S1b-*), each accounted apart: with a second factor the password POST ends in the MFA challenge.
+  const byVariant: Record<string, StepCpu> = {};
+  for (const [id, stepsOf] of Object.entries(variants)) {
+    const into: StepCpu = (byVariant[id] = {});
+    for (let i = 0; i < n; i++) await login(target, { onStep: stepsOf(i), around: accounting(into) });
+    for (const v of Object.values(into)) v.cpuMs /= v.calls;
   }
   const chain = { refreshToken: (await login(target, { onStep: stepsFor?.(0) })).refresh_token };
   for (let i = 0; i < n; i++) await around('refresh_token grant', () => refresh(target, chain));
@@ -446,7 +450,7 @@ async function stepCpu(
     await around('jwks', async () => expectStatus('jwks', await request(target.pool, { path: target.paths.jwks }), 200));
   }
   for (const v of Object.values(acc)) v.cpuMs /= v.calls;
-  return { steps: acc, ...(totpLogin ? { totpLogin } : {}), ipcMs };
+  return { steps: acc, variants: byVariant, ipcMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,7 +592,7 @@ async function main(): Promise<void> {
 
   // S1-totp's users, seeded inside the server (bench/servers/seed-totp.ts): one argon2id hash, cheap inserts,
   // TOTP confirmed through the real factor. Only when S1-totp (or the per-request breakdown) runs.
-  const wantTotp = !only || only.some((p) => 'S1-TOTP'.startsWith(p));
+  const wantTotp = selected('S1-totp');
   let totpPool: TotpUserPool | undefined;
   if (wantTotp) {
     const n = totpUsersNeeded();
@@ -600,6 +604,24 @@ async function main(): Promise<void> {
     );
   }
   const idp = await makeTarget(idpChild, 'idp', Math.max(LOGIN_VUS, TOKEN_VUS));
+
+  // S1b's users: one per login VU, each with its own software authenticator (a device's sign counter moves
+  // with every assertion, so no two logins may use one device at once), created through the admin API and
+  // registered through the self-service API after a password sign-in, as a user would.
+  const passkeyUsers: PasskeyUser[] = [];
+  if (['S1b-2fa', 'S1b-passwordless'].some(selected)) {
+    const ts = performance.now();
+    for (let i = 0; i < LOGIN_VUS; i++) {
+      const username = `bench-passkey-${i}`;
+      await adminPost(idpChild.url, '/api/v1/users', {
+        user: { external_id: `bench-passkey-${runId}-${i}`, username, email: `${username}@example.test`, email_verified: true, password: PASSWORD },
+      });
+      const user = { username, password: PASSWORD, device: new SoftAuthenticator() };
+      await registerPasskey(idp, user);
+      passkeyUsers.push(user);
+    }
+    console.log(`seeded ${LOGIN_VUS} users with a device-bound passkey (self-service registration) in ${num((performance.now() - ts) / 1000)} s`);
+  }
 
   let bare: Target | undefined;
   let bareChild: ServerChild | undefined;
@@ -620,7 +642,7 @@ async function main(): Promise<void> {
     console.log(`bare oidc-provider pid ${bareChild.pid} at ${bareChild.url}`);
   }
 
-  // Login variants (S1, S1-totp, S1-bare) are this scenario with another step handler factory.
+  // Login variants (S1, S1-totp, S1b-*, S1-bare) are this scenario with another step handler factory.
   const s1 = (id: string, title: string, child: ServerChild, target: Target, stepsFor: ((vu: number) => StepHandler) | undefined): Scenario => {
     const info: Record<string, unknown> = {};
     return {
@@ -708,6 +730,9 @@ async function main(): Promise<void> {
   const idpSteps = (vu: number) => passwordStep(usernameOf(vu % users), PASSWORD);
   // Each login takes the next user not yet used in the current TOTP step (the VU number does not matter).
   const totpSteps = totpPool ? () => passwordTotpStep(() => totpPool.take()) : undefined;
+  const passkeyUserOf = (vu: number) => passkeyUsers[vu % passkeyUsers.length]!;
+  const passkey2faSteps = (vu: number) => passwordPasskeyStep(passkeyUserOf(vu));
+  const passwordlessSteps = (vu: number) => passwordlessStep(passkeyUserOf(vu));
   const s1Totp = (): Scenario => {
     const pool = totpPool!;
     const sc = s1('S1-totp', 'code+PKCE login, password + TOTP, 6 requests (ours, argon2id + otplib)', idpChild, idp, totpSteps);
@@ -731,12 +756,18 @@ async function main(): Promise<void> {
     ...(bare ? [s5('S5-jwks-bare', 'JWKS (bare oidc-provider)', bareChild!, bare, bare.paths.jwks)] : []),
     s1('S1', 'code+PKCE password login, 5 requests (ours, argon2id)', idpChild, idp, idpSteps),
     ...(totpPool ? [s1Totp()] : []),
+    ...(passkeyUsers.length
+      ? [
+          s1('S1b-2fa', 'code+PKCE login, password + passkey, 7 requests (ours, argon2id + ES256 assertion)', idpChild, idp, passkey2faSteps),
+          s1('S1b-passwordless', 'code+PKCE passkey login, no password, 6 requests (ours, ES256 assertion)', idpChild, idp, passwordlessSteps),
+        ]
+      : []),
     ...(bare ? [s1('S1-bare', 'code+PKCE login, no password step (bare oidc-provider; not comparable)', bareChild!, bare, undefined)] : []),
     s2('S2', 'refresh_token grant, id_token + JWT access token, rotation (ours)', idpChild, idp, idpSteps),
     ...(bare ? [s2('S2-bare', 'refresh_token grant (bare oidc-provider)', bareChild!, bare, undefined)] : []),
     s3('S3', 'client_credentials, JWT access token (ours)', idpChild, idp),
     ...(bare ? [s3('S3-bare', 'client_credentials, JWT access token (bare oidc-provider)', bareChild!, bare)] : []),
-  ].filter((s) => !only || only.some((p) => s.id.toUpperCase().startsWith(p)));
+  ].filter((s) => selected(s.id));
 
   const results: ScenarioResult[] = [];
   for (const s of scenarios) {
@@ -753,14 +784,18 @@ async function main(): Promise<void> {
   );
 
   // ---- Per-request CPU
-  let stepCpuResult: { idp: StepCpu; idpTotpLogin?: StepCpu; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
+  let stepCpuResult: { idp: StepCpu; idpLoginVariants: Record<string, StepCpu>; bare?: StepCpu; ipcMs: number; calls: number } | undefined;
   if (!opt['no-step-cpu'] && !only) {
     const n = STEP_CPU_CALLS;
-    const ours = await stepCpu(idpChild, idp, idpSteps, n, totpSteps);
+    const variants = {
+      ...(totpSteps ? { 'S1-totp': totpSteps } : {}),
+      ...(passkeyUsers.length ? { 'S1b-2fa': passkey2faSteps, 'S1b-passwordless': passwordlessSteps } : {}),
+    };
+    const ours = await stepCpu(idpChild, idp, idpSteps, n, variants);
     const ref = bare ? await stepCpu(bareChild!, bare, undefined, n) : undefined;
     stepCpuResult = {
       idp: ours.steps,
-      ...(ours.totpLogin ? { idpTotpLogin: ours.totpLogin } : {}),
+      idpLoginVariants: ours.variants,
       ...(ref ? { bare: ref.steps } : {}),
       ipcMs: ours.ipcMs,
       calls: n,
@@ -780,17 +815,16 @@ async function main(): Promise<void> {
     const loginSteps = ['authorize', 'interaction', 'password', 'resume', 'token'];
     const total = (st: StepCpu) => loginSteps.reduce((a, k) => a + (st[k]?.cpuMs ?? 0) * ((st[k]?.calls ?? 0) / n), 0);
     console.log(`whole login: ours ${num(total(ours.steps), 2)} CPU-ms${ref ? `, bare ${num(total(ref.steps), 2)} CPU-ms (no password step)` : ''}`);
-    if (ours.totpLogin) {
-      const t = ours.totpLogin;
+    for (const [id, t] of Object.entries(ours.variants)) {
       const all = Object.values(t).reduce((a, v) => a + v.cpuMs * (v.calls / n), 0);
-      console.log(`\nPassword + TOTP login (S1-totp flow), one request at a time (mean of ${n})\n`);
+      console.log(`\n${id} login, one request at a time (mean of ${n})\n`);
       console.log(
         table(
           ['request', 'ours CPU-ms', 'password-only login'],
           Object.entries(t).map(([k, v]) => [k, num(v.cpuMs, 3), num(ours.steps[k]?.cpuMs, 3)]),
         ),
       );
-      console.log(`whole login with TOTP: ${num(all, 2)} CPU-ms (password-only: ${num(total(ours.steps), 2)} CPU-ms)`);
+      console.log(`whole ${id} login: ${num(all, 2)} CPU-ms (password-only: ${num(total(ours.steps), 2)} CPU-ms)`);
     }
   }
 
@@ -835,13 +869,16 @@ async function main(): Promise<void> {
   }
 
   const loginCpu = (id: string) => byId.get(id)?.serverCpu.cpuMsPerOp;
-  const withoutArgon2 = ['S1', 'S1-totp'].flatMap((id) => {
+  // Passwordless logins verify no password: nothing to take off.
+  const withoutArgon2 = ['S1', 'S1-totp', 'S1b-2fa', 'S1b-passwordless'].flatMap((id) => {
     const ours = loginCpu(id);
     const ref = loginCpu('S1-bare');
-    return ours === undefined ? [] : [{ id, cpuMs: ours - argon2.cpuMs, ...(ref ? { timesBare: (ours - argon2.cpuMs) / ref } : {}) }];
+    if (ours === undefined) return [];
+    const cpuMs = id === 'S1b-passwordless' ? ours : ours - argon2.cpuMs;
+    return [{ id, cpuMs, ...(ref ? { timesBare: cpuMs / ref } : {}) }];
   });
   if (withoutArgon2.length) {
-    console.log('\nLogin CPU minus one argon2id verify (same run)\n');
+    console.log('\nLogin CPU minus one argon2id verify (same run; S1b-passwordless has none to take off)\n');
     console.log(
       table(
         ['scenario', 'CPU-ms/op − argon2id', '× S1-bare CPU-ms/op'],
@@ -854,6 +891,7 @@ async function main(): Promise<void> {
   const goals = [
     { goal: 'S1 password logins ≥ 60/s per core', value: byId.get('S1')?.throughput, target: 60, unit: '/s' },
     { goal: 'S1-totp password + TOTP logins ≥ 45/s per core', value: byId.get('S1-totp')?.throughput, target: 45, unit: '/s' },
+    { goal: 'S1b-passwordless passkey logins ≥ 200/s per core', value: byId.get('S1b-passwordless')?.throughput, target: 200, unit: '/s' },
     { goal: 'S2 refresh ≥ 600/s per core', value: byId.get('S2')?.throughput, target: 600, unit: '/s' },
     { goal: 'S3 client_credentials ≥ 1,000/s per core', value: byId.get('S3')?.throughput, target: 1000, unit: '/s' },
     { goal: 'S2 ≥ 70 % of bare oidc-provider', value: ratioOf('S2'), target: 0.7, unit: 'ratio' },
@@ -883,6 +921,7 @@ async function main(): Promise<void> {
         options: {
           loginVus: LOGIN_VUS,
           totpUsers: totpPool?.size,
+          passkeyUsers: passkeyUsers.length || undefined,
           tokenVus: TOKEN_VUS,
           connections: CONNECTIONS,
           warmupSeconds: short ? undefined : WARMUP_S,

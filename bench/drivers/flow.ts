@@ -93,17 +93,19 @@ export interface LoginOptions {
   resource?: string | null;
   /** Wraps every HTTP request of the flow (used to account server CPU per step). */
   around?: <T>(step: string, fn: () => Promise<T>) => Promise<T>;
+  /** The cookie jar to use (default: a fresh one); pass one to keep the session the login leaves behind. */
+  jar?: CookieJar;
 }
 
 const MAX_HOPS = 10;
 
 /**
- * One full authorization-code + PKCE login with a fresh cookie jar:
+ * One full authorization-code + PKCE login with a fresh cookie jar (or `opts.jar`):
  * GET /auth → 303 /interaction/<uid> → GET it as JSON → step handler(s) → GET redirect_to (resume)
  * → 303 redirect_uri?code=… → POST /token. Checks state, nonce and that every token is there.
  */
 export async function login(t: Target, opts: LoginOptions = {}): Promise<TokenSet> {
-  const jar = new CookieJar();
+  const jar = opts.jar ?? new CookieJar();
   const rec = opts.rec;
   const timed = async (step: string, fn: () => Promise<Resp>): Promise<Resp> => {
     const t0 = performance.now();

@@ -56,7 +56,7 @@ export interface PasswordlessStep {
   /** A challenge for whoever answers it: no account is known yet. */
   start(now: number): Promise<ChallengeStart>;
   /** The account the response says it comes from (nothing is verified yet); undefined when it names no account. */
-  identify(response: unknown): Promise<string | undefined>;
+  identify(response: unknown): Promise<{ accountId: string; organizationId: string } | undefined>;
 }
 
 /** What starting a challenge gives: data for the client, and state the server keeps until `verify`. */

@@ -339,13 +339,15 @@ export function createMfaService(deps: MfaServiceDeps) {
         metrics.logins.inc({ outcome: 'failure' });
         return new FactorError('invalid_code', reason);
       };
-      const accountId = await factor.passwordless.identify(input.response);
-      const account = accountId ? await deps.accounts.findSigningIn(accountId) : undefined;
-      if (!account) throw refused('the credential names no account');
-      // A disabled or administratively locked account is answered like a wrong passkey.
-      if (account.status !== 'active') throw refused(`account_${account.status}`);
-      const reservation = await deps.outcomes.reserveSigningIn(account.id, account.organizationId);
-      if (!reservation) throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+      const owner = await factor.passwordless.identify(input.response);
+      if (!owner) throw refused('the credential names no account');
+      const reservation = await deps.outcomes.reserveSigningIn(owner.accountId, owner.organizationId);
+      if (!reservation) {
+        // Nothing reserved: a disabled or administratively locked account is answered like a wrong passkey; else the factor is locked.
+        const account = await deps.accounts.findSigningIn(owner.accountId);
+        if (account?.status !== 'active') throw refused(`account_${account?.status ?? 'gone'}`);
+        throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+      }
       const { user, attempt } = reservation;
       let event: AuthEvent;
       try {

@@ -11,18 +11,20 @@ import type { oc } from '../helpers/rp.js';
 
 /**
  * How the suite handles one method's credentials. `Held` is what the user holds after enrolment
- * (a TOTP secret, a list of backup codes).
+ * (a TOTP secret, a list of backup codes, an authenticator). A response is a code, or for a method
+ * that answers a server-issued challenge, `{credential}`; `challenge` is then what the IdP's begin
+ * step answered (for a pending enrolment, what the enrolment showed).
  */
 export interface FactorDriver<Held> {
   method: MfaMethod;
   /** Enrols the method for the account through the method's own enrolment. */
   enrol(idp: TestIdp, accountId: string): Promise<Held>;
   /** A response the IdP has not seen and accepts now. */
-  valid(held: Held): Promise<string>;
+  valid(held: Held, challenge?: Record<string, unknown>): Promise<unknown>;
   /** A response that was once valid and no longer is (out of its time window, or already used). */
-  expired(idp: TestIdp, accountId: string, held: Held): Promise<string>;
+  expired(idp: TestIdp, accountId: string, held: Held): Promise<unknown>;
   /** A well-formed response that is wrong. */
-  wrong(held: Held): Promise<string>;
+  wrong(held: Held, challenge?: Record<string, unknown>): Promise<unknown>;
   /** For a method enrollable inside a login: what the user takes from the enrolment the login shows. */
   fromEnrolment?(shown: Record<string, unknown>): Promise<Held>;
   /** For a method the user sets up through self-service: what the user takes from its answer. */
@@ -47,6 +49,9 @@ const HOSTILE_BODIES: { body: string; type: string }[] = [
   { body: 'code=%00%ff', type: 'application/x-www-form-urlencoded' },
 ];
 
+/** What is posted for a response: a WebAuthn answer as it is, a code under `code`. */
+const bodyOf = (response: unknown) => (typeof response === 'object' && response !== null && 'credential' in response ? response : { code: response });
+
 export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDriver<Held>): void {
   describe(`factor contract: ${driver.method}`, () => {
     const factor = () => {
@@ -54,6 +59,10 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       if (!f) throw new Error(`${driver.method} is not registered`);
       return f;
     };
+    /** Where a login's response goes: after a begin step for a method that has one. */
+    const answerPath = () => `mfa/${factor().paths.challenge}${factor().challenge ? '/finish' : ''}`;
+    /** The enrolment routes under /api/v1/mfa/{manage}. */
+    const enrolmentPaths = () => factor().selfService?.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
 
     async function enrolledUser(label: string) {
       const user = await newUser(get().idp.url, `${driver.method}-${label}`);
@@ -65,7 +74,21 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const { flow, login } = await passwordStep(get().config, username, PASSWORD);
       expect(login.status).toBe(200);
       expect(login.body).toMatchObject({ status: 'mfa_required', methods: expect.arrayContaining([driver.method]) });
-      return { ...flow, answer: (code: unknown) => flow.post(`mfa/${factor().paths.challenge}`, { code }) };
+      /** The challenge to answer: what the begin step answers, for a method that has one. */
+      const begin = async (): Promise<Record<string, unknown> | undefined> => {
+        if (!factor().challenge) return undefined;
+        const started = await flow.post(`mfa/${factor().paths.challenge}/begin`);
+        expect(started.status).toBe(200);
+        return started.body;
+      };
+      const answer = (response: unknown) => flow.post(answerPath(), bodyOf(response));
+      return {
+        ...flow,
+        begin,
+        answer,
+        /** Begins (where the method has that step) and answers with what `make` gives for the challenge. */
+        respond: async (make: (challenge?: Record<string, unknown>) => Promise<unknown>) => answer(await make(await begin())),
+      };
     }
 
     const expectRefused = (r: { status: number; body: any }) => {
@@ -80,14 +103,15 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
       expect(page.status).toBe(200);
       const html = await page.text();
-      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/mfa/${factor().paths.challenge}"`);
+      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/${answerPath()}"`);
       expect(html).toMatch(/name="csrf" value="[^"<]+"/);
-      const ok = await flow.answer(await driver.valid(user.held));
+      const ok = await flow.respond((c) => driver.valid(user.held, c));
       expect(ok.status).toBe(200);
       expect(ok.body.status).toBe('success');
       const { tokens, claims } = await flow.complete(ok.body.redirect_to);
       expect(claims.sub).toBe(user.id);
-      expect(claims.acr).toBe('aal2');
+      // As high as the method can reach with the password (the drivers' credentials reach their method's most).
+      expect(claims.acr).toBe(`aal${Math.max(2, factor().descriptor.aal)}`);
       expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
 
       // The user removes the method through self-service, with the second factor just proven.
@@ -117,9 +141,12 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(started.status).toBe(200);
       const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
       expect(page).toContain(`action="${flow.interactionUrl!.pathname}/enroll/${factor().paths.challenge}/confirm"`);
-      const held = await driver.fromEnrolment!(started.body);
-      expectRefused(await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.wrong(held) }));
-      const ok = await flow.post(`enroll/${factor().paths.challenge}/confirm`, { code: await driver.valid(held) });
+      const confirm = `enroll/${factor().paths.challenge}/confirm`;
+      let held = await driver.fromEnrolment!(started.body);
+      expectRefused(await flow.post(confirm, bodyOf(await driver.wrong(held))));
+      // A challenge is answered once, right or wrong: the next try starts a new one.
+      if (factor().challenge) held = await driver.fromEnrolment!((await flow.post(`enroll/${factor().paths.challenge}`)).body);
+      const ok = await flow.post(confirm, bodyOf(await driver.valid(held)));
       expect(ok.status).toBe(200);
       expect(ok.body.status).toBe('success');
       const { claims } = await flow.complete(ok.body.redirect_to);
@@ -152,14 +179,16 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
         selfService,
       } = factor();
       if (selfService?.enrolmentBody) {
-        const started = await self.call('POST', `/${manage}/enroll`);
+        const { begin, confirm } = enrolmentPaths();
+        const started = await self.call('POST', `/${manage}/${begin}`);
         expect(started.status).toBe(200);
-        const held = await driver.fromSelfService!(started.body);
-        expectRefused(await self.call('POST', `/${manage}/confirm`, { code: await driver.wrong(held) }));
-        expect(await self.call('POST', `/${manage}/confirm`, { code: await driver.valid(held) })).toEqual({
-          status: 200,
-          body: { status: 'success', method: driver.method },
-        });
+        let held = await driver.fromSelfService!(started.body);
+        expectRefused(await self.call('POST', `/${manage}/${confirm}`, bodyOf(await driver.wrong(held))));
+        if (factor().challenge) held = await driver.fromSelfService!((await self.call('POST', `/${manage}/${begin}`)).body);
+        const done = await self.call('POST', `/${manage}/${confirm}`, bodyOf(await driver.valid(held)));
+        // A method holding several credentials answers with the new one; the others with the method.
+        if (selfService.credentials) expect(done).toMatchObject({ status: 201, body: { id: expect.any(String) } });
+        else expect(done).toEqual({ status: 200, body: { status: 'success', method: driver.method } });
         return held;
       }
       if (selfService?.issue) {
@@ -188,7 +217,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(status.status).toBe(200);
       expect(summary.body[selfService.summaryKey]).toEqual(status.body);
       // The new factor steps the session up, which a change of factors needs.
-      expect(await self.call('POST', '/verify', { code: await driver.valid(held) })).toEqual({
+      const challenge = factor().challenge ? (await self.call('POST', `/${manage}/verify/begin`)).body : undefined;
+      expect(await self.call('POST', '/verify', bodyOf(await driver.valid(held, challenge)))).toEqual({
         status: 200,
         body: { status: 'success', method: driver.method },
       });
@@ -205,8 +235,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       // Codes go to the enrolment's confirmation where there is one, else to the step-up.
       let path = '/verify';
       if (selfService?.enrolmentBody) {
-        expect((await self.call('POST', `/${manage}/enroll`)).status).toBe(200);
-        path = `/${manage}/confirm`;
+        expect((await self.call('POST', `/${manage}/${enrolmentPaths().begin}`)).status).toBe(200);
+        path = `/${manage}/${enrolmentPaths().confirm}`;
       } else {
         await setUpThroughSelfService(self);
       }
@@ -230,17 +260,24 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test('replay: a response accepted once is refused in the next login, even sent by many at once', async () => {
       const user = await enrolledUser('replay');
-      const code = await driver.valid(user.held);
       const first = await challenge(user.username);
+      const code = await driver.valid(user.held, await first.begin());
       expect((await first.answer(code)).status).toBe(200);
       const again = await Promise.all(Array.from({ length: 4 }, () => challenge(user.username)));
-      for (const r of await Promise.all(again.map((f) => f.answer(code)))) expectRefused(r);
+      const answers = await Promise.all(
+        again.map(async (f) => {
+          await f.begin();
+          return f.answer(code);
+        }),
+      );
+      for (const r of answers) expectRefused(r);
     });
 
     test('a race: the same fresh response sent to five challenges at once is accepted exactly once', async () => {
       const user = await enrolledUser('race');
       const flows = await Promise.all(Array.from({ length: 5 }, () => challenge(user.username)));
-      const code = await driver.valid(user.held);
+      const begun = await Promise.all(flows.map((f) => f.begin()));
+      const code = await driver.valid(user.held, begun[0]);
       const results = await Promise.all(flows.map((f) => f.answer(code)));
       expect(results.filter((r) => r.status === 200)).toHaveLength(1);
       for (const r of results.filter((x) => x.status !== 200)) expectRefused(r);
@@ -249,6 +286,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
     test('expiry: a response past its validity is refused', async () => {
       const user = await enrolledUser('expiry');
       const flow = await challenge(user.username);
+      await flow.begin();
       expectRefused(await flow.answer(await driver.expired(get().idp, user.id, user.held)));
     });
 
@@ -256,25 +294,31 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const cap = get().attemptsPerChallenge;
       const user = await enrolledUser('cap');
       const flow = await challenge(user.username);
-      const wrong = await driver.wrong(user.held);
-      const burst = await Promise.all(Array.from({ length: cap + 3 }, () => flow.answer(wrong)));
+      // Codes come all at once; a challenge-response method answers one challenge per begin, so in turn.
+      const burst = [];
+      if (factor().challenge) for (let i = 0; i < cap + 3; i++) burst.push(await flow.respond((c) => driver.wrong(user.held, c)));
+      else {
+        const wrong = await driver.wrong(user.held);
+        burst.push(...(await Promise.all(Array.from({ length: cap + 3 }, () => flow.answer(wrong)))));
+      }
       const refused = burst.filter((r) => r.status === 401);
       const capped = burst.filter((r) => r.status === 429);
       expect(refused.length + capped.length).toBe(burst.length);
       expect(refused.length).toBeLessThan(cap);
       for (const r of capped) expect(r.body.error).toBe('too_many_attempts');
-      const right = await flow.answer(await driver.valid(user.held));
+      const right = await flow.respond((c) => driver.valid(user.held, c));
       expect(right.status).toBe(429);
       expect(right.body.error).toBe('too_many_attempts');
     });
 
     test("another account's credential is refused, and stays usable by its owner", async () => {
       const [alice, bob] = await Promise.all([enrolledUser('alice'), enrolledUser('bob')]);
-      const alicesCode = await driver.valid(alice.held);
       const atBob = await challenge(bob.username);
+      const alicesCode = await driver.valid(alice.held, await atBob.begin());
       expectRefused(await atBob.answer(alicesCode));
       const atAlice = await challenge(alice.username);
-      expect((await atAlice.answer(alicesCode)).status).toBe(200);
+      // A code is still unused; a challenge-response method answers Alice's own challenge.
+      expect((await atAlice.answer(factor().challenge ? await driver.valid(alice.held, await atAlice.begin()) : alicesCode)).status).toBe(200);
     });
 
     test('hostile input: every non-code answers a JSON 4xx (a value of the wrong type a 400), never a 500', async () => {
@@ -284,6 +328,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       for (let i = 0; i < HOSTILE_CODES.length; i += perChallenge) {
         const flow = await challenge(user.username);
         for (const code of HOSTILE_CODES.slice(i, i + perChallenge)) {
+          await flow.begin();
           const r = await flow.answer(code);
           expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
           if (typeof code === 'string') expect([400, 401, 413]).toContain(r.status);
@@ -292,7 +337,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       const flow = await challenge(user.username);
       for (const { body, type } of HOSTILE_BODIES) {
-        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/${factor().paths.challenge}`, {
+        await flow.begin();
+        const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${answerPath()}`, {
           method: 'POST',
           headers: { accept: 'application/json', 'content-type': type },
           body,
@@ -303,7 +349,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       // None of it cost the user the method: a right code still signs in.
       const last = await challenge(user.username);
-      expect((await last.answer(await driver.valid(user.held))).status).toBe(200);
+      expect((await last.respond((c) => driver.valid(user.held, c))).status).toBe(200);
     });
   });
 }

@@ -2,11 +2,13 @@
  * Runs the factor contract for every method in the registry; a method without a driver here
  * fails the suite, so no plug-in goes untested.
  */
+import { randomBytes } from 'node:crypto';
 import { generate } from 'otplib';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, issueBackupCodes } from '../helpers/mfa.js';
 import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
+import { SoftAuthenticator } from '../helpers/passkey-device.js';
 import { describeFactor, type FactorDriver } from './factor.contract.js';
 
 const ATTEMPTS = 5;
@@ -75,9 +77,55 @@ const backupCodes: FactorDriver<string[]> = {
   fromSelfService: async (shown) => shown.backup_codes as string[],
 };
 
+/** A passkey holder: the authenticator, and the creation options of a registration in progress. */
+interface PasskeyHolder {
+  device: SoftAuthenticator;
+  creation?: Record<string, unknown>;
+}
+const origin = () => new URL(idp.url).origin;
+/** Options for a challenge the IdP never issued. */
+const unissued = () => ({ challenge: randomBytes(32).toString('base64url'), rpId: 'localhost' });
+const BINDING = 'contract';
+
+const passkey: FactorDriver<PasskeyHolder> = {
+  method: 'passkey',
+  async enrol(test, accountId) {
+    const enrolment = test.container.factors.get('passkey')!.enrolment!;
+    const device = new SoftAuthenticator();
+    const { shown } = await enrolment.begin(accountId, 'contract', 'contract', undefined, BINDING);
+    await enrolment.confirm(accountId, { credential: await device.create(shown, origin()) }, BINDING);
+    return { device };
+  },
+  /** A registration while one is pending, else an assertion for the challenge. */
+  async valid(held, challenge) {
+    const { creation } = held;
+    held.creation = undefined;
+    return { credential: creation ? await held.device.create(creation, origin()) : await held.device.get(challenge ?? unissued(), origin()) };
+  },
+  /** Signed for another site: WebAuthn binds every answer to the origin (and so defeats a phishing relay). */
+  async wrong(held, challenge) {
+    const evil = 'https://evil.example';
+    const { creation } = held;
+    held.creation = undefined;
+    return { credential: creation ? await held.device.create(creation, evil) : await held.device.get(challenge ?? unissued(), evil) };
+  },
+  /** An answer accepted once, to a challenge of its own: it answers no later challenge. */
+  async expired(test, accountId, held) {
+    const factor = test.container.factors.get('passkey')!;
+    const now = test.container.clock.now();
+    const { shown, state } = await factor.challenge!.start({ accountId, now });
+    const response = { credential: await held.device.get(shown, origin()) };
+    await factor.verify({ accountId, now, challenge: state }, response);
+    return response;
+  },
+  fromEnrolment: async (shown) => ({ device: new SoftAuthenticator(), creation: shown }),
+  fromSelfService: async (shown) => ({ device: new SoftAuthenticator(), creation: shown }),
+};
+
 const drivers = new Map<string, FactorDriver<any>>([
   [totp.method, totp],
   [backupCodes.method, backupCodes],
+  [passkey.method, passkey],
 ]);
 
 test('every registered method has a contract driver', () => {

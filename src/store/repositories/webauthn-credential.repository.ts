@@ -6,12 +6,14 @@ import type { WebauthnCredentialsTable } from '../database.js';
 export type WebauthnCredential = Omit<WebauthnCredentialsTable, 'signCount'> & {
   signCount: number;
   userId: string;
+  /** The owner's organisation, read with the credential: a passwordless sign-in needs it next. */
+  organizationId: string;
   name: string | null;
   createdAt: Date;
   lastUsedAt: Date | null;
 };
 
-export type NewWebauthnCredential = Omit<WebauthnCredential, 'id' | 'createdAt' | 'lastUsedAt'>;
+export type NewWebauthnCredential = Omit<WebauthnCredential, 'id' | 'createdAt' | 'lastUsedAt' | 'organizationId'>;
 
 const KIND = 'passkey';
 
@@ -20,7 +22,9 @@ export function createWebauthnCredentialRepository(db: Db) {
     db
       .selectFrom('webauthnCredentials as w')
       .innerJoin('credentials as c', 'c.id', 'w.id')
+      .innerJoin('users as u', 'u.id', 'c.userId')
       .select([
+        'u.organizationId',
         'w.id',
         'w.credentialId',
         'w.publicKey',
@@ -85,7 +89,8 @@ export function createWebauthnCredentialRepository(db: Db) {
             .executeTakeFirst();
           // Rolls the credentials row back with it.
           if (!key) throw new DuplicateCredential();
-          return { ...c, id: row.id, createdAt: row.createdAt, lastUsedAt: null };
+          const { organizationId } = await trx.selectFrom('users').select('organizationId').where('id', '=', c.userId).executeTakeFirstOrThrow();
+          return { ...c, id: row.id, organizationId, createdAt: row.createdAt, lastUsedAt: null };
         })
         .catch((err: unknown) => {
           if (err instanceof DuplicateCredential) return 'duplicate' as const;

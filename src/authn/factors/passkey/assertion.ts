@@ -5,7 +5,7 @@ import type { Aal, AuthEvent } from '../../../policy/types.js';
 import type { WebauthnCredential, WebauthnCredentialRepository } from '../../../store/repositories/webauthn-credential.repository.js';
 import { FactorError, eventOf, type ChallengeStart } from '../../factor.js';
 import { passkeyDescriptor } from './descriptor.js';
-import { authenticationResponseSchema, passkeyResponseSchema } from './passkey.schema.js';
+import { authenticationResponseSchema, isCrossOrigin, passkeyResponseSchema } from './passkey.schema.js';
 import type { RelyingParty } from './relying-party.js';
 import { userHandleMatches } from './user-handle.js';
 
@@ -46,6 +46,20 @@ export function createAssertion(deps: AssertionDeps) {
   const { rp, credentials, audit } = deps;
   const { config } = rp;
 
+  /**
+   * The stored credential a response names. A passwordless sign-in asks twice (who, then verify) with
+   * the same response object: the second answer is the first one's, read once.
+   */
+  const seen = new WeakMap<object, WebauthnCredential | undefined>();
+  async function lookup(response: unknown, assertion = assertionOf(response)): Promise<WebauthnCredential | undefined> {
+    if (!assertion) return undefined;
+    const key = typeof response === 'object' && response !== null ? response : undefined;
+    if (key && seen.has(key)) return seen.get(key);
+    const stored = await credentials.findByCredentialId(assertion.id);
+    if (key) seen.set(key, stored);
+    return stored;
+  }
+
   /** The credentials that can reach the level asked: AAL3 needs a user-verified, by default device-bound, one. */
   const reaching = (own: WebauthnCredential[], requiredAal?: Aal) =>
     requiredAal === 3 && config.aal3RequiresDeviceBound ? own.filter((c) => !c.backupEligible) : own;
@@ -83,9 +97,9 @@ export function createAssertion(deps: AssertionDeps) {
     startPasswordless: (now: number) => options({ requireUserVerification: true, passwordless: true }, now),
 
     /** The account a passwordless response names, by its credential: nothing is verified yet. */
-    async owner(response: unknown): Promise<string | undefined> {
-      const assertion = assertionOf(response);
-      return assertion && (await credentials.findByCredentialId(assertion.id))?.userId;
+    async owner(response: unknown): Promise<{ accountId: string; organizationId: string } | undefined> {
+      const stored = await lookup(response);
+      return stored && { accountId: stored.userId, organizationId: stored.organizationId };
     },
 
     async verify(accountId: string, state: AssertionState | undefined, response: unknown, now: number): Promise<AuthEvent> {
@@ -93,10 +107,11 @@ export function createAssertion(deps: AssertionDeps) {
       if (now > state.expiresAt) throw wrong('the challenge has expired');
       const assertion = assertionOf(response);
       if (!assertion) throw new FactorError('refused', 'credential: must be a WebAuthn authentication response (PublicKeyCredential.toJSON())');
-      const stored = await credentials.findByCredentialId(assertion.id);
+      const stored = await lookup(response, assertion);
       // W3C webauthn#753: in a second-factor step an attacker's own valid credential must not do.
       if (!stored || stored.userId !== accountId) throw wrong('the credential is not one of this account');
       if (state.allowed && !state.allowed.includes(stored.credentialId)) throw wrong('the credential was not offered in this challenge');
+      if (isCrossOrigin(assertion.response.clientDataJSON)) throw wrong('the ceremony ran in a frame of another site');
       if (state.passwordless && !userHandleMatches(assertion.response.userHandle, accountId)) throw wrong('the user handle does not name the credential owner');
       let info;
       try {

@@ -49,3 +49,17 @@ export const isPasskeyResponse = (response: unknown): boolean => {
   const credential = (response as { credential?: { type?: unknown } } | null)?.credential;
   return typeof credential === 'object' && credential !== null && credential.type === 'public-key';
 };
+
+/**
+ * The ceremony ran in a frame of another site (WebAuthn Level 3 §5.8.1 `crossOrigin`). Our pages are
+ * never framed by another origin (frame-ancestors 'self'), so such a response is refused; the
+ * verification library checks `topOrigin` only when one is sent.
+ */
+export function isCrossOrigin(clientDataJSON: string): boolean {
+  try {
+    const parsed = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { crossOrigin?: unknown };
+    return parsed.crossOrigin === true;
+  } catch {
+    return false; // not JSON: the library refuses it
+  }
+}

@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { generateRegistrationOptions, verifyRegistrationResponse, type RegistrationResponseJSON } from '@simplewebauthn/server';
-import { decodeAttestationObject } from '@simplewebauthn/server/helpers';
+import { decodeAttestationObject, isoCBOR } from '@simplewebauthn/server/helpers';
 import type { Clock } from '../../../lib/clock.js';
 import type { EphemeralStore } from '../../../store/ephemeral-store.js';
 import type { WebauthnCredential, WebauthnCredentialRepository } from '../../../store/repositories/webauthn-credential.repository.js';
 import { FactorError } from '../../factor.js';
 import { authenticatorName } from './authenticator-names.js';
-import { passkeyResponseSchema, registrationResponseSchema } from './passkey.schema.js';
+import { isCrossOrigin, passkeyResponseSchema, registrationResponseSchema } from './passkey.schema.js';
 import type { RelyingParty } from './relying-party.js';
 import { userHandleOf } from './user-handle.js';
 
@@ -61,10 +61,17 @@ export function createRegistration(deps: RegistrationDeps) {
     return options;
   }
 
-  /** Under `direct`, an attestation must carry a certificate chain (the library then checks it ends in an anchor). */
+  /**
+   * The attestation object is one CBOR item and nothing after it (the library reads the first item
+   * only), and under `direct` it carries a certificate chain (the library then checks it ends in an
+   * anchor). Re-encoding keeps a CBOR item's length, which the library itself relies on.
+   */
   function assertAttested(attestationObject: Uint8Array<ArrayBuffer>) {
-    if (config.attestation !== 'direct') return;
     const decoded = decodeAttestationObject(attestationObject);
+    if (isoCBOR.encode(decoded as unknown as Parameters<typeof isoCBOR.encode>[0]).length !== attestationObject.length) {
+      throw new FactorError('invalid_code', 'bytes follow the attestation object');
+    }
+    if (config.attestation !== 'direct') return;
     if (decoded.get('fmt') === 'none' || !decoded.get('attStmt').get('x5c')) throw refused('the authenticator must prove its make (attestation)');
   }
 
@@ -82,6 +89,7 @@ export function createRegistration(deps: RegistrationDeps) {
     }
     let info;
     try {
+      if (isCrossOrigin(body.response.clientDataJSON)) throw new FactorError('invalid_code', 'the ceremony ran in a frame of another site');
       assertAttested(new Uint8Array(Buffer.from(body.response.attestationObject, 'base64url')));
       const verified = await verifyRegistrationResponse({
         response: body,
@@ -92,10 +100,11 @@ export function createRegistration(deps: RegistrationDeps) {
         supportedAlgorithmIDs: config.algorithms,
       });
       info = verified.registrationInfo;
-      if (!verified.verified || !info) throw refused('the response does not verify');
+      if (!verified.verified || !info) throw new FactorError('invalid_code', 'the registration does not verify');
     } catch (err) {
       if (err instanceof FactorError) throw err;
-      throw refused(err instanceof Error ? err.message : 'the response does not verify');
+      // A response that does not verify (challenge, origin, RP ID, signature, flags) is a wrong answer, like a wrong code.
+      throw new FactorError('invalid_code', err instanceof Error ? err.message : 'the registration does not verify');
     }
     const name = authenticatorName(info.aaguid);
     const stored = await credentials.register({
