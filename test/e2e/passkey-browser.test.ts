@@ -112,23 +112,19 @@ test('register in self-service, then the passkey as second factor and alone: amr
   const { page } = p;
   const user = await newUser(idp.url, 'pk-browser');
 
-  // (a) Password on the real login page, then a passkey registered through the self-service API.
+  // Password on the real login page, then a passkey registered through the self-service API.
   const registered = await registerAfterPassword(page, user.username);
   expect(registered).toMatchObject({ status: 201, body: { name: 'Laptop', device_type: 'single_device', backed_up: false, user_verified: true } });
   const credential = registered.credential;
 
-  // (e) The authenticator holds one discoverable credential for this RP, the one the IdP stored.
-  const stored = await idp.container.db
-    .selectFrom('webauthnCredentials')
-    .select(['credentialId', 'signCount'])
-    .where('id', '=', registered.body.id)
-    .executeTakeFirstOrThrow();
+  // The authenticator holds one discoverable credential for this RP, the one the IdP stored.
+  const stored = await idp.container.db.selectFrom('webauthnCredentials').select('credentialId').where('id', '=', registered.body.id).executeTakeFirstOrThrow();
   const held = await p.credentials();
   expect(held).toEqual([expect.objectContaining({ isResidentCredential: true, rpId: 'localhost' })]);
   expect(toBase64url(held[0]!.credentialId)).toBe(stored.credentialId);
   expect(credential.id).toBe(stored.credentialId);
 
-  // (b) A new sign-in: password on the page, then the passkey as second factor.
+  // A new sign-in: password on the page, then the passkey as second factor.
   await p.context.clearCookies();
   const second = await startSignIn(page);
   await submitPassword(page, user.username);
@@ -141,7 +137,7 @@ test('register in self-service, then the passkey as second factor and alone: amr
   expect(withPassword.amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
   expect(withPassword.acr).toBe('aal3');
 
-  // (c) Passwordless: no username, the authenticator finds the credential itself.
+  // Passwordless: no username, the authenticator finds the credential itself.
   await p.context.clearCookies();
   const third = await startSignIn(page);
   const alone = await assertWith(page, `${third.interaction}/passkey/begin`, `${third.interaction}/passkey/finish`);
@@ -153,7 +149,7 @@ test('register in self-service, then the passkey as second factor and alone: amr
   expect(passwordless.amr).toEqual(['hwk', 'user', 'mfa']);
   expect(passwordless.acr).toBe('aal3');
 
-  // (d) A relying party that asks for aal3 gets it from this authenticator.
+  // A relying party that asks for aal3 gets it from this authenticator.
   await p.context.clearCookies();
   const fourth = await startSignIn(page, { acr_values: 'aal3' });
   const aal3 = await assertWith(page, `${fourth.interaction}/passkey/begin`, `${fourth.interaction}/passkey/finish`);
