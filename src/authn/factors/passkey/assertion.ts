@@ -5,7 +5,7 @@ import type { Aal, AuthEvent } from '../../../policy/types.js';
 import type { WebauthnCredential, WebauthnCredentialRepository } from '../../../store/repositories/webauthn-credential.repository.js';
 import { FactorError, eventOf, type ChallengeStart } from '../../factor.js';
 import { passkeyDescriptor } from './descriptor.js';
-import { authenticationResponseSchema, isCrossOrigin, passkeyResponseSchema } from './passkey.schema.js';
+import { authenticationResponseSchema, isFramed, passkeyResponseSchema } from './passkey.schema.js';
 import type { RelyingParty } from './relying-party.js';
 import { userHandleMatches } from './user-handle.js';
 
@@ -111,7 +111,7 @@ export function createAssertion(deps: AssertionDeps) {
       // W3C webauthn#753: in a second-factor step an attacker's own valid credential must not do.
       if (!stored || stored.userId !== accountId) throw wrong('the credential is not one of this account');
       if (state.allowed && !state.allowed.includes(stored.credentialId)) throw wrong('the credential was not offered in this challenge');
-      if (isCrossOrigin(assertion.response.clientDataJSON)) throw wrong('the ceremony ran in a frame of another site');
+      if (isFramed(assertion.response.clientDataJSON, rp.origins)) throw wrong('the ceremony ran in a frame of another site');
       if (state.passwordless && !userHandleMatches(assertion.response.userHandle, accountId)) throw wrong('the user handle does not name the credential owner');
       let info;
       try {

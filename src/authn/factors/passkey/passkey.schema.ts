@@ -51,14 +51,15 @@ export const isPasskeyResponse = (response: unknown): boolean => {
 };
 
 /**
- * The ceremony ran in a frame of another site (WebAuthn Level 3 §5.8.1 `crossOrigin`). Our pages are
- * never framed by another origin (frame-ancestors 'self'), so such a response is refused; the
- * verification library checks `topOrigin` only when one is sent.
+ * The ceremony ran in a frame (WebAuthn Level 3 §5.8.1 `crossOrigin`, `topOrigin`). Our pages are
+ * never framed by another site (frame-ancestors 'self'), so a response made in a cross-origin frame,
+ * or inside a top-level page that is not ours, is refused; the verification library checks
+ * `topOrigin` only at authentication and only when it is sent.
  */
-export function isCrossOrigin(clientDataJSON: string): boolean {
+export function isFramed(clientDataJSON: string, origins: readonly string[]): boolean {
   try {
-    const parsed = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { crossOrigin?: unknown };
-    return parsed.crossOrigin === true;
+    const parsed = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { crossOrigin?: unknown; topOrigin?: unknown };
+    return parsed.crossOrigin === true || (parsed.topOrigin !== undefined && !origins.includes(String(parsed.topOrigin)));
   } catch {
     return false; // not JSON: the library refuses it
   }

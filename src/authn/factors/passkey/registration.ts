@@ -6,7 +6,7 @@ import type { EphemeralStore } from '../../../store/ephemeral-store.js';
 import type { WebauthnCredential, WebauthnCredentialRepository } from '../../../store/repositories/webauthn-credential.repository.js';
 import { FactorError } from '../../factor.js';
 import { authenticatorName } from './authenticator-names.js';
-import { isCrossOrigin, passkeyResponseSchema, registrationResponseSchema } from './passkey.schema.js';
+import { isFramed, passkeyResponseSchema, registrationResponseSchema } from './passkey.schema.js';
 import type { RelyingParty } from './relying-party.js';
 import { userHandleOf } from './user-handle.js';
 
@@ -89,7 +89,7 @@ export function createRegistration(deps: RegistrationDeps) {
     }
     let info;
     try {
-      if (isCrossOrigin(body.response.clientDataJSON)) throw new FactorError('invalid_code', 'the ceremony ran in a frame of another site');
+      if (isFramed(body.response.clientDataJSON, rp.origins)) throw new FactorError('invalid_code', 'the ceremony ran in a frame of another site');
       assertAttested(new Uint8Array(Buffer.from(body.response.attestationObject, 'base64url')));
       const verified = await verifyRegistrationResponse({
         response: body,
