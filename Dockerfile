@@ -16,6 +16,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY views ./views
+COPY assets ./assets
 USER node
 # 9464: Prometheus metrics, bound to loopback unless METRICS_HOST says otherwise (see docker-compose.yml).
 EXPOSE 3000 9464

@@ -36,6 +36,15 @@ export default tseslint.config(
     },
   },
   {
+    // Browser scripts served as they are (no build step), outside the TypeScript project.
+    files: ['assets/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', fetch: 'readonly', HTMLFormElement: 'readonly', PublicKeyCredential: 'readonly' },
+    },
+  },
+  {
     files: ['*.js', '*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { module: 'writable' } },

@@ -1,9 +1,12 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
-import { viewsDir } from './config.js';
+import { projectRoot, viewsDir } from './config.js';
 import type { Container } from './container.js';
+import { assetRoutes } from './http/assets/assets.routes.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
@@ -25,6 +28,9 @@ import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './lib/views.js';
+
+// The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
+const webauthnBrowserBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
 
 /** Our routes first; whatever they do not match falls through to the provider mounted at the issuer path. */
 export function buildApp(c: Container): Koa {
@@ -62,6 +68,14 @@ export function buildApp(c: Container): Koa {
   const opsPaths = new Set(['/healthz', '/readyz']);
   app.use(async (ctx, next) => {
     await (opsPaths.has(ctx.path) ? ops(ctx, next) : next());
+  });
+
+  const assets = assetRoutes({
+    'simplewebauthn-browser.js': { file: webauthnBrowserBundle, type: 'text/javascript; charset=utf-8' },
+    'passkey.js': { file: path.join(projectRoot, 'assets', 'passkey.js'), type: 'text/javascript; charset=utf-8' },
+  });
+  app.use(async (ctx, next) => {
+    await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
   });
 
   const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });

@@ -24,8 +24,8 @@ export interface InteractionKit {
   meta(ctx: Context): RequestMeta;
   protocolOf(request: LoginRequest): LoginProtocol;
   render(ctx: Context, request: LoginRequest, view: string, extra?: Record<string, unknown>): Promise<void>;
-  /** The enrolment page of `method`, showing this login's pending credential. */
-  renderEnrolment(ctx: Context, request: LoginRequest, method: MfaMethod, extra?: Record<string, unknown>): Promise<void>;
+  /** The enrolment page of `method`, showing this login's pending credential, with links to the other `offered` methods. */
+  renderEnrolment(ctx: Context, request: LoginRequest, method: MfaMethod, offered: readonly MfaMethod[], extra?: Record<string, unknown>): Promise<void>;
   respondOutcome(ctx: Context, request: LoginRequest, outcome: Outcome): Promise<void>;
 }
 
@@ -68,9 +68,9 @@ export function createInteractionKit(deps: {
       allowFormTargets(ctx.res, request.formTargets);
       ctx.body = await views.render(view, { uid: request.uid, clientId: request.clientId, csrf: csrf.token(request.uid), scopes: request.scopes, ...extra });
     },
-    async renderEnrolment(ctx, request, method, extra = {}) {
+    async renderEnrolment(ctx, request, method, offered, extra = {}) {
       const { shown } = await mfa.enrollBegin(request.uid, method, deps.issuer);
-      await kit.render(ctx, request, 'enroll', { method, enrollment: shown, ...extra });
+      await kit.render(ctx, request, 'enroll', { method, methods: offered, enrollment: shown, ...extra });
     },
     async respondOutcome(ctx, request, outcome) {
       switch (outcome.kind) {
@@ -102,7 +102,7 @@ export function createInteractionKit(deps: {
           return;
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };
-          else await kit.renderEnrolment(ctx, request, outcome.methods[0]!);
+          else await kit.renderEnrolment(ctx, request, outcome.methods[0]!, outcome.methods);
           return;
         case 'reauth':
           if (wantsJson(ctx)) ctx.body = { status: 'reauth_required' };

@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { LoginService } from '../../authn/login.service.js';
 import type { MfaService } from '../../authn/mfa.service.js';
+import type { MfaMethod } from '../../policy/types.js';
 import type { Config } from '../../config.js';
 import { IdpError } from '../../lib/errors.js';
 import type { LoginRequest } from '../../authn/login-request.js';
@@ -18,6 +19,15 @@ export interface InteractionRouteDeps {
   mfa: MfaService;
   limiter: RateLimiter;
   config: Pick<Config, 'rateLimit' | 'issuer'>;
+}
+
+/** The method whose enrolment page a browser asked for (`?enroll=`), among those this login offers; the first by default. */
+function chosenEnrolment(ctx: Context, offered: readonly MfaMethod[]): MfaMethod {
+  const asked = ctx.query.enroll;
+  if (asked === undefined) return offered[0]!;
+  const method = offered.find((m) => m === asked);
+  if (!method) throw new IdpError('invalid_method', 'that method cannot be set up in this sign-in');
+  return method;
 }
 
 export function interactionRoutes(deps: InteractionRouteDeps): Router {
@@ -60,6 +70,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
       };
       return;
     }
+    if (step === 'enroll' && methods?.length) return kit.renderEnrolment(ctx, request, chosenEnrolment(ctx, methods), methods);
     if (step === 'mfa' || step === 'enroll') return kit.respondOutcome(ctx, request, { kind: step, methods: methods ?? [] });
     if (step === 'trust_device' || step === 'reauth') return kit.respondOutcome(ctx, request, { kind: step });
     await kit.render(ctx, request, step === 'consent' ? 'consent' : 'login');

@@ -3,7 +3,6 @@ import type { Context } from 'koa';
 import { z } from '../../lib/zod.js';
 import type { Factor } from '../../authn/factor.js';
 import type { MfaService, Outcome } from '../../authn/mfa.service.js';
-import type { MfaMethod } from '../../policy/types.js';
 import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -28,19 +27,25 @@ export function mfaRoutes(deps: {
   const { kit, mfa } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
-  /** Browsers get the same page again with a message; JSON clients get the error. */
-  async function answer(ctx: Context, request: LoginRequest, run: () => Promise<Outcome>, enrolling?: MfaMethod) {
+  /**
+   * Browsers get the page they came from again (`again`), with a message; JSON clients get the error.
+   * A method with a challenge of its own is a WebAuthn ceremony, not a typed code.
+   */
+  async function answer(ctx: Context, request: LoginRequest, factor: Factor, run: () => Promise<Outcome>, again: (error: string) => Promise<void>) {
     try {
       await kit.respondOutcome(ctx, request, await run());
     } catch (err) {
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.error !== 'invalid_code') throw err;
       ctx.status = 401;
-      const error = 'That code is not valid. Try again.';
-      if (enrolling) return kit.renderEnrolment(ctx, request, enrolling, { error });
-      const tx = await mfa.transactions.get(request.uid);
-      await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], error });
+      await again(factor.challenge ? 'That passkey was not accepted. Try again.' : 'That code is not valid. Try again.');
     }
   }
+
+  /** The challenge page with the methods this login offers. */
+  const challengePage = (ctx: Context, request: LoginRequest) => async (error: string) => {
+    const tx = await mfa.transactions.get(request.uid);
+    await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], error });
+  };
 
   // One challenge endpoint per registered method; a method that issues a challenge first has begin and finish.
   for (const factor of deps.factors) {
@@ -51,7 +56,13 @@ export function mfaRoutes(deps: {
     router.post(factor.challenge ? `/mfa/${paths.challenge}/finish` : `/mfa/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       const code = responseOf(ctx);
-      await answer(ctx, request, () => mfa.verify({ uid: request.uid, method, code, requestedAal: request.requestedAal, ...kit.meta(ctx) }));
+      await answer(
+        ctx,
+        request,
+        factor,
+        () => mfa.verify({ uid: request.uid, method, code, requestedAal: request.requestedAal, ...kit.meta(ctx) }),
+        challengePage(ctx, request),
+      );
     });
     if (!factor.challenge) continue;
     router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
@@ -76,16 +87,22 @@ export function mfaRoutes(deps: {
       if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
       await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.loginPerIpPerMinute, 60);
       const response = responseOf(ctx);
-      await answer(ctx, request, () =>
-        mfa.signInWithout({
-          uid: request.uid,
-          origin: request.origin,
-          method,
-          response,
-          clientId: request.clientId,
-          requestedAal: request.requestedAal,
-          ...kit.meta(ctx),
-        }),
+      await answer(
+        ctx,
+        request,
+        factor,
+        () =>
+          mfa.signInWithout({
+            uid: request.uid,
+            origin: request.origin,
+            method,
+            response,
+            clientId: request.clientId,
+            requestedAal: request.requestedAal,
+            ...kit.meta(ctx),
+          }),
+        // No one is signed in yet: the sign-in page again, where the password works too.
+        (error) => kit.render(ctx, request, 'login', { error }),
       );
     });
   }
@@ -107,8 +124,9 @@ export function mfaRoutes(deps: {
       await answer(
         ctx,
         request,
+        factor,
         () => mfa.enrollConfirm({ uid: request.uid, method, code, requestedAal: request.requestedAal, keepSessionUid: request.session?.uid, ...kit.meta(ctx) }),
-        method,
+        async (error) => kit.renderEnrolment(ctx, request, method, (await mfa.transactions.get(request.uid))?.methods ?? [method], { error }),
       );
     });
   }

@@ -1,16 +1,19 @@
 /**
  * The passkey parts of the pages. The ceremony needs the browser's WebAuthn API, so these run
- * with script (/assets/passkey.js, from our own origin as the Content-Security-Policy requires);
- * the button posts the response with the form's CSRF token.
+ * with script (/assets/passkey.js, from our own origin as the Content-Security-Policy requires),
+ * which shows the form only where WebAuthn exists; the button posts the response with the form's
+ * CSRF token.
  */
 export const challengeView = `<form method="post" action="/interaction/<%= it.uid %>/mfa/passkey/finish" data-passkey="authenticate"
-  data-begin="/interaction/<%= it.uid %>/mfa/passkey/begin">
+  data-begin="/interaction/<%= it.uid %>/mfa/passkey/begin" hidden>
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <input type="hidden" name="credential">
   <p>Use the passkey or security key you registered.</p>
   <button type="submit">Use a passkey</button>
   <p class="error" role="alert" hidden></p>
 </form>
+<noscript><p class="muted">Using a passkey needs JavaScript.</p></noscript>
+<p class="muted" data-passkey-unsupported hidden>This browser cannot use passkeys.</p>
 <script src="/assets/simplewebauthn-browser.js" defer></script>
 <script src="/assets/passkey.js" defer></script>
 `;
@@ -20,7 +23,7 @@ export const enrolmentView = `<h1>Create a passkey</h1>
 <p>Your organisation requires a second step when you sign in. A passkey uses this device's screen lock
 (fingerprint, face or PIN) or a security key, and cannot be phished.</p>
 <% if (it.error) { %><p class="error" role="alert"><%= it.error %></p><% } %>
-<form method="post" action="/interaction/<%= it.uid %>/enroll/passkey/confirm" data-passkey="register">
+<form method="post" action="/interaction/<%= it.uid %>/enroll/passkey/confirm" data-passkey="register" hidden>
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <input type="hidden" name="credential">
   <script type="application/json" data-options><%~ JSON.stringify(it.enrollment).replace(/</g, '\\\\u003c') %></script>
@@ -29,6 +32,8 @@ export const enrolmentView = `<h1>Create a passkey</h1>
   <button type="submit">Create a passkey</button>
   <p class="error" role="alert" hidden></p>
 </form>
+<noscript><p class="muted">Creating a passkey needs JavaScript.</p></noscript>
+<p class="muted" data-passkey-unsupported hidden>This browser cannot create passkeys.</p>
 <script src="/assets/simplewebauthn-browser.js" defer></script>
 <script src="/assets/passkey.js" defer></script>
 `;
