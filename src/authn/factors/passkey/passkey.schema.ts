@@ -59,7 +59,7 @@ export const isPasskeyResponse = (response: unknown): boolean => {
 export function isFramed(clientDataJSON: string, origins: readonly string[]): boolean {
   try {
     const parsed = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { crossOrigin?: unknown; topOrigin?: unknown };
-    return parsed.crossOrigin === true || (parsed.topOrigin !== undefined && !origins.includes(String(parsed.topOrigin)));
+    return parsed.crossOrigin === true || (parsed.topOrigin !== undefined && !(typeof parsed.topOrigin === 'string' && origins.includes(parsed.topOrigin)));
   } catch {
     return false; // not JSON: the library refuses it
   }
