@@ -32,7 +32,7 @@ import { cpuBusyMs, cpuCount, hasTaskset, pin, resetPeakRss, sampleProc } from '
 import type { StatsMessage } from './lib/protocol.js';
 import { summarize, type LatencySummary, type Recorder } from './lib/recorder.js';
 import { mb, num, pct, table } from './lib/report.js';
-import { SoftAuthenticator } from '../test/helpers/passkey-device.js';
+import { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and profiles
@@ -616,7 +616,7 @@ async function main(): Promise<void> {
       await adminPost(idpChild.url, '/api/v1/users', {
         user: { external_id: `bench-passkey-${runId}-${i}`, username, email: `${username}@example.test`, email_verified: true, password: PASSWORD },
       });
-      const user = { username, password: PASSWORD, device: new SoftAuthenticator() };
+      const user = { username, password: PASSWORD, device: new SoftAuthenticator({ origin: new URL(idp.issuer).origin }) };
       await registerPasskey(idp, user);
       passkeyUsers.push(user);
     }

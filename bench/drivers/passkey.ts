@@ -3,12 +3,12 @@ import { login, passwordStep, redirectTo, type StepContext, type StepHandler } f
 import type { Target } from './target.js';
 
 /**
- * An authenticator as the drivers need it (test/helpers/passkey-device.ts `SoftAuthenticator` is one):
- * answers the server's WebAuthn options JSON with the credential JSON a browser would post.
+ * An authenticator as the drivers need it (test/helpers/soft-authenticator.ts `SoftAuthenticator` is one,
+ * made for the issuer's origin): answers the server's WebAuthn options JSON with the credential JSON a browser would post.
  */
 export interface PasskeyDevice {
-  create(options: Record<string, unknown>, origin: string): Promise<unknown>;
-  get(options: Record<string, unknown>, origin: string): Promise<unknown>;
+  create(options: never): Promise<unknown>;
+  get(options: never): Promise<unknown>;
 }
 
 /** A user with one registered passkey. A device's sign counter moves with each assertion, so a device serves one login at a time. */
@@ -17,9 +17,6 @@ export interface PasskeyUser {
   password: string;
   device: PasskeyDevice;
 }
-
-/** The origin the server expects in clientDataJSON: the issuer's (the RP ID is its host name). */
-const originOf = (t: Target) => new URL(t.issuer).origin;
 
 async function postJson(t: Target, jar: CookieJar, path: string, body: unknown, status: number): Promise<Record<string, unknown>> {
   const res = await request(t.pool, {
@@ -43,14 +40,14 @@ export async function registerPasskey(t: Target, user: PasskeyUser): Promise<voi
   const jar = new CookieJar();
   await login(t, { onStep: passwordStep(user.username, user.password), jar });
   const options = await postJson(t, jar, '/api/v1/mfa/passkey/register/begin', {}, 200);
-  const credential = await user.device.create(options, originOf(t));
+  const credential = await user.device.create(options as never);
   await postJson(t, jar, '/api/v1/mfa/passkey/register/finish', { credential }, 201);
 }
 
 /** begin → the device signs the challenge → finish; timed as `passkey_begin` and `passkey_finish`. */
 async function assert(ctx: StepContext, device: PasskeyDevice, prefix: string): Promise<Record<string, unknown>> {
   const options = await ctx.post(`${prefix}/begin`, {}, 'passkey_begin');
-  const credential = await device.get(options, originOf(ctx.target));
+  const credential = await device.get(options as never);
   return ctx.post(`${prefix}/finish`, { credential }, 'passkey_finish');
 }
 

@@ -384,8 +384,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(uid, 'enroll');
       const enrolment = enrolmentOffered(tx, method);
       const user = await loadUser(tx.accountId);
-      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, tx.pendingCredentialId, bindingOf(tx));
-      if (start.credentialId !== tx.pendingCredentialId) await transactions.save({ ...tx, pendingCredentialId: start.credentialId });
+      const pending = tx.pendingCredentials?.[method];
+      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, pending, bindingOf(tx));
+      if (start.credentialId !== pending) await transactions.save({ ...tx, pendingCredentials: { ...tx.pendingCredentials, [method]: start.credentialId } });
       return start;
     },
 

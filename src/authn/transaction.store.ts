@@ -24,8 +24,8 @@ export interface LoginTransaction {
   clientId: string;
   organizationId: string;
   createdAt: number;
-  /** The pending credential this login's enrolment shows, so every render offers the same one. */
-  pendingCredentialId?: string;
+  /** The pending credential this login's enrolment shows, per method, so every render of a method offers the same one. */
+  pendingCredentials?: Partial<Record<MfaMethod, string>>;
 }
 
 /**

@@ -139,7 +139,9 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       expect(login.body).toEqual({ status: 'mfa_enrollment_required', allowed_methods: expect.arrayContaining([driver.method]) });
       expect(started.status).toBe(200);
-      const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+      // The enrolment page of this method (the page offers each enrollable method in turn).
+      const pageUrl = new URL(`${flow.interactionUrl!.href}?enroll=${driver.method}`);
+      const page = await (await flow.browser.fetch(pageUrl, { headers: { accept: 'text/html' } })).text();
       expect(page).toContain(`action="${flow.interactionUrl!.pathname}/enroll/${factor().paths.challenge}/confirm"`);
       const confirm = `enroll/${factor().paths.challenge}/confirm`;
       let held = await driver.fromEnrolment!(started.body);

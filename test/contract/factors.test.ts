@@ -3,12 +3,13 @@
  * fails the suite, so no plug-in goes untested.
  */
 import { randomBytes } from 'node:crypto';
+import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { generate } from 'otplib';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, issueBackupCodes } from '../helpers/mfa.js';
 import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
-import { SoftAuthenticator } from '../helpers/passkey-device.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { describeFactor, type FactorDriver } from './factor.contract.js';
 
 const ATTEMPTS = 5;
@@ -86,40 +87,51 @@ const origin = () => new URL(idp.url).origin;
 /** Options for a challenge the IdP never issued. */
 const unissued = () => ({ challenge: randomBytes(32).toString('base64url'), rpId: 'localhost' });
 const BINDING = 'contract';
+// What the IdP answered, as the WebAuthn JSON it is.
+const asCreation = (shown: Record<string, unknown>) => shown as unknown as PublicKeyCredentialCreationOptionsJSON;
+const asRequest = (shown: Record<string, unknown>) => shown as unknown as PublicKeyCredentialRequestOptionsJSON;
 
 const passkey: FactorDriver<PasskeyHolder> = {
   method: 'passkey',
   async enrol(test, accountId) {
     const enrolment = test.container.factors.get('passkey')!.enrolment!;
-    const device = new SoftAuthenticator();
+    const device = new SoftAuthenticator({ origin: origin() });
     const { shown } = await enrolment.begin(accountId, 'contract', 'contract', undefined, BINDING);
-    await enrolment.confirm(accountId, { credential: await device.create(shown, origin()) }, BINDING);
+    await enrolment.confirm(accountId, { credential: await device.create(asCreation(shown), { origin: origin() }) }, BINDING);
     return { device };
   },
   /** A registration while one is pending, else an assertion for the challenge. */
   async valid(held, challenge) {
     const { creation } = held;
     held.creation = undefined;
-    return { credential: creation ? await held.device.create(creation, origin()) : await held.device.get(challenge ?? unissued(), origin()) };
+    return {
+      credential: creation
+        ? await held.device.create(asCreation(creation), { origin: origin() })
+        : await held.device.get(asRequest(challenge ?? unissued()), { origin: origin(), credentialId: held.device.credentials[0]!.id }),
+    };
   },
   /** Signed for another site: WebAuthn binds every answer to the origin (and so defeats a phishing relay). */
   async wrong(held, challenge) {
     const evil = 'https://evil.example';
     const { creation } = held;
     held.creation = undefined;
-    return { credential: creation ? await held.device.create(creation, evil) : await held.device.get(challenge ?? unissued(), evil) };
+    return {
+      credential: creation
+        ? await held.device.create(asCreation(creation), { origin: evil })
+        : await held.device.get(asRequest(challenge ?? unissued()), { origin: evil, credentialId: held.device.credentials[0]!.id }),
+    };
   },
   /** An answer accepted once, to a challenge of its own: it answers no later challenge. */
   async expired(test, accountId, held) {
     const factor = test.container.factors.get('passkey')!;
     const now = test.container.clock.now();
     const { shown, state } = await factor.challenge!.start({ accountId, now });
-    const response = { credential: await held.device.get(shown, origin()) };
+    const response = { credential: await held.device.get(asRequest(shown), { origin: origin() }) };
     await factor.verify({ accountId, now, challenge: state }, response);
     return response;
   },
-  fromEnrolment: async (shown) => ({ device: new SoftAuthenticator(), creation: shown }),
-  fromSelfService: async (shown) => ({ device: new SoftAuthenticator(), creation: shown }),
+  fromEnrolment: async (shown) => ({ device: new SoftAuthenticator({ origin: origin() }), creation: shown }),
+  fromSelfService: async (shown) => ({ device: new SoftAuthenticator({ origin: origin() }), creation: shown }),
 };
 
 const drivers = new Map<string, FactorDriver<any>>([

@@ -93,6 +93,9 @@ test('enrolment restarted in the same interaction shows the same secret, which c
   const first = (await flow.post('enroll/totp')).body.secret as string;
   const second = (await flow.post('enroll/totp')).body.secret as string;
   expect(second).toBe(first);
+  // A look at the passkey choice and back: still the secret the user may already have scanned.
+  expect((await flow.post('enroll/passkey')).status).toBe(200);
+  expect((await flow.post('enroll/totp')).body.secret).toBe(first);
   const res = await flow.post('enroll/totp/confirm', { code: await codeAt(first, clock.now()) });
   expect(res.status).toBe(200);
 });

@@ -3,7 +3,7 @@
  * passkey as second factor and as the only factor (passwordless), the amr/acr the relying party
  * gets, aal3, renaming and removal by the user and by an admin, the profile and the audit trail.
  */
-import { SoftAuthenticator } from '../helpers/passkey-device.js';
+import { SoftAuthenticator, type SoftAuthenticatorOptions } from '../helpers/soft-authenticator.js';
 import { Browser } from '../helpers/browser.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, beginAuth, newUser } from '../helpers/mfa-flow.js';
@@ -65,7 +65,7 @@ async function register(browser: Browser, authenticator: SoftAuthenticator, name
   expect(options.status).toBe(200);
   expect(options.body).toMatchObject({ rp: { id: 'localhost' }, authenticatorSelection: { residentKey: 'preferred' }, attestation: 'none' });
   expect(Buffer.from(options.body.challenge, 'base64url')).toHaveLength(32);
-  const credential = await authenticator.create(options.body, origin());
+  const credential = await authenticator.create(options.body, { origin: origin() });
   return { options: options.body, finish: await call(browser, 'POST', '/mfa/passkey/register/finish', { credential, ...(name ? { name } : {}) }) };
 }
 
@@ -73,8 +73,8 @@ describe('registration and management', () => {
   test('two named passkeys: listed, excluded from new registrations, renamed, removed; profile and audit follow', async () => {
     const user = await newUser(idp.url, 'pk-manage');
     const browser = await passwordSession(user.username);
-    const laptop = new SoftAuthenticator();
-    const key = new SoftAuthenticator({ backupEligible: true });
+    const laptop = new SoftAuthenticator({ origin: origin() });
+    const key = new SoftAuthenticator({ origin: origin(), kind: 'synced' });
 
     const first = await register(browser, laptop, 'Laptop');
     expect(first.finish.status).toBe(201);
@@ -83,7 +83,7 @@ describe('registration and management', () => {
     expect(second.finish.status).toBe(201);
     expect(second.finish.body).toMatchObject({ name: 'Passkey', device_type: 'multi_device' });
     // The first one is excluded from the second registration.
-    expect(second.options.excludeCredentials.map((c: { id: string }) => c.id)).toEqual([laptop.credentialIds[0]]);
+    expect(second.options.excludeCredentials.map((c: { id: string }) => c.id)).toEqual([laptop.credentials[0]!.id]);
 
     const list = await call(browser, 'GET', '/mfa/passkeys');
     expect(list.body.passkeys.map((p: { name: string }) => p.name)).toEqual(['Laptop', 'Passkey']);
@@ -114,9 +114,9 @@ describe('registration and management', () => {
     const user = await newUser(idp.url, 'pk-replay');
     const browser = await passwordSession(user.username);
     const other = await passwordSession(user.username);
-    const authenticator = new SoftAuthenticator();
+    const authenticator = new SoftAuthenticator({ origin: origin() });
     const options = await call(browser, 'POST', '/mfa/passkey/register/begin', {});
-    const credential = await authenticator.create(options.body, origin());
+    const credential = await authenticator.create(options.body, { origin: origin() });
     // Another session of the same user cannot answer these options.
     expect((await call(other, 'POST', '/mfa/passkey/register/finish', { credential })).status).toBe(400);
     expect((await call(browser, 'POST', '/mfa/passkey/register/finish', { credential })).status).toBe(201);
@@ -127,11 +127,11 @@ describe('registration and management', () => {
   test('step-up in self-service: a challenge started by this session, answered once', async () => {
     const user = await newUser(idp.url, 'pk-verify');
     const browser = await passwordSession(user.username);
-    const authenticator = new SoftAuthenticator();
+    const authenticator = new SoftAuthenticator({ origin: origin() });
     expect((await register(browser, authenticator)).finish.status).toBe(201);
     const options = await call(browser, 'POST', '/mfa/passkey/verify/begin', {});
-    expect(options.body.allowCredentials.map((c: { id: string }) => c.id)).toEqual(authenticator.credentialIds);
-    const credential = await authenticator.get(options.body, origin());
+    expect(options.body.allowCredentials.map((c: { id: string }) => c.id)).toEqual(authenticator.credentials.map((c) => c.id));
+    const credential = await authenticator.get(options.body, { origin: origin() });
     expect(await call(browser, 'POST', '/mfa/verify', { credential })).toEqual({ status: 200, body: { status: 'success', method: 'passkey' } });
     expect((await call(browser, 'POST', '/mfa/verify', { credential })).status).toBe(401);
     expect(await audits(user.id, 'authn.step_up.completed')).toHaveLength(1);
@@ -140,13 +140,13 @@ describe('registration and management', () => {
   test('removing the passkey a session signed in with ends that session too; another passkey’s removal does not', async () => {
     const user = await newUser(idp.url, 'pk-minted');
     const setup = await passwordSession(user.username);
-    const [a, b] = [new SoftAuthenticator(), new SoftAuthenticator()];
+    const [a, b] = [new SoftAuthenticator({ origin: origin() }), new SoftAuthenticator({ origin: origin() })];
     const first = (await register(setup, a)).finish.body.id as string;
     const second = (await register(setup, b)).finish.body.id as string;
     // A passwordless sign-in with the first passkey.
     const flow = await beginAuth(config);
     const options = await flow.post('passkey/begin');
-    const done = await flow.post('passkey/finish', { credential: await a.get(options.body, origin()) });
+    const done = await flow.post('passkey/finish', { credential: await a.get(options.body, { origin: origin() }) });
     await flow.complete(done.body.redirect_to);
     expect((await call(flow.browser, 'DELETE', `/mfa/passkeys/${second}`)).status).toBe(204);
     expect((await call(flow.browser, 'GET', '/mfa/passkeys')).status).toBe(200);
@@ -156,9 +156,9 @@ describe('registration and management', () => {
 });
 
 describe('signing in', () => {
-  async function userWithPasskey(label: string, opts: ConstructorParameters<typeof SoftAuthenticator>[0] = {}) {
+  async function userWithPasskey(label: string, opts: Partial<SoftAuthenticatorOptions> = {}) {
     const user = await newUser(idp.url, label);
-    const authenticator = new SoftAuthenticator(opts);
+    const authenticator = new SoftAuthenticator({ origin: origin(), ...opts });
     expect((await register(await passwordSession(user.username), authenticator)).finish.status).toBe(201);
     return { user, authenticator };
   }
@@ -170,8 +170,8 @@ describe('signing in', () => {
     expect(login.body).toEqual({ status: 'mfa_required', methods: ['passkey'] });
     const options = await flow.post('mfa/passkey/begin');
     expect(options.status).toBe(200);
-    expect(options.body.allowCredentials.map((c: { id: string }) => c.id)).toEqual(authenticator.credentialIds);
-    const credential = await authenticator.get(options.body, origin());
+    expect(options.body.allowCredentials.map((c: { id: string }) => c.id)).toEqual(authenticator.credentials.map((c) => c.id));
+    const credential = await authenticator.get(options.body, { origin: origin() });
     const done = await flow.post('mfa/passkey/finish', { credential });
     expect(done.body.status).toBe('success');
     const { claims } = await flow.complete(done.body.redirect_to);
@@ -180,13 +180,13 @@ describe('signing in', () => {
   });
 
   test('passwordless: a discoverable, user-verified passkey alone signs in; a synced one is aal2 with swk', async () => {
-    const { authenticator } = await userWithPasskey('pk-nopw', { backupEligible: true });
+    const { authenticator } = await userWithPasskey('pk-nopw', { kind: 'synced' });
     const flow = await beginAuth(config);
     const options = await flow.post('passkey/begin');
     expect(options.status).toBe(200);
     expect(options.body.allowCredentials ?? []).toEqual([]);
     expect(options.body.userVerification).toBe('required');
-    const done = await flow.post('passkey/finish', { credential: await authenticator.get(options.body, origin()) });
+    const done = await flow.post('passkey/finish', { credential: await authenticator.get(options.body, { origin: origin() }) });
     expect(done.body.status).toBe('success');
     const { claims } = await flow.complete(done.body.redirect_to);
     expect(claims.amr).toEqual(['swk', 'user', 'mfa']);
@@ -197,7 +197,7 @@ describe('signing in', () => {
     const { user, authenticator } = await userWithPasskey('pk-expired');
     const flow = await beginAuth(config);
     const options = await flow.post('passkey/begin');
-    const credential = await authenticator.get(options.body, origin());
+    const credential = await authenticator.get(options.body, { origin: origin() });
     clock.offsetMs = 301_000;
     expect(await flow.post('passkey/finish', { credential })).toMatchObject({ status: 401, body: { error: 'invalid_code' } });
     expect(await audits(user.id, 'authn.mfa.failed')).toHaveLength(1);
@@ -208,12 +208,12 @@ describe('signing in', () => {
     await idp.container.accounts.update(user.id, { status: 'disabled' });
     const flow = await beginAuth(config);
     const options = await flow.post('passkey/begin');
-    const answer = await flow.post('passkey/finish', { credential: await authenticator.get(options.body, origin()) });
+    const answer = await flow.post('passkey/finish', { credential: await authenticator.get(options.body, { origin: origin() }) });
     expect(answer).toMatchObject({ status: 401, body: { error: 'invalid_code', error_description: 'the code is not valid' } });
   });
 
   test('acr_values=aal3 with only a synced passkey: the relying party hears unmet_authentication_requirements', async () => {
-    const { user } = await userWithPasskey('pk-aal3-synced', { backupEligible: true });
+    const { user } = await userWithPasskey('pk-aal3-synced', { kind: 'synced' });
     const flow = await beginAuth(config, { params: { acr_values: 'aal3' } });
     const login = await flow.post('login', { username: user.username, password: PASSWORD });
     expect(login.body).toEqual({ status: 'aborted', redirect_to: expect.any(String) });

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { request } from 'undici';
-import { SoftAuthenticator } from '../helpers/passkey-device.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { Browser } from '../helpers/browser.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, MINUTE, PASSWORD, beginAuth, newUser, passwordStep, seedTotp, type Flow } from '../helpers/mfa-flow.js';
@@ -69,9 +69,9 @@ async function userWithPasskey(label: string) {
   const user = await newUser(idp.url, label);
   const { flow, login } = await passwordStep(config, user.username, PASSWORD);
   await flow.complete(login.body.redirect_to);
-  const authenticator = new SoftAuthenticator();
+  const authenticator = new SoftAuthenticator({ origin: origin() });
   const options = await flow.browser.json(`${idp.url}/api/v1/mfa/passkey/register/begin`, {});
-  const credential = await authenticator.create(options.body, origin());
+  const credential = await authenticator.create(options.body, { origin: origin() });
   expect((await flow.browser.json(`${idp.url}/api/v1/mfa/passkey/register/finish`, { credential })).status).toBe(201);
   return { user, authenticator };
 }
@@ -160,7 +160,7 @@ describe('login page', () => {
     const finish = `${flow.interactionUrl!.href}/passkey/finish`;
 
     const options = (await flow.post('passkey/begin')).body;
-    const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, origin());
+    const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, { origin: origin() });
     const wrong = await postForm(flow.browser, finish, { csrf, credential: JSON.stringify(elsewhere) });
     expect(wrong.status).toBe(401);
     expect(wrong.res.headers.get('content-type')).toMatch(/text\/html/);
@@ -172,7 +172,7 @@ describe('login page', () => {
     expectStrictCsp(wrong.res);
 
     const fresh = (await flow.post('passkey/begin')).body;
-    const right = await postForm(flow.browser, finish, { csrf, credential: JSON.stringify(await authenticator.get(fresh, origin())) });
+    const right = await postForm(flow.browser, finish, { csrf, credential: JSON.stringify(await authenticator.get(fresh, { origin: origin() })) });
     expect(right.status).toBe(303);
     const { claims } = await flow.complete(right.res.headers.get('location')!);
     expect(claims.sub).toBe(user.id);
@@ -183,7 +183,7 @@ describe('login page', () => {
     const { authenticator } = await userWithPasskey('pp-csrf');
     const flow = await beginAuth(config);
     const options = (await flow.post('passkey/begin')).body;
-    const credential = JSON.stringify(await authenticator.get(options, origin()));
+    const credential = JSON.stringify(await authenticator.get(options, { origin: origin() }));
     const res = await postForm(flow.browser, `${flow.interactionUrl!.href}/passkey/finish`, { credential });
     expect(res.status).toBe(403);
     expect(res.res.headers.get('location')).toBeNull();
@@ -248,7 +248,7 @@ describe('enrolment page', () => {
     const { user, flow, csrf } = await atEnrolment('pp-enrol');
     const { html } = await page(flow.browser, `${flow.interactionUrl!.href}?enroll=passkey`);
     const options = JSON.parse(/<script type="application\/json" data-options>([^<]*)<\/script>/.exec(html)![1]!);
-    const credential = await new SoftAuthenticator().create(options, origin());
+    const credential = await new SoftAuthenticator({ origin: origin() }).create(options, { origin: origin() });
     const res = await postForm(flow.browser, `${flow.interactionUrl!.href}/enroll/passkey/confirm`, {
       csrf,
       name: 'Laptop',
@@ -304,7 +304,7 @@ describe('challenge page', () => {
     const csrf = csrfOf((await page(flow.browser, flow.interactionUrl!)).html);
     await postForm(flow.browser, `${flow.interactionUrl!.href}/login`, { csrf, username: user.username, password: PASSWORD });
     const options = (await flow.post('mfa/passkey/begin')).body;
-    const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, origin());
+    const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, { origin: origin() });
     const res = await postForm(flow.browser, `${flow.interactionUrl!.href}/mfa/passkey/finish`, { csrf, credential: JSON.stringify(elsewhere) });
     expect(res.status).toBe(401);
     expect(res.html).toContain('That passkey was not accepted. Try again.');
