@@ -71,6 +71,11 @@ export function mfaRoutes(deps: {
     });
   }
 
+  /** A passwordless sign-in is a first step: once the password (or a passkey) is done, it has no place. */
+  async function beforeFirstStep(request: LoginRequest) {
+    if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
+  }
+
   // Signing in without a password, for each method whose response names the account.
   for (const factor of deps.factors.filter((f) => f.passwordless)) {
     const {
@@ -79,12 +84,12 @@ export function mfaRoutes(deps: {
     } = factor;
     router.post(`/${paths.challenge}/begin`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
+      await beforeFirstStep(request);
       ctx.body = await mfa.startPasswordless({ uid: request.uid, method });
     });
     router.post(`/${paths.challenge}/finish`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      if (await mfa.transactions.get(request.uid)) throw new IdpError('invalid_step', 'the first step of this interaction is already done');
+      await beforeFirstStep(request);
       await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.loginPerIpPerMinute, 60);
       const response = responseOf(ctx);
       await answer(
