@@ -161,7 +161,17 @@ test('register in self-service, then the passkey as second factor, by autofill a
   const usePasskey = page.getByRole('button', { name: 'Use a passkey' });
   await usePasskey.waitFor();
   await setPresence(p, true);
+  // The request options pass through the test on their way to the page (read after the page has left, their body is gone).
+  let allowed: { id: string }[] = [];
+  await page.route('**/mfa/passkey/begin', async (route) => {
+    const response = await route.fetch();
+    allowed = ((await response.json()) as { allowCredentials: { id: string }[] }).allowCredentials;
+    await route.fulfill({ response });
+  });
   const withPassword = await second.finish(() => usePasskey.click());
+  await page.unrouteAll();
+  // The second factor's request names the user's credential (no discovery needed, the user is known).
+  expect(allowed.map((c) => c.id)).toEqual([stored.credentialId]);
   expect(withPassword.amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
   expect(withPassword.acr).toBe('aal3');
 
