@@ -17,18 +17,8 @@ const WEBAUTHN_BUNDLE = fs.readFileSync(
 );
 
 declare global {
+  /** What the bundle defines in a page, for code passed to `page.evaluate`. */
   var SimpleWebAuthnBrowser: typeof import('@simplewebauthn/browser');
-}
-
-declare global {
-  /** What @simplewebauthn/browser's UMD bundle defines in a page, for code passed to `page.evaluate`. */
-  var SimpleWebAuthnBrowser: typeof import('@simplewebauthn/browser');
-}
-
-/** The source of @simplewebauthn/browser's UMD bundle (defines the global `SimpleWebAuthnBrowser`). */
-export function simpleWebAuthnBundle(): string {
-  const entry = createRequire(import.meta.url).resolve('@simplewebauthn/browser');
-  return fs.readFileSync(path.join(path.dirname(entry), '..', 'dist', 'bundle', 'index.umd.min.js'), 'utf8');
 }
 
 /** WebAuthn.VirtualAuthenticatorOptions of the Chrome DevTools Protocol. */
