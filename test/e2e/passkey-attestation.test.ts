@@ -36,7 +36,7 @@ async function call(browser: Browser, path: string, body: unknown) {
     headers: { accept: 'application/json', 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.status, body: (await res.json()) };
+  return { status: res.status, body: await res.json() };
 }
 
 /** A fresh password session, then a registration with an authenticator that attests as told. */
