@@ -388,6 +388,9 @@ describe('registration', () => {
     ['an attestation object cut to 3 bytes', { mutate: { attestationObject: truncate(3) } }],
     ['trailing bytes after the authenticator data', { mutate: { authenticatorData: appendBytes() } }],
     ['trailing bytes after the attestation object', { mutate: { attestationObject: appendBytes() } }],
+    // CBOR crafted to exhaust the decoder: a map claiming 2^64 - 1 entries, and arrays nested 10,000 deep.
+    ['an attestation object whose map claims 2^64 - 1 entries', { mutate: { attestationObject: () => Uint8Array.from([0xbb, ...Array(8).fill(0xff)]) } }],
+    ['an attestation object of arrays nested 10,000 deep', { mutate: { attestationObject: () => new Uint8Array(10_000).fill(0x81) } }],
     ['a COSE alg the server does not accept', { coseAlg: -65535 }],
     ['UP=0', { flags: { up: false } }],
     ['BS=1 with BE=0', { flags: { be: false, bs: true } }],
