@@ -98,11 +98,13 @@
   }
 
   if (typeof window.PublicKeyCredential !== 'function') {
+    // The other methods, rendered unfolded, are all there is here.
     document.querySelectorAll('[data-passkey-unsupported]').forEach((el) => (el.hidden = false));
-    // The other methods are all there is here.
-    document.querySelectorAll('details[data-passkey-others]').forEach((el) => (el.open = true));
     return;
   }
+
+  // A passkey can run: the other methods fold under "Try another way".
+  document.querySelectorAll('details[data-passkey-others]').forEach((el) => (el.open = false));
 
   for (const form of document.querySelectorAll('form[data-passkey="authenticate"]')) {
     const conditional = form.hasAttribute('data-conditional');

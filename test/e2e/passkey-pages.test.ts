@@ -263,7 +263,7 @@ describe('enrolment page', () => {
 });
 
 describe('challenge page', () => {
-  test('passkey first; the other methods folded under "Try another way"', async () => {
+  test('passkey first; the other methods under "Try another way", unfolded until the script finds WebAuthn', async () => {
     const { user } = await userWithPasskey('pp-mfa');
     await seedTotp(idp.container, user.id);
     const flow = await beginAuth(config);
@@ -273,7 +273,7 @@ describe('challenge page', () => {
     expect(login.status).toBe(200);
     const html = login.html;
     const passkeyAt = html.indexOf(`action="/interaction/${uid}/mfa/passkey/finish"`);
-    const foldAt = html.indexOf('<details data-passkey-others>\n  <summary>Try another way</summary>');
+    const foldAt = html.indexOf('<details data-passkey-others open>\n  <summary>Try another way</summary>');
     const totpAt = html.indexOf(`action="/interaction/${uid}/mfa/totp"`);
     const foldEnd = html.indexOf('</details>', foldAt);
     expect(passkeyAt).toBeGreaterThan(0);
