@@ -36,6 +36,12 @@ module.exports = {
       '^src/oidc/',
       '^node_modules/(oidc-provider|@types/oidc-provider)/',
     ),
+    onlyFrom(
+      'samlify-outside-saml',
+      'Only src/saml/ talks to samlify (and its schema validator); the rest of the code sees the SAML IdP through the holder there.',
+      '^src/saml/',
+      '^node_modules/(samlify|@authenio/samlify-[^/]+|xmllint-wasm)/',
+    ),
     {
       name: 'policy-above-its-layer',
       comment: 'The policy decides from facts it is given; it must not depend on how a login runs or is served.',

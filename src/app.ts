@@ -26,6 +26,7 @@ import { securityHeaders } from './http/middleware/security-headers.js';
 import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
+import { samlRoutes } from './http/saml/saml.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './lib/views.js';
 
@@ -128,6 +129,8 @@ export function buildApp(c: Container): Koa {
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
+  const saml = samlRoutes(c.saml, prefix);
+  app.use(compose([saml.routes(), saml.allowedMethods()] as Middleware[]));
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();
   app.use(async (ctx, next) => {

@@ -9,12 +9,17 @@ import { IdpError, badRequest } from './lib/errors.js';
 import { StartupError } from './lib/startup-error.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
 
+/** Long enough for service providers that refresh the metadata weekly to see the new certificate twice. */
+const SAML_OVERLAP_DAYS = 14;
+
 const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                     apply database migrations
   users create --external-id ID [--username U] [--email E] [--password P] [--roles a,b] [--organization slug]
   clients create --redirect-uri URI [--redirect-uri URI2] [--client-id ID] [--first-party] [--grant-types a,b]
   apikeys create --name NAME --scopes ${API_SCOPES.join(',')} [--organization slug]   (bound to one organization: sees only its users, clients and settings)
-  keys rotate                                 add a signing key; older keys stay published until their tokens expire`;
+  keys rotate                                 add a signing key; older keys stay published until their tokens expire
+  saml-keys rotate [--overlap-days N]         add a SAML signing key and certificate; the previous certificates stay
+                                              in the metadata for N days (default ${SAML_OVERLAP_DAYS}) so service providers can pick up the new one`;
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -31,6 +36,7 @@ const { positionals, values } = parseArgs({
     'grant-types': { type: 'string' },
     name: { type: 'string' },
     scopes: { type: 'string' },
+    'overlap-days': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -108,6 +114,12 @@ async function main(): Promise<void> {
       const kid = await c.keyStore.rotate(Math.max(ttl.accessTokenSeconds, ttl.idTokenSeconds, ttl.clientCredentialsSeconds) + 60);
       await c.audit.record({ type: 'admin.keys.rotated', outcome: 'success', actor: 'cli', subject: kid });
       console.log(`new signing key ${kid}; running nodes switch to it within ${c.config.keys.reloadSeconds} s`);
+    } else if (key === 'saml-keys rotate') {
+      const days = values['overlap-days'] === undefined ? SAML_OVERLAP_DAYS : Number(values['overlap-days']);
+      if (!Number.isInteger(days) || days < 0) throw new ConfigError('--overlap-days must be a whole number of days');
+      const id = await c.samlKeyStore.rotate(days * 86400);
+      await c.audit.record({ type: 'admin.saml_keys.rotated', outcome: 'success', actor: 'cli', subject: id, data: { overlap_days: days } });
+      console.log(`new SAML signing key ${id}; running nodes switch to it within ${c.config.keys.reloadSeconds} s`);
     } else {
       console.error(USAGE);
       process.exitCode = 2;

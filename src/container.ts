@@ -39,6 +39,8 @@ import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
+import { createSamlIdpHolder } from './saml/identity-provider.js';
+import { createSamlKeyStore } from './saml/key-store.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
@@ -87,6 +89,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const audit = createAuditService(createAuditEventRepository(db), logger);
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
+  const samlKeyStore = createSamlKeyStore(db, box, new URL(config.issuer).hostname);
+  await samlKeyStore.ensure();
+  const saml = await createSamlIdpHolder({ issuer: config.issuer, keyStore: samlKeyStore, reloadSeconds: config.keys.reloadSeconds, logger });
 
   const clientCache = createClientCache(clients, box);
   const cachedClients = { find: clientCache.record };
@@ -189,6 +194,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     audit,
     keyStore,
     providers,
+    samlKeyStore,
+    saml,
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers)],
@@ -231,6 +238,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     async close() {
       timers.forEach(clearInterval);
       providers.close();
+      saml.close();
       if (redis) redis.disconnect();
       await database.close();
     },

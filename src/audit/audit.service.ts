@@ -13,6 +13,7 @@ export type AuditType =
   | 'admin.user.created'
   | 'admin.apikey.created'
   | 'admin.keys.rotated'
+  | 'admin.saml_keys.rotated'
   | (string & {});
 
 export interface AuditService {

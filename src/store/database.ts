@@ -86,6 +86,16 @@ export interface SigningKeysTable {
   expiresAt: Timestamp | null;
 }
 
+export interface SamlSigningKeysTable {
+  id: string;
+  /** PEM of the self-signed certificate the metadata publishes. */
+  certificate: string;
+  /** PKCS#8 PEM of the private key, sealed. */
+  privateSealed: string;
+  createdAt: Generated<Date>;
+  expiresAt: Timestamp | null;
+}
+
 export interface OidcPayloadsTable {
   model: string;
   id: string;
@@ -175,6 +185,7 @@ export interface Database {
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
   signingKeys: SigningKeysTable;
+  samlSigningKeys: SamlSigningKeysTable;
   oidcPayloads: OidcPayloadsTable;
   ephemeralEntries: EphemeralEntriesTable;
 }
@@ -185,6 +196,7 @@ export type UserUpdate = Updateable<UsersTable>;
 export type ClientRow = Selectable<ClientsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
