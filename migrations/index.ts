@@ -10,6 +10,7 @@ import * as m0008 from './0008_drop_credentials_data.js';
 import * as m0009 from './0009_password_checks_pending.js';
 import * as m0010 from './0010_refresh_token_account_index.js';
 import * as m0011 from './0011_webauthn_credentials.js';
+import * as m0013 from './0013_saml_service_providers.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   '0009_password_checks_pending': m0009,
   '0010_refresh_token_account_index': m0010,
   '0011_webauthn_credentials': m0011,
+  '0013_saml_service_providers': m0013,
 };

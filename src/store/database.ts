@@ -147,6 +147,35 @@ export interface TrustedDevicesTable {
   revokedAt: Date | null;
 }
 
+/** A SAML service provider: its metadata as sent and the facts the IdP acts on, parsed from it. */
+export interface SamlServiceProvidersTable {
+  id: Generated<string>;
+  entityId: string;
+  organizationId: string;
+  metadata: string;
+  acsEndpoints: Json<SamlEndpoint[]>;
+  sloEndpoints: Json<SamlEndpoint[]>;
+  authnRequestsSigned: boolean;
+  wantAssertionsSigned: boolean;
+  /** PEM. */
+  signingCertificates: string[];
+  encryptionCertificates: string[];
+  nameIdFormat: string;
+  attributeMapping: Json<Record<string, string>>;
+  signAssertions: boolean;
+  encryptAssertions: boolean;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface SamlEndpoint {
+  binding: string;
+  location: string;
+  responseLocation?: string;
+  index?: number;
+  isDefault?: boolean;
+}
+
 export interface SettingsTable {
   scope: string;
   data: ColumnType<Record<string, unknown>, string | undefined, string>;
@@ -172,6 +201,7 @@ export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
   clients: ClientsTable;
+  samlServiceProviders: SamlServiceProvidersTable;
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
   signingKeys: SigningKeysTable;
@@ -183,6 +213,7 @@ export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type ClientRow = Selectable<ClientsTable>;
+export type SamlServiceProviderRow = Selectable<SamlServiceProvidersTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type Organization = Selectable<OrganizationsTable>;
