@@ -223,6 +223,11 @@ describe('refused metadata: 400 naming the problem, nothing stored', () => {
       'metadata: AssertionConsumerService Location "http://evil.example/acs"',
     ],
     [
+      'an http://evil SingleLogoutService Location',
+      () => handMetadata().replace('https://sp.hand.example/slo', 'http://evil.example/slo'),
+      'metadata: SingleLogoutService Location "http://evil.example/slo" is not an https URL',
+    ],
+    [
       'a broken certificate',
       () =>
         handMetadata({
