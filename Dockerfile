@@ -17,6 +17,7 @@ COPY package.json ./
 COPY config ./config
 COPY views ./views
 COPY assets ./assets
+COPY schemas ./schemas
 USER node
 # 9464: Prometheus metrics, bound to loopback unless METRICS_HOST says otherwise (see docker-compose.yml).
 EXPOSE 3000 9464

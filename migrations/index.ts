@@ -11,6 +11,7 @@ import * as m0009 from './0009_password_checks_pending.js';
 import * as m0010 from './0010_refresh_token_account_index.js';
 import * as m0011 from './0011_webauthn_credentials.js';
 import * as m0012 from './0012_saml_keys.js';
+import * as m0013 from './0013_saml_service_providers.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   '0010_refresh_token_account_index': m0010,
   '0011_webauthn_credentials': m0011,
   '0012_saml_keys': m0012,
+  '0013_saml_service_providers': m0013,
 };

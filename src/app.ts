@@ -8,6 +8,7 @@ import { projectRoot, viewsDir } from './config.js';
 import type { Container } from './container.js';
 import { assetRoutes } from './http/assets/assets.routes.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
+import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
@@ -108,7 +109,14 @@ export function buildApp(c: Container): Koa {
   const clients = clientRoutes(c.clientService);
   const users = userRoutes(c.userService);
   const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, plugins: c.factors.factors, limiter, verifyPerUserPerMinute: codesPerMinute });
-  api.use(clients.routes(), users.routes(), platform.routes(), settingsRoutes(c.settingsAdmin).routes(), organizationRoutes(c.organizationService).routes());
+  api.use(
+    clients.routes(),
+    users.routes(),
+    platform.routes(),
+    settingsRoutes(c.settingsAdmin).routes(),
+    organizationRoutes(c.organizationService).routes(),
+    samlServiceProviderRoutes(c.samlSpService).routes(),
+  );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
   const ours = compose([

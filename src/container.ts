@@ -3,6 +3,7 @@ import { createClientService } from './admin/client.service.js';
 import { createMfaPlatformService } from './admin/mfa-platform.service.js';
 import { createMfaProfileExtension } from './admin/mfa-profile.js';
 import { createOrganizationService } from './admin/organization.service.js';
+import { createSamlSpService } from './admin/saml-sp.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
@@ -49,6 +50,7 @@ import { createAccountRepository } from './store/repositories/account.repository
 import { createApiKeyRepository } from './store/repositories/api-key.repository.js';
 import { createAuditEventRepository } from './store/repositories/audit-event.repository.js';
 import { createClientRepository } from './store/repositories/client.repository.js';
+import { createSamlServiceProviderRepository } from './store/repositories/saml-service-provider.repository.js';
 import { createOrganizationRepository } from './store/repositories/organization.repository.js';
 import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
@@ -221,6 +223,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       methods: factors.methods,
       changed: (id) => clientCache.invalidate(id),
     }),
+    samlSpService: createSamlSpService({ providers: createSamlServiceProviderRepository(db), organizations, audit }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },

@@ -157,6 +157,35 @@ export interface TrustedDevicesTable {
   revokedAt: Date | null;
 }
 
+/** A SAML service provider: its metadata as sent and the facts the IdP acts on, parsed from it. */
+export interface SamlServiceProvidersTable {
+  id: Generated<string>;
+  entityId: string;
+  organizationId: string;
+  metadata: string;
+  acsEndpoints: Json<SamlEndpoint[]>;
+  sloEndpoints: Json<SamlEndpoint[]>;
+  authnRequestsSigned: boolean;
+  wantAssertionsSigned: boolean;
+  /** PEM. */
+  signingCertificates: string[];
+  encryptionCertificates: string[];
+  nameIdFormat: string;
+  attributeMapping: Json<Record<string, string>>;
+  signAssertions: boolean;
+  encryptAssertions: boolean;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export interface SamlEndpoint {
+  binding: string;
+  location: string;
+  responseLocation?: string;
+  index?: number;
+  isDefault?: boolean;
+}
+
 export interface SettingsTable {
   scope: string;
   data: ColumnType<Record<string, unknown>, string | undefined, string>;
@@ -182,6 +211,7 @@ export interface Database {
   organizations: OrganizationsTable;
   users: UsersTable;
   clients: ClientsTable;
+  samlServiceProviders: SamlServiceProvidersTable;
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
   signingKeys: SigningKeysTable;
@@ -194,6 +224,7 @@ export type User = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type ClientRow = Selectable<ClientsTable>;
+export type SamlServiceProviderRow = Selectable<SamlServiceProvidersTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;

@@ -1,11 +1,9 @@
 import Router from '@koa/router';
-import { z } from '../../lib/zod.js';
 import { clientIdParams, createClientBody, updateClientBody } from '../../admin/client.schema.js';
 import type { ClientService } from '../../admin/client.service.js';
 import { body, validate } from '../middleware/body.js';
 import { caller, requireScope } from '../middleware/admin-auth.js';
-
-const page = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50), offset: z.coerce.number().int().min(0).max(1e6).default(0) });
+import { page } from './page.js';
 
 export function clientRoutes(clients: ClientService): Router {
   const router = new Router({ prefix: '/clients' });
