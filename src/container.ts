@@ -40,6 +40,7 @@ import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
+import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
 import { createSamlKeyStore } from './saml/key-store.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
@@ -94,6 +95,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const samlKeyStore = createSamlKeyStore(db, box, new URL(config.issuer).hostname);
   await samlKeyStore.ensure();
   const saml = await createSamlIdpHolder({ issuer: config.issuer, keyStore: samlKeyStore, reloadSeconds: config.keys.reloadSeconds, logger });
+  const samlProviders = createSamlServiceProviderRepository(db);
 
   const clientCache = createClientCache(clients, box);
   const cachedClients = { find: clientCache.record };
@@ -198,6 +200,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     providers,
     samlKeyStore,
     saml,
+    readAuthnRequest: createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock }),
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers)],
@@ -223,7 +226,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       methods: factors.methods,
       changed: (id) => clientCache.invalidate(id),
     }),
-    samlSpService: createSamlSpService({ providers: createSamlServiceProviderRepository(db), organizations, audit }),
+    samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
