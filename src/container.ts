@@ -41,6 +41,7 @@ import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
+import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
@@ -198,6 +199,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     providers,
     samlKeyStore,
     saml,
+    samlResponses: createSamlResponder({ saml, idKey, clock }),
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers)],
