@@ -8,7 +8,9 @@ import { SAML, ValidateInResponseTo, type SamlConfig } from '@node-saml/node-sam
 import { inflateRawSync } from 'node:zlib';
 import { validateSamlMessage } from '../../src/saml/schema-validator.js';
 import { samlUserOf, type SamlLoginInput } from '../../src/saml/response.js';
-import { postFormPage } from '../../src/saml/post-form.js';
+import { createHash } from 'node:crypto';
+import { cspSources } from '../../src/lib/csp.js';
+import { allowPostForm, postFormPage } from '../../src/saml/post-form.js';
 import { createSamlServiceProviderRepository } from '../../src/store/repositories/saml-service-provider.repository.js';
 import type { SamlServiceProvider } from '../../src/store/repositories/saml-service-provider.repository.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
@@ -173,6 +175,12 @@ describe('NameID', () => {
     expect(await nameIdAt(sp)).toEqual({ id: 'alice@example.com', format: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' });
   });
 
+  test('email for a user without an email address: refused, nothing built', async () => {
+    const sp = await registerSp('https://sp-email-less.example', { name_id_format: 'email' });
+    const carol = await createUser({ external_id: 'carol-ext' });
+    await expect(login(sp, { user: carol })).rejects.toThrow(/no email address/);
+  });
+
   test('transient: new on every response', async () => {
     const sp = await registerSp('https://sp-transient.example', { name_id_format: 'transient' });
     const [a, b] = [await nameIdAt(sp), await nameIdAt(sp)];
@@ -270,5 +278,15 @@ describe('auto-posting form', () => {
     expect(html).toContain('<button type="submit">');
     expect(html).not.toContain('name="RelayState" value=""');
     expect(postFormPage({ acsUrl: 'https://sp-a.example/acs', samlResponse: 'x' })).not.toContain('RelayState');
+  });
+
+  test("the page's Content-Security-Policy additions allow exactly its inline script and the ACS origin as form target", () => {
+    const html = postFormPage({ acsUrl: 'https://sp-a.example/acs', samlResponse: 'x' });
+    const scripts = [...html.matchAll(/<script>([^<]*)<\/script>/g)].map((m) => m[1]!);
+    expect(scripts).toHaveLength(1);
+    const res = {};
+    allowPostForm(res, 'https://sp-a.example/acs');
+    expect(cspSources(res, 'script-src')).toEqual([`'sha256-${createHash('sha256').update(scripts[0]!).digest('base64')}'`]);
+    expect(cspSources(res, 'form-action')).toEqual(['https://sp-a.example']);
   });
 });
