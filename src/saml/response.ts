@@ -51,7 +51,8 @@ export interface SamlLoginInput {
   /** The AuthnRequest's ID; absent for an IdP-initiated (unsolicited) response. */
   inResponseTo?: string;
   user: SamlUser;
-  authn: { authTime: number; amr: readonly string[]; acr: keyof typeof CONTEXT_CLASS };
+  /** When the user authenticated (epoch seconds) and at which assurance level; the level picks the context class. */
+  authn: { authTime: number; acr: keyof typeof CONTEXT_CLASS };
   sessionIndex: string;
   /** Epoch seconds: when the SP should consider the session over. */
   sessionNotOnOrAfter: number;

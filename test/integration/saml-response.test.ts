@@ -73,7 +73,7 @@ const login = (sp: SamlServiceProvider, over: Partial<SamlLoginInput> = {}) =>
     sp,
     acsUrl: acsOf(sp.entityId),
     user: alice,
-    authn: { authTime: now() - 30, amr: ['pwd'], acr: 'aal1' },
+    authn: { authTime: now() - 30, acr: 'aal1' },
     sessionIndex: 'session-1',
     sessionNotOnOrAfter: now() + 3600,
     ...over,
@@ -97,7 +97,7 @@ describe('solicited response', () => {
     const requestId = await authnRequestId(sp);
     const authTime = now() - 30;
     const sessionNotOnOrAfter = now() + 3600;
-    const { samlResponse } = await login(spA, { inResponseTo: requestId, authn: { authTime, amr: ['pwd'], acr: 'aal1' }, sessionNotOnOrAfter });
+    const { samlResponse } = await login(spA, { inResponseTo: requestId, authn: { authTime, acr: 'aal1' }, sessionNotOnOrAfter });
     const { profile } = await sp.validatePostResponseAsync({ SAMLResponse: samlResponse });
     expect(profile).toMatchObject({
       issuer: `${idp.url}/saml/metadata`,
@@ -219,7 +219,7 @@ describe('attributes', () => {
 
 describe('authentication context', () => {
   const classRef = async (acr: 'aal1' | 'aal2' | 'aal3') => {
-    const { samlResponse } = await login(spA, { authn: { authTime: now(), amr: acr === 'aal1' ? ['pwd'] : ['pwd', 'otp'], acr } });
+    const { samlResponse } = await login(spA, { authn: { authTime: now(), acr } });
     const { profile } = await nodeSaml(spA.entityId, { validateInResponseTo: ValidateInResponseTo.never }).validatePostResponseAsync({
       SAMLResponse: samlResponse,
     });
