@@ -42,6 +42,7 @@ import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
 import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
+import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
@@ -201,6 +202,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     samlKeyStore,
     saml,
     readAuthnRequest: createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock }),
+    samlResponses: createSamlResponder({ saml, idKey, clock }),
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers)],

@@ -4,13 +4,11 @@
  * not act on (entities, oversized, not an SP, no POST ACS, unsafe ACS URL, broken certificate) is
  * refused with a 400 naming the problem and nothing stored.
  */
-// @peculiar/x509 needs the reflect polyfill loaded before it.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { SAML } from '@node-saml/node-saml';
-import { X509Certificate, webcrypto } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { apiClient, expectJsonError } from '../helpers/api.js';
+import { selfSigned } from '../helpers/saml-sp.js';
 
 let idp: TestIdp;
 let readKey: string;
@@ -23,20 +21,6 @@ const api = apiClient(() => idp.url);
 const SPS = '/saml/service-providers';
 const POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
-
-async function selfSigned(cn: string) {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } as const;
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${cn}`,
-    keys,
-    signingAlgorithm: alg,
-    notBefore: new Date(),
-    notAfter: new Date(Date.now() + 365 * 86_400_000),
-  });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  return { pem: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n` };
-}
 
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;
 const certBody = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
