@@ -3,12 +3,9 @@
  * (node-saml) over HTTP-Redirect and HTTP-POST, against the real SP registry: what the login would
  * act on comes back, and every request the IdP must not act on is refused with its reason.
  */
-// @peculiar/x509 needs the reflect polyfill loaded before it.
-import 'reflect-metadata';
-import * as x509 from '@peculiar/x509';
 import { SAML, type SamlConfig } from '@node-saml/node-saml';
-import { webcrypto } from 'node:crypto';
 import zlib from 'node:zlib';
+import { selfSigned } from '../helpers/saml-sp.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { apiClient } from '../helpers/api.js';
 import { AuthnRequestError, type IncomingAuthnRequest } from '../../src/saml/authn-request.js';
@@ -23,20 +20,6 @@ const SIGNED_SP = 'https://sp.signed.example';
 const OPEN_SP = 'https://sp.open.example';
 const MFA = 'https://refeds.org/profile/mfa';
 const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
-
-async function selfSigned(cn: string) {
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 } as const;
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    name: `CN=${cn}`,
-    keys,
-    signingAlgorithm: alg,
-    notBefore: new Date(),
-    notAfter: new Date(Date.now() + 365 * 86_400_000),
-  });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-  return { pem: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${pkcs8}\n-----END PRIVATE KEY-----\n` };
-}
 
 /** node-saml as the SP: it signs with `signing` unless told otherwise. */
 const sp = (o: Partial<SamlConfig> = {}) =>
