@@ -5,11 +5,11 @@
  * written elsewhere (node-saml) trusts a response signed by the IdP with the certificate it read.
  */
 import crypto from 'node:crypto';
-import http from 'node:http';
 import { SAML, ValidateInResponseTo } from '@node-saml/node-saml';
 import { DOMParser } from '@xmldom/xmldom';
 import samlify from 'samlify';
 import { metadataSchemaErrors } from '../../src/saml/metadata-schema.js';
+import { conditionalGet } from '../helpers/conditional-get.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 
 const MD = 'urn:oasis:names:tc:SAML:2.0:metadata';
@@ -21,17 +21,6 @@ async function fetchMetadata(idp: TestIdp) {
   const res = await fetch(`${idp.url}/saml/metadata`);
   return { res, xml: await res.text() };
 }
-
-/** Raw GET: fetch() adds `Cache-Control: no-cache` to conditional requests, which rightly defeats a 304. */
-const conditionalGet = (url: string, etag: string) =>
-  new Promise<number>((resolve, reject) => {
-    http
-      .get(url, { headers: { 'if-none-match': etag } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      })
-      .on('error', reject);
-  });
 
 const parse = (xml: string) => new DOMParser().parseFromString(xml, 'text/xml');
 const elements = (xml: string, ns: string, name: string) => Array.from(parse(xml).getElementsByTagNameNS(ns, name));

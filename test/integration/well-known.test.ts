@@ -1,16 +1,5 @@
-import http from 'node:http';
+import { conditionalGet } from '../helpers/conditional-get.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-
-/** Raw GET: fetch() adds `Cache-Control: no-cache` to conditional requests, which rightly defeats a 304. */
-const conditionalGet = (url: string, etag: string) =>
-  new Promise<number>((resolve, reject) => {
-    http
-      .get(url, { headers: { 'if-none-match': etag } }, (res) => {
-        res.resume();
-        resolve(res.statusCode!);
-      })
-      .on('error', reject);
-  });
 
 let idp: TestIdp;
 beforeAll(async () => {
