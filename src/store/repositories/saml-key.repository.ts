@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { withKeySetLock } from './key-set-lock.js';
 import type { SamlSigningKeyRow } from '../database.js';
 
 function samlKeyQueries(db: Db) {
@@ -23,19 +23,7 @@ function samlKeyQueries(db: Db) {
   };
 }
 
-type SamlKeyQueries = ReturnType<typeof samlKeyQueries>;
-
-export function createSamlKeyRepository(db: Db) {
-  return {
-    ...samlKeyQueries(db),
-    /** Runs `fn` holding the SAML key-set lock, so nodes starting or rotating together add one key, not one each. */
-    exclusive<T>(fn: (keys: SamlKeyQueries) => Promise<T>): Promise<T> {
-      return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(7426002)`.execute(trx);
-        return fn(samlKeyQueries(trx));
-      });
-    },
-  };
-}
+/** The key set's queries; `exclusive` runs them holding the key-set lock. */
+export const createSamlKeyRepository = (db: Db) => withKeySetLock(db, 7426002, samlKeyQueries);
 
 export type SamlKeyRepository = ReturnType<typeof createSamlKeyRepository>;

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { withKeySetLock } from './key-set-lock.js';
 import type { SigningKeyRow } from '../database.js';
 
 function signingKeyQueries(db: Db) {
@@ -37,22 +37,7 @@ function signingKeyQueries(db: Db) {
   };
 }
 
-type SigningKeyQueries = ReturnType<typeof signingKeyQueries>;
-
-export function createSigningKeyRepository(db: Db) {
-  return {
-    ...signingKeyQueries(db),
-    /**
-     * Runs `fn` in one transaction that holds the key-set lock, so nodes that start or rotate at the
-     * same moment see each other's keys instead of each adding their own.
-     */
-    exclusive<T>(fn: (keys: SigningKeyQueries) => Promise<T>): Promise<T> {
-      return db.transaction().execute(async (trx) => {
-        await sql`select pg_advisory_xact_lock(7426001)`.execute(trx);
-        return fn(signingKeyQueries(trx));
-      });
-    },
-  };
-}
+/** The key set's queries; `exclusive` runs them holding the key-set lock. */
+export const createSigningKeyRepository = (db: Db) => withKeySetLock(db, 7426001, signingKeyQueries);
 
 export type SigningKeyRepository = ReturnType<typeof createSigningKeyRepository>;
