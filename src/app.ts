@@ -137,7 +137,7 @@ export function buildApp(c: Container): Koa {
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
-  const saml = samlRoutes(c.saml, prefix);
+  const saml = samlRoutes({ saml: c.saml, sso: c.samlSso, prefix });
   app.use(compose([saml.routes(), saml.allowedMethods()] as Middleware[]));
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();

@@ -40,10 +40,12 @@ import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
+import { createSsoSessions } from './oidc/sso-sessions.js';
 import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
 import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
+import { createSamlSso } from './saml/sso.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
@@ -53,6 +55,7 @@ import { createApiKeyRepository } from './store/repositories/api-key.repository.
 import { createAuditEventRepository } from './store/repositories/audit-event.repository.js';
 import { createClientRepository } from './store/repositories/client.repository.js';
 import { createSamlServiceProviderRepository } from './store/repositories/saml-service-provider.repository.js';
+import { createSamlSessionRepository } from './store/repositories/saml-session.repository.js';
 import { createOrganizationRepository } from './store/repositories/organization.repository.js';
 import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
@@ -174,6 +177,26 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     },
   });
 
+  const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, config, clock });
+  const samlResponses = createSamlResponder({ saml, idKey, clock });
+  const readAuthnRequest = createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock });
+  const samlSso = createSamlSso({
+    readAuthnRequest,
+    responses: samlResponses,
+    serviceProviders: samlProviders,
+    participants: createSamlSessionRepository(db),
+    sessions: ssoSessions,
+    accounts,
+    mfa,
+    ephemeral,
+    audit,
+    clock,
+    box,
+    idKey,
+    issuer: config.issuer,
+    loginTtlSeconds: config.ttl.interactionSeconds,
+  });
+
   const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
@@ -201,11 +224,13 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     providers,
     samlKeyStore,
     saml,
-    readAuthnRequest: createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock }),
-    samlResponses: createSamlResponder({ saml, idKey, clock }),
+    readAuthnRequest,
+    samlResponses,
+    samlSso,
+    ssoSessions,
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */
-    loginProtocols: [createOidcLogin(providers)],
+    loginProtocols: [createOidcLogin(providers), samlSso.protocol],
     credentials,
     settings,
     factors,

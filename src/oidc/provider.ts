@@ -35,6 +35,15 @@ export async function loadGrantOrAutoConsent(ctx: KoaContextWithOIDC, autoConsen
   return grant;
 }
 
+/** The SSO session cookie's options; a login made through any protocol sets it with these. */
+export const sessionCookieOptions = (issuer: string) => ({ httpOnly: true, sameSite: 'lax' as const, secure: issuer.startsWith('https://'), signed: true });
+
+/** How long a session lives from now: the idle timeout, bounded by the absolute lifetime counted from the login. */
+export function sessionTtlSeconds(limits: Config['session'], loginTs: number | undefined, now: number): number {
+  const absoluteEnd = (loginTs ?? now) + limits.absoluteSeconds;
+  return Math.max(1, Math.min(limits.idleSeconds, absoluteEnd - now));
+}
+
 export const SCOPES = ['openid', 'offline_access', 'profile', 'email', 'phone', 'api'];
 export const ACR_VALUES = ['aal1', 'aal2', 'aal3'];
 
@@ -64,8 +73,8 @@ function withAccountCheck(policy: ReturnType<typeof interactionPolicy.base>) {
  */
 export function buildProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
-  const secure = config.issuer.startsWith('https://');
-  const cookieBase = { httpOnly: true, sameSite: 'lax' as const, secure, signed: true };
+  const cookieBase = sessionCookieOptions(config.issuer);
+  const { secure } = cookieBase;
 
   const configuration: Configuration = {
     adapter: deps.adapter,
@@ -153,12 +162,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       PushedAuthorizationRequest: 60,
       BackchannelAuthenticationRequest: 600,
       DeviceCode: 600,
-      // Idle timeout, bounded by the absolute lifetime counted from the login.
-      Session: (_ctx, session) => {
-        const now = Math.floor(Date.now() / 1000);
-        const absoluteEnd = (session.loginTs ?? now) + config.session.absoluteSeconds;
-        return Math.max(1, Math.min(config.session.idleSeconds, absoluteEnd - now));
-      },
+      Session: (_ctx, session) => sessionTtlSeconds(config.session, session.loginTs, Math.floor(Date.now() / 1000)),
     },
     renderError: deps.renderError,
     ...(deps.extraTokenClaims ? { extraTokenClaims: deps.extraTokenClaims } : {}),

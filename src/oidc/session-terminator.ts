@@ -58,6 +58,9 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
   }
 
   return {
+    /** Ends one session (a logout at one relying party, or of one protocol); false when it was already gone. */
+    endSession: (uid: string): Promise<boolean> => end(deps.providers.current, uid),
+
     /** Ends every session of the account but `keepSessionUid`; returns how many ended. */
     async endOtherSessions(accountId: string, keepSessionUid?: string): Promise<number> {
       // The provider in charge now: its keys sign the logout tokens.

@@ -3,6 +3,7 @@ import type { Clock } from '../lib/clock.js';
 import { hmac, randomToken } from '../lib/crypto.js';
 import type { User } from '../store/database.js';
 import type { SamlServiceProvider } from '../store/repositories/saml-service-provider.repository.js';
+import { earnedClass } from './authn-context.js';
 import type { SamlIdp, SamlIdpHolder } from './identity-provider.js';
 import { nameIdFor } from './name-id.js';
 import { attributeStatement, fillTemplate, loginResponseTemplate, statusResponseTemplate } from './response-template.js';
@@ -14,13 +15,6 @@ const AES_256_GCM = 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
 /** Clock skew an SP may have, and how long the SP has to consume the assertion. */
 const NOT_BEFORE_SKEW_SEC = 60;
 const VALIDITY_SEC = 5 * 60;
-
-/** The context classes we assert: REFEDS MFA Profile §1 for two factors, password over TLS otherwise. */
-const CONTEXT_CLASS = {
-  aal1: 'urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport',
-  aal2: 'https://refeds.org/profile/mfa',
-  aal3: 'https://refeds.org/profile/mfa',
-} as const;
 
 /** The user facts an SP may receive, named as the admin API's attribute_mapping names them. */
 export interface SamlUser {
@@ -51,8 +45,11 @@ export interface SamlLoginInput {
   /** The AuthnRequest's ID; absent for an IdP-initiated (unsolicited) response. */
   inResponseTo?: string;
   user: SamlUser;
-  /** When the user authenticated (epoch seconds) and at which assurance level; the level picks the context class. */
-  authn: { authTime: number; acr: keyof typeof CONTEXT_CLASS };
+  /**
+   * When the user authenticated (epoch seconds) and at which assurance level; the level picks the
+   * context class unless `contextClass` names the one the request accepts.
+   */
+  authn: { authTime: number; acr: 'aal1' | 'aal2' | 'aal3'; contextClass?: string };
   sessionIndex: string;
   /** Epoch seconds: when the SP should consider the session over. */
   sessionNotOnOrAfter: number;
@@ -63,7 +60,7 @@ export interface SamlStatusInput {
   acsUrl: string;
   inResponseTo?: string;
   /** The second-level status code (SAML 2.0 Core §3.2.2.2), under the top-level Responder. */
-  status: 'NoAuthnContext' | 'AuthnFailed' | 'RequestDenied';
+  status: 'NoAuthnContext' | 'AuthnFailed' | 'RequestDenied' | 'NoPassive';
 }
 
 /** The message as the HTTP-POST binding carries it (SAML 2.0 Bindings §3.5.4). */
@@ -137,7 +134,8 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
   }
 
   return {
-    async login(input: SamlLoginInput): Promise<SamlPostMessage> {
+    /** The signed response, and the NameID it names the user by (single logout names the user the same way). */
+    async login(input: SamlLoginInput): Promise<SamlPostMessage & { nameId: { format: string; value: string } }> {
       const { sp, acsUrl, user, authn } = input;
       checkAcs(sp, acsUrl);
       if (sp.encryptAssertions && !sp.encryptionCertificates.length)
@@ -158,7 +156,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         AuthnInstant: instant(authn.authTime * 1000),
         SessionIndex: input.sessionIndex,
         SessionNotOnOrAfter: instant(input.sessionNotOnOrAfter * 1000),
-        AuthnContextClassRef: CONTEXT_CLASS[authn.acr],
+        AuthnContextClassRef: authn.contextClass ?? earnedClass(authn.acr),
         ...attributes.values,
       });
       const target = samlify.ServiceProvider({
@@ -176,7 +174,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         {},
         { customTagReplacement: () => ({ id: head.ID, context: xml }), encryptThenSign: true },
       );
-      return { id: head.ID, samlResponse: context };
+      return { id: head.ID, samlResponse: context, nameId };
     },
 
     /** A signed Response with a failure status and no assertion, e.g. when the requested context cannot be met. */

@@ -178,6 +178,19 @@ export interface SamlServiceProvidersTable {
   updatedAt: Generated<Date>;
 }
 
+export interface SamlSessionParticipantsTable {
+  /** HMAC of the SSO session's uid. */
+  sessionKey: string;
+  spId: string;
+  sessionUidSealed: string;
+  accountId: string;
+  sessionIndex: string;
+  nameId: string;
+  nameIdFormat: string;
+  createdAt: Generated<Date>;
+  expiresAt: Date;
+}
+
 export interface SamlEndpoint {
   binding: string;
   location: string;
@@ -212,6 +225,7 @@ export interface Database {
   users: UsersTable;
   clients: ClientsTable;
   samlServiceProviders: SamlServiceProvidersTable;
+  samlSessionParticipants: SamlSessionParticipantsTable;
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
   signingKeys: SigningKeysTable;
@@ -225,6 +239,7 @@ export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type ClientRow = Selectable<ClientsTable>;
 export type SamlServiceProviderRow = Selectable<SamlServiceProvidersTable>;
+export type SamlSessionParticipantRow = Selectable<SamlSessionParticipantsTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;

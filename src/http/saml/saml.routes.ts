@@ -1,12 +1,60 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
 import type { SamlIdpHolder } from '../../saml/identity-provider.js';
+import { allowPostForm, postFormPage } from '../../saml/post-form.js';
+import type { SamlSso, SsoStep } from '../../saml/sso.js';
+import { body, parseBodies, validate } from '../middleware/body.js';
+import { noStore } from '../middleware/no-store.js';
+import { exchange } from '../interaction/interaction-context.js';
+
+export interface SamlRouteDeps {
+  saml: SamlIdpHolder;
+  sso: SamlSso;
+  /** The issuer's path ('' at the root). */
+  prefix: string;
+}
+
+/** A base64 AuthnRequest of the reader's cap, plus RelayState and the form's overhead. */
+const POST_BODY_BYTES = 96 * 1024;
+const token = z.string().regex(/^[\w-]{20,64}$/, 'not a sign-in reference');
+const bindingFields = { SAMLRequest: z.string().optional(), RelayState: z.string().optional() };
+const redirectQuery = z.object({ ...bindingFields, SigAlg: z.string().optional(), Signature: z.string().optional() });
+const postBody = z.object(bindingFields);
+const idpInitiatedQuery = z.object({ sp: z.string().min(1).max(1024), RelayState: z.string().max(1024).optional() });
+
+/**
+ * The signed octets of an HTTP-Redirect message: the query exactly as received, without its
+ * Signature (SAML 2.0 Bindings §3.4.4.1); re-encoding the parsed values would break signatures.
+ */
+const octetString = (querystring: string) =>
+  querystring
+    .split('&')
+    .filter((part) => !part.startsWith('Signature='))
+    .join('&');
 
 /** The SAML IdP's endpoints, under the issuer's path. */
-export function samlRoutes(saml: SamlIdpHolder, prefix: string): Router {
-  const router = new Router({ prefix: `${prefix}/saml` });
+export function samlRoutes(deps: SamlRouteDeps): Router {
+  const { sso } = deps;
+  const router = new Router({ prefix: `${deps.prefix}/saml` });
+  const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined, deviceToken: ctx.cookies.get(DEVICE_COOKIE) });
+
+  /** A response goes out as the auto-posting form; a login starts at the interaction pages. */
+  function answer(ctx: Context, step: SsoStep) {
+    if (step.kind === 'login') {
+      ctx.status = 303;
+      ctx.redirect(`${deps.prefix}/interaction/${step.uid}`);
+      return;
+    }
+    allowPostForm(ctx.res, step.form.acsUrl);
+    ctx.type = 'html';
+    ctx.body = postFormPage(step.form);
+  }
+
   // Service providers poll the metadata; it changes only with the key set, so revalidation answers 304.
   router.get('/metadata', (ctx) => {
-    const { xml, etag } = saml.current.metadata;
+    const { xml, etag } = deps.saml.current.metadata;
     ctx.set('ETag', etag);
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.status = 200;
@@ -17,5 +65,30 @@ export function samlRoutes(saml: SamlIdpHolder, prefix: string): Router {
     ctx.type = 'application/samlmetadata+xml';
     ctx.body = xml;
   });
+
+  router.get('/sso', noStore(), async (ctx) => {
+    const query = validate(redirectQuery, ctx.query);
+    answer(ctx, await sso.authnRequest(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
+  });
+
+  router.post('/sso', noStore(), parseBodies(POST_BODY_BYTES), async (ctx) => {
+    const posted = validate(postBody, body(ctx));
+    ctx.status = 303;
+    ctx.redirect(await sso.authnRequestPosted({ body: posted }, meta(ctx)));
+  });
+
+  router.get('/sso/continue/:token', noStore(), async (ctx) => {
+    answer(ctx, await sso.continueAfterPost(exchange(ctx), validate(token, ctx.params.token), meta(ctx)));
+  });
+
+  router.get('/sso/post/:uid', noStore(), async (ctx) => {
+    answer(ctx, { kind: 'respond', form: await sso.takeForm(exchange(ctx), validate(token, ctx.params.uid)) });
+  });
+
+  router.get('/idp-initiated', noStore(), async (ctx) => {
+    const query = validate(idpInitiatedQuery, ctx.query);
+    answer(ctx, await sso.idpInitiated(exchange(ctx), query.sp, query.RelayState, meta(ctx)));
+  });
+
   return router;
 }

@@ -49,4 +49,5 @@ export function createSqlEphemeralStore(db: Db): EphemeralStore {
 export async function sweepExpired(db: Db): Promise<void> {
   await db.deleteFrom('ephemeralEntries').where('expiresAt', '<', new Date()).execute();
   await db.deleteFrom('oidcPayloads').where('expiresAt', '<', new Date()).execute();
+  await db.deleteFrom('samlSessionParticipants').where('expiresAt', '<', new Date()).execute();
 }
