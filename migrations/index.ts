@@ -12,7 +12,7 @@ import * as m0010 from './0010_refresh_token_account_index.js';
 import * as m0011 from './0011_webauthn_credentials.js';
 import * as m0012 from './0012_saml_keys.js';
 import * as m0013 from './0013_saml_service_providers.js';
-import * as m0014 from './0014_saml_session_participants.js';
+import * as m0014 from './0014_saml_sessions.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -29,5 +29,5 @@ export const migrations: Record<string, Migration> = {
   '0011_webauthn_credentials': m0011,
   '0012_saml_keys': m0012,
   '0013_saml_service_providers': m0013,
-  '0014_saml_session_participants': m0014,
+  '0014_saml_sessions': m0014,
 };

@@ -21,6 +21,7 @@ const spFields = {
   name_id_format: z.enum(NAME_ID_FORMATS).optional(),
   sign_assertions: z.boolean().optional(),
   encrypt_assertions: z.boolean().optional(),
+  enabled: z.boolean().optional(),
 };
 
 export const createSamlSpBody = z.strictObject({ metadata, ...spFields });

@@ -39,6 +39,7 @@ export function samlSpView(sp: SamlServiceProvider) {
     attribute_mapping: sp.attributeMapping,
     sign_assertions: sp.signAssertions,
     encrypt_assertions: sp.encryptAssertions,
+    enabled: sp.enabled,
     created_at: sp.createdAt.toISOString(),
     updated_at: sp.updatedAt.toISOString(),
   };
@@ -93,6 +94,7 @@ export function createSamlSpService(deps: SamlSpServiceDeps) {
         attributeMapping: input.attribute_mapping ?? {},
         signAssertions: input.sign_assertions ?? true,
         encryptAssertions: input.encrypt_assertions ?? false,
+        enabled: input.enabled ?? true,
       };
       assertConsistent(md, record);
       const sp = await providers.insert(record);
@@ -116,6 +118,7 @@ export function createSamlSpService(deps: SamlSpServiceDeps) {
         attributeMapping: input.attribute_mapping ?? current.attributeMapping,
         signAssertions: input.sign_assertions ?? current.signAssertions,
         encryptAssertions: input.encrypt_assertions ?? current.encryptAssertions,
+        enabled: input.enabled ?? current.enabled,
       };
       assertConsistent(md, record);
       const sp = await providers.update(id, record);

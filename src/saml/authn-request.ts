@@ -43,6 +43,7 @@ export type AuthnRequestRefusal =
   | 'dtd_not_allowed'
   | 'schema_invalid'
   | 'unknown_issuer'
+  | 'service_provider_disabled'
   | 'signature_required'
   | 'signature_invalid'
   | 'unsupported_signature_algorithm'
@@ -235,6 +236,7 @@ export function createAuthnRequestReader(deps: AuthnRequestReaderDeps) {
     const claimedIssuer = text(child(root, ASSERTION, 'Issuer'));
     const sp = claimedIssuer ? await deps.providers.findByEntityId(claimedIssuer) : undefined;
     if (!sp) throw refuse('unknown_issuer', 'the Issuer is not a registered service provider');
+    if (!sp.enabled) throw refuse('service_provider_disabled', `${sp.entityId} is disabled`);
 
     // A signature is verified whenever one is sent, and required when the SP's metadata says AuthnRequestsSigned.
     let request = root;

@@ -166,6 +166,11 @@ export function createSamlSso(deps: SamlSsoDeps) {
     return { acsUrl: asked.acsUrl, samlResponse: message.samlResponse, ...(asked.relayState !== undefined ? { relayState: asked.relayState } : {}) };
   }
 
+  const enabledSp = async (id: string) => {
+    const sp = await deps.serviceProviders.find(id);
+    return sp?.enabled ? sp : undefined;
+  };
+
   const activeUser = async (accountId: string) => {
     const user = await deps.accounts.findById(accountId);
     return user?.status === 'active' ? user : undefined;
@@ -216,8 +221,8 @@ export function createSamlSso(deps: SamlSsoDeps) {
   async function takeLogin(http: HttpExchange, uid: string): Promise<{ login: SamlLogin; sp: SamlServiceProvider }> {
     const login = await loadLogin(http, uid);
     if (!login || !(await ephemeral.take(loginKey(uid)))) throw new IdpError('invalid_step', 'this sign-in has already ended');
-    const sp = await deps.serviceProviders.find(login.spId);
-    if (!sp) throw badRequest('the service provider of this sign-in is no longer registered');
+    const sp = await enabledSp(login.spId);
+    if (!sp) throw badRequest('the service provider of this sign-in is no longer registered or is disabled');
     return { login, sp };
   }
 
@@ -243,7 +248,7 @@ export function createSamlSso(deps: SamlSsoDeps) {
     async load(http, uid) {
       const login = await loadLogin(http, uid);
       if (!login) return undefined;
-      const sp = await deps.serviceProviders.find(login.spId);
+      const sp = await enabledSp(login.spId);
       if (!sp) return undefined;
       const requirement = contextRequirement(login.contexts);
       return {
@@ -330,14 +335,15 @@ export function createSamlSso(deps: SamlSsoDeps) {
     async continueAfterPost(http: HttpExchange, token: string, meta: SsoMeta): Promise<SsoStep> {
       const raw = await ephemeral.take(continueKey(token));
       const kept = raw ? (JSON.parse(raw) as Omit<Asked, 'sp'> & { spId: string }) : undefined;
-      const sp = kept && (await deps.serviceProviders.find(kept.spId));
+      const sp = kept && (await enabledSp(kept.spId));
       if (!kept || !sp) throw new IdpError('invalid_step', 'this sign-in request has already been used or has expired');
       return proceed(http, { ...kept, sp }, meta);
     },
 
     /** An unsolicited response to the SP (IdP-initiated SSO), after a login when the browser has no session. */
     async idpInitiated(http: HttpExchange, entityId: string, relayState: string | undefined, meta: SsoMeta): Promise<SsoStep> {
-      const sp = await deps.serviceProviders.findByEntityId(entityId);
+      const found = await deps.serviceProviders.findByEntityId(entityId);
+      const sp = found?.enabled ? found : undefined;
       const acs = sp && (sp.acsEndpoints.find((e) => e.binding === HTTP_POST && e.isDefault) ?? sp.acsEndpoints.find((e) => e.binding === HTTP_POST));
       if (!sp || !acs) {
         await audit.record({
@@ -347,7 +353,7 @@ export function createSamlSso(deps: SamlSsoDeps) {
           requestId: meta.requestId,
           data: { reason: 'unknown_service_provider' },
         });
-        throw badRequest('no service provider with an HTTP-POST AssertionConsumerService is registered under that entity ID');
+        throw badRequest('no enabled service provider with an HTTP-POST AssertionConsumerService is registered under that entity ID');
       }
       return proceed(http, { sp, acsUrl: acs.location, ...(relayState !== undefined ? { relayState } : {}), forceAuthn: false, isPassive: false }, meta);
     },

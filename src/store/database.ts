@@ -174,6 +174,8 @@ export interface SamlServiceProvidersTable {
   attributeMapping: Json<Record<string, string>>;
   signAssertions: boolean;
   encryptAssertions: boolean;
+  /** A disabled SP gets no assertion: its requests are refused, IdP-initiated SSO to it too. */
+  enabled: Generated<boolean>;
   createdAt: Generated<Date>;
   updatedAt: Generated<Date>;
 }

@@ -4,7 +4,7 @@
  * step-up of a password session, NoAuthnContext), IsPassive, IdP-initiated, abort.
  */
 import { Browser } from '../helpers/browser.js';
-import { startTestIdp, type TestIdp } from '../helpers/env.js';
+import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, beginAuth, newUser, seedTotp, codeAt } from '../helpers/mfa-flow.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 import {
@@ -251,4 +251,33 @@ test('a disabled account’s session is not reused; another person signing in re
   const flow = await beginAuth(oidc, { browser });
   const { claims } = await flow.complete();
   expect(claims.sub).toBe(other.id);
+});
+
+test('a disabled SP gets nothing: its requests and IdP-initiated SSO to it are refused until it is enabled again', async () => {
+  const user = await newUser(idp.url, 'saml-disabled-sp');
+  const { browser } = await passwordSso(spA, user.username);
+  const sp = await registerSamlSp(idp.url, 'https://sp-off.example');
+  const patch = (enabled: boolean) =>
+    fetch(`${idp.url}/api/v1/saml/service-providers/${sp.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled }),
+    });
+  expect((await (await patch(false)).json()) as unknown).toMatchObject({ enabled: false });
+  const refused = await browser.fetch(await sp.sp.getAuthorizeUrlAsync('', undefined, {}), { headers: { accept: 'application/json' } });
+  expect(refused.status).toBe(400);
+  expect(await refused.json()).toMatchObject({ error: 'invalid_request' });
+  const unsolicited = await browser.fetch(`${idp.url}/saml/idp-initiated?sp=${encodeURIComponent(sp.entityId)}`);
+  expect(unsolicited.status).toBe(400);
+  expect(await unsolicited.text()).not.toContain('SAMLResponse');
+  const [audit] = await idp.container.db
+    .selectFrom('auditEvents')
+    .selectAll()
+    .where('type', '=', 'saml.request.refused')
+    .where('data', '@>', JSON.stringify({ reason: 'service_provider_disabled' }) as never)
+    .execute();
+  expect(audit).toBeDefined();
+
+  await patch(true);
+  expect((await ssoRedirect(browser, sp.sp)).kind).toBe('form');
 });

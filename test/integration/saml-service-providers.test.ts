@@ -103,6 +103,7 @@ describe('registration', () => {
       attribute_mapping: { mail: 'email', groups: 'roles' },
       sign_assertions: true,
       encrypt_assertions: true,
+      enabled: true,
       created_at: expect.any(String),
       updated_at: expect.any(String),
     });

@@ -1,6 +1,8 @@
 import { sql, type Kysely } from 'kysely';
 
 /**
+ * A service provider can be switched off without losing its registration (`enabled`).
+ *
  * Which service providers an SSO session has sent assertions to, with the NameID and SessionIndex
  * each one received: single logout tells every one of them, and finds the session an SP's
  * LogoutRequest names. The session is keyed by a keyed hash of its uid; the uid itself is kept
@@ -8,6 +10,10 @@ import { sql, type Kysely } from 'kysely';
  */
 /* eslint-disable @typescript-eslint/no-explicit-any -- migrations are frozen and must not depend on today's table types */
 export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .alterTable('saml_service_providers')
+    .addColumn('enabled', 'boolean', (c) => c.notNull().defaultTo(true))
+    .execute();
   await db.schema
     .createTable('saml_session_participants')
     .addColumn('session_key', 'text', (c) => c.notNull())
@@ -27,4 +33,5 @@ export async function up(db: Kysely<any>): Promise<void> {
 
 export async function down(db: Kysely<any>): Promise<void> {
   await db.schema.dropTable('saml_session_participants').ifExists().execute();
+  await db.schema.alterTable('saml_service_providers').dropColumn('enabled').execute();
 }
