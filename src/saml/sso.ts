@@ -292,6 +292,10 @@ export function createSamlSso(deps: SamlSsoDeps) {
     },
   };
 
+  /** Every SSO request refused before any response is built leaves this one event, with the reason. */
+  const recordRefusal = (meta: SsoMeta, reason: string) =>
+    audit.record({ type: 'saml.request.refused', outcome: 'failure', ip: meta.ip, requestId: meta.requestId, data: { reason } });
+
   async function read(incoming: IncomingAuthnRequest, meta: SsoMeta): Promise<Asked> {
     try {
       const request = await deps.readAuthnRequest(incoming);
@@ -305,15 +309,16 @@ export function createSamlSso(deps: SamlSsoDeps) {
         isPassive: request.isPassive,
       };
     } catch (err) {
-      if (err instanceof AuthnRequestError) {
-        await audit.record({ type: 'saml.request.refused', outcome: 'failure', ip: meta.ip, requestId: meta.requestId, data: { reason: err.reason } });
-      }
+      if (err instanceof AuthnRequestError) await recordRefusal(meta, err.reason);
       throw err;
     }
   }
 
   return {
     protocol,
+
+    /** A request whose parameters are not even of the binding's shape (repeated, too long): audited like any refused one. */
+    refusedShape: (meta: SsoMeta) => recordRefusal(meta, 'malformed'),
 
     /** An AuthnRequest at the SSO endpoint's HTTP-Redirect binding. A refused request is audited and throws: no response goes anywhere. */
     async authnRequest(http: HttpExchange, incoming: IncomingAuthnRequest, meta: SsoMeta): Promise<SsoStep> {
@@ -346,13 +351,7 @@ export function createSamlSso(deps: SamlSsoDeps) {
       const sp = found?.enabled ? found : undefined;
       const acs = sp && (sp.acsEndpoints.find((e) => e.binding === HTTP_POST && e.isDefault) ?? sp.acsEndpoints.find((e) => e.binding === HTTP_POST));
       if (!sp || !acs) {
-        await audit.record({
-          type: 'saml.request.refused',
-          outcome: 'failure',
-          ip: meta.ip,
-          requestId: meta.requestId,
-          data: { reason: 'unknown_service_provider' },
-        });
+        await recordRefusal(meta, 'unknown_service_provider');
         throw badRequest('no enabled service provider with an HTTP-POST AssertionConsumerService is registered under that entity ID');
       }
       return proceed(http, { sp, acsUrl: acs.location, ...(relayState !== undefined ? { relayState } : {}), forceAuthn: false, isPassive: false }, meta);
@@ -360,11 +359,15 @@ export function createSamlSso(deps: SamlSsoDeps) {
 
     /** The finished login's form, handed once to the browser the login ran in. */
     async takeForm(http: HttpExchange, uid: string): Promise<PostForm> {
-      const raw = await ephemeral.take(formKey(uid));
-      const kept = raw ? (JSON.parse(raw) as { browser: string; form: PostForm }) : undefined;
+      // Checked before it is taken: another browser's attempt must not use up the owner's form.
       const browser = browserOf(http, false);
-      if (!kept || !browser || !sameHash(browser, kept.browser)) throw new IdpError('invalid_step', 'this sign-in has already ended');
-      return kept.form;
+      const owned = (raw: string | undefined) => {
+        const kept = raw ? (JSON.parse(raw) as { browser: string; form: PostForm }) : undefined;
+        return kept && browser && sameHash(browser, kept.browser) ? kept.form : undefined;
+      };
+      const form = owned(await ephemeral.get(formKey(uid))) && owned(await ephemeral.take(formKey(uid)));
+      if (!form) throw new IdpError('invalid_step', 'this sign-in has already ended');
+      return form;
     },
   };
 }

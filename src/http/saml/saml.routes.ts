@@ -40,6 +40,16 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
   const router = new Router({ prefix: `${deps.prefix}/saml` });
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined, deviceToken: ctx.cookies.get(DEVICE_COOKIE) });
 
+  /** The binding's parameters; a request not of that shape is refused as malformed, and audited like any other refusal. */
+  async function bindingParams<S extends z.ZodType>(ctx: Context, schema: S, input: unknown): Promise<z.infer<S>> {
+    try {
+      return validate(schema, input);
+    } catch (err) {
+      await sso.refusedShape(meta(ctx));
+      throw err;
+    }
+  }
+
   /** A response goes out as the auto-posting form; a login starts at the interaction pages. */
   function answer(ctx: Context, step: SsoStep) {
     if (step.kind === 'login') {
@@ -67,12 +77,12 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
   });
 
   router.get('/sso', noStore(), async (ctx) => {
-    const query = validate(redirectQuery, ctx.query);
+    const query = await bindingParams(ctx, redirectQuery, ctx.query);
     answer(ctx, await sso.authnRequest(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
   });
 
   router.post('/sso', noStore(), parseBodies(POST_BODY_BYTES), async (ctx) => {
-    const posted = validate(postBody, body(ctx));
+    const posted = await bindingParams(ctx, postBody, body(ctx));
     ctx.status = 303;
     ctx.redirect(await sso.authnRequestPosted({ body: posted }, meta(ctx)));
   });
@@ -86,7 +96,7 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
   });
 
   router.get('/idp-initiated', noStore(), async (ctx) => {
-    const query = validate(idpInitiatedQuery, ctx.query);
+    const query = await bindingParams(ctx, idpInitiatedQuery, ctx.query);
     answer(ctx, await sso.idpInitiated(exchange(ctx), query.sp, query.RelayState, meta(ctx)));
   });
 
