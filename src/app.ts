@@ -28,6 +28,7 @@ import { trustedProxies } from './http/middleware/trusted-proxies.js';
 import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { samlRoutes } from './http/saml/saml.routes.js';
+import { samlSloRoutes } from './http/saml/slo.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './lib/views.js';
 
@@ -138,7 +139,8 @@ export function buildApp(c: Container): Koa {
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
   const saml = samlRoutes({ saml: c.saml, sso: c.samlSso, prefix });
-  app.use(compose([saml.routes(), saml.allowedMethods()] as Middleware[]));
+  const samlSlo = samlSloRoutes({ slo: c.samlSlo, prefix });
+  app.use(compose([saml.routes(), saml.allowedMethods(), samlSlo.routes(), samlSlo.allowedMethods()] as Middleware[]));
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();
   app.use(async (ctx, next) => {

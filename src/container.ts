@@ -45,6 +45,9 @@ import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
 import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
+import { createLogoutMessages } from './saml/logout-builder.js';
+import { createLogoutMessageReader } from './saml/logout-message.js';
+import { createSamlSlo } from './saml/slo.js';
 import { createSamlSso } from './saml/sso.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
@@ -180,11 +183,12 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, config, clock });
   const samlResponses = createSamlResponder({ saml, idKey, clock });
   const readAuthnRequest = createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock });
+  const samlParticipants = createSamlSessionRepository(db);
   const samlSso = createSamlSso({
     readAuthnRequest,
     responses: samlResponses,
     serviceProviders: samlProviders,
-    participants: createSamlSessionRepository(db),
+    participants: samlParticipants,
     sessions: ssoSessions,
     accounts,
     mfa,
@@ -195,6 +199,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     idKey,
     issuer: config.issuer,
     loginTtlSeconds: config.ttl.interactionSeconds,
+  });
+  const samlSlo = createSamlSlo({
+    readLogoutMessage: createLogoutMessageReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock }),
+    messages: createLogoutMessages({ saml, clock }),
+    serviceProviders: samlProviders,
+    participants: samlParticipants,
+    sessions: ssoSessions,
+    ephemeral,
+    audit,
+    box,
+    idKey,
+    issuer: config.issuer,
   });
 
   const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
@@ -227,6 +243,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     readAuthnRequest,
     samlResponses,
     samlSso,
+    samlSlo,
+    samlParticipants,
     ssoSessions,
     apiKeys,
     /** The protocols a login can be asked for by; each finishes the logins it started. */

@@ -6,6 +6,7 @@ import type { SamlServiceProvider } from '../store/repositories/saml-service-pro
 import { earnedClass } from './authn-context.js';
 import type { SamlIdp, SamlIdpHolder } from './identity-provider.js';
 import { nameIdFor } from './name-id.js';
+import { signEnveloped } from './sign-message.js';
 import { attributeStatement, fillTemplate, loginResponseTemplate, statusResponseTemplate } from './response-template.js';
 
 const { binding } = samlify.Constants.namespace;
@@ -186,15 +187,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
         SubStatusCode: `urn:oasis:names:tc:SAML:2.0:status:${input.status}`,
       });
-      const { idp } = deps.saml.current;
-      const samlResponse = samlify.SamlLib.constructSAMLSignature({
-        rawSamlMessage: xml,
-        isMessageSigned: true,
-        signatureAlgorithm: samlify.Constants.algorithms.signature.RSA_SHA256,
-        privateKey: String(idp.entitySetting.privateKey),
-        signingCert: idp.entityMeta.getX509Certificate('signing') as string,
-        signatureConfig: { prefix: 'ds', location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' } },
-      });
+      const samlResponse = signEnveloped(deps.saml.current.idp, xml, 'Response');
       return { id: head.ID, samlResponse };
     },
   };

@@ -1,5 +1,3 @@
-import crypto from 'node:crypto';
-import Cookies from 'cookies';
 import type { AuditService } from '../audit/audit.service.js';
 import type { HttpExchange, LoginProtocol, LoginRequest } from '../authn/login-request.js';
 import type { SsoSession, SsoSessions } from '../authn/sso-session.js';
@@ -11,14 +9,13 @@ import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { User } from '../store/database.js';
 import type { SamlServiceProvider, SamlServiceProviderRepository } from '../store/repositories/saml-service-provider.repository.js';
 import type { SamlSessionRepository } from '../store/repositories/saml-session.repository.js';
+import { createBrowserKey, sameHash } from './browser-key.js';
 import { AuthnRequestError, type AuthnRequestReader, type IncomingAuthnRequest } from './authn-request.js';
 import { contextRequirement, type RequestedContexts } from './authn-context.js';
 import { samlEndpoints } from './identity-provider.js';
 import { samlUserOf, type SamlResponder } from './response.js';
 
 const HTTP_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
-/** Ties a SAML login to the browser that started it; one per browser session, shared by its parallel logins. */
-const BROWSER_COOKIE = 'idp_saml_browser';
 /** How long a finished login's form waits for the browser to fetch it (it is fetched right after the redirect). */
 const POST_FORM_TTL_SEC = 120;
 
@@ -90,8 +87,6 @@ export interface SamlSsoDeps {
   loginTtlSeconds: number;
 }
 
-const sameHash = (a: string, b: string) => a.length === b.length && crypto.timingSafeEqual(Buffer.from(a), Buffer.from(b));
-
 /**
  * SAML single sign-on on the protocol-neutral login: an SSO request with a live session that
  * satisfies the SP's policy and requested context is answered at once; otherwise a login is
@@ -101,22 +96,12 @@ const sameHash = (a: string, b: string) => a.length === b.length && crypto.timin
 export function createSamlSso(deps: SamlSsoDeps) {
   const { ephemeral, audit } = deps;
   const urls = samlEndpoints(deps.issuer);
-  const secureCookies = deps.issuer.startsWith('https://');
   const loginKey = (uid: string) => `saml:login:${hmac(deps.idKey, uid)}`;
   const formKey = (uid: string) => `saml:form:${hmac(deps.idKey, uid)}`;
   const continueKey = (token: string) => `saml:continue:${hmac(deps.idKey, token)}`;
   const indexKey = hmac(deps.idKey, 'saml-session-index-v1');
 
-  /** The browser's key, created when asked to; only its keyed hash is stored with a login. */
-  function browserOf(http: HttpExchange, create: boolean): string | undefined {
-    const cookies = new Cookies(http.req, http.res, { secure: secureCookies });
-    const existing = cookies.get(BROWSER_COOKIE);
-    if (existing && /^[\w-]{43}$/.test(existing)) return hmac(deps.idKey, existing);
-    if (!create) return undefined;
-    const key = randomToken(32);
-    cookies.set(BROWSER_COOKIE, key, { httpOnly: true, sameSite: 'lax', secure: secureCookies, path: '/', overwrite: true });
-    return hmac(deps.idKey, key);
-  }
+  const browserOf = createBrowserKey(deps);
 
   const audience = (sp: SamlServiceProvider, meta: SsoMeta, subject?: string) => ({
     subject,

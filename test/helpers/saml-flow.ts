@@ -46,7 +46,7 @@ export const decodeResponse = (form: PostedForm) => Buffer.from(form.SAMLRespons
 export async function registerSamlSp(
   idpUrl: string,
   entityId: string,
-  opts: { config?: Partial<SamlConfig>; settings?: Record<string, unknown>; idpCert?: () => string } = {},
+  opts: { config?: Partial<SamlConfig>; settings?: Record<string, unknown>; idpCert?: () => string; metadata?: (xml: string) => string } = {},
 ) {
   const signing = await selfSigned(`${entityId} signing`);
   let idpCert = opts.idpCert?.() ?? '';
@@ -78,7 +78,7 @@ export async function registerSamlSp(
   const res = await fetch(`${idpUrl}/api/v1/saml/service-providers`, {
     method: 'POST',
     headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ metadata: sp.generateServiceProviderMetadata(null, signing.pem), ...opts.settings }),
+    body: JSON.stringify({ metadata: (opts.metadata ?? String)(sp.generateServiceProviderMetadata(null, signing.pem)), ...opts.settings }),
   });
   if (res.status !== 201) throw new Error(`SP registration failed: ${res.status} ${await res.text()}`);
   const registered = (await res.json()) as { id: string };
