@@ -152,10 +152,32 @@ test('the same POST flow in the signed-in browser ends the chain at SP B with Su
   expect((await ssoRedirect(s.browser, spA.sp)).kind).toBe('interaction');
 });
 
+/** The user asks to sign out at the IdP and confirms on its page (the form's CSRF token bound to the session). */
+async function confirmLogout(browser: Browser, answer: 'yes' | 'no' = 'yes') {
+  const asked = await hop(browser, idp.url, `${idp.url}/saml/logout`);
+  if (asked.kind !== 'page') throw new Error('expected the confirmation page');
+  expect(asked.html).toContain('Sign out?');
+  const csrf = /name="csrf" value="([^"]+)"/.exec(asked.html)![1]!;
+  return hop(browser, idp.url, `${idp.url}/saml/logout`, postForm({ csrf, ...(answer === 'yes' ? { logout: 'yes' } : {}) }));
+}
+
+test('IdP-initiated /saml/logout asks first: a link alone, or a form without the session’s token, signs nobody out', async () => {
+  const s = await signedInEverywhere('slo-idp-csrf');
+  await hop(s.browser, idp.url, `${idp.url}/saml/logout`);
+  const forged = await hop(s.browser, idp.url, `${idp.url}/saml/logout`, postForm({ logout: 'yes' }));
+  expect(forged).toMatchObject({ kind: 'page', status: 403 });
+  const other = await hop(s.browser, idp.url, `${idp.url}/saml/logout`, postForm({ logout: 'yes', csrf: 'x'.repeat(43) }));
+  expect(other).toMatchObject({ kind: 'page', status: 403 });
+  const stay = await confirmLogout(s.browser, 'no');
+  expect(stay).toMatchObject({ kind: 'page', status: 200 });
+  if (stay.kind === 'page') expect(stay.html).toContain('still signed in');
+  expect((await ssoRedirect(s.browser, spA.sp)).kind).toBe('form');
+});
+
 test('IdP-initiated /saml/logout: every SP in turn, then the signed-out page', async () => {
   const s = await signedInEverywhere('slo-idp');
   const before = rp.received.length;
-  let h = await hop(s.browser, idp.url, `${idp.url}/saml/logout`);
+  let h = await confirmLogout(s.browser);
   const told: string[] = [];
   while (h.kind !== 'page') {
     const sp = messageOf(h).destination.startsWith(spA.entityId) ? spA : spB;

@@ -7,6 +7,7 @@ import { allowPostForm, postFormPage } from '../../saml/post-form.js';
 import type { SamlSso, SsoStep } from '../../saml/sso.js';
 import { body, parseBodies, validate } from '../middleware/body.js';
 import { noStore } from '../middleware/no-store.js';
+import { SAML_POST_BODY_BYTES, octetString, referenceParam } from './binding.js';
 import { exchange } from '../interaction/interaction-context.js';
 
 export interface SamlRouteDeps {
@@ -16,23 +17,10 @@ export interface SamlRouteDeps {
   prefix: string;
 }
 
-/** A base64 AuthnRequest of the reader's cap, plus RelayState and the form's overhead. */
-const POST_BODY_BYTES = 96 * 1024;
-const token = z.string().regex(/^[\w-]{20,64}$/, 'not a sign-in reference');
 const bindingFields = { SAMLRequest: z.string().optional(), RelayState: z.string().optional() };
 const redirectQuery = z.object({ ...bindingFields, SigAlg: z.string().optional(), Signature: z.string().optional() });
 const postBody = z.object(bindingFields);
 const idpInitiatedQuery = z.object({ sp: z.string().min(1).max(1024), RelayState: z.string().max(1024).optional() });
-
-/**
- * The signed octets of an HTTP-Redirect message: the query exactly as received, without its
- * Signature (SAML 2.0 Bindings §3.4.4.1); re-encoding the parsed values would break signatures.
- */
-const octetString = (querystring: string) =>
-  querystring
-    .split('&')
-    .filter((part) => !part.startsWith('Signature='))
-    .join('&');
 
 /** The SAML IdP's endpoints, under the issuer's path. */
 export function samlRoutes(deps: SamlRouteDeps): Router {
@@ -81,18 +69,18 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
     answer(ctx, await sso.authnRequest(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
   });
 
-  router.post('/sso', noStore(), parseBodies(POST_BODY_BYTES), async (ctx) => {
+  router.post('/sso', noStore(), parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
     const posted = await bindingParams(ctx, postBody, body(ctx));
     ctx.status = 303;
     ctx.redirect(await sso.authnRequestPosted({ body: posted }, meta(ctx)));
   });
 
   router.get('/sso/continue/:token', noStore(), async (ctx) => {
-    answer(ctx, await sso.continueAfterPost(exchange(ctx), validate(token, ctx.params.token), meta(ctx)));
+    answer(ctx, await sso.continueAfterPost(exchange(ctx), validate(referenceParam, ctx.params.token), meta(ctx)));
   });
 
   router.get('/sso/post/:uid', noStore(), async (ctx) => {
-    answer(ctx, { kind: 'respond', form: await sso.takeForm(exchange(ctx), validate(token, ctx.params.uid)) });
+    answer(ctx, { kind: 'respond', form: await sso.takeForm(exchange(ctx), validate(referenceParam, ctx.params.uid)) });
   });
 
   router.get('/idp-initiated', noStore(), async (ctx) => {

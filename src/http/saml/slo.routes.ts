@@ -4,33 +4,27 @@ import { z } from 'zod';
 import { viewsDir } from '../../config.js';
 import { createViewRenderer } from '../../lib/views.js';
 import { allowPostForm, samlPostPage } from '../../saml/post-form.js';
+import type { SsoSessions } from '../../authn/sso-session.js';
 import type { SamlSlo, SloStep } from '../../saml/slo.js';
+import type { Csrf } from '../middleware/csrf.js';
+import { escapeMarkup } from '../../lib/text.js';
 import { body, parseBodies, validate } from '../middleware/body.js';
 import { noStore } from '../middleware/no-store.js';
+import { SAML_POST_BODY_BYTES, octetString, referenceParam } from './binding.js';
 import { exchange } from '../interaction/interaction-context.js';
 
 export interface SamlSloRouteDeps {
   slo: SamlSlo;
+  sessions: Pick<SsoSessions, 'current'>;
+  csrf: Csrf;
   /** The issuer's path ('' at the root). */
   prefix: string;
 }
 
-/** A base64 logout message of the reader's cap, plus RelayState and the form's overhead. */
-const POST_BODY_BYTES = 96 * 1024;
-const token = z.string().regex(/^[\w-]{20,64}$/, 'not a logout reference');
 const messageFields = { SAMLRequest: z.string().optional(), SAMLResponse: z.string().optional(), RelayState: z.string().optional() };
 const redirectQuery = z.object({ ...messageFields, SigAlg: z.string().optional(), Signature: z.string().optional() });
 const postBody = z.object(messageFields);
-
-/**
- * The signed octets of an HTTP-Redirect message: the query exactly as received, without its
- * Signature (SAML 2.0 Bindings §3.4.4.1); re-encoding the parsed values would break signatures.
- */
-const octetString = (querystring: string) =>
-  querystring
-    .split('&')
-    .filter((part) => !part.startsWith('Signature='))
-    .join('&');
+const logoutBody = z.object({ csrf: z.string().max(128).optional(), logout: z.literal('yes').optional() });
 
 /** SAML single logout: `/saml/slo` (both bindings) and `/saml/logout` (the user signs out at the IdP). */
 export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
@@ -39,13 +33,15 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
   const router = new Router({ prefix: `${deps.prefix}/saml` });
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
+  const logoutBinding = (sessionUid: string) => `saml-logout:${sessionUid}`;
+  async function page(ctx: Context, title: string, text: string) {
+    ctx.type = 'html';
+    ctx.body = await views.render('message', { title, text });
+  }
+
   /** A message goes to the SP as a signed Redirect or as the auto-posting form; at the end of the chain, the signed-out page. */
   async function answer(ctx: Context, step: SloStep) {
-    if (step.kind === 'done') {
-      ctx.type = 'html';
-      ctx.body = await views.render('error', { title: 'Signed out', error: 'signed_out', error_description: 'You are signed out. You can close this window.' });
-      return;
-    }
+    if (step.kind === 'done') return page(ctx, 'Signed out', 'You are signed out. You can close this window.');
     const { message } = step;
     if (message.binding === 'redirect') {
       ctx.status = 303;
@@ -62,17 +58,33 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
     await answer(ctx, await slo.redirected(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
   });
 
-  router.post('/slo', noStore(), parseBodies(POST_BODY_BYTES), async (ctx) => {
+  router.post('/slo', noStore(), parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
     const posted = validate(postBody, body(ctx));
     ctx.status = 303;
     ctx.redirect(await slo.posted({ body: posted }, meta(ctx)));
   });
 
   router.get('/slo/continue/:token', noStore(), async (ctx) => {
-    await answer(ctx, await slo.continueAfterPost(exchange(ctx), validate(token, ctx.params.token), meta(ctx)));
+    await answer(ctx, await slo.continueAfterPost(exchange(ctx), validate(referenceParam, ctx.params.token), meta(ctx)));
   });
 
+  /**
+   * Signing out everywhere is asked, then confirmed with a form bound to the session (a CSRF token),
+   * so that a link or image on another site cannot sign the user out.
+   */
   router.get('/logout', noStore(), async (ctx) => {
+    const session = await deps.sessions.current(exchange(ctx));
+    if (!session) return page(ctx, 'Signed out', 'You are not signed in.');
+    const form = `<form id="op.logoutForm" method="post" action="${escapeMarkup(`${deps.prefix}/saml/logout`)}"><input type="hidden" name="csrf" value="${deps.csrf.token(logoutBinding(session.uid))}"></form>`;
+    ctx.type = 'html';
+    ctx.body = await views.render('logout', { form });
+  });
+
+  router.post('/logout', noStore(), parseBodies(4096), async (ctx) => {
+    const session = await deps.sessions.current(exchange(ctx));
+    if (!session) return page(ctx, 'Signed out', 'You are not signed in.');
+    deps.csrf.verify(ctx, logoutBinding(session.uid));
+    if (validate(logoutBody, body(ctx)).logout !== 'yes') return page(ctx, 'Still signed in', 'You are still signed in. You can close this window.');
     await answer(ctx, await slo.logoutEverywhere(exchange(ctx), meta(ctx)));
   });
 
