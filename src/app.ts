@@ -138,8 +138,9 @@ export function buildApp(c: Container): Koa {
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
   const prefix = issuerPath === '/' ? '' : issuerPath;
-  const saml = samlRoutes({ saml: c.saml, sso: c.samlSso, prefix });
-  const samlSlo = samlSloRoutes({ slo: c.samlSlo, sessions: c.ssoSessions, csrf: c.csrf, prefix });
+  const samlLimits = { limiter, messagesPerIpPerMinute: c.config.rateLimit.samlPerIpPerMinute };
+  const saml = samlRoutes({ saml: c.saml, sso: c.samlSso, prefix, ...samlLimits });
+  const samlSlo = samlSloRoutes({ slo: c.samlSlo, sessions: c.ssoSessions, csrf: c.csrf, prefix, ...samlLimits });
   app.use(compose([saml.routes(), saml.allowedMethods(), samlSlo.routes(), samlSlo.allowedMethods()] as Middleware[]));
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();

@@ -387,3 +387,23 @@ describe('a login is bound to the browser that started it', () => {
     expect(await again.json()).toMatchObject({ error: 'invalid_step' });
   });
 });
+
+describe('throttled', () => {
+  let small: TestIdp;
+  beforeAll(async () => {
+    small = await startTestIdp('saml-throttle', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 60, samlPerIpPerMinute: 3 } });
+  });
+  afterAll(async () => {
+    await small.stop();
+  });
+
+  test('SAML messages from one IP beyond the per-minute budget get 429 before they are read', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++)
+      statuses.push((await fetch(`${small.url}/saml/sso?SAMLRequest=not-base64!`, { headers: { accept: 'application/json' } })).status);
+    expect(statuses).toEqual([400, 400, 400, 429, 429]);
+    const slo = await fetch(`${small.url}/saml/slo?SAMLRequest=x`, { headers: { accept: 'application/json' } });
+    expect(slo.status).toBe(429);
+    expect(await slo.json()).toMatchObject({ error: 'too_many_requests' });
+  });
+});

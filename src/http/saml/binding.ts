@@ -1,4 +1,6 @@
+import type { Middleware } from 'koa';
 import { z } from 'zod';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 
 /** A base64 message of the readers' cap, plus RelayState and the form's overhead. */
 export const SAML_POST_BODY_BYTES = 96 * 1024;
@@ -15,3 +17,14 @@ export const octetString = (querystring: string) =>
     .split('&')
     .filter((part) => !part.startsWith('Signature='))
     .join('&');
+
+/**
+ * SAML messages cost a schema check and a signature check before anything is known of their
+ * sender: each client IP gets a budget of them per minute (429 beyond it).
+ */
+export const samlThrottle =
+  (limiter: RateLimiter, perMinute: number): Middleware =>
+  async (ctx, next) => {
+    await limiter.hit(`saml-ip:${ctx.ip}`, perMinute, 60);
+    await next();
+  };

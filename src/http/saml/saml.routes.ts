@@ -7,7 +7,8 @@ import { allowPostForm, postFormPage } from '../../saml/post-form.js';
 import type { SamlSso, SsoStep } from '../../saml/sso.js';
 import { body, parseBodies, validate } from '../middleware/body.js';
 import { noStore } from '../middleware/no-store.js';
-import { SAML_POST_BODY_BYTES, octetString, referenceParam } from './binding.js';
+import { SAML_POST_BODY_BYTES, octetString, referenceParam, samlThrottle } from './binding.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import { exchange } from '../interaction/interaction-context.js';
 
 export interface SamlRouteDeps {
@@ -15,6 +16,8 @@ export interface SamlRouteDeps {
   sso: SamlSso;
   /** The issuer's path ('' at the root). */
   prefix: string;
+  limiter: RateLimiter;
+  messagesPerIpPerMinute: number;
 }
 
 const bindingFields = { SAMLRequest: z.string().optional(), RelayState: z.string().optional() };
@@ -26,6 +29,7 @@ const idpInitiatedQuery = z.object({ sp: z.string().min(1).max(1024), RelayState
 export function samlRoutes(deps: SamlRouteDeps): Router {
   const { sso } = deps;
   const router = new Router({ prefix: `${deps.prefix}/saml` });
+  const throttle = samlThrottle(deps.limiter, deps.messagesPerIpPerMinute);
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined, deviceToken: ctx.cookies.get(DEVICE_COOKIE) });
 
   /** The binding's parameters; a request not of that shape is refused as malformed, and audited like any other refusal. */
@@ -64,12 +68,12 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
     ctx.body = xml;
   });
 
-  router.get('/sso', noStore(), async (ctx) => {
+  router.get('/sso', noStore(), throttle, async (ctx) => {
     const query = await bindingParams(ctx, redirectQuery, ctx.query);
     answer(ctx, await sso.authnRequest(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
   });
 
-  router.post('/sso', noStore(), parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
+  router.post('/sso', noStore(), throttle, parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
     const posted = await bindingParams(ctx, postBody, body(ctx));
     ctx.status = 303;
     ctx.redirect(await sso.authnRequestPosted({ body: posted }, meta(ctx)));
@@ -83,7 +87,7 @@ export function samlRoutes(deps: SamlRouteDeps): Router {
     answer(ctx, { kind: 'respond', form: await sso.takeForm(exchange(ctx), validate(referenceParam, ctx.params.uid)) });
   });
 
-  router.get('/idp-initiated', noStore(), async (ctx) => {
+  router.get('/idp-initiated', noStore(), throttle, async (ctx) => {
     const query = await bindingParams(ctx, idpInitiatedQuery, ctx.query);
     answer(ctx, await sso.idpInitiated(exchange(ctx), query.sp, query.RelayState, meta(ctx)));
   });

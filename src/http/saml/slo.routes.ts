@@ -10,7 +10,8 @@ import type { Csrf } from '../middleware/csrf.js';
 import { escapeMarkup } from '../../lib/text.js';
 import { body, parseBodies, validate } from '../middleware/body.js';
 import { noStore } from '../middleware/no-store.js';
-import { SAML_POST_BODY_BYTES, octetString, referenceParam } from './binding.js';
+import { SAML_POST_BODY_BYTES, octetString, referenceParam, samlThrottle } from './binding.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import { exchange } from '../interaction/interaction-context.js';
 
 export interface SamlSloRouteDeps {
@@ -19,6 +20,8 @@ export interface SamlSloRouteDeps {
   csrf: Csrf;
   /** The issuer's path ('' at the root). */
   prefix: string;
+  limiter: RateLimiter;
+  messagesPerIpPerMinute: number;
 }
 
 const messageFields = { SAMLRequest: z.string().optional(), SAMLResponse: z.string().optional(), RelayState: z.string().optional() };
@@ -31,6 +34,7 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
   const { slo } = deps;
   const views = createViewRenderer(viewsDir);
   const router = new Router({ prefix: `${deps.prefix}/saml` });
+  const throttle = samlThrottle(deps.limiter, deps.messagesPerIpPerMinute);
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
   const logoutBinding = (sessionUid: string) => `saml-logout:${sessionUid}`;
@@ -53,12 +57,12 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
     ctx.body = samlPostPage({ ...message, title: 'Signing you out' });
   }
 
-  router.get('/slo', noStore(), async (ctx) => {
+  router.get('/slo', noStore(), throttle, async (ctx) => {
     const query = validate(redirectQuery, ctx.query);
     await answer(ctx, await slo.redirected(exchange(ctx), { query, octetString: octetString(ctx.querystring) }, meta(ctx)));
   });
 
-  router.post('/slo', noStore(), parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
+  router.post('/slo', noStore(), throttle, parseBodies(SAML_POST_BODY_BYTES), async (ctx) => {
     const posted = validate(postBody, body(ctx));
     ctx.status = 303;
     ctx.redirect(await slo.posted({ body: posted }, meta(ctx)));
