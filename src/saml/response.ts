@@ -15,6 +15,8 @@ const AES_256_GCM = 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
 /** Clock skew an SP may have, and how long the SP has to consume the assertion. */
 const NOT_BEFORE_SKEW_SEC = 60;
 const VALIDITY_SEC = 5 * 60;
+/** samlify SP entities kept at most (one per registered SP and ACS in use). */
+const SP_ENTITIES_MAX = 1024;
 
 /** The user facts an SP may receive, named as the admin API's attribute_mapping names them. */
 export interface SamlUser {
@@ -117,6 +119,28 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
     return idp;
   }
 
+  /**
+   * samlify's view of the SP, which parses its metadata when built: one per SP row version and ACS,
+   * so an update of the registry (a new updatedAt) builds a new one. Bounded like the registry.
+   */
+  const targets = new Map<string, ReturnType<typeof samlify.ServiceProvider>>();
+  function targetFor(sp: SamlServiceProvider, acsUrl: string) {
+    const key = `${sp.id}\n${sp.updatedAt.getTime()}\n${acsUrl}`;
+    let target = targets.get(key);
+    if (!target) {
+      if (targets.size >= SP_ENTITIES_MAX) targets.clear();
+      target = samlify.ServiceProvider({
+        entityID: sp.entityId,
+        assertionConsumerService: [{ Binding: binding.post, Location: acsUrl }],
+        wantAssertionsSigned: sp.signAssertions,
+        wantMessageSigned: true,
+        ...(sp.encryptAssertions ? { encryptCert: sp.encryptionCertificates[0] } : {}),
+      });
+      targets.set(key, target);
+    }
+    return target;
+  }
+
   function checkAcs(sp: SamlServiceProvider, acsUrl: string) {
     if (!sp.acsEndpoints.some((e) => e.binding === HTTP_POST && e.location === acsUrl)) {
       throw new SamlResponseError(`${acsUrl} is not an HTTP-POST AssertionConsumerService of ${sp.entityId}`);
@@ -159,13 +183,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         AuthnContextClassRef: authn.contextClass ?? earnedClass(authn.acr),
         ...attributes.values,
       });
-      const target = samlify.ServiceProvider({
-        entityID: sp.entityId,
-        assertionConsumerService: [{ Binding: binding.post, Location: acsUrl }],
-        wantAssertionsSigned: sp.signAssertions,
-        wantMessageSigned: true,
-        ...(sp.encryptAssertions ? { encryptCert: sp.encryptionCertificates[0] } : {}),
-      });
+      const target = targetFor(sp, acsUrl);
       // encryptThenSign: the Response signature is computed last, over the encrypted assertion.
       const { context } = await idpFor(sp.encryptAssertions).createLoginResponse(
         target,
@@ -191,7 +209,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         rawSamlMessage: xml,
         isMessageSigned: true,
         signatureAlgorithm: samlify.Constants.algorithms.signature.RSA_SHA256,
-        privateKey: String(idp.entitySetting.privateKey),
+        privateKey: idp.entitySetting.privateKey as string,
         signingCert: idp.entityMeta.getX509Certificate('signing') as string,
         signatureConfig: { prefix: 'ds', location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' } },
       });
