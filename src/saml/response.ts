@@ -1,4 +1,6 @@
+import type { KeyObject } from 'node:crypto';
 import samlify from 'samlify';
+import { SignedXml } from 'xml-crypto';
 import type { Clock } from '../lib/clock.js';
 import { hmac, randomToken } from '../lib/crypto.js';
 import type { User } from '../store/database.js';
@@ -10,6 +12,12 @@ import { attributeStatement, fillTemplate, loginResponseTemplate, statusResponse
 
 const { binding } = samlify.Constants.namespace;
 const HTTP_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
+const RSA_SHA256 = 'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256';
+const SHA256 = 'http://www.w3.org/2001/04/xmlenc#sha256';
+const EXC_C14N = 'http://www.w3.org/2001/10/xml-exc-c14n#';
+const ENVELOPED = 'http://www.w3.org/2000/09/xmldsig#enveloped-signature';
+const RESPONSE = "/*[local-name(.)='Response']";
+const ASSERTION = `${RESPONSE}/*[local-name(.)='Assertion']`;
 /** XML Encryption 1.1 §5.2.4: an authenticated cipher, not CBC with its padding oracle. */
 const AES_256_GCM = 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
 /** Clock skew an SP may have, and how long the SP has to consume the assertion. */
@@ -141,6 +149,25 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
     return target;
   }
 
+  /**
+   * An enveloped signature (RSA-SHA256, exclusive canonicalisation) over the element `reference`
+   * selects, placed after its Issuer, as samlify places it. Signed here rather than by samlify,
+   * which parses the signing certificate twice per signature for a key it does not use.
+   */
+  function sign(xml: string, reference: string): string {
+    const { idp } = deps.saml.current;
+    const certificate = idp.entityMeta.getX509Certificate('signing') as string;
+    const signer = new SignedXml({
+      privateKey: idp.entitySetting.privateKey as unknown as KeyObject,
+      signatureAlgorithm: RSA_SHA256,
+      canonicalizationAlgorithm: EXC_C14N,
+      getKeyInfoContent: () => `<ds:X509Data><ds:X509Certificate>${certificate}</ds:X509Certificate></ds:X509Data>`,
+    });
+    signer.addReference({ xpath: reference, transforms: [ENVELOPED, EXC_C14N], digestAlgorithm: SHA256 });
+    signer.computeSignature(xml, { prefix: 'ds', location: { reference: `${reference}/*[local-name(.)='Issuer']`, action: 'after' } });
+    return signer.getSignedXml();
+  }
+
   function checkAcs(sp: SamlServiceProvider, acsUrl: string) {
     if (!sp.acsEndpoints.some((e) => e.binding === HTTP_POST && e.location === acsUrl)) {
       throw new SamlResponseError(`${acsUrl} is not an HTTP-POST AssertionConsumerService of ${sp.entityId}`);
@@ -183,16 +210,12 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         AuthnContextClassRef: authn.contextClass ?? earnedClass(authn.acr),
         ...attributes.values,
       });
-      const target = targetFor(sp, acsUrl);
-      // encryptThenSign: the Response signature is computed last, over the encrypted assertion.
-      const { context } = await idpFor(sp.encryptAssertions).createLoginResponse(
-        target,
-        { extract: {} },
-        'post',
-        {},
-        { customTagReplacement: () => ({ id: head.ID, context: xml }), encryptThenSign: true },
-      );
-      return { id: head.ID, samlResponse: context, nameId };
+      // The assertion is signed, then encrypted to the SP, and the Response signature is computed last, over what the SP receives.
+      let signed = sp.signAssertions ? sign(xml, ASSERTION) : xml;
+      if (sp.encryptAssertions) {
+        signed = Buffer.from(await samlify.SamlLib.encryptAssertion(idpFor(true), targetFor(sp, acsUrl), signed), 'base64').toString('utf8');
+      }
+      return { id: head.ID, samlResponse: Buffer.from(sign(signed, RESPONSE)).toString('base64'), nameId };
     },
 
     /** A signed Response with a failure status and no assertion, e.g. when the requested context cannot be met. */
@@ -204,16 +227,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
         SubStatusCode: `urn:oasis:names:tc:SAML:2.0:status:${input.status}`,
       });
-      const { idp } = deps.saml.current;
-      const samlResponse = samlify.SamlLib.constructSAMLSignature({
-        rawSamlMessage: xml,
-        isMessageSigned: true,
-        signatureAlgorithm: samlify.Constants.algorithms.signature.RSA_SHA256,
-        privateKey: idp.entitySetting.privateKey as string,
-        signingCert: idp.entityMeta.getX509Certificate('signing') as string,
-        signatureConfig: { prefix: 'ds', location: { reference: "/*[local-name(.)='Response']/*[local-name(.)='Issuer']", action: 'after' } },
-      });
-      return { id: head.ID, samlResponse };
+      return { id: head.ID, samlResponse: Buffer.from(sign(xml, RESPONSE)).toString('base64') };
     },
   };
 }
