@@ -1,5 +1,5 @@
 /**
- * `npm run bench` — our benchmark suite (S1, S1-totp, S1b, S2, S3, S5 and
+ * `npm run bench` — our benchmark suite (S1, S1-totp, S1b, S2, S3, S5, S6 and
  * the bare-oidc-provider references), one server core, real PostgreSQL and Redis on loopback.
  *
  *   npm run bench                     default profile: 3 s warmup + 10 s measurement per scenario
@@ -22,11 +22,12 @@ import pg from 'pg';
 import { cannon } from './drivers/cannon.js';
 import { login, passwordStep, passwordTotpStep, type StepHandler } from './drivers/flow.js';
 import { passwordlessStep, passwordPasskeyStep, registerPasskey, type PasskeyUser } from './drivers/passkey.js';
+import { registerBenchSp, signedInJar, spAccepts, ssoWithSession, type BenchSamlSp } from './drivers/saml.js';
 import { TotpUserPool } from './drivers/totp-pool.js';
 import type { Target } from './drivers/target.js';
 import { clientCredentials, formatOf, refresh, type TokenFormat } from './drivers/tokens.js';
 import { killAllChildren, projectRoot, spawnServer, type ServerChild } from './lib/child.js';
-import { basicAuth, createPool, expectStatus, pathOf, request } from './lib/http.js';
+import { basicAuth, CookieJar, createPool, expectStatus, pathOf, request } from './lib/http.js';
 import { closedLoop, type Phase } from './lib/loop.js';
 import { cpuBusyMs, cpuCount, hasTaskset, pin, resetPeakRss, sampleProc } from './lib/proc.js';
 import type { StatsMessage } from './lib/protocol.js';
@@ -58,10 +59,10 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`npm run bench -- [options]
   --short               fixed small counts per scenario (CI; < 2 min in total)
-  --only S1,S2-bare     run only scenarios whose id starts with one of these (S1, S2, S3, S5, ...-bare)
+  --only S1,S2-bare     run only scenarios whose id starts with one of these (S1, S2, S3, S5, S6, ...-bare)
   --warmup <s>          warmup seconds per scenario (default 3)
   --measure <s>         measurement seconds per scenario (default 10)
-  --login-vus <n>       virtual users for the S1 family (default 8)
+  --login-vus <n>       virtual users for the S1 family and S6 (default 8)
   --totp-users <n>      users with a TOTP for S1-totp (default: enough that none logs in twice in one
                         30-s TOTP step at up to 100 logins/s; --short: one per login)
   --token-vus <n>       virtual users for S2/S3 (default 16)
@@ -112,6 +113,10 @@ const phases = (kind: 'login' | 'token' | 'static'): [Phase, Phase] => {
   if (kind === 'token') return [{ count: 200 }, { count: 1500 }];
   return [{ count: 1000 }, { count: 10_000 }];
 };
+
+/** S6: one response in this many is checked in full by node-saml (after the measurement), at most SAML_VERIFY_MAX per run. */
+const SAML_VERIFY_EVERY = 50;
+const SAML_VERIFY_MAX = 200;
 
 /** Logins per step of the sequential per-request CPU breakdown. */
 const STEP_CPU_CALLS = short ? 10 : 30;
@@ -235,6 +240,8 @@ interface Scenario {
   op?: (vu: number, rec: Recorder) => Promise<void>;
   /** Or an autocannon GET of this path (S5). */
   cannonPath?: string;
+  /** After the measurement: checks what the operations set aside (S6: sampled responses); returns how many failed (counted as errors). */
+  verify?: () => Promise<number>;
   info: Record<string, unknown>;
 }
 
@@ -315,6 +322,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const core1 = s.child.pinned ? cpuBusyMs(0) : NaN;
   const stats1: StatsMessage = await s.child.stats();
   if (cpuProfDir) await s.child.profile('stop', path.join(cpuProfDir, `${s.id}.cpuprofile`));
+  const failedChecks = (await s.verify?.()) ?? 0;
 
   const ops = Math.max(r.ok, 1);
   const cpuMs = proc1.cpuMs - proc0.cpuMs;
@@ -331,7 +339,7 @@ async function runScenario(s: Scenario): Promise<ScenarioResult> {
     phase: measure,
     ok: r.ok,
     non2xx: r.non2xx,
-    errors: r.errors,
+    errors: r.errors + failedChecks,
     ...(r.statuses && Object.keys(r.statuses).length ? { statuses: r.statuses } : {}),
     ...(r.samples?.length ? { errorSamples: r.samples } : {}),
     wallMs: r.wallMs,
@@ -727,6 +735,50 @@ async function main(): Promise<void> {
     info: {},
   });
 
+  // SP-initiated SSO for a browser that already has a session: one signed HTTP-Redirect AuthnRequest in, one signed response out.
+  const s6 = (): Scenario => {
+    const info: Record<string, unknown> = {};
+    const jars: CookieJar[] = [];
+    const sampled: { samlResponse: string; relayState: string }[] = [];
+    let sp: BenchSamlSp | undefined;
+    let done = 0;
+    return {
+      id: 'S6',
+      title: 'SP-initiated SAML SSO, existing session, signed AuthnRequest (Redirect) → signed response and assertion (ours)',
+      child: idpChild,
+      target: idp,
+      kind: 'login',
+      concurrency: LOGIN_VUS,
+      info,
+      setup: async () => {
+        sp = await registerBenchSp(idp, (p, b) => adminPost(idpChild.url, p, b), `https://sp-${runId}.example.test/saml`);
+        for (let vu = 0; vu < LOGIN_VUS; vu++) jars[vu] = await signedInJar(idp, usernameOf(vu % users), PASSWORD);
+        const first = await ssoWithSession(idp, sp, jars[0]!, 'vu0');
+        await spAccepts(sp, first, 'vu0');
+        info.responseBytes = Buffer.from(first, 'base64').length;
+      },
+      op: async (vu) => {
+        const relayState = `vu${vu}`;
+        const samlResponse = await ssoWithSession(idp, sp!, jars[vu]!, relayState);
+        if (done++ % SAML_VERIFY_EVERY === 0 && sampled.length < SAML_VERIFY_MAX) sampled.push({ samlResponse, relayState });
+      },
+      // node-saml's full check (both signatures, audience, recipient, times) on a sample, outside the timed loop.
+      verify: async () => {
+        let failed = 0;
+        for (const { samlResponse, relayState } of sampled.splice(0)) {
+          try {
+            await spAccepts(sp!, samlResponse, relayState);
+          } catch (err) {
+            failed += 1;
+            console.error(`S6: node-saml refused a sampled response: ${err instanceof Error ? err.message : String(err)}`);
+          }
+        }
+        info.verifiedByNodeSaml = `${Math.min(SAML_VERIFY_MAX, Math.ceil(done / SAML_VERIFY_EVERY))} sampled, ${failed} refused`;
+        return failed;
+      },
+    };
+  };
+
   const idpSteps = (vu: number) => passwordStep(usernameOf(vu % users), PASSWORD);
   // Each login takes the next user not yet used in the current TOTP step (the VU number does not matter).
   const totpSteps = totpPool ? () => passwordTotpStep(() => totpPool.take()) : undefined;
@@ -767,6 +819,7 @@ async function main(): Promise<void> {
     ...(bare ? [s2('S2-bare', 'refresh_token grant (bare oidc-provider)', bareChild!, bare, undefined)] : []),
     s3('S3', 'client_credentials, JWT access token (ours)', idpChild, idp),
     ...(bare ? [s3('S3-bare', 'client_credentials, JWT access token (bare oidc-provider)', bareChild!, bare)] : []),
+    s6(),
   ].filter((s) => selected(s.id));
 
   const results: ScenarioResult[] = [];
@@ -892,6 +945,7 @@ async function main(): Promise<void> {
     { goal: 'S1 password logins ≥ 60/s per core', value: byId.get('S1')?.throughput, target: 60, unit: '/s' },
     { goal: 'S1-totp password + TOTP logins ≥ 45/s per core', value: byId.get('S1-totp')?.throughput, target: 45, unit: '/s' },
     { goal: 'S1b-passwordless passkey logins ≥ 200/s per core', value: byId.get('S1b-passwordless')?.throughput, target: 200, unit: '/s' },
+    { goal: 'S6 SAML SSO with a session ≥ 400/s per core', value: byId.get('S6')?.throughput, target: 400, unit: '/s' },
     { goal: 'S2 refresh ≥ 600/s per core', value: byId.get('S2')?.throughput, target: 600, unit: '/s' },
     { goal: 'S3 client_credentials ≥ 1,000/s per core', value: byId.get('S3')?.throughput, target: 1000, unit: '/s' },
     { goal: 'S2 ≥ 70 % of bare oidc-provider', value: ratioOf('S2'), target: 0.7, unit: 'ratio' },

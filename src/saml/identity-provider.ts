@@ -44,7 +44,10 @@ export async function createSamlIdpHolder(deps: { issuer: string; keyStore: Saml
       ],
     };
     // The entity signs with the newest key only; the metadata also lists the certificates still in their overlap.
-    const idp = samlify.IdentityProvider({ ...description, privateKey: keys.signing.privateKey, signingCert: keys.signing.certificate });
+    // samlify hands the key on to node:crypto untouched: parsed once here rather than from PEM at every
+    // signature, which costs OpenSSL 3 twice the RSA signature itself. Its types only list PEM strings.
+    const privateKey = crypto.createPrivateKey(keys.signing.privateKey) as unknown as string;
+    const idp = samlify.IdentityProvider({ ...description, privateKey, signingCert: keys.signing.certificate });
     // samlify's default child order puts SingleLogoutService after SingleSignOnService, which the
     // metadata schema (saml-schema-metadata-2.0, SSODescriptorType) refuses; this one is the schema's sequence.
     const xml = samlify

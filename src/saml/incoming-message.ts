@@ -153,6 +153,19 @@ export async function decodeMessage(incoming: IncomingSamlMessage, rootNames: re
   return { field, xml, root, ...(relayState !== undefined ? { relayState } : {}), claimedIssuer: text(child(root, ASSERTION, 'Issuer')) };
 }
 
+/** Parsed certificates' keys by PEM: parsing one costs more than the RSA verify itself. Bounded; a new registry's PEMs start it over. */
+const publicKeys = new Map<string, crypto.KeyObject>();
+const PUBLIC_KEYS_MAX = 1024;
+function publicKeyOf(pem: string): crypto.KeyObject {
+  let key = publicKeys.get(pem);
+  if (!key) {
+    if (publicKeys.size >= PUBLIC_KEYS_MAX) publicKeys.clear();
+    key = new crypto.X509Certificate(pem).publicKey;
+    publicKeys.set(pem, key);
+  }
+  return key;
+}
+
 /**
  * The Redirect signature covers `SAMLRequest=…&RelayState=…&SigAlg=…` (or SAMLResponse) exactly
  * as sent (SAML Bindings §3.4.4.1); its values must be those the message is read from.
@@ -165,7 +178,7 @@ export function verifyRedirectSignature(q: RedirectParams, octetString: string, 
   const expected = [[field, q[field]], ...(q.RelayState === undefined ? [] : [['RelayState', q.RelayState]]), ['SigAlg', q.SigAlg]];
   if (JSON.stringify(signed) !== JSON.stringify(expected)) throw refuse('signature_invalid', `the signed query is not ${field}, RelayState, SigAlg as sent`);
   const signature = decodeBase64(q.Signature, field);
-  const ok = sp.signingCertificates.some((pem) => crypto.verify(hash, Buffer.from(octetString, 'utf8'), new crypto.X509Certificate(pem).publicKey, signature));
+  const ok = sp.signingCertificates.some((pem) => crypto.verify(hash, Buffer.from(octetString, 'utf8'), publicKeyOf(pem), signature));
   if (!ok) throw refuse('signature_invalid', `the signature does not verify with a signing certificate of ${sp.entityId}`);
 }
 

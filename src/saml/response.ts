@@ -6,16 +6,20 @@ import type { SamlServiceProvider } from '../store/repositories/saml-service-pro
 import { earnedClass } from './authn-context.js';
 import type { SamlIdp, SamlIdpHolder } from './identity-provider.js';
 import { nameIdFor } from './name-id.js';
-import { signEnveloped } from './sign-message.js';
+import { signEnveloped, signXml } from './sign-message.js';
 import { attributeStatement, fillTemplate, loginResponseTemplate, statusResponseTemplate } from './response-template.js';
 
 const { binding } = samlify.Constants.namespace;
 const HTTP_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
+const RESPONSE = "/*[local-name(.)='Response']";
+const ASSERTION = `${RESPONSE}/*[local-name(.)='Assertion']`;
 /** XML Encryption 1.1 §5.2.4: an authenticated cipher, not CBC with its padding oracle. */
 const AES_256_GCM = 'http://www.w3.org/2009/xmlenc11#aes256-gcm';
 /** Clock skew an SP may have, and how long the SP has to consume the assertion. */
 const NOT_BEFORE_SKEW_SEC = 60;
 const VALIDITY_SEC = 5 * 60;
+/** samlify SP entities kept at most (one per registered SP and ACS in use). */
+const SP_ENTITIES_MAX = 1024;
 
 /** The user facts an SP may receive, named as the admin API's attribute_mapping names them. */
 export interface SamlUser {
@@ -118,6 +122,28 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
     return idp;
   }
 
+  /**
+   * samlify's view of the SP, which parses its metadata when built: one per SP row version and ACS,
+   * so an update of the registry (a new updatedAt) builds a new one. Bounded like the registry.
+   */
+  const targets = new Map<string, ReturnType<typeof samlify.ServiceProvider>>();
+  function targetFor(sp: SamlServiceProvider, acsUrl: string) {
+    const key = `${sp.id}\n${sp.updatedAt.getTime()}\n${acsUrl}`;
+    let target = targets.get(key);
+    if (!target) {
+      if (targets.size >= SP_ENTITIES_MAX) targets.clear();
+      target = samlify.ServiceProvider({
+        entityID: sp.entityId,
+        assertionConsumerService: [{ Binding: binding.post, Location: acsUrl }],
+        wantAssertionsSigned: sp.signAssertions,
+        wantMessageSigned: true,
+        ...(sp.encryptAssertions ? { encryptCert: sp.encryptionCertificates[0] } : {}),
+      });
+      targets.set(key, target);
+    }
+    return target;
+  }
+
   function checkAcs(sp: SamlServiceProvider, acsUrl: string) {
     if (!sp.acsEndpoints.some((e) => e.binding === HTTP_POST && e.location === acsUrl)) {
       throw new SamlResponseError(`${acsUrl} is not an HTTP-POST AssertionConsumerService of ${sp.entityId}`);
@@ -160,22 +186,12 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         AuthnContextClassRef: authn.contextClass ?? earnedClass(authn.acr),
         ...attributes.values,
       });
-      const target = samlify.ServiceProvider({
-        entityID: sp.entityId,
-        assertionConsumerService: [{ Binding: binding.post, Location: acsUrl }],
-        wantAssertionsSigned: sp.signAssertions,
-        wantMessageSigned: true,
-        ...(sp.encryptAssertions ? { encryptCert: sp.encryptionCertificates[0] } : {}),
-      });
-      // encryptThenSign: the Response signature is computed last, over the encrypted assertion.
-      const { context } = await idpFor(sp.encryptAssertions).createLoginResponse(
-        target,
-        { extract: {} },
-        'post',
-        {},
-        { customTagReplacement: () => ({ id: head.ID, context: xml }), encryptThenSign: true },
-      );
-      return { id: head.ID, samlResponse: context, nameId };
+      // The assertion is signed, then encrypted to the SP, and the Response signature is computed last, over what the SP receives.
+      let signed = sp.signAssertions ? signXml(deps.saml.current.idp, xml, ASSERTION) : xml;
+      if (sp.encryptAssertions) {
+        signed = Buffer.from(await samlify.SamlLib.encryptAssertion(idpFor(true), targetFor(sp, acsUrl), signed), 'base64').toString('utf8');
+      }
+      return { id: head.ID, samlResponse: Buffer.from(signXml(deps.saml.current.idp, signed, RESPONSE)).toString('base64'), nameId };
     },
 
     /** A signed Response with a failure status and no assertion, e.g. when the requested context cannot be met. */
@@ -187,8 +203,7 @@ export function createSamlResponder(deps: { saml: SamlIdpHolder; idKey: string; 
         StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Responder',
         SubStatusCode: `urn:oasis:names:tc:SAML:2.0:status:${input.status}`,
       });
-      const samlResponse = signEnveloped(deps.saml.current.idp, xml, 'Response');
-      return { id: head.ID, samlResponse };
+      return { id: head.ID, samlResponse: signEnveloped(deps.saml.current.idp, xml, 'Response') };
     },
   };
 }
