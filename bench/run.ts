@@ -564,6 +564,7 @@ async function main(): Promise<void> {
       BOOTSTRAP_API_KEY: ADMIN_KEY,
       // The per-IP login limit (60/min by default) would throttle S1 from a single loopback address.
       IDP_RATE_LIMIT__LOGIN_PER_IP_PER_MINUTE: '1000000000',
+      IDP_RATE_LIMIT__SAML_PER_IP_PER_MINUTE: '1000000000',
       BENCH_MAX_LIFETIME_MS: lifetime,
       BENCH_COUNT_STORE: opt['no-store-counters'] ? '0' : '1',
     },
