@@ -154,6 +154,16 @@ describe('creating, listing and revoking keys', () => {
     expect(await idp.container.db.selectFrom('apiKeys').select('id').execute()).toHaveLength(before.length);
   });
 
+  test('a revoked bootstrap key stays revoked when a node starts again', async () => {
+    const bootstrap = 'another-operator-bootstrap-key-0123456789';
+    await idp.container.apiKeys.ensureBootstrap(bootstrap);
+    const row = await idp.container.apiKeys.authenticate(bootstrap);
+    expect((await api('DELETE', `/api-keys/${row!.id}`)).status).toBe(204);
+    await expect(idp.container.apiKeys.ensureBootstrap(bootstrap)).resolves.toBeUndefined();
+    expect(await idp.container.apiKeys.authenticate(bootstrap)).toBeUndefined();
+    expectJsonError(await api('GET', '/keys', undefined, bootstrap), 401, 'invalid_token');
+  });
+
   test('unknown or malformed ids → 404 / 400', async () => {
     expectJsonError(await api('GET', '/api-keys/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
     expectJsonError(await api('DELETE', '/api-keys/00000000-0000-4000-8000-000000000000'), 404, 'not_found');
