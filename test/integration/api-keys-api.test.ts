@@ -6,6 +6,7 @@
  * exactly as absent ones do.
  */
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { createLogger } from '../../src/lib/logger.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { apiClient, expectJsonError, type ApiResponse } from '../helpers/api.js';
@@ -106,6 +107,31 @@ describe('creating, listing and revoking keys', () => {
     expect((await onPeer('GET', '/keys', undefined, key)).status).toBe(200);
     await sleep(100);
     expect((await api('GET', `/api-keys/${id}`)).body.last_used_at).toBe(first);
+  });
+
+  test('a failed last-use write neither fails the request nor goes unheard: it is logged', async () => {
+    const { id, key } = await createKey({ name: 'untouchable', scopes: ['idp:read'] });
+    // The database itself refuses the write (a trigger), as it would when failing over.
+    await sql`create function refuse_touch() returns trigger language plpgsql as $$ begin raise exception 'touch refused'; end $$`.execute(idp.container.db);
+    await sql`create trigger refuse_touch before update on api_keys for each row when (new.id = ${sql.lit(id)}) execute function refuse_touch()`.execute(
+      idp.container.db,
+    );
+    try {
+      expect((await api('GET', '/keys', undefined, key)).status).toBe(200);
+      for (let i = 0; i < 50 && !logs.includes('touch refused'); i++) await sleep(20);
+      expect(logs).toMatch(/recording an API key's last use failed.*touch refused|touch refused.*recording an API key's last use failed/);
+    } finally {
+      await sql`drop trigger refuse_touch on api_keys`.execute(idp.container.db);
+      await sql`drop function refuse_touch()`.execute(idp.container.db);
+    }
+    // This node tries again on the next use, rather than waiting out the minute.
+    expect((await api('GET', '/keys', undefined, key)).status).toBe(200);
+    let used: string | null = null;
+    for (let i = 0; i < 50 && !used; i++) {
+      used = (await api('GET', `/api-keys/${id}`)).body.last_used_at;
+      if (!used) await sleep(20);
+    }
+    expect(used).not.toBeNull();
   });
 
   test('a revoked key → 401 on the other node at once; revocation is audited once and shown', async () => {
