@@ -7,7 +7,9 @@ import mount from 'koa-mount';
 import { projectRoot, viewsDir } from './config.js';
 import type { Container } from './container.js';
 import { assetRoutes } from './http/assets/assets.routes.js';
+import { apiKeyRoutes } from './http/admin/api-keys.routes.js';
 import { clientRoutes } from './http/admin/clients.routes.js';
+import { signingKeyRoutes } from './http/admin/keys.routes.js';
 import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
@@ -117,6 +119,8 @@ export function buildApp(c: Container): Koa {
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),
+    apiKeyRoutes(c.apiKeyAdmin).routes(),
+    signingKeyRoutes(c.signingKeys).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

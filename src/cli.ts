@@ -2,15 +2,13 @@ import { parseArgs } from 'node:util';
 import { API_SCOPES, type ApiScope } from './admin/api-key.service.js';
 import type { Caller } from './admin/changed-by.js';
 import { createClientBody } from './admin/client.schema.js';
+import { SAML_OVERLAP_DAYS } from './admin/signing-keys.service.js';
 import { createUserBody } from './admin/user.schema.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createContainer } from './container.js';
 import { IdpError, badRequest } from './lib/errors.js';
 import { StartupError } from './lib/startup-error.js';
 import { migrateToLatest, openDatabase } from './store/db.js';
-
-/** Long enough for service providers that refresh the metadata weekly to see the new certificate twice. */
-const SAML_OVERLAP_DAYS = 14;
 
 const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                     apply database migrations
@@ -99,26 +97,18 @@ async function main(): Promise<void> {
         throw new ConfigError(`--name and --scopes (${API_SCOPES.join(', ')}) are required${bad.length ? `; unknown: ${bad.join(', ')}` : ''}`);
       const org = values.organization === undefined ? undefined : await c.organizations.findBySlug(values.organization);
       if (org === undefined && values.organization !== undefined) throw badRequest(`--organization: unknown organization ${values.organization}`);
-      const { key: apiKey, row } = await c.apiKeys.create(values.name, scopes as ApiScope[], org?.id ?? null);
-      await c.audit.record({
-        type: 'admin.apikey.created',
-        outcome: 'success',
-        actor: 'cli',
-        subject: row.prefix,
-        organizationId: org?.id ?? null,
-        data: { scopes, organization: org?.slug ?? null },
-      });
+      const { key: apiKey } = await c.apiKeyAdmin.create(
+        { name: values.name, scopes: scopes as ApiScope[], organization_id: org?.id ?? null },
+        { ...CLI, keyId: null, scopes: API_SCOPES },
+      );
       console.log(`API key (shown once, store it now): ${apiKey}`);
     } else if (key === 'keys rotate') {
-      const ttl = c.config.ttl;
-      const kid = await c.keyStore.rotate(Math.max(ttl.accessTokenSeconds, ttl.idTokenSeconds, ttl.clientCredentialsSeconds) + 60);
-      await c.audit.record({ type: 'admin.keys.rotated', outcome: 'success', actor: 'cli', subject: kid });
+      const kid = await c.signingKeys.rotateOidc(CLI);
       console.log(`new signing key ${kid}; running nodes switch to it within ${c.config.keys.reloadSeconds} s`);
     } else if (key === 'saml-keys rotate') {
       const days = values['overlap-days'] === undefined ? SAML_OVERLAP_DAYS : Number(values['overlap-days']);
       if (!Number.isInteger(days) || days < 0) throw new ConfigError('--overlap-days must be a whole number of days');
-      const id = await c.samlKeyStore.rotate(days * 86400);
-      await c.audit.record({ type: 'admin.saml_keys.rotated', outcome: 'success', actor: 'cli', subject: id, data: { overlap_days: days } });
+      const id = await c.signingKeys.rotateSaml(CLI, days);
       console.log(`new SAML signing key ${id}; running nodes switch to it within ${c.config.keys.reloadSeconds} s`);
     } else {
       console.error(USAGE);

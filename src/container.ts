@@ -1,9 +1,11 @@
+import { createApiKeyAdminService } from './admin/api-key-admin.service.js';
 import { createApiKeyService } from './admin/api-key.service.js';
 import { createClientService } from './admin/client.service.js';
 import { createMfaPlatformService } from './admin/mfa-platform.service.js';
 import { createMfaProfileExtension } from './admin/mfa-profile.js';
 import { createOrganizationService } from './admin/organization.service.js';
 import { createSamlSpService } from './admin/saml-sp.service.js';
+import { createSigningKeysService } from './admin/signing-keys.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
@@ -213,7 +215,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     issuer: config.issuer,
   });
 
-  const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
+  const apiKeyRepo = createApiKeyRepository(db);
+  const apiKeys = createApiKeyService({ repo: apiKeyRepo, clock, onTouchError: (err) => logger.warn({ err }, "recording an API key's last use failed") });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [
@@ -247,6 +250,14 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     samlParticipants,
     ssoSessions,
     apiKeys,
+    apiKeyAdmin: createApiKeyAdminService({ keys: apiKeys, repo: apiKeyRepo, organizations, audit, clock }),
+    signingKeys: createSigningKeysService({
+      oidc: keyStore,
+      saml: samlKeyStore,
+      reload: { oidc: () => providers.reload(), saml: () => saml.reload() },
+      audit,
+      tokenLifetimeSeconds: Math.max(config.ttl.accessTokenSeconds, config.ttl.idTokenSeconds, config.ttl.clientCredentialsSeconds),
+    }),
     /** The protocols a login can be asked for by; each finishes the logins it started. */
     loginProtocols: [createOidcLogin(providers), samlSso.protocol],
     credentials,

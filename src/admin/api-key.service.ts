@@ -21,26 +21,63 @@ export function lookupPrefix(key: string): string {
   return GENERATED.test(key) ? key.slice(0, 12) : `boot_${sha256(key).slice(0, 12)}`;
 }
 
-export function createApiKeyService(repo: ApiKeyRepository, clock: Clock) {
+/** Whether scopes grant `scope`: `admin` holds every scope. */
+export const grants = (scopes: readonly string[], scope: ApiScope): boolean => scopes.includes(scope) || scopes.includes('admin');
+
+export interface ApiKeyServiceDeps {
+  repo: ApiKeyRepository;
+  clock: Clock;
+  /** Told when recording a key's last use failed: that write is off the request's path, so nothing else would hear of it. */
+  onTouchError: (err: unknown) => void;
+}
+
+export function createApiKeyService({ repo, clock, onTouchError }: ApiKeyServiceDeps) {
+  // When this node last wrote each key's last use: once a minute per key per node, whatever the row said when read.
+  const touched = new Map<string, number>();
+
+  function noteUse(row: ApiKeyRow): void {
+    const now = clock.now();
+    const last = Math.max(row.lastUsedAt?.getTime() ?? 0, touched.get(row.id) ?? 0);
+    if (!lastUsedIsStale(last ? new Date(last) : null, now)) return;
+    touched.set(row.id, now);
+    repo.touch(row.id, new Date(now)).catch((err: unknown) => {
+      touched.delete(row.id);
+      onTouchError(err);
+    });
+  }
+
   return {
-    async create(name: string, scopes: ApiScope[], organizationId: string | null = null): Promise<{ key: string; row: ApiKeyRow }> {
+    async create(
+      name: string,
+      scopes: ApiScope[],
+      organizationId: string | null = null,
+      expiresAt: Date | null = null,
+    ): Promise<{ key: string; row: ApiKeyRow }> {
       const key = `idp_${randomToken(6)}_${randomToken(32)}`;
-      const row = await repo.insert({ prefix: lookupPrefix(key), secretHash: sha256(key), name, scopes, organizationId });
+      const row = await repo.insert({ prefix: lookupPrefix(key), secretHash: sha256(key), name, scopes, organizationId, expiresAt });
       return { key, row };
     },
-    /** Makes sure the operator's bootstrap key exists with every scope (idempotent across nodes). */
+    /**
+     * Makes sure the operator's bootstrap key exists with every scope (idempotent across nodes).
+     * Once revoked it stays revoked: a restart must not bring it back.
+     */
     async ensureBootstrap(key: string): Promise<void> {
       const prefix = lookupPrefix(key);
-      if (await repo.findActiveByPrefix(prefix)) return;
+      if (await repo.findByPrefix(prefix)) return;
       await repo.insert({ prefix, secretHash: sha256(key), name: 'bootstrap', scopes: [...API_SCOPES], organizationId: null }).catch(async (err: unknown) => {
-        if (!(await repo.findActiveByPrefix(prefix))) throw err;
+        if (!(await repo.findByPrefix(prefix))) throw err;
       });
     },
+    /**
+     * Reads the key's row on every call (one indexed lookup, no cache), so a revocation made on any
+     * node holds on every node at once.
+     */
     async authenticate(key: string): Promise<ApiKeyRow | undefined> {
       if (key.length < 24 || key.length > 256) return undefined;
       const row = await repo.findActiveByPrefix(lookupPrefix(key));
       if (!row || !safeEqual(row.secretHash, sha256(key))) return undefined;
-      if (lastUsedIsStale(row.lastUsedAt, clock.now())) await repo.touch(row.id, new Date(clock.now()));
+      if (row.expiresAt && row.expiresAt.getTime() <= clock.now()) return undefined;
+      noteUse(row);
       return row;
     },
   };

@@ -3,7 +3,8 @@ import { clientMfaPolicySchema } from '../policy/settings.js';
 
 const uri = z.url().max(2048);
 
-export const clientFields = z.object({
+// Unknown fields are refused, so that no stored field (organisation, secret hash) can be set by naming it.
+export const clientFields = z.strictObject({
   client_name: z.string().min(1).max(200).optional(),
   client_secret: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
   // May be empty for a client_credentials-only client; the service requires one for the code flow.

@@ -1,9 +1,9 @@
 import { z } from '../lib/zod.js';
 import { MAX_PASSWORD_LENGTH } from '../authn/password.js';
 
-// Unknown keys (password_hash, mfa_enrolled, is_admin, ...) are dropped: no mass assignment.
-export const createUserBody = z.object({
-  user: z.object({
+// Unknown keys (password_hash, mfa_enrolled, is_admin, status, ...) are refused: no mass assignment.
+export const createUserBody = z.strictObject({
+  user: z.strictObject({
     external_id: z.string().min(1).max(255),
     username: z
       .string()

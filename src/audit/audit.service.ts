@@ -12,6 +12,8 @@ export type AuditType =
   | 'admin.client.deleted'
   | 'admin.user.created'
   | 'admin.apikey.created'
+  | 'admin.apikey.updated'
+  | 'admin.apikey.revoked'
   | 'admin.keys.rotated'
   | 'admin.saml_keys.rotated'
   | (string & {});

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type { JWK } from 'oidc-provider';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
+import type { PublishedKey } from '../lib/published-key.js';
 import type { Db } from '../store/db.js';
 import { createSigningKeyRepository, type SigningKeyRepository } from '../store/repositories/signing-key.repository.js';
 
@@ -62,6 +63,11 @@ export function createKeyStore(db: Db, box: SecretBox) {
     },
 
     version: () => repo.version(),
+
+    /** The published signing keys without their private parts, newest (the one that signs) first. */
+    async describe(): Promise<PublishedKey[]> {
+      return (await repo.listLive('sig')).map((k) => ({ id: k.kid, alg: k.alg, createdAt: k.createdAt, retiresAt: k.expiresAt }));
+    },
 
     /**
      * Adds a key that signs from now on. The previous keys stay published until `retireAfterSec`

@@ -3,6 +3,7 @@ import 'reflect-metadata';
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { randomToken, type SecretBox } from '../lib/crypto.js';
+import type { PublishedKey } from '../lib/published-key.js';
 import type { Db } from '../store/db.js';
 import { createSamlKeyRepository, type SamlKeyRepository } from '../store/repositories/saml-key.repository.js';
 
@@ -76,6 +77,11 @@ export function createSamlKeyStore(db: Db, box: SecretBox, commonName: string) {
         certificates: live.map((k) => k.certificate),
         version: live.map((k) => k.id).join(','),
       };
+    },
+
+    /** The published certificates (public by nature), newest (the one that signs) first. */
+    async describe(): Promise<PublishedKey[]> {
+      return (await repo.listLive()).map((k) => ({ id: k.id, alg: 'RS256', createdAt: k.createdAt, retiresAt: k.expiresAt, certificate: k.certificate }));
     },
 
     /**

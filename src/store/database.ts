@@ -59,6 +59,7 @@ export interface ApiKeysTable {
   organizationId: string | null;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
+  expiresAt: Date | null;
   createdAt: Generated<Date>;
 }
 

@@ -251,33 +251,24 @@ describe('users', () => {
     }
   });
 
-  test('mass assignment (password_hash, status, is_admin, failed_attempts, id) is ignored', async () => {
+  test('mass assignment (password_hash, status, is_admin, failed_attempts, id, ...) is refused, naming the field; no user is created', async () => {
     const known = await (await import('../../src/authn/password.js')).hashPassword('attacker chosen password');
-    const r = await api('POST', '/users', {
-      user: {
-        external_id: 'u-mass',
-        username: 'mass',
-        password_hash: known,
-        passwordHash: known,
-        status: 'locked',
-        is_admin: true,
-        failed_attempts: 99,
-        id: '00000000-0000-0000-0000-000000000001',
-        organization_id: '00000000-0000-0000-0000-000000000001',
-      },
+    const fields: Record<string, unknown> = {
+      password_hash: known,
+      passwordHash: known,
+      status: 'locked',
       is_admin: true,
-    });
-    expect(r.status).toBe(201);
-    expect(r.body.user.status).toBe('active');
-    expect(r.body.user.id).not.toBe('00000000-0000-0000-0000-000000000001');
-    const row = await idp.container.accounts.findByExternalId('u-mass');
-    expect(row?.passwordHash).toBeNull();
-    expect(row?.failedAttempts).toBe(0);
-    const profile = await api('GET', '/users/profile?externalUserId=u-mass');
-    expect(profile.body.status).toBe('active');
-    expect(profile.body.failed_attempts).toBe(0);
-    expect(profile.body.is_admin).toBeUndefined();
-    expect(profile.body.roles).toEqual([]);
+      mfa_enrolled: true,
+      acr: 'urn:mace:incommon:iap:silver',
+      failed_attempts: 99,
+      id: '00000000-0000-0000-0000-000000000001',
+      organization_id: '00000000-0000-0000-0000-000000000001',
+    };
+    for (const [field, value] of Object.entries(fields)) {
+      expectError(await api('POST', '/users', { user: { external_id: 'u-mass', username: 'mass', [field]: value } }), 400, 'invalid_request', `user.${field}:`);
+    }
+    expectError(await api('POST', '/users', { user: { external_id: 'u-mass' }, is_admin: true }), 400, 'invalid_request', 'is_admin:');
+    expect(await idp.container.accounts.findByExternalId('u-mass')).toBeUndefined();
   });
 
   test('GET /users/profile → the documented fields; unknown → 404; missing parameter → 400', async () => {

@@ -9,8 +9,8 @@ import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 
 // A colon would split the otpauth label ("issuer:account") in the wrong place.
-const otpBody = z.object({
-  otp: z.object({
+const otpBody = z.strictObject({
+  otp: z.strictObject({
     issuer_name: z
       .string()
       .trim()
@@ -21,7 +21,7 @@ const otpBody = z.object({
   }),
 });
 // The code is checked by the factor itself, so that every malformed value also counts as a failure.
-const verifyBody = z.object({ otp: z.object({ id: z.string().min(1).max(255), code: z.unknown() }) });
+const verifyBody = z.strictObject({ otp: z.strictObject({ id: z.string().min(1).max(255), code: z.unknown() }) });
 
 export interface MfaPlatformRouteDeps {
   platform: MfaPlatformService;

@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
-import type { ApiKeyService, ApiScope } from '../../admin/api-key.service.js';
+import { grants, type ApiKeyService, type ApiScope } from '../../admin/api-key.service.js';
+import type { Granter } from '../../admin/api-key-admin.service.js';
 import type { Caller } from '../../admin/changed-by.js';
 import { IdpError } from '../../lib/errors.js';
 import type { ApiKeyRow } from '../../store/database.js';
@@ -25,6 +26,12 @@ export function caller(ctx: Context): Caller {
   return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
 }
 
+/** The caller with the key it calls with, for key management (no key grants more than it holds). */
+export function granter(ctx: Context): Granter {
+  const key = ctx.state.apiKey as ApiKeyRow;
+  return { ...caller(ctx), keyId: key.id, scopes: key.scopes };
+}
+
 /** 403 unless the key holds the scope (or `admin`, which holds them all). */
 export function requireScope(scope: ApiScope): Middleware {
   return async (ctx, next) => {
@@ -35,5 +42,5 @@ export function requireScope(scope: ApiScope): Middleware {
 
 export function assertScope(ctx: Context, scope: ApiScope): void {
   const key = ctx.state.apiKey as ApiKeyRow | undefined;
-  if (!key || !(key.scopes.includes(scope) || key.scopes.includes('admin'))) throw new IdpError('insufficient_scope', `this API key lacks the ${scope} scope`);
+  if (!key || !grants(key.scopes, scope)) throw new IdpError('insufficient_scope', `this API key lacks the ${scope} scope`);
 }

@@ -13,8 +13,10 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown): z.infe
   const parsed = schema.safeParse(input ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    const field = issue.path.map(String).join('.') || 'body';
-    throw badRequest(`${field}: ${issue.message}`);
+    // An unknown field is named as itself, so a caller sees which of its fields is not accepted.
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+    const field = path.map(String).join('.') || 'body';
+    throw badRequest(`${field}: ${issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message}`);
   }
   return parsed.data;
 }
