@@ -47,6 +47,7 @@ import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
 import { createSamlSso } from './saml/sso.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
+import { createRateLimitCounters } from './store/rate-limit-counters.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
 import { createRedisOidcStore } from './store/redis/redis-oidc.store.js';
@@ -87,6 +88,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       ? await connectRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix })
       : undefined;
   const ephemeral = redis ? createRedisEphemeralStore(redis) : createSqlEphemeralStore(db);
+  const rateLimitCounters = createRateLimitCounters(redis, db);
   const durableOidc = createSqlOidcStore(db);
 
   const metrics = createMetrics();
@@ -215,6 +217,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     db,
     redis,
     ephemeral,
+    rateLimitCounters,
     metrics,
     accounts,
     organizations,

@@ -154,14 +154,16 @@ describe('throttles', () => {
     const names = Array.from({ length: PER_IP_PER_MINUTE + 5 }, (_, i) => (i < users.length ? users[i]!.username : `nobody-${process.pid}-${i}`));
     const flow = await beginAuth(config);
     const answers: Answer[] = [];
+    const started = performance.now();
     for (const name of names) answers.push(await login(flow, name, 'Summer2026!', sprayer));
 
     answers.slice(0, PER_IP_PER_MINUTE).forEach(expectInvalid);
     for (const a of answers.slice(PER_IP_PER_MINUTE)) {
       expect({ status: a.status, body: a.body.error }).toEqual({ status: 429, body: 'too_many_requests' });
+      // The window began with this address's first attempt, a few seconds ago: what is left of it, not a fixed minute.
       const retryAfter = Number(a.headers.get('retry-after'));
       expect(Number.isInteger(retryAfter)).toBe(true);
-      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeGreaterThanOrEqual(60 - Math.ceil((performance.now() - started) / 1000) - 1);
       expect(retryAfter).toBeLessThanOrEqual(60);
     }
     // Only the attempts within the limit reached the login service (each failure is audited with its address).
@@ -380,5 +382,37 @@ describe('state in PostgreSQL, not Redis', () => {
     expect(await profile(user.username)).toMatchObject({ is_locked: true, failed_attempts: MAX_FAILURES });
     // The throttle's window is Redis state: after the loss the address is counted from zero.
     expectInvalid(await attempt(user.username, 'wrong-again', sprayer));
+  });
+});
+
+describe('embedded mode (no Redis): the per-IP throttle counts in the SQL store', () => {
+  let embedded: TestIdp;
+  let embeddedConfig: oc.Configuration;
+  const LIMIT = 3;
+
+  beforeAll(async () => {
+    embedded = await startTestIdp('lockout-policy-sql', 'pglite', { rateLimit: { loginPerIpPerMinute: LIMIT }, trustedProxies: ['127.0.0.1', '::1'] });
+    const client = await registerClient(embedded.url, { first_party: true });
+    embeddedConfig = await discover(embedded.url, client.client_id, client.client_secret);
+  }, 60_000);
+  afterAll(async () => {
+    await embedded.stop();
+  });
+
+  test('past the limit: 429 with a Retry-After counting down the window that began with the first attempt; another address is not held back', async () => {
+    const sprayer = freshIp();
+    const flow = await beginAuth(embeddedConfig);
+    const answers: Answer[] = [];
+    for (let i = 0; i < LIMIT + 2; i++) answers.push(await login(flow, `nobody-${process.pid}-sql-${i}`, 'Summer2026!', sprayer));
+    answers.slice(0, LIMIT).forEach(expectInvalid);
+    for (const a of answers.slice(LIMIT)) {
+      expect(a.status).toBe(429);
+      expect(a.body.error).toBe('too_many_requests');
+      expect(Number(a.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(Number(a.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+    }
+    const rows = await embedded.container.db.selectFrom('ephemeralEntries').select(['value']).where('key', '=', `rl:login-ip:${sprayer}`).execute();
+    expect(rows.map((r) => Number(r.value))).toEqual([LIMIT + 2]);
+    expectInvalid(await login(flow, `nobody-${process.pid}-sql`, 'Summer2026!'));
   });
 });
