@@ -84,7 +84,7 @@ export function buildApp(c: Container): Koa {
   });
 
   const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
-  const limiter = createRateLimiter(c.ephemeral);
+  const limiter = createRateLimiter(c.rateLimitCounters);
   const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });
   const mfa = mfaRoutes({
     kit,

@@ -52,6 +52,7 @@ import { createLogoutMessageReader } from './saml/logout-message.js';
 import { createSamlSlo } from './saml/slo.js';
 import { createSamlSso } from './saml/sso.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
+import { createRateLimitCounters } from './store/rate-limit-counters.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
 import { createRedisOidcStore } from './store/redis/redis-oidc.store.js';
@@ -92,6 +93,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       ? await connectRedis({ url: config.redisUrl, clusterNodes: config.redisClusterNodes, keyPrefix: config.redisKeyPrefix })
       : undefined;
   const ephemeral = redis ? createRedisEphemeralStore(redis) : createSqlEphemeralStore(db);
+  const rateLimitCounters = createRateLimitCounters(redis, db);
   const durableOidc = createSqlOidcStore(db);
 
   const metrics = createMetrics();
@@ -234,6 +236,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     db,
     redis,
     ephemeral,
+    rateLimitCounters,
     metrics,
     accounts,
     organizations,

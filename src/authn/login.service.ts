@@ -7,6 +7,7 @@ import type { Metrics } from '../lib/metrics.js';
 import type { User } from '../store/database.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import { verifyPassword } from './password.js';
+import { createRefusalPace } from './refusal-pace.js';
 
 export interface LoginAttempt {
   username: string;
@@ -29,7 +30,8 @@ const WAIT_STEPS = 200;
 
 /**
  * Password step. Unknown user, wrong password, locked and disabled accounts all get the same
- * error after the same argon2 work, so the answer reveals nothing (ASVS 5 6.3.8).
+ * error after the same argon2 work and as long a wait for the database (see refusal-pace.ts), so
+ * the answer reveals nothing (ASVS 5 6.3.8).
  *
  * The lockout is decided before the hash comparison, not after it: each check first reserves its
  * place on the account (one conditional update), so a burst of guesses cannot all be compared
@@ -42,10 +44,17 @@ const WAIT_STEPS = 200;
 export function createLoginService(deps: LoginServiceDeps) {
   const { accounts, audit, metrics, settings, clock } = deps;
 
-  async function reserve(user: User, threshold: number): Promise<boolean> {
+  const pace = createRefusalPace();
+
+  /**
+   * Whether the check may go ahead, and how long asking took (monotonic time: it measures work and
+   * decides nothing); undefined when it had to wait for other checks, as its time then says nothing.
+   */
+  async function reserve(user: User, threshold: number): Promise<{ reserved: boolean; ms: number | undefined }> {
+    const started = performance.now();
     for (let step = 0; ; step++) {
       const outcome = await accounts.reservePasswordCheck(user.id, threshold, clock.now());
-      if (outcome !== 'busy' || step === WAIT_STEPS) return outcome === 'reserved';
+      if (outcome !== 'busy' || step === WAIT_STEPS) return { reserved: outcome === 'reserved', ms: step === 0 ? performance.now() - started : undefined };
       await sleep(WAIT_STEP_MS);
     }
   }
@@ -67,13 +76,18 @@ export function createLoginService(deps: LoginServiceDeps) {
       };
       const user = await accounts.findByLogin(attempt.username);
       const { lockout } = await settings.effective(user?.organizationId);
-      if (!user || !(await reserve(user, lockout.max_failures))) {
-        // The real hash is never compared here; the dummy comparison costs the same time.
+      const check = user ? await reserve(user, lockout.max_failures) : undefined;
+      if (!user || !check?.reserved) {
+        // The real hash is never compared here; the dummy comparison costs the same time, and the
+        // wait stands for the writes of a counted failure that this refusal does not make.
         await verifyPassword(undefined, attempt.password);
+        if (check?.ms !== undefined || !user) await sleep(Math.max(0, pace.writesMs() - (check?.ms ?? 0)));
         return refuse(user, !user ? 'unknown_user' : `account_${user.status === 'active' ? 'locked' : user.status}`);
       }
       if (!(await verifyPassword(user.passwordHash, attempt.password))) {
+        const counting = performance.now();
         const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
+        if (check.ms !== undefined) pace.record(check.ms + performance.now() - counting);
         if (failure.lockedUntil) {
           await audit.record({
             type: 'authn.account.locked',

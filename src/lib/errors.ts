@@ -38,12 +38,15 @@ export interface IdpErrorOptions {
   detail?: Record<string, unknown>;
   /** False hides the description behind a generic one. */
   expose?: boolean;
+  /** Seconds until trying again can succeed (a rate limit's window), for the transport to announce. */
+  retryAfterSec?: number;
 }
 
 /** The one error type our own code throws; the client gets `{error, error_description}`. */
 export class IdpError extends Error {
   readonly detail?: Record<string, unknown>;
   readonly expose: boolean;
+  readonly retryAfterSec?: number;
 
   constructor(
     readonly error: ErrorCode,
@@ -54,13 +57,14 @@ export class IdpError extends Error {
     this.name = 'IdpError';
     this.detail = options.detail;
     this.expose = options.expose ?? true;
+    this.retryAfterSec = options.retryAfterSec;
   }
 }
 
 export const badRequest = (description: string, options?: IdpErrorOptions) => new IdpError('invalid_request', description, options);
 export const notFound = (description = 'not found') => new IdpError('not_found', description);
 export const conflict = (description: string) => new IdpError('conflict', description);
-export const tooManyRequests = () => new IdpError('too_many_requests', 'too many requests, try again later');
+export const tooManyRequests = (retryAfterSec?: number) => new IdpError('too_many_requests', 'too many requests, try again later', { retryAfterSec });
 
 // PostgreSQL refuses NUL in text (22021 character_not_in_repertoire) and in jsonb (22P05 untranslatable_character).
 const UNSTORABLE_TEXT_CODES = new Set(['22021', '22P05']);

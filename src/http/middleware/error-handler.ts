@@ -59,7 +59,7 @@ export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
       else
         log.info({ path: ctx.path, status, error: body.error, ...(err instanceof IdpError && err.detail ? { detail: err.detail } : {}) }, 'request rejected');
       if (status === 503) ctx.set('Retry-After', '5');
-      if (status === 429) ctx.set('Retry-After', '60');
+      if (status === 429) ctx.set('Retry-After', String((err instanceof IdpError && err.retryAfterSec) || 60));
       await send(status, body);
       return;
     }

@@ -90,7 +90,9 @@ export function createAccountRepository(db: Db) {
     },
     /**
      * Settles a reserved check that found a wrong password: counted, and the account locked once
-     * the count reaches the threshold, for a period that grows every `threshold` failures.
+     * the count reaches the threshold. Past it every failure is a further lock (checks then go one
+     * at a time), each for the next period of `lockMinutes` (the last one repeating), so that
+     * repeated lockouts step through the list until a right password clears the count.
      */
     async recordPasswordFailure(id: string, threshold: number, lockMinutes: readonly number[], now: number): Promise<PasswordFailure> {
       const at = new Date(now);
@@ -101,7 +103,7 @@ export function createAccountRepository(db: Db) {
           failedAttempts: count,
           passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
           lockedUntil: sql<Date | null>`case when ${count} >= ${threshold}
-            then ${lockUntil(at, lockMinutes, sql<number>`(${count} - ${threshold}) / ${threshold}`)} else locked_until end`,
+            then ${lockUntil(at, lockMinutes, sql<number>`${count} - ${threshold}`)} else locked_until end`,
         })
         .where('id', '=', id)
         .returning(['failedAttempts', 'lockedUntil'])
