@@ -16,6 +16,7 @@ import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
+import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -116,6 +117,7 @@ export function buildApp(c: Container): Koa {
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),
+    auditEventRoutes(c.auditTrail).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

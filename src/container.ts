@@ -1,4 +1,5 @@
 import { createApiKeyService } from './admin/api-key.service.js';
+import { createAuditTrailService } from './admin/audit-trail.service.js';
 import { createClientService } from './admin/client.service.js';
 import { createMfaPlatformService } from './admin/mfa-platform.service.js';
 import { createMfaProfileExtension } from './admin/mfa-profile.js';
@@ -93,7 +94,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const accounts = createAccountRepository(db);
   const organizations = createOrganizationRepository(db);
   const clients = createClientRepository(db);
-  const audit = createAuditService(createAuditEventRepository(db), logger);
+  const auditEvents = createAuditEventRepository(db);
+  const audit = createAuditService(auditEvents, logger);
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
   const samlKeyStore = createSamlKeyStore(db, box, new URL(config.issuer).hostname);
@@ -197,7 +199,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     loginTtlSeconds: config.ttl.interactionSeconds,
   });
 
-  const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
+  const apiKeys = createApiKeyService(createApiKeyRepository(db), clock, audit);
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [
@@ -254,6 +256,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       changed: (id) => clientCache.invalidate(id),
     }),
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
+    auditTrail: createAuditTrailService({ events: auditEvents, audit }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },

@@ -1,3 +1,4 @@
+import type { AuditService } from '../audit/audit.service.js';
 import { lastUsedIsStale, type Clock } from '../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../lib/crypto.js';
 import type { ApiKeyRow } from '../store/database.js';
@@ -21,7 +22,10 @@ export function lookupPrefix(key: string): string {
   return GENERATED.test(key) ? key.slice(0, 12) : `boot_${sha256(key).slice(0, 12)}`;
 }
 
-export function createApiKeyService(repo: ApiKeyRepository, clock: Clock) {
+/** How the audit trail names a key: its lookup id, never anything of the secret. */
+export const apiKeyActor = (key: Pick<ApiKeyRow, 'prefix'>): string => `apikey:${key.prefix}`;
+
+export function createApiKeyService(repo: ApiKeyRepository, clock: Clock, audit: Pick<AuditService, 'record'>) {
   return {
     async create(name: string, scopes: ApiScope[], organizationId: string | null = null): Promise<{ key: string; row: ApiKeyRow }> {
       const key = `idp_${randomToken(6)}_${randomToken(32)}`;
@@ -40,7 +44,19 @@ export function createApiKeyService(repo: ApiKeyRepository, clock: Clock) {
       if (key.length < 24 || key.length > 256) return undefined;
       const row = await repo.findActiveByPrefix(lookupPrefix(key));
       if (!row || !safeEqual(row.secretHash, sha256(key))) return undefined;
-      if (lastUsedIsStale(row.lastUsedAt, clock.now())) await repo.touch(row.id, new Date(clock.now()));
+      const now = clock.now();
+      // Each use of a key is evidence, but a row per read request would drown the trail: one
+      // event per key per minute, riding on the "last used" write that happens at that pace anyway.
+      if (lastUsedIsStale(row.lastUsedAt, now) && (await repo.touch(row.id, new Date(now), row.lastUsedAt))) {
+        await audit.record({
+          type: 'admin.api_key.used',
+          outcome: 'success',
+          actor: apiKeyActor(row),
+          subject: row.id,
+          organizationId: row.organizationId,
+          data: { name: row.name },
+        });
+      }
       return row;
     },
   };

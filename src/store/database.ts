@@ -74,6 +74,16 @@ export interface AuditEventsTable {
   requestId: string | null;
   clientId: string | null;
   data: Json;
+  /** Sent as the digest of the row's content; the database stores the chain hash (src/lib/audit-chain.ts). */
+  hash: string;
+  prevHash: Generated<string>;
+}
+
+/** The last link of the audit chain: one row, locked by every append. */
+export interface AuditChainHeadTable {
+  singleton: Generated<boolean>;
+  lastId: number;
+  hash: string;
 }
 
 export interface SigningKeysTable {
@@ -228,6 +238,7 @@ export interface Database {
   samlSessionParticipants: SamlSessionParticipantsTable;
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
+  auditChainHead: AuditChainHeadTable;
   signingKeys: SigningKeysTable;
   samlSigningKeys: SamlSigningKeysTable;
   oidcPayloads: OidcPayloadsTable;

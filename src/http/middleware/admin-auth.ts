@@ -1,7 +1,8 @@
 import type { Context, Middleware } from 'koa';
-import type { ApiKeyService, ApiScope } from '../../admin/api-key.service.js';
+import { apiKeyActor, type ApiKeyService, type ApiScope } from '../../admin/api-key.service.js';
 import type { Caller } from '../../admin/changed-by.js';
 import { IdpError } from '../../lib/errors.js';
+import { requestScope } from '../../lib/request-scope.js';
 import type { ApiKeyRow } from '../../store/database.js';
 
 /** Resolves `Authorization: Bearer <api key>`; 401 without a valid key. */
@@ -15,6 +16,9 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
       throw new IdpError('invalid_token', 'a valid API key is required (Authorization: Bearer <key>)');
     }
     ctx.state.apiKey = row;
+    // Whatever the request records without naming an actor (events of the services it drives) was done by this key.
+    const scope = requestScope();
+    if (scope) scope.actor = apiKeyActor(row);
     await next();
   };
 }
@@ -22,7 +26,7 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
 /** The calling key as the admin services see it: its lookup prefix (never the secret), from where, and its organisation. */
 export function caller(ctx: Context): Caller {
   const key = ctx.state.apiKey as ApiKeyRow;
-  return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
+  return { actor: apiKeyActor(key), ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
 }
 
 /** 403 unless the key holds the scope (or `admin`, which holds them all). */
