@@ -27,12 +27,14 @@ export async function up(db: Kysely<any>): Promise<void> {
         .check(sql`singleton`),
     )
     .addColumn('last_id', 'bigint', (c) => c.notNull())
+    .addColumn('prev_hash', 'text', (c) => c.notNull())
     .addColumn('hash', 'text', (c) => c.notNull())
     .execute();
 
   await sql`alter table audit_events disable trigger audit_events_no_change`.execute(db);
   await sql`update audit_events set at = date_trunc('milliseconds', at)`.execute(db);
   let prev = GENESIS_HASH;
+  let prevOfLast = GENESIS_HASH;
   let lastId = 0;
   for (;;) {
     const rows = await db
@@ -51,6 +53,7 @@ export async function up(db: Kysely<any>): Promise<void> {
       const hash = chainHash(prev, contentDigest(row));
       ids.push(Number(row.id));
       prevs.push(prev);
+      prevOfLast = prev;
       hashes.push(hash);
       prev = hash;
     }
@@ -59,21 +62,19 @@ export async function up(db: Kysely<any>): Promise<void> {
       from unnest(${ids}::bigint[], ${prevs}::text[], ${hashes}::text[]) as v(id, prev_hash, hash) where e.id = v.id`.execute(db);
   }
   await sql`alter table audit_events enable trigger audit_events_no_change`.execute(db);
-  await db.insertInto('audit_chain_head').values({ last_id: lastId, hash: prev }).execute();
+  await db.insertInto('audit_chain_head').values({ last_id: lastId, prev_hash: prevOfLast, hash: prev }).execute();
 
   await sql`alter table audit_events alter column prev_hash set not null, alter column hash set not null, alter column id drop default`.execute(db);
+  // One statement per row: the update locks the head until the insert commits, draws the id,
+  // and links the digest; `prev_hash` keeps the link it replaced, which the row needs.
   await sql`create function audit_events_chain() returns trigger language plpgsql as $$
-    declare
-      prev text;
     begin
       if NEW.hash is null or NEW.hash !~ '^[0-9a-f]{64}$' then
         raise exception 'audit_events rows are appended with the SHA-256 digest of their content in hash';
       end if;
-      select h.hash into strict prev from audit_chain_head h for update;
-      NEW.id := nextval(pg_get_serial_sequence('audit_events', 'id'));
-      NEW.prev_hash := prev;
-      NEW.hash := encode(sha256(convert_to(prev || NEW.hash, 'UTF8')), 'hex');
-      update audit_chain_head set last_id = NEW.id, hash = NEW.hash;
+      update audit_chain_head
+        set prev_hash = hash, hash = encode(sha256(convert_to(hash || NEW.hash, 'UTF8')), 'hex'), last_id = nextval('audit_events_id_seq')
+        returning prev_hash, hash, last_id into strict NEW.prev_hash, NEW.hash, NEW.id;
       return NEW;
     end $$`.execute(db);
   await sql`create trigger audit_events_chain before insert on audit_events for each row execute function audit_events_chain()`.execute(db);

@@ -83,6 +83,8 @@ export interface AuditEventsTable {
 export interface AuditChainHeadTable {
   singleton: Generated<boolean>;
   lastId: number;
+  /** The last row's prev_hash: kept so that the append trigger learns the link it replaces in one update. */
+  prevHash: string;
   hash: string;
 }
 
