@@ -15,6 +15,7 @@ export type AuditType =
   | 'admin.keys.rotated'
   | 'admin.saml_keys.rotated'
   | 'admin.api_key.used'
+  | 'admin.audit_events.exported'
   | (string & {});
 
 export interface AuditService {
