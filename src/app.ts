@@ -18,6 +18,7 @@ import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
+import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -121,6 +122,7 @@ export function buildApp(c: Container): Koa {
     samlServiceProviderRoutes(c.samlSpService).routes(),
     apiKeyRoutes(c.apiKeyAdmin).routes(),
     signingKeyRoutes(c.signingKeys).routes(),
+    auditEventRoutes(c.auditTrail).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

@@ -1,5 +1,6 @@
 import { createApiKeyAdminService } from './admin/api-key-admin.service.js';
 import { createApiKeyService } from './admin/api-key.service.js';
+import { createAuditTrailService } from './admin/audit-trail.service.js';
 import { createClientService } from './admin/client.service.js';
 import { createMfaPlatformService } from './admin/mfa-platform.service.js';
 import { createMfaProfileExtension } from './admin/mfa-profile.js';
@@ -100,7 +101,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const accounts = createAccountRepository(db);
   const organizations = createOrganizationRepository(db);
   const clients = createClientRepository(db);
-  const audit = createAuditService(createAuditEventRepository(db), logger);
+  const auditEvents = createAuditEventRepository(db);
+  const audit = createAuditService(auditEvents, logger);
   const keyStore = createKeyStore(db, box);
   await keyStore.ensure();
   const samlKeyStore = createSamlKeyStore(db, box, new URL(config.issuer).hostname);
@@ -218,7 +220,12 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
 
   const apiKeyRepo = createApiKeyRepository(db);
-  const apiKeys = createApiKeyService({ repo: apiKeyRepo, clock, onTouchError: (err) => logger.warn({ err }, "recording an API key's last use failed") });
+  const apiKeys = createApiKeyService({
+    repo: apiKeyRepo,
+    clock,
+    audit,
+    onTouchError: (err) => logger.warn({ err }, "recording an API key's last use failed"),
+  });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [
@@ -286,6 +293,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       changed: (id) => clientCache.invalidate(id),
     }),
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
+    auditTrail: createAuditTrailService({ events: auditEvents, audit }),
     userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
     readiness: [
       { name: 'postgres', check: () => ping(db) },

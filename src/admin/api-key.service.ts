@@ -1,3 +1,4 @@
+import type { AuditService } from '../audit/audit.service.js';
 import { lastUsedIsStale, type Clock } from '../lib/clock.js';
 import { randomToken, safeEqual, sha256 } from '../lib/crypto.js';
 import type { ApiKeyRow } from '../store/database.js';
@@ -24,26 +25,50 @@ export function lookupPrefix(key: string): string {
 /** Whether scopes grant `scope`: `admin` holds every scope. */
 export const grants = (scopes: readonly string[], scope: ApiScope): boolean => scopes.includes(scope) || scopes.includes('admin');
 
+/** How the audit trail names a key: its lookup id, never anything of the secret. */
+export const apiKeyActor = (key: Pick<ApiKeyRow, 'prefix'>): string => `apikey:${key.prefix}`;
+
 export interface ApiKeyServiceDeps {
   repo: ApiKeyRepository;
   clock: Clock;
-  /** Told when recording a key's last use failed: that write is off the request's path, so nothing else would hear of it. */
+  audit: Pick<AuditService, 'record'>;
+  /** Told when recording a key's last use failed: the request goes on, so nothing else would hear of it. */
   onTouchError: (err: unknown) => void;
 }
 
-export function createApiKeyService({ repo, clock, onTouchError }: ApiKeyServiceDeps) {
+export function createApiKeyService({ repo, clock, audit, onTouchError }: ApiKeyServiceDeps) {
   // When this node last wrote each key's last use: once a minute per key per node, whatever the row said when read.
   const touched = new Map<string, number>();
 
-  function noteUse(row: ApiKeyRow): void {
+  /**
+   * Each use of a key is evidence, but a row per read request would drown the trail: one event per
+   * key per minute, riding on the "last used" write that happens at that pace anyway. The write is
+   * a compare-and-set, so of concurrent requests (on any node) one records the use; a failed write
+   * is reported and retried at the next use, and never fails the request.
+   */
+  async function noteUse(row: ApiKeyRow): Promise<void> {
     const now = clock.now();
     const last = Math.max(row.lastUsedAt?.getTime() ?? 0, touched.get(row.id) ?? 0);
     if (!lastUsedIsStale(last ? new Date(last) : null, now)) return;
     touched.set(row.id, now);
-    repo.touch(row.id, new Date(now)).catch((err: unknown) => {
+    let won: boolean;
+    try {
+      won = await repo.touch(row.id, new Date(now), row.lastUsedAt);
+    } catch (err) {
       touched.delete(row.id);
       onTouchError(err);
-    });
+      return;
+    }
+    if (won) {
+      await audit.record({
+        type: 'admin.api_key.used',
+        outcome: 'success',
+        actor: apiKeyActor(row),
+        subject: row.id,
+        organizationId: row.organizationId,
+        data: { name: row.name },
+      });
+    }
   }
 
   return {
@@ -77,7 +102,7 @@ export function createApiKeyService({ repo, clock, onTouchError }: ApiKeyService
       const row = await repo.findActiveByPrefix(lookupPrefix(key));
       if (!row || !safeEqual(row.secretHash, sha256(key))) return undefined;
       if (row.expiresAt && row.expiresAt.getTime() <= clock.now()) return undefined;
-      noteUse(row);
+      await noteUse(row);
       return row;
     },
   };

@@ -16,6 +16,8 @@ export type AuditType =
   | 'admin.apikey.revoked'
   | 'admin.keys.rotated'
   | 'admin.saml_keys.rotated'
+  | 'admin.api_key.used'
+  | 'admin.audit_events.exported'
   | (string & {});
 
 export interface AuditService {
@@ -45,7 +47,14 @@ export function createAuditService(repo: AuditEventRepository, logger: Logger): 
       // What the caller did not say is taken from the request it runs in, so that one login's
       // events (password, factors, finish) can be read together (OWASP ASVS 5 16.2.1).
       const scope = requestScope();
-      const e = { ...given, requestId: given.requestId ?? scope?.requestId, ip: given.ip ?? scope?.ip, clientId: given.clientId ?? scope?.clientId };
+      const e = {
+        ...given,
+        at: given.at ?? new Date(),
+        actor: given.actor ?? scope?.actor,
+        requestId: given.requestId ?? scope?.requestId,
+        ip: given.ip ?? scope?.ip,
+        clientId: given.clientId ?? scope?.clientId,
+      };
       const events = scope && held.get(scope);
       if (events) events.push(e);
       else await store([e]);

@@ -5,6 +5,8 @@ export interface RequestScope {
   requestId?: string;
   ip?: string;
   clientId?: string;
+  /** Who the request acts for when it is authenticated as a whole (an API key): the actor of events that name none. */
+  actor?: string;
 }
 
 const storage = new AsyncLocalStorage<RequestScope>();

@@ -75,6 +75,18 @@ export interface AuditEventsTable {
   requestId: string | null;
   clientId: string | null;
   data: Json;
+  /** Sent as the digest of the row's content; the database stores the chain hash (src/lib/audit-chain.ts). */
+  hash: string;
+  prevHash: Generated<string>;
+}
+
+/** The last link of the audit chain: one row, locked by every append. */
+export interface AuditChainHeadTable {
+  singleton: Generated<boolean>;
+  lastId: number;
+  /** The last row's prev_hash: kept so that the append trigger learns the link it replaces in one update. */
+  prevHash: string;
+  hash: string;
 }
 
 export interface SigningKeysTable {
@@ -231,6 +243,7 @@ export interface Database {
   samlSessionParticipants: SamlSessionParticipantsTable;
   apiKeys: ApiKeysTable;
   auditEvents: AuditEventsTable;
+  auditChainHead: AuditChainHeadTable;
   signingKeys: SigningKeysTable;
   samlSigningKeys: SamlSigningKeysTable;
   oidcPayloads: OidcPayloadsTable;

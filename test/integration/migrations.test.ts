@@ -70,7 +70,7 @@ describe.each(engines)('migrations on %s', (_name, engine) => {
   test('audit_events is append-only: insert works, update and delete raise an error', async () => {
     const row = await h.db
       .insertInto('auditEvents')
-      .values({ type: 'login', outcome: 'success', actor: 'alice', data: JSON.stringify({ ip: '127.0.0.1' }) })
+      .values({ type: 'login', outcome: 'success', actor: 'alice', data: JSON.stringify({ ip: '127.0.0.1' }), hash: 'a'.repeat(64) })
       .returning(['id', 'outcome'])
       .executeTakeFirstOrThrow();
     expect(row.outcome).toBe('success');

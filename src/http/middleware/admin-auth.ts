@@ -1,8 +1,9 @@
 import type { Context, Middleware } from 'koa';
-import { grants, type ApiKeyService, type ApiScope } from '../../admin/api-key.service.js';
+import { apiKeyActor, grants, type ApiKeyService, type ApiScope } from '../../admin/api-key.service.js';
 import type { Granter } from '../../admin/api-key-admin.service.js';
 import type { Caller } from '../../admin/changed-by.js';
 import { IdpError } from '../../lib/errors.js';
+import { requestScope } from '../../lib/request-scope.js';
 import type { ApiKeyRow } from '../../store/database.js';
 
 /** Resolves `Authorization: Bearer <api key>`; 401 without a valid key. */
@@ -16,6 +17,9 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
       throw new IdpError('invalid_token', 'a valid API key is required (Authorization: Bearer <key>)');
     }
     ctx.state.apiKey = row;
+    // Whatever the request records without naming an actor (events of the services it drives) was done by this key.
+    const scope = requestScope();
+    if (scope) scope.actor = apiKeyActor(row);
     await next();
   };
 }
@@ -23,7 +27,7 @@ export function apiKeyAuth(keys: ApiKeyService): Middleware {
 /** The calling key as the admin services see it: its lookup prefix (never the secret), from where, and its organisation. */
 export function caller(ctx: Context): Caller {
   const key = ctx.state.apiKey as ApiKeyRow;
-  return { actor: `apikey:${key.prefix}`, ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
+  return { actor: apiKeyActor(key), ip: ctx.ip, requestId: ctx.state.requestId, organizationId: key.organizationId };
 }
 
 /** The caller with the key it calls with, for key management (no key grants more than it holds). */

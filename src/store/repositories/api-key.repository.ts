@@ -26,8 +26,18 @@ export function createApiKeyRepository(db: Db) {
     async insert(k: NewApiKey): Promise<ApiKeyRow> {
       return db.insertInto('apiKeys').values(k).returningAll().executeTakeFirstOrThrow();
     },
-    async touch(id: string, at: Date): Promise<void> {
-      await db.updateTable('apiKeys').set({ lastUsedAt: at }).where('id', '=', id).execute();
+    /**
+     * Sets "last used" if it still holds `seen` (compare-and-set): of the requests and nodes that
+     * found it stale at once, exactly one gets true.
+     */
+    async touch(id: string, at: Date, seen: Date | null): Promise<boolean> {
+      const res = await db
+        .updateTable('apiKeys')
+        .set({ lastUsedAt: at })
+        .where('id', '=', id)
+        .where((w) => (seen === null ? w('lastUsedAt', 'is', null) : w('lastUsedAt', '=', seen)))
+        .executeTakeFirst();
+      return res.numUpdatedRows > 0n;
     },
     /** The key as revoked; undefined when it was revoked already (the first revocation's time stays). */
     revoke: (id: string, at: Date): Promise<ApiKeyRow | undefined> =>
