@@ -11,6 +11,7 @@ import { clientRoutes } from './http/admin/clients.routes.js';
 import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
+import { policyRuleRoutes } from './http/admin/policy-rules.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
@@ -116,6 +117,7 @@ export function buildApp(c: Container): Koa {
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),
+    policyRuleRoutes(c.policyRules).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
