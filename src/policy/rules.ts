@@ -27,8 +27,11 @@ export interface RuleContext {
 export const CONDITION_MAX_LENGTH = 1000;
 /** Structural caps, checked by the parser: with one level of comprehension over lists of bounded size, every evaluation is bounded. */
 const LIMITS = { maxAstNodes: 128, maxDepth: 16, maxListElements: 64, maxMapEntries: 32, maxCallArguments: 4 };
-/** A condition that runs longer than this counts as failed (it cannot be stopped mid-way; the caps keep it far below). */
-export const EVALUATION_BUDGET_MS = 5;
+/**
+ * A condition that runs longer than this counts as failed. Evaluation is synchronous and cannot be
+ * stopped mid-way: the structural caps keep it to microseconds; this catches what they miss.
+ */
+export const EVALUATION_BUDGET_MS = 20;
 
 const COMPREHENSIONS = new Set(['all', 'exists', 'exists_one', 'map', 'filter']);
 /** `matches` runs a regular expression the JavaScript engine backtracks on (ReDoS); `startsWith`, `endsWith`, `contains` and `in` remain. */
@@ -121,9 +124,10 @@ export function firstMatch(
   for (const rule of rules) {
     if (!rule.enabled) continue;
     let matched: boolean;
-    const started = performance.now();
     try {
-      matched = compile(rule.condition)(ctx);
+      const condition = compile(rule.condition);
+      const started = performance.now();
+      matched = condition(ctx);
       if (performance.now() - started > EVALUATION_BUDGET_MS) throw new Error(`ran over its ${EVALUATION_BUDGET_MS} ms budget`);
     } catch (err) {
       const error = firstLine(err);
