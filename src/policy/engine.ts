@@ -100,7 +100,9 @@ export function decide(input: DecisionInput): AuthnDecision {
   const verdict = decideMfa(input);
   const network =
     input.network && verdict.reasons.includes('trusted_network') ? [{ source: `network:${input.network.name}`, outcome: 'skip_mfa' as const }] : [];
-  return explained(verdict, [...(verdict.reasons.some((r) => r.startsWith('rule_')) ? ruleSource : []), ...network]);
+  // A failed rule is always named, even where a step-up decided anyway: it needs fixing.
+  const ruleDecided = verdict.reasons.some((r) => r.startsWith('rule_')) || rule?.error !== undefined;
+  return explained(verdict, [...(ruleDecided ? ruleSource : []), ...network]);
 }
 
 function decideMfa(input: DecisionInput): AuthnDecision {

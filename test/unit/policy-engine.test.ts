@@ -502,6 +502,18 @@ const signalRows: SignalRow[] = [
     sources: [{ source: 'rule:r-bad', outcome: 'require_mfa', error: 'No such key: dept' }],
   },
   {
+    name: 'a failed rule is named even where a step-up decides',
+    enrolled: ['totp'],
+    requestedAal: 2,
+    rule: { id: 'r-bad', outcome: 'require_mfa', error: 'boom' },
+    expect: { outcome: 'challenge', requiredAal: 2 },
+    reasons: ['acr_requested'],
+    sources: [
+      { source: 'request', key: 'acr_values' },
+      { source: 'rule:r-bad', error: 'boom' },
+    ],
+  },
+  {
     name: 'a deny rule refuses even a completed MFA',
     enrolled: ['totp'],
     events: [pwd(), second('totp')],
