@@ -13,6 +13,7 @@ import { signingKeyRoutes } from './http/admin/keys.routes.js';
 import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
+import { policyRuleRoutes } from './http/admin/policy-rules.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
@@ -123,6 +124,7 @@ export function buildApp(c: Container): Koa {
     apiKeyRoutes(c.apiKeyAdmin).routes(),
     signingKeyRoutes(c.signingKeys).routes(),
     auditEventRoutes(c.auditTrail).routes(),
+    policyRuleRoutes(c.policyRules).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

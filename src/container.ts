@@ -8,6 +8,7 @@ import { createOrganizationService } from './admin/organization.service.js';
 import { createSamlSpService } from './admin/saml-sp.service.js';
 import { createSigningKeysService } from './admin/signing-keys.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
+import { createPolicyRuleService } from './admin/policy-rule.service.js';
 import { createUserService } from './admin/user.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './policy/assurance.js';
@@ -23,12 +24,14 @@ import { createOidcLogin } from './oidc/oidc-login.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
 import { createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
 import { createSettingsService } from './policy/settings.service.js';
+import { createRulesService } from './policy/rules.service.js';
 import type { AuthEvent } from './policy/types.js';
 import { createAuthnStateRepository } from './store/repositories/authn-state.repository.js';
 import { createCredentialRepository } from './store/repositories/credential.repository.js';
 import { createWebauthnCredentialRepository } from './store/repositories/webauthn-credential.repository.js';
 import { createSessionRepository } from './store/repositories/session.repository.js';
 import { createSettingsRepository } from './store/repositories/settings.repository.js';
+import { createPolicyRuleRepository } from './store/repositories/policy-rule.repository.js';
 import { createTrustedDeviceRepository } from './store/repositories/trusted-device.repository.js';
 import type { Config } from './config.js';
 import { systemClock, type Clock } from './lib/clock.js';
@@ -117,6 +120,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const factorDeps = { credentials, webauthn: createWebauthnCredentialRepository(db), ephemeral, audit, box, clock, issuer: config.issuer, config };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
+  const policyRuleRows = createPolicyRuleRepository(db);
+  const rules = createRulesService({ rules: policyRuleRows, logger });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
   // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.
   const sessionTerminator = createSessionTerminator({
@@ -134,6 +139,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     credentials,
     clients: cachedClients,
     settings,
+    rules,
     factors,
     devices,
     audit,
@@ -280,6 +286,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
     organizationService: createOrganizationService({ organizations, audit }),
     settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),
+    policyRules: createPolicyRuleService({
+      rules: policyRuleRows,
+      engine: rules,
+      settings,
+      organizations,
+      clients: cachedClients,
+      methods: factors.descriptors,
+      audit,
+      clock,
+    }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
     login: createLoginService({ accounts, audit, metrics, settings, clock }),

@@ -4,6 +4,8 @@ import type { Clock } from '../lib/clock.js';
 import { IdpError } from '../lib/errors.js';
 import type { Metrics } from '../lib/metrics.js';
 import { decide } from '../policy/engine.js';
+import { loginSignals } from '../policy/login-context.js';
+import type { RulesService } from '../policy/rules.service.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Aal, AuthEvent, AuthnDecision, MfaMethod } from '../policy/types.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
@@ -23,6 +25,7 @@ export interface MfaServiceDeps {
   credentials: CredentialRepository;
   clients: Pick<ClientRepository, 'find'>;
   settings: SettingsService;
+  rules: Pick<RulesService, 'verdict'>;
   factors: FactorRegistry;
   transactions: TransactionStore;
   authnStates: AuthnStateRepository<AuthEvent>;
@@ -71,8 +74,8 @@ export function createMfaService(deps: MfaServiceDeps) {
 
   async function context(user: SigningInUser, clientId: string) {
     const client = await deps.clients.find(clientId);
-    const settings = await deps.settings.effective(user.organizationId, client?.mfaPolicy);
-    return { settings, enrolled: deps.factors.enrolledIn(user.activeCredentials) };
+    const { settings, provenance } = await deps.settings.resolve({ orgId: user.organizationId, roles: user.roles, clientPolicy: client?.mfaPolicy });
+    return { settings, provenance, client, enrolled: deps.factors.enrolledIn(user.activeCredentials) };
   }
 
   /** The trusted device the proof shows, judged by the trusted-device duration of the policy in force here. */
@@ -82,19 +85,40 @@ export function createMfaService(deps: MfaServiceDeps) {
     return proof.id && (await deps.devices.isActive(userId, proof.id, days)) ? proof.id : undefined;
   }
 
-  async function evaluate(user: SigningInUser, clientId: string, events: AuthEvent[], requestedAal: Aal | undefined, device?: DeviceProof) {
-    const { settings, enrolled } = await context(user, clientId);
+  /**
+   * The decision for this user now, with the settings layers of their organisation, roles and the
+   * client, the first sign-in rule that does not abstain, and the network `ip` is in (an address
+   * that is missing or unreadable is in none).
+   */
+  async function evaluate(
+    user: SigningInUser,
+    clientId: string,
+    events: AuthEvent[],
+    requestedAal: Aal | undefined,
+    ip: string | undefined,
+    device?: DeviceProof,
+  ) {
+    const { settings, provenance, client, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
+    const now = clock.now();
+    const signals = loginSignals(
+      { user, client: { id: clientId, firstParty: client?.firstParty ?? false }, ip, deviceKnown: trustedDeviceId !== undefined, now },
+      settings.networks,
+    );
     const decision = decide({
       methods: deps.factors.descriptors,
       mfa: settings.mfa,
+      provenance,
       account: user,
       enrolled,
       events,
       requestedAal,
       trustedDevice: trustedDeviceId !== undefined,
-      now: clock.now(),
+      now,
+      rule: await deps.rules.verdict(user.organizationId, signals.context),
+      network: signals.network,
+      blockUnknown: settings.networks.block_unknown,
     });
     return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
   }
@@ -116,6 +140,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     meta: RequestMeta,
     trustedDeviceId: string | null = null,
     device?: { token: string; maxAgeMs: number },
+    decision?: AuthnDecision,
   ): Promise<Outcome> {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
@@ -130,7 +155,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     const who = { subject: tx.accountId, organizationId: tx.organizationId, ip: meta.ip, requestId: meta.requestId, clientId: tx.clientId };
     if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', ...who, data: { acr: login.acr, client_id: tx.clientId } });
     metrics.logins.inc({ outcome: 'success' });
-    await audit.record({ type: 'authn.login.succeeded', outcome: 'success', ...who, data: { client_id: tx.clientId, amr: login.amr, acr: login.acr } });
+    const why = decision ? { reasons: decision.reasons, sources: decision.sources ?? [] } : {};
+    await audit.record({ type: 'authn.login.succeeded', outcome: 'success', ...who, data: { client_id: tx.clientId, amr: login.amr, acr: login.acr, ...why } });
     return { kind: 'finish', login, ...(device ? { device } : {}) };
   }
 
@@ -155,7 +181,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           await transactions.save({ ...tx, stage: 'trust_device', methods: [] });
           return { kind: 'trust_device' };
         }
-        return finish(tx, meta, trustedDeviceId);
+        return finish(tx, meta, trustedDeviceId, undefined, decision);
       case 'challenge': {
         const methods = await reaching(tx.accountId, decision);
         if (!methods.length) {
@@ -171,7 +197,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           subject: tx.accountId,
           ip: meta.ip,
           requestId: meta.requestId,
-          data: { methods: decision.methods, reasons: decision.reasons },
+          data: { methods: decision.methods, reasons: decision.reasons, sources: decision.sources ?? [] },
         });
         return { kind: 'mfa', methods: decision.methods };
       }
@@ -191,7 +217,7 @@ export function createMfaService(deps: MfaServiceDeps) {
           subject: tx.accountId,
           ip: meta.ip,
           requestId: meta.requestId,
-          data: { reasons: decision.reasons },
+          data: { reasons: decision.reasons, sources: decision.sources ?? [] },
         });
         return { kind: 'deny', description: decision.description, unmet: decision.reasons.includes('acr_requested') };
     }
@@ -252,7 +278,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     ): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
-      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, input.ip, { token: input.deviceToken });
       return next(started(input, user, events, false), decision, input, false, trustedDeviceId);
     },
 
@@ -263,7 +289,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const user = await loadUser(input.accountId);
       const prior = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = prior?.events ?? [passwordEvent(input.authTime * 1000)];
-      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken });
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, input.ip, { token: input.deviceToken });
       return next(started(input, user, events, true), decision, input, false, trustedDeviceId);
     },
 
@@ -308,7 +334,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // Decided once, on what has now been proven; a trusted device plays no part once a factor is being proven.
-      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal);
+      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip);
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
@@ -359,7 +385,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, attempt))) {
         throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
       }
-      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, [event], input.requestedAal, { token: input.deviceToken });
+      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, [event], input.requestedAal, input.ip, { token: input.deviceToken });
       return next(started(input, user, [event], false), decision, input, false, trustedDeviceId);
     },
 
@@ -375,7 +401,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(input.uid, 'reauth');
       if (input.user.id !== tx.accountId) throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason: 'another_account' } });
       const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
-      const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal);
+      const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal, input.ip);
       return next({ ...tx, events }, decision, input, false);
     },
 
@@ -409,7 +435,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: input.method });
       // The user was read before the confirmation: the method just confirmed counts as enrolled now.
       const enrolledNow = { ...user, activeCredentials: { ...user.activeCredentials, [input.method]: (user.activeCredentials[input.method] ?? 0) + 1 } };
-      const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal);
+      const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal, input.ip);
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
 
@@ -436,13 +462,15 @@ export function createMfaService(deps: MfaServiceDeps) {
       clientId: string;
       requestedAal?: Aal;
       deviceToken?: string;
+      /** The browser's address; without it no network skips MFA, and `block_unknown` refuses the session. */
+      ip?: string;
     }): Promise<boolean> {
       const user = await deps.accounts.findSigningIn(input.accountId);
       // An account that cannot sign in satisfies nothing; the provider's account check asks for a fresh login.
       if (!user || user.status !== 'active') return false;
       const state = await deps.authnStates.get({ accountId: user.id, authTime: input.authTime, amr: input.amr });
       const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
-      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, { token: input.deviceToken, id: state?.trustedDeviceId });
+      const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, input.ip, { token: input.deviceToken, id: state?.trustedDeviceId });
       return decision.outcome === 'satisfied';
     },
   };

@@ -9,6 +9,8 @@ export interface SessionFacts {
   clientId: string;
   acrValues?: string;
   deviceToken?: string;
+  /** The browser's address, for the network the sign-in policy may name. */
+  ip?: string;
 }
 
 export interface InteractionPolicyDeps {
@@ -70,6 +72,7 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
           clientId: client.clientId,
           acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
           deviceToken: ctx.cookies.get(deps.deviceCookie),
+          ip: ctx.ip,
         });
         return ok ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
       } catch (err) {

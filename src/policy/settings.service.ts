@@ -5,12 +5,16 @@ import type { SettingsRepository } from '../store/repositories/settings.reposito
 import {
   clientMfaPolicySchema,
   defaultSettings,
+  mergeLayer,
   mergeSettings,
   parseStoredLayer,
+  roleLayers,
   settingsPatchSchema,
   POLICY_METHOD,
   type EffectiveSettings,
+  type MfaProvenance,
   type MfaSettings,
+  type SettingsLayer,
   type SettingsPatch,
 } from './settings.js';
 import type { MfaMethod } from './types.js';
@@ -46,13 +50,15 @@ function validatePatch(input: unknown, registered: readonly MfaMethod[]): Settin
     throw badRequest(`${issue.path.map(String).join('.') || 'settings'}${keys}: ${issue.message}`);
   }
   assertRegisteredMethods(parsed.data.mfa, registered, 'mfa');
+  for (const [role, layer] of Object.entries(parsed.data.roles ?? {})) assertRegisteredMethods(layer?.mfa, registered, `roles.${role}.mfa`);
   return parsed.data;
 }
 
-const mergeLayer = (stored: SettingsPatch, patch: SettingsPatch): SettingsPatch => ({
-  ...(stored.mfa || patch.mfa ? { mfa: { ...stored.mfa, ...patch.mfa } } : {}),
-  ...(stored.lockout || patch.lockout ? { lockout: { ...stored.lockout, ...patch.lockout } } : {}),
-});
+/** The settings in force for one login, and which layer set what (for the decision's reasons). */
+export interface ResolvedSettings {
+  settings: EffectiveSettings;
+  provenance: MfaProvenance;
+}
 
 export function createSettingsService(deps: SettingsServiceDeps) {
   const defaults = defaultSettings(deps.config.lockout, deps.methods);
@@ -74,11 +80,26 @@ export function createSettingsService(deps: SettingsServiceDeps) {
     return org;
   }
 
+  /** global ⊕ organisation ⊕ the user's roles ⊕ client. */
+  async function resolve(input: { orgId?: string; roles?: readonly string[]; clientPolicy?: Record<string, unknown> | null }): Promise<ResolvedSettings> {
+    const client = clientMfaPolicySchema.safeParse(input.clientPolicy ?? {});
+    const layers: SettingsLayer[] = [
+      { source: 'global', patch: await globalLayer() },
+      { source: 'organization', patch: input.orgId ? await orgLayer(input.orgId) : undefined },
+    ];
+    const base = mergeSettings(defaults, layers).settings;
+    return mergeSettings(defaults, [
+      ...layers,
+      ...roleLayers(base.roles, input.roles ?? []),
+      { source: 'client', patch: client.success ? { mfa: client.data } : undefined },
+    ]);
+  }
+
   return {
-    /** Effective settings for a user's organisation and, when given, a client's own MFA policy. */
+    resolve,
+    /** Effective settings for a user's organisation and, when given, a client's own MFA policy (no role layer). */
     async effective(orgId?: string, clientPolicy?: Record<string, unknown> | null): Promise<EffectiveSettings> {
-      const client = clientMfaPolicySchema.safeParse(clientPolicy ?? {});
-      return mergeSettings(defaults, await globalLayer(), orgId ? await orgLayer(orgId) : undefined, client.success ? { mfa: client.data } : undefined);
+      return (await resolve({ orgId, clientPolicy })).settings;
     },
     async patchGlobal(input: unknown): Promise<EffectiveSettings> {
       const patch = validatePatch(input, deps.methods);

@@ -1,4 +1,5 @@
 import { z } from '../lib/zod.js';
+import { parseCidr } from './networks.js';
 import { MFA_METHODS, type MfaMethod } from './types.js';
 
 /** The policies that name one method: the method each one requires. */
@@ -15,6 +16,29 @@ export const mfaSettingsSchema = z
     reauth_interval_minutes: z.number().int().min(0).max(525_600),
     // NIST SP 800-63B: a remembered device is at most an AAL1-long (30 day) authenticator.
     trusted_device_duration_days: z.number().int().min(0).max(30),
+    /** The least assurance any login under this layer ends with; across layers the strictest wins. */
+    min_acr: z.enum(['aal1', 'aal2', 'aal3']).optional(),
+  })
+  .strict();
+
+export const roleName = z.string().regex(/^[a-z0-9_.:-]{1,64}$/);
+
+const trustedNetworkSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    cidr: z
+      .string()
+      .max(64)
+      .refine((c) => parseCidr(c) !== undefined, 'must be an IPv4 or IPv6 address or CIDR'),
+    skip_mfa: z.boolean(),
+  })
+  .strict();
+
+/** Networks a login can come from: named CIDRs, some of which need no second factor, and whether anywhere else is refused. */
+export const networkSettingsSchema = z
+  .object({
+    trusted: z.array(trustedNetworkSchema).max(200),
+    block_unknown: z.boolean(),
   })
   .strict();
 
@@ -30,6 +54,12 @@ export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
     lockout: lockoutSettingsSchema.partial().optional(),
+    networks: networkSettingsSchema.partial().optional(),
+    /** Per role name: an mfa layer applied to users holding the role, between the organisation and the client; null removes it. */
+    roles: z
+      .record(roleName, z.object({ mfa: mfaSettingsSchema.partial() }).strict().nullable())
+      .refine((r) => Object.keys(r).length <= 100, 'at most 100 roles')
+      .optional(),
   })
   .strict();
 
@@ -38,10 +68,15 @@ export const clientMfaPolicySchema = mfaSettingsSchema.partial();
 
 export type MfaSettings = z.infer<typeof mfaSettingsSchema>;
 export type LockoutSettings = z.infer<typeof lockoutSettingsSchema>;
+export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
+export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
   mfa: MfaSettings;
   lockout: LockoutSettings;
+  networks: NetworkSettings;
+  /** The role layers in force here (global, then the organisation's, key by key). */
+  roles: RoleLayers;
 }
 
 /**
@@ -65,18 +100,101 @@ export function defaultSettings(
       trusted_device_duration_days: 0,
     },
     lockout: { max_failures: lockout.maxFailures, lock_minutes: lockout.lockMinutes, mfa_max_failures: lockout.mfaMaxFailures },
+    networks: { trusted: [], block_unknown: false },
+    roles: {},
   };
 }
 
-/** Most specific wins, block by block and key by key. */
-export function mergeSettings(base: EffectiveSettings, ...layers: (SettingsPatch | undefined)[]): EffectiveSettings {
-  return layers.reduce<EffectiveSettings>(
-    (acc, layer) => ({
-      mfa: { ...acc.mfa, ...layer?.mfa },
-      lockout: { ...acc.lockout, ...layer?.lockout },
+const ACR_RANK = { aal1: 1, aal2: 2, aal3: 3 } as const;
+
+/** A named layer of the mfa block: `global`, `organization`, `role:<name>`, `client`. */
+export interface MfaLayer {
+  source: string;
+  mfa?: Partial<MfaSettings>;
+}
+
+/** Which layer decided what: the keys the decision's reasons name. */
+export interface MfaProvenance {
+  policy: string;
+  min_acr?: string;
+  required_for_roles: Record<string, string>;
+}
+
+/**
+ * The mfa block through its layers. The most specific layer wins for each plain key (the mode
+ * among them); the global layer replaces the defaults' `allowed_methods` and every later layer can
+ * only narrow them (intersection); `required_for_roles` adds up; the strictest `min_acr` wins.
+ */
+export function mergeMfa(base: MfaSettings, layers: readonly MfaLayer[]): { mfa: MfaSettings; provenance: MfaProvenance } {
+  const provenance: MfaProvenance = { policy: 'default', required_for_roles: {} };
+  const mfa = layers.reduce<MfaSettings>((acc, { source, mfa: layer }) => {
+    if (!layer) return acc;
+    const next = { ...acc, ...layer };
+    if (layer.policy) provenance.policy = source;
+    if (layer.allowed_methods && source !== 'global') next.allowed_methods = acc.allowed_methods.filter((m) => layer.allowed_methods!.includes(m));
+    if (layer.required_for_roles) {
+      next.required_for_roles = [...new Set([...acc.required_for_roles, ...layer.required_for_roles])];
+      for (const r of layer.required_for_roles) provenance.required_for_roles[r] ??= source;
+    }
+    const min = [acc.min_acr, layer.min_acr].filter((a) => a !== undefined).sort((a, b) => ACR_RANK[b] - ACR_RANK[a])[0];
+    if (layer.min_acr && min === layer.min_acr && min !== acc.min_acr) provenance.min_acr = source;
+    if (min) next.min_acr = min;
+    return next;
+  }, base);
+  return { mfa, provenance };
+}
+
+/** The role layers of a user: those of the roles the user holds, in name order, so the same roles always give the same result. */
+export function roleLayers(roles: RoleLayers, held: readonly string[]): SettingsLayer[] {
+  return [...new Set(held)]
+    .filter((r) => Object.hasOwn(roles, r))
+    .sort()
+    .map((r) => ({ source: `role:${r}`, patch: { mfa: roles[r]!.mfa } }));
+}
+
+const mergeRoles = (a: SettingsPatch['roles'], b: SettingsPatch['roles']): RoleLayers => {
+  const out: RoleLayers = {};
+  for (const layer of [a, b]) {
+    for (const [name, value] of Object.entries(layer ?? {})) {
+      if (value === null) delete out[name];
+      else out[name] = { mfa: { ...out[name]?.mfa, ...value.mfa } };
+    }
+  }
+  return out;
+};
+
+/** A named settings layer: `global`, `organization`, `role:<name>`, `client`. */
+export interface SettingsLayer {
+  source: string;
+  patch?: SettingsPatch;
+}
+
+/**
+ * The layers merged: the mfa block as `mergeMfa` does, the other blocks key by key, role layers
+ * role by role. The role layers of the result are those of the global and organisation layers.
+ */
+export function mergeSettings(base: EffectiveSettings, layers: readonly SettingsLayer[]): { settings: EffectiveSettings; provenance: MfaProvenance } {
+  const settings = layers.reduce<EffectiveSettings>(
+    (acc, { patch }) => ({
+      mfa: acc.mfa,
+      lockout: { ...acc.lockout, ...patch?.lockout },
+      networks: { ...acc.networks, ...patch?.networks },
+      roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
   );
+  const { mfa, provenance } = mergeMfa(
+    base.mfa,
+    layers.map((l) => ({ source: l.source, mfa: l.patch?.mfa })),
+  );
+  return { settings: { ...settings, mfa }, provenance };
+}
+
+/** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
+export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
+  const block = <K extends 'mfa' | 'lockout' | 'networks'>(k: K) => (stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {});
+  const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
+  return { ...block('mfa'), ...block('lockout'), ...block('networks'), ...roles };
 }
 
 /** Stored layers are re-validated on read: a row written by an older version never breaks a login. */

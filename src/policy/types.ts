@@ -58,10 +58,38 @@ export type DecisionReason =
   | 'trusted_device'
   | 'mfa_disabled'
   | 'no_factor_enrolled'
-  | 'unsatisfiable';
+  | 'unsatisfiable'
+  | 'min_acr'
+  | 'rule_required'
+  | 'rule_skipped'
+  | 'rule_denied'
+  | 'rule_failed'
+  | 'trusted_network'
+  | 'network_blocked';
+
+/** What one rule's verdict was; the engine asks for no more of a rule than this. */
+export type RuleOutcome = 'skip_mfa' | 'require_mfa' | 'deny';
+
+/**
+ * Who decided, structured: the layer and key (`{source: 'role:admin', key: 'policy'}`), the rule
+ * (`{source: 'rule:<id>', outcome: 'require_mfa'}`) or the signal (`{source: 'network:Office', outcome: 'skip_mfa'}`).
+ */
+export interface DecisionSource {
+  source: string;
+  key?: string;
+  outcome?: RuleOutcome;
+  /** Why a rule counted as `require_mfa` when its condition could not be evaluated. */
+  error?: string;
+}
+
+interface Explained {
+  reasons: DecisionReason[];
+  /** Structured counterpart of `reasons`; absent on decisions made outside the engine. */
+  sources?: DecisionSource[];
+}
 
 export type AuthnDecision =
-  | { outcome: 'satisfied'; aal: Aal; reasons: DecisionReason[] }
-  | { outcome: 'challenge'; requiredAal: Aal; methods: MfaMethod[]; reasons: DecisionReason[] }
-  | { outcome: 'enroll'; requiredAal: Aal; methods: MfaMethod[]; reasons: DecisionReason[] }
-  | { outcome: 'deny'; reasons: DecisionReason[]; description: string };
+  | ({ outcome: 'satisfied'; aal: Aal } & Explained)
+  | ({ outcome: 'challenge'; requiredAal: Aal; methods: MfaMethod[] } & Explained)
+  | ({ outcome: 'enroll'; requiredAal: Aal; methods: MfaMethod[] } & Explained)
+  | ({ outcome: 'deny'; description: string } & Explained);

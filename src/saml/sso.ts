@@ -76,6 +76,7 @@ export interface SamlSsoDeps {
       clientId: string;
       requestedAal?: Aal;
       deviceToken?: string;
+      ip?: string;
     }): Promise<boolean>;
   };
   ephemeral: EphemeralStore;
@@ -175,6 +176,7 @@ export function createSamlSso(deps: SamlSsoDeps) {
         clientId: asked.sp.entityId,
         requestedAal: requirement.requiredAal,
         deviceToken: meta.deviceToken,
+        ip: meta.ip,
       });
       if (satisfied) return { kind: 'respond', form: await respond(asked, user, session, requirement.classFor(session.acr), meta, true) };
     }

@@ -230,6 +230,20 @@ export interface AuthnStatesTable {
   expiresAt: Date;
 }
 
+export interface PolicyRulesTable {
+  id: Generated<string>;
+  organizationId: string | null;
+  name: string;
+  condition: string;
+  outcome: 'skip_mfa' | 'require_mfa' | 'deny';
+  methods: string[] | null;
+  minAcr: 'aal1' | 'aal2' | 'aal3' | null;
+  priority: number;
+  enabled: Generated<boolean>;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   webauthnCredentials: WebauthnCredentialsTable;
@@ -248,6 +262,7 @@ export interface Database {
   samlSigningKeys: SamlSigningKeysTable;
   oidcPayloads: OidcPayloadsTable;
   ephemeralEntries: EphemeralEntriesTable;
+  policyRules: PolicyRulesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -262,3 +277,4 @@ export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
+export type PolicyRuleRow = Selectable<PolicyRulesTable>;

@@ -40,6 +40,8 @@ describe('global settings', () => {
         trusted_device_duration_days: 0,
       },
       lockout: { max_failures: 5, lock_minutes: [1, 5, 15, 60], mfa_max_failures: 10 },
+      networks: { trusted: [], block_unknown: false },
+      roles: {},
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });

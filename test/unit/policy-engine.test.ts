@@ -3,8 +3,8 @@
  * Check and step-up alike.
  */
 import { amrOf } from '../../src/policy/assurance.js';
-import { decide, type DecisionInput } from '../../src/policy/engine.js';
-import { defaultSettings, type MfaSettings } from '../../src/policy/settings.js';
+import { decide, type DecisionInput, type RuleVerdict } from '../../src/policy/engine.js';
+import { defaultSettings, mergeMfa, roleLayers, type MfaSettings } from '../../src/policy/settings.js';
 import type { AuthEvent, AuthnDecision, FactorDescriptor } from '../../src/policy/types.js';
 import { backupCodeDescriptor } from '../../src/authn/factors/backup-code/backup-code.factor.js';
 import { totpDescriptor } from '../../src/authn/factors/totp/totp.factor.js';
@@ -356,5 +356,294 @@ describe('amrOf: the values come from the descriptors of the methods proven', ()
 
   test('an event of a method with no plug-in adds no value of its own', () => {
     expect(amrOf([pwd(), second('sms')], METHODS)).toEqual(['pwd', 'mfa']);
+  });
+});
+
+/** Rules, networks and layered settings: what skips MFA, what never can, and who is named as the decider. */
+interface SignalRow {
+  name: string;
+  mfa?: Partial<MfaSettings>;
+  roles?: string[];
+  enrolled?: DecisionInput['enrolled'];
+  events?: AuthEvent[];
+  requestedAal?: DecisionInput['requestedAal'];
+  trustedDevice?: boolean;
+  rule?: RuleVerdict;
+  network?: DecisionInput['network'];
+  blockUnknown?: boolean;
+  expect: Partial<AuthnDecision> & { outcome: AuthnDecision['outcome'] };
+  reasons?: string[];
+  sources?: object[];
+}
+
+const OFFICE = { name: 'Office', skip_mfa: true };
+const LAB = { name: 'Lab', skip_mfa: false };
+const skipRule: RuleVerdict = { id: 'r-skip', outcome: 'skip_mfa' };
+const requireRule: RuleVerdict = { id: 'r-req', outcome: 'require_mfa' };
+
+const signalRows: SignalRow[] = [
+  // trusted networks
+  {
+    name: 'a skip_mfa network skips the policy challenge',
+    enrolled: ['totp'],
+    network: OFFICE,
+    expect: { outcome: 'satisfied', aal: 1 },
+    reasons: ['policy', 'trusted_network'],
+    sources: [{ source: 'network:Office', outcome: 'skip_mfa' }],
+  },
+  { name: 'a network without skip_mfa skips nothing', enrolled: ['totp'], network: LAB, expect: { outcome: 'challenge', methods: ['totp'] } },
+  { name: 'outside every network: the policy applies', enrolled: ['totp'], network: null, expect: { outcome: 'challenge' } },
+  {
+    name: 'a skip_mfa network never satisfies acr_values=aal2',
+    enrolled: ['totp'],
+    network: OFFICE,
+    requestedAal: 2,
+    expect: { outcome: 'challenge', requiredAal: 2 },
+    reasons: ['acr_requested'],
+  },
+  {
+    name: 'a skip_mfa network never satisfies aal3',
+    enrolled: ['passkey'],
+    network: OFFICE,
+    requestedAal: 3,
+    expect: { outcome: 'challenge', requiredAal: 3 },
+  },
+  {
+    name: "a skip_mfa network never lowers a role's required MFA",
+    mfa: { required_for_roles: ['admin'] },
+    roles: ['admin'],
+    enrolled: ['totp'],
+    network: OFFICE,
+    expect: { outcome: 'challenge' },
+    reasons: ['role_required'],
+  },
+  {
+    name: "a skip_mfa network never lowers the policy's min_acr",
+    mfa: { min_acr: 'aal2' },
+    enrolled: ['totp'],
+    network: OFFICE,
+    expect: { outcome: 'challenge' },
+    reasons: ['min_acr'],
+  },
+  {
+    name: 'a skip_mfa network skips the enrolment the policy would force',
+    mfa: { policy: 'otp' },
+    network: OFFICE,
+    expect: { outcome: 'satisfied' },
+    reasons: ['trusted_network'],
+  },
+  {
+    name: 'block_unknown: outside every network is refused, whatever was proven',
+    enrolled: ['totp'],
+    events: [pwd(), second('totp')],
+    network: null,
+    blockUnknown: true,
+    expect: { outcome: 'deny' },
+    reasons: ['network_blocked'],
+    sources: [{ source: 'network:unknown', outcome: 'deny' }],
+  },
+  {
+    name: 'block_unknown: inside a network without skip_mfa goes on to MFA',
+    enrolled: ['totp'],
+    network: LAB,
+    blockUnknown: true,
+    expect: { outcome: 'challenge' },
+  },
+  { name: 'block_unknown with no network facts (a sensitive action) blocks nothing', enrolled: ['totp'], blockUnknown: true, expect: { outcome: 'challenge' } },
+
+  // rules
+  {
+    name: 'a skip_mfa rule skips the policy challenge',
+    enrolled: ['totp'],
+    rule: skipRule,
+    expect: { outcome: 'satisfied' },
+    reasons: ['rule_skipped'],
+    sources: [{ source: 'rule:r-skip', outcome: 'skip_mfa' }],
+  },
+  { name: 'a skip_mfa rule never satisfies a step-up', enrolled: ['totp'], rule: skipRule, requestedAal: 2, expect: { outcome: 'challenge', requiredAal: 2 } },
+  {
+    name: "a skip_mfa rule never lowers a role's required MFA (nor its enrolment)",
+    mfa: { required_for_roles: ['admin'] },
+    roles: ['admin'],
+    rule: skipRule,
+    expect: { outcome: 'enroll' },
+    reasons: ['role_required', 'not_enrolled'],
+  },
+  {
+    name: 'a require_mfa rule asks MFA where the policy is disabled',
+    mfa: { policy: 'disabled' },
+    enrolled: ['totp'],
+    rule: requireRule,
+    expect: { outcome: 'challenge', methods: ['totp'] },
+    reasons: ['rule_required'],
+    sources: [{ source: 'rule:r-req', outcome: 'require_mfa' }],
+  },
+  { name: 'a require_mfa rule forces enrolment under `any`', rule: requireRule, expect: { outcome: 'enroll' }, reasons: ['rule_required', 'not_enrolled'] },
+  { name: 'a require_mfa rule beats a skip_mfa network', enrolled: ['totp'], network: OFFICE, rule: requireRule, expect: { outcome: 'challenge' } },
+  {
+    name: "a require_mfa rule's methods narrow the policy's",
+    enrolled: ['totp', 'backup_code'],
+    rule: { ...requireRule, methods: ['totp'] },
+    expect: { outcome: 'challenge', methods: ['totp'] },
+  },
+  {
+    name: "a require_mfa rule's min_acr aal3 asks for a phishing-resistant factor",
+    enrolled: ['totp', 'passkey'],
+    rule: { ...requireRule, minAal: 3 },
+    expect: { outcome: 'challenge', requiredAal: 3, methods: ['passkey'] },
+    reasons: ['rule_required'],
+  },
+  {
+    name: 'a rule that failed counts as require_mfa and says so',
+    enrolled: ['totp'],
+    rule: { id: 'r-bad', outcome: 'require_mfa', error: 'No such key: dept' },
+    expect: { outcome: 'challenge' },
+    reasons: ['rule_required', 'rule_failed'],
+    sources: [{ source: 'rule:r-bad', outcome: 'require_mfa', error: 'No such key: dept' }],
+  },
+  {
+    name: 'a failed rule is named even where a step-up decides',
+    enrolled: ['totp'],
+    requestedAal: 2,
+    rule: { id: 'r-bad', outcome: 'require_mfa', error: 'boom' },
+    expect: { outcome: 'challenge', requiredAal: 2 },
+    reasons: ['acr_requested'],
+    sources: [
+      { source: 'request', key: 'acr_values' },
+      { source: 'rule:r-bad', error: 'boom' },
+    ],
+  },
+  {
+    name: 'a deny rule refuses even a completed MFA',
+    enrolled: ['totp'],
+    events: [pwd(), second('totp')],
+    rule: { id: 'r-deny', outcome: 'deny' },
+    expect: { outcome: 'deny' },
+    reasons: ['rule_denied'],
+    sources: [{ source: 'rule:r-deny', outcome: 'deny' }],
+  },
+  {
+    name: 'a network block comes before a skip rule',
+    network: null,
+    blockUnknown: true,
+    rule: skipRule,
+    expect: { outcome: 'deny' },
+    reasons: ['network_blocked'],
+  },
+
+  // layered settings
+  { name: 'min_acr aal2 with nothing enrolled: enrol', mfa: { policy: 'disabled', min_acr: 'aal2' }, expect: { outcome: 'enroll' }, reasons: ['min_acr'] },
+  {
+    name: 'min_acr aal3 with only TOTP: deny',
+    mfa: { min_acr: 'aal3' },
+    enrolled: ['totp'],
+    expect: { outcome: 'deny' },
+    reasons: ['min_acr', 'unsatisfiable'],
+  },
+  {
+    name: 'min_acr aal2 met by a fresh TOTP',
+    mfa: { min_acr: 'aal2' },
+    enrolled: ['totp'],
+    events: [pwd(), second('totp')],
+    expect: { outcome: 'satisfied', aal: 2 },
+  },
+  {
+    name: 'a trusted device still skips the policy (not a rule or network matter)',
+    enrolled: ['totp'],
+    trustedDevice: true,
+    expect: { outcome: 'satisfied' },
+    reasons: ['trusted_device'],
+  },
+  {
+    name: 'an empty intersection of allowed methods cannot be met',
+    mfa: { allowed_methods: [], enforce_enrollment: true },
+    expect: { outcome: 'deny' },
+    reasons: ['unsatisfiable'],
+  },
+];
+
+describe('decide() with rules, networks and layers', () => {
+  test.each(signalRows)('$name', (row) => {
+    const decision = decide({
+      methods: METHODS,
+      mfa: { ...DEFAULT_MFA, ...row.mfa },
+      account: { roles: row.roles ?? [], createdAt: new Date(NOW - 30 * 24 * 60 * MIN) },
+      enrolled: row.enrolled ?? [],
+      events: row.events ?? [pwd()],
+      ...(row.requestedAal ? { requestedAal: row.requestedAal } : {}),
+      trustedDevice: row.trustedDevice ?? false,
+      now: NOW,
+      ...(row.rule ? { rule: row.rule } : {}),
+      ...(row.network !== undefined ? { network: row.network } : {}),
+      ...(row.blockUnknown ? { blockUnknown: true } : {}),
+    });
+    expect(decision).toMatchObject(row.expect);
+    if (row.reasons) expect(decision.reasons).toEqual(expect.arrayContaining(row.reasons));
+    if (row.sources) expect(decision.sources).toEqual(expect.arrayContaining(row.sources.map((s) => expect.objectContaining(s))));
+  });
+
+  test('the layer that set the mode, and the role that requires MFA, are named', () => {
+    const layers = [
+      { source: 'global', mfa: { policy: 'any' as const } },
+      { source: 'organization', mfa: { required_for_roles: ['ops'] } },
+      ...roleLayers({ admin: { mfa: { policy: 'otp' } } }, ['admin', 'ops']).map((l) => ({ source: l.source, mfa: l.patch?.mfa })),
+    ];
+    const { mfa, provenance } = mergeMfa(DEFAULT_MFA, layers);
+    const decision = decide({
+      methods: METHODS,
+      mfa,
+      provenance,
+      account: { roles: ['admin', 'ops'], createdAt: new Date(0) },
+      enrolled: ['totp'],
+      events: [pwd()],
+      trustedDevice: false,
+      now: NOW,
+    });
+    expect(decision).toMatchObject({ outcome: 'challenge', reasons: ['role_required'] });
+    expect(decision.sources).toEqual([{ source: 'organization', key: 'required_for_roles:ops' }]);
+    const notRequired = decide({
+      methods: METHODS,
+      mfa,
+      provenance,
+      account: { roles: ['admin'], createdAt: new Date(0) },
+      enrolled: ['totp'],
+      events: [pwd()],
+      trustedDevice: false,
+      now: NOW,
+    });
+    expect(notRequired.sources).toEqual([{ source: 'role:admin', key: 'policy' }]);
+  });
+});
+
+describe('mergeMfa: global ⊕ organisation ⊕ role ⊕ client', () => {
+  const base = { ...DEFAULT_MFA, allowed_methods: ['totp', 'passkey', 'backup_code'] } as MfaSettings;
+
+  test('most specific wins for the mode; allowed methods only narrow after the global layer', () => {
+    const { mfa, provenance } = mergeMfa(base, [
+      { source: 'global', mfa: { allowed_methods: ['totp', 'passkey', 'backup_code', 'email'] } },
+      { source: 'organization', mfa: { policy: 'otp', allowed_methods: ['totp', 'backup_code', 'email'] } },
+      { source: 'role:admin', mfa: { policy: 'passkey', allowed_methods: ['passkey', 'totp', 'sms'] } },
+      { source: 'client', mfa: { allowed_methods: ['totp', 'passkey', 'backup_code'] } },
+    ]);
+    expect(mfa.policy).toBe('passkey');
+    expect(provenance.policy).toBe('role:admin');
+    // The role cannot add sms, nor the client bring back backup codes the role dropped.
+    expect(mfa.allowed_methods).toEqual(['totp']);
+  });
+
+  test('the strictest min_acr wins whatever the order; required roles add up', () => {
+    const { mfa, provenance } = mergeMfa(base, [
+      { source: 'global', mfa: { min_acr: 'aal2', required_for_roles: ['admin'] } },
+      { source: 'organization', mfa: { min_acr: 'aal3', required_for_roles: ['ops'] } },
+      { source: 'client', mfa: { min_acr: 'aal1', required_for_roles: [] } },
+    ]);
+    expect(mfa.min_acr).toBe('aal3');
+    expect(provenance.min_acr).toBe('organization');
+    expect(mfa.required_for_roles.sort()).toEqual(['admin', 'ops']);
+  });
+
+  test('role layers apply in role-name order, only for roles the user holds', () => {
+    const layers = roleLayers({ b: { mfa: { policy: 'passkey' } }, a: { mfa: { policy: 'otp' } }, c: { mfa: { policy: 'disabled' } } }, ['b', 'a']);
+    expect(layers.map((l) => l.source)).toEqual(['role:a', 'role:b']);
   });
 });

@@ -16,10 +16,15 @@ export function parseCidrs(cidrs: readonly string[]): net.BlockList {
   return list;
 }
 
+/** What `ctx.ip` is when a trusted proxy forwarded an address that cannot be read: it is in no network, and all such requests share one rate-limit bucket. */
+export const UNKNOWN_IP = 'unknown';
+
 /**
  * `X-Forwarded-*` is believed only from the configured proxies (authentik CVE-2023-36456 class):
- * from anyone else those headers are dropped before koa or the provider read them. With
- * `maxIpsCount = 1` koa takes the hop our proxy appended, not one the client wrote.
+ * from anyone else those headers are dropped before koa or the provider read them. From a trusted
+ * proxy the client address is the right-most `X-Forwarded-For` hop that is not itself a trusted
+ * proxy: everything left of it was written by the client and is not believed. A hop that is not
+ * an IP address makes the address unknown (`UNKNOWN_IP`), never the proxy's own.
  */
 export function trustedProxies(cidrs: readonly string[]): Middleware {
   const list = parseCidrs(cidrs);
@@ -34,13 +39,23 @@ export function trustedProxies(cidrs: readonly string[]): Middleware {
     }
     return v;
   };
+  /** Right to left: the first hop that is not one of our proxies; every hop being ours leaves the left-most. */
+  const clientOf = (forwardedFor: string): string => {
+    const hops = forwardedFor.split(',').map((h) => h.trim());
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i]!;
+      if (!net.isIP(hop)) return UNKNOWN_IP;
+      if (i === 0 || !isTrusted(hop)) return hop;
+    }
+    return UNKNOWN_IP;
+  };
   return async (ctx, next) => {
     const { headers } = ctx.req;
-    if (
-      (headers['x-forwarded-for'] || headers['x-forwarded-proto'] || headers['x-forwarded-host'] || headers.forwarded) &&
-      !isTrusted(ctx.req.socket.remoteAddress ?? '')
-    ) {
+    const forwarded = headers['x-forwarded-for'] || headers['x-forwarded-proto'] || headers['x-forwarded-host'] || headers.forwarded;
+    if (forwarded && !isTrusted(ctx.req.socket.remoteAddress ?? '')) {
       for (const h of FORWARDED) delete headers[h];
+    } else if (headers['x-forwarded-for'] !== undefined) {
+      ctx.request.ip = clientOf([headers['x-forwarded-for']].flat().join(','));
     }
     await next();
   };
