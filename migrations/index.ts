@@ -13,6 +13,7 @@ import * as m0011 from './0011_webauthn_credentials.js';
 import * as m0012 from './0012_saml_keys.js';
 import * as m0013 from './0013_saml_service_providers.js';
 import * as m0014 from './0014_saml_session_participants.js';
+import * as m0018 from './0018_risk_history.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -30,4 +31,5 @@ export const migrations: Record<string, Migration> = {
   '0012_saml_keys': m0012,
   '0013_saml_service_providers': m0013,
   '0014_saml_session_participants': m0014,
+  '0018_risk_history': m0018,
 };

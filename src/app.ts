@@ -11,6 +11,7 @@ import { clientRoutes } from './http/admin/clients.routes.js';
 import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.routes.js';
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
+import { sentinelRoutes } from './http/admin/sentinel.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
@@ -116,6 +117,8 @@ export function buildApp(c: Container): Koa {
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),
+    // Generous for one platform's sign-ins, and a cap on how fast a leaked key can probe the engine.
+    sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: 600 }).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

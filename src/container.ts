@@ -46,6 +46,11 @@ import { createSamlIdpHolder } from './saml/identity-provider.js';
 import { createSamlResponder } from './saml/response.js';
 import { createSamlKeyStore } from './saml/key-store.js';
 import { createSamlSso } from './saml/sso.js';
+import { createSentinelService } from './admin/sentinel.service.js';
+import { loadGeoIp } from './risk/geoip.js';
+import { createRiskEngine } from './risk/risk-engine.js';
+import { createFailedAttemptRepository } from './store/repositories/failed-attempt.repository.js';
+import { createRiskLoginRepository } from './store/repositories/risk-login.repository.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { connectRedis } from './store/redis/client.js';
 import { createRedisEphemeralStore } from './store/redis/redis-ephemeral.store.js';
@@ -197,12 +202,23 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     loginTtlSeconds: config.ttl.interactionSeconds,
   });
 
+  // Read in the background from start-up, so the first assessment does not wait for it.
+  loadGeoIp().catch((err: unknown) => logger.error({ err }, 'offline GeoIP database could not be read'));
+  const risk = createRiskEngine({
+    logins: createRiskLoginRepository(db),
+    failedAttempts: createFailedAttemptRepository(db),
+    trustedDevices: createTrustedDeviceRepository(db),
+    settings,
+    clock,
+    logger,
+  });
+
   const apiKeys = createApiKeyService(createApiKeyRepository(db), clock);
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
   const timers = [
     setInterval(() => {
-      Promise.all([sweepExpired(db), authnStates.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
+      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
     }, 60_000),
   ];
   timers.forEach((t) => t.unref());
@@ -238,6 +254,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfa,
     authnStates,
     factorManagement,
+    /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
+    risk,
+    sentinel: createSentinelService({ risk, accounts, audit, clock }),
     mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
     organizationService: createOrganizationService({ organizations, audit }),
     settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),

@@ -14,6 +14,7 @@ export type AuditType =
   | 'admin.apikey.created'
   | 'admin.keys.rotated'
   | 'admin.saml_keys.rotated'
+  | 'risk.sentinel.assessed'
   | (string & {});
 
 export interface AuditService {

@@ -52,6 +52,7 @@ function validatePatch(input: unknown, registered: readonly MfaMethod[]): Settin
 const mergeLayer = (stored: SettingsPatch, patch: SettingsPatch): SettingsPatch => ({
   ...(stored.mfa || patch.mfa ? { mfa: { ...stored.mfa, ...patch.mfa } } : {}),
   ...(stored.lockout || patch.lockout ? { lockout: { ...stored.lockout, ...patch.lockout } } : {}),
+  ...(stored.risk || patch.risk ? { risk: { ...stored.risk, ...patch.risk } } : {}),
 });
 
 export function createSettingsService(deps: SettingsServiceDeps) {

@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from '../lib/zod.js';
 import { MFA_METHODS, type MfaMethod } from './types.js';
 
@@ -26,10 +27,26 @@ export const lockoutSettingsSchema = z
   })
   .strict();
 
+// Four-part dotted IPv4 only: ipaddr.js would also read "10.1/8" as 10.0.0.1/8.
+const cidr = z
+  .string()
+  .max(64)
+  .refine((c) => ipaddr.IPv4.isValidCIDRFourPartDecimal(c) || ipaddr.IPv6.isValidCIDR(c), 'must be an IPv4 or IPv6 CIDR (address/prefix)');
+
+/** The `risk` block: the thresholds that turn the risk score into a recommendation, and the denied networks. */
+export const riskSettingsSchema = z
+  .object({
+    challenge_threshold: z.number().min(0).max(1),
+    deny_threshold: z.number().min(0).max(1),
+    deny_list: z.array(cidr).max(1000),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
     lockout: lockoutSettingsSchema.partial().optional(),
+    risk: riskSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -38,10 +55,12 @@ export const clientMfaPolicySchema = mfaSettingsSchema.partial();
 
 export type MfaSettings = z.infer<typeof mfaSettingsSchema>;
 export type LockoutSettings = z.infer<typeof lockoutSettingsSchema>;
+export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export interface EffectiveSettings {
   mfa: MfaSettings;
   lockout: LockoutSettings;
+  risk: RiskSettings;
 }
 
 /**
@@ -65,6 +84,7 @@ export function defaultSettings(
       trusted_device_duration_days: 0,
     },
     lockout: { max_failures: lockout.maxFailures, lock_minutes: lockout.lockMinutes, mfa_max_failures: lockout.mfaMaxFailures },
+    risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [] },
   };
 }
 
@@ -74,6 +94,7 @@ export function mergeSettings(base: EffectiveSettings, ...layers: (SettingsPatch
     (acc, layer) => ({
       mfa: { ...acc.mfa, ...layer?.mfa },
       lockout: { ...acc.lockout, ...layer?.lockout },
+      risk: { ...acc.risk, ...layer?.risk },
     }),
     base,
   );
