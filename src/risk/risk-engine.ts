@@ -35,7 +35,7 @@ export interface LoginToRecord {
   at: number;
 }
 
-export const DEFAULT_SIGNAL_BUDGET_MS = 50;
+export const DEFAULT_SIGNAL_BUDGET_MS = 200;
 export const DEFAULT_RETENTION: RiskRetention = { keep: 200, maxAgeMs: 180 * 86_400_000 };
 // Longer than any device cookie we issue; a longer value is no token of ours.
 const DEVICE_TOKEN_MAX = 128;
@@ -135,7 +135,7 @@ export function createRiskEngine(deps: RiskEngineDeps) {
           uaFamily: describeUserAgent(login.userAgent).family,
         },
         retention,
-        login.at,
+        deps.clock.now(),
       );
     },
 
