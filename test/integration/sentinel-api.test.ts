@@ -27,6 +27,16 @@ async function newUser(externalId: string, organization?: string): Promise<strin
   return r.body.user.id as string;
 }
 
+const assessments = async () =>
+  Number(
+    (
+      await idp.container.db
+        .selectFrom('auditEvents')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('type', '=', 'risk.sentinel.assessed')
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 const assessed = () =>
   idp.container.db.selectFrom('auditEvents').selectAll().where('type', '=', 'risk.sentinel.assessed').orderBy('id', 'desc').executeTakeFirstOrThrow();
 
@@ -49,6 +59,17 @@ describe('access', () => {
   });
 });
 
+describe('rate limit', () => {
+  test('a key past its assessments per minute gets 429, another key is not affected', async () => {
+    const { key, row } = await idp.container.apiKeys.create('busy', ['sentinel:write'], null);
+    const minute = Math.floor(Date.now() / 60_000);
+    // The limiter's fixed window, filled up as 600 assessments would (this minute and the next, in case it turns).
+    for (const w of [minute, minute + 1]) await idp.container.ephemeral.set(`rl:sentinel:${row.prefix}:${w}`, '600', 120);
+    expectJsonError(await discover({ ip: BERLIN, ua: CHROME_MAC }, key), 429, 'too_many_requests');
+    expect((await discover({ ip: BERLIN, ua: CHROME_MAC })).status).toBe(200);
+  });
+});
+
 describe('validation', () => {
   test.each([
     ['an address that is not one', { sentinel: { id: 'x', context: { ip: '999.1.1.1', ua: CHROME_MAC } } }, 'sentinel.context.ip'],
@@ -61,17 +82,9 @@ describe('validation', () => {
     ['an unknown field', { sentinel: { id: 'x', context: { ip: BERLIN, ua: CHROME_MAC, country: 'DE' } } }, 'sentinel.context'],
     ['no sentinel object', { context: { ip: BERLIN } }, 'sentinel'],
   ])('%s → 400 naming the field', async (_what, payload, field) => {
-    const before = await idp.container.db
-      .selectFrom('auditEvents')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .executeTakeFirstOrThrow();
+    const before = await assessments();
     expectJsonError(await api('POST', '/sentinel/discover', payload), 400, 'invalid_request', field);
-    const after = await idp.container.db
-      .selectFrom('auditEvents')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('type', '=', 'risk.sentinel.assessed')
-      .executeTakeFirstOrThrow();
-    expect(Number(after.n)).toBeLessThanOrEqual(Number(before.n));
+    expect(await assessments()).toBe(before);
   });
 
   test('a body that is not JSON → 400', async () => {
