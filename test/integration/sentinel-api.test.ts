@@ -199,6 +199,15 @@ describe('failing closed', () => {
       await sql`alter table risk_logins_away rename to risk_logins`.execute(idp.container.db);
     }
   });
+
+  test('an address that does not parse (a broken proxy header) is denied, whatever the user', async () => {
+    const id = await newUser('unparsable');
+    for (const ip of ['unknown', '1.2.3.4, 5.6.7.8', '']) {
+      const r = await idp.container.risk.assess({ ip, userAgent: CHROME_MAC, userId: id, at: idp.container.clock.now() });
+      expect(r.recommendation).toBe('deny');
+      expect(r.signals.find((s) => s.name === 'deny_list')).toEqual({ name: 'deny_list', score: 1, evidence: { failed: 'error' } });
+    }
+  });
 });
 
 describe('login history', () => {
