@@ -137,6 +137,22 @@ describe('assessments', () => {
     expect((await discover({ ip: SYDNEY, ua: CHROME_MAC, user_id: 'traveller' })).status).toBe(403);
   });
 
+  test('failed attempts in the audit trail count per account and per address (in either spelling)', async () => {
+    const id = await newUser('guessed');
+    const failure = (ip: string, subject: string | null) =>
+      idp.container.audit.record({ type: 'authn.login.failed', outcome: 'failure', subject, ip, data: { reason: 'wrong_password' } });
+    for (let i = 0; i < 5; i++) await failure('::ffff:198.51.100.7', id);
+    await failure('198.51.100.7', null);
+    // Older than the window, or not a sign-in failure: not counted.
+    await idp.container.db
+      .insertInto('auditEvents')
+      .values({ type: 'authn.login.failed', outcome: 'failure', subject: id, ip: '198.51.100.7', at: new Date(Date.now() - 3_600_000), data: '{}' })
+      .execute();
+    await idp.container.audit.record({ type: 'admin.client.created', outcome: 'failure', subject: id, ip: '198.51.100.7' });
+    await discover({ ip: '198.51.100.7', ua: CHROME_MAC, user_id: id });
+    expect((await assessed()).data).toMatchObject({ signals: expect.objectContaining({ failed_attempts_account: 1, failed_attempts_ip: 0.3 }) });
+  });
+
   test('automation user agents score high even for an unknown user', async () => {
     const r = await discover({ ip: BERLIN, ua: 'python-requests/2.31.0' });
     expect(r.body.risk_score).toBe(0.7);
@@ -226,6 +242,15 @@ describe('login history', () => {
     const kept = await idp.container.db.selectFrom('riskLogins').select(['at']).where('userId', '=', id).orderBy('at', 'asc').execute();
     expect(kept).toHaveLength(200);
     expect(kept[0]!.at.getTime()).toBe(now + 5);
+
+    // The sweep drops what has grown too old since, for users who stopped signing in.
+    await idp.container.db
+      .updateTable('riskLogins')
+      .set({ at: new Date(now - 181 * DAY) })
+      .where('userId', '=', id)
+      .execute();
+    await idp.container.risk.sweep();
+    expect(await idp.container.db.selectFrom('riskLogins').selectAll().where('userId', '=', id).execute()).toEqual([]);
   });
 
   test('a device cookie recorded at a login makes that device known to the engine', async () => {
