@@ -50,6 +50,13 @@ module.exports = {
       to: { path: '^src/(authn|http)/' },
     },
     {
+      name: 'risk-stands-alone',
+      comment: 'The risk engine scores from stored facts; whoever decides or serves a login calls it, never the other way round.',
+      severity: 'error',
+      from: { path: '^src/risk/' },
+      to: { path: '^src/', pathNot: '^src/(risk|store|lib)/' },
+    },
+    {
       name: 'lib-is-a-leaf',
       comment: 'src/lib/ holds generic helpers that every layer may use, so it uses none of them.',
       severity: 'error',

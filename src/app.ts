@@ -14,6 +14,7 @@ import { samlServiceProviderRoutes } from './http/admin/saml-service-providers.r
 import { mfaPlatformRoutes } from './http/admin/mfa-platform.routes.js';
 import { organizationRoutes } from './http/admin/organizations.routes.js';
 import { policyRuleRoutes } from './http/admin/policy-rules.routes.js';
+import { sentinelRoutes } from './http/admin/sentinel.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
@@ -125,6 +126,7 @@ export function buildApp(c: Container): Koa {
     signingKeyRoutes(c.signingKeys).routes(),
     auditEventRoutes(c.auditTrail).routes(),
     policyRuleRoutes(c.policyRules).routes(),
+    sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

@@ -66,7 +66,7 @@ export const configSchema = z
       aal3RequiresDeviceBound: z.boolean(),
       challengeSeconds: positiveInt.max(600),
     }),
-    rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt, samlPerIpPerMinute: positiveInt }),
+    rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt, samlPerIpPerMinute: positiveInt, sentinelPerKeyPerMinute: positiveInt }),
     limits: z.strictObject({ jsonBodyBytes: positiveInt }),
     apiAudience: z.string(),
   })

@@ -55,6 +55,10 @@ import { createLogoutMessages } from './saml/logout-builder.js';
 import { createLogoutMessageReader } from './saml/logout-message.js';
 import { createSamlSlo } from './saml/slo.js';
 import { createSamlSso } from './saml/sso.js';
+import { createSentinelService } from './admin/sentinel.service.js';
+import { createRiskEngine } from './risk/risk-engine.js';
+import { createFailedAttemptRepository } from './store/repositories/failed-attempt.repository.js';
+import { createRiskLoginRepository } from './store/repositories/risk-login.repository.js';
 import { migrateToLatest, openDatabase, ping } from './store/db.js';
 import { createRateLimitCounters } from './store/rate-limit-counters.js';
 import { connectRedis } from './store/redis/client.js';
@@ -225,6 +229,15 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     issuer: config.issuer,
   });
 
+  const risk = createRiskEngine({
+    logins: createRiskLoginRepository(db),
+    failedAttempts: createFailedAttemptRepository(db),
+    trustedDevices: createTrustedDeviceRepository(db),
+    settings,
+    clock,
+    logger,
+  });
+
   const apiKeyRepo = createApiKeyRepository(db);
   const apiKeys = createApiKeyService({
     repo: apiKeyRepo,
@@ -236,7 +249,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const timers = [
     setInterval(() => {
-      Promise.all([sweepExpired(db), authnStates.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
+      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
     }, 60_000),
   ];
   timers.forEach((t) => t.unref());
@@ -283,6 +296,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfa,
     authnStates,
     factorManagement,
+    /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
+    risk,
+    sentinel: createSentinelService({ risk, accounts, audit, clock }),
     mfaPlatform: createMfaPlatformService({ accounts, factors: factorManagement, devices, audit }),
     organizationService: createOrganizationService({ organizations, audit }),
     settingsAdmin: createSettingsAdminService({ settings, organizations, audit }),

@@ -18,6 +18,7 @@ export type AuditType =
   | 'admin.saml_keys.rotated'
   | 'admin.api_key.used'
   | 'admin.audit_events.exported'
+  | 'risk.sentinel.assessed'
   | (string & {});
 
 export interface AuditService {

@@ -50,6 +50,20 @@ export const lockoutSettingsSchema = z
   })
   .strict();
 
+const cidr = z
+  .string()
+  .max(64)
+  .refine((c) => c.includes('/') && parseCidr(c) !== undefined, 'must be an IPv4 or IPv6 CIDR (address/prefix)');
+
+/** The `risk` block: the thresholds that turn the risk score into a recommendation, and the denied networks. */
+export const riskSettingsSchema = z
+  .object({
+    challenge_threshold: z.number().min(0).max(1),
+    deny_threshold: z.number().min(0).max(1),
+    deny_list: z.array(cidr).max(1000),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -60,6 +74,7 @@ export const settingsPatchSchema = z
       .record(roleName, z.object({ mfa: mfaSettingsSchema.partial() }).strict().nullable())
       .refine((r) => Object.keys(r).length <= 100, 'at most 100 roles')
       .optional(),
+    risk: riskSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -69,6 +84,7 @@ export const clientMfaPolicySchema = mfaSettingsSchema.partial();
 export type MfaSettings = z.infer<typeof mfaSettingsSchema>;
 export type LockoutSettings = z.infer<typeof lockoutSettingsSchema>;
 export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
+export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -77,6 +93,7 @@ export interface EffectiveSettings {
   networks: NetworkSettings;
   /** The role layers in force here (global, then the organisation's, key by key). */
   roles: RoleLayers;
+  risk: RiskSettings;
 }
 
 /**
@@ -102,6 +119,7 @@ export function defaultSettings(
     lockout: { max_failures: lockout.maxFailures, lock_minutes: lockout.lockMinutes, mfa_max_failures: lockout.mfaMaxFailures },
     networks: { trusted: [], block_unknown: false },
     roles: {},
+    risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [] },
   };
 }
 
@@ -179,6 +197,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       mfa: acc.mfa,
       lockout: { ...acc.lockout, ...patch?.lockout },
       networks: { ...acc.networks, ...patch?.networks },
+      risk: { ...acc.risk, ...patch?.risk },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -192,9 +211,9 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks'>(k: K) => (stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {});
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk'>(k: K) => (stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {});
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
-  return { ...block('mfa'), ...block('lockout'), ...block('networks'), ...roles };
+  return { ...block('mfa'), ...block('lockout'), ...block('networks'), ...block('risk'), ...roles };
 }
 
 /** Stored layers are re-validated on read: a row written by an older version never breaks a login. */

@@ -214,6 +214,22 @@ export interface SamlEndpoint {
   isDefault?: boolean;
 }
 
+/** One successful login's facts, as the risk engine compares later logins with them. */
+export interface RiskLoginsTable {
+  id: Generated<number>;
+  userId: string;
+  at: Date;
+  ip: string;
+  /** The IPv4 /24 or IPv6 /48 the address is in. */
+  network: string;
+  country: string | null;
+  latitude: number | null;
+  longitude: number | null;
+  /** SHA-256 of the device cookie's token, when the login had one. */
+  deviceKey: string | null;
+  uaFamily: string | null;
+}
+
 export interface SettingsTable {
   scope: string;
   data: ColumnType<Record<string, unknown>, string | undefined, string>;
@@ -263,6 +279,7 @@ export interface Database {
   oidcPayloads: OidcPayloadsTable;
   ephemeralEntries: EphemeralEntriesTable;
   policyRules: PolicyRulesTable;
+  riskLogins: RiskLoginsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -278,3 +295,4 @@ export type Organization = Selectable<OrganizationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
 export type PolicyRuleRow = Selectable<PolicyRulesTable>;
+export type RiskLoginRow = Selectable<RiskLoginsTable>;

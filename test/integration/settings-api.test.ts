@@ -26,7 +26,7 @@ const expectError = expectJsonError;
 const audits = (type: string) => idp.container.db.selectFrom('auditEvents').selectAll().where('type', '=', type).orderBy('id').execute();
 
 describe('global settings', () => {
-  test('GET answers the effective defaults (mfa and lockout blocks) with idp:read; no key → 401', async () => {
+  test('GET answers the effective defaults (mfa, lockout and risk blocks) with idp:read; no key → 401', async () => {
     const r = await api('GET', '/settings', undefined, readKey);
     expect(r.status).toBe(200);
     expect(r.body).toEqual({
@@ -42,6 +42,7 @@ describe('global settings', () => {
       lockout: { max_failures: 5, lock_minutes: [1, 5, 15, 60], mfa_max_failures: 10 },
       networks: { trusted: [], block_unknown: false },
       roles: {},
+      risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [] },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
