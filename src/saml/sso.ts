@@ -1,10 +1,10 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { HttpExchange, LoginProtocol, LoginRequest } from '../authn/login-request.js';
+import type { MfaService } from '../authn/mfa.service.js';
 import type { SsoSession, SsoSessions } from '../authn/sso-session.js';
 import type { Clock } from '../lib/clock.js';
 import { hmac, randomToken } from '../lib/crypto.js';
 import { IdpError, badRequest } from '../lib/errors.js';
-import type { Aal } from '../policy/types.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { User } from '../store/database.js';
 import type { SamlServiceProvider, SamlServiceProviderRepository } from '../store/repositories/saml-service-provider.repository.js';
@@ -68,17 +68,7 @@ export interface SamlSsoDeps {
   participants: Pick<SamlSessionRepository, 'record'>;
   sessions: SsoSessions;
   accounts: { findById(id: string): Promise<User | undefined> };
-  mfa: {
-    sessionSatisfies(input: {
-      accountId: string;
-      authTime: number;
-      amr?: string[];
-      clientId: string;
-      requestedAal?: Aal;
-      deviceToken?: string;
-      ip?: string;
-    }): Promise<boolean>;
-  };
+  mfa: Pick<MfaService, 'sessionSatisfies'>;
   ephemeral: EphemeralStore;
   audit: AuditService;
   clock: Clock;

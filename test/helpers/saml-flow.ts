@@ -23,7 +23,8 @@ export interface PostedForm {
 export type SsoLanding = { kind: 'form'; form: PostedForm; res: Response } | { kind: 'interaction'; url: URL; res: Response };
 
 const attr = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
-const unescape = (s: string) =>
+/** Markup entities back to text, as a browser reads a form's values. */
+export const unescapeMarkup = (s: string) =>
   s
     .replace(/&quot;/g, '"')
     .replace(/&#39;/g, "'")
@@ -37,7 +38,11 @@ export function readPostForm(html: string): PostedForm {
   const samlResponse = attr(html, 'SAMLResponse');
   if (!action || !samlResponse) throw new Error(`not a SAML post form: ${html.slice(0, 300)}`);
   const relayState = attr(html, 'RelayState');
-  return { action: unescape(action), SAMLResponse: unescape(samlResponse), ...(relayState !== undefined ? { RelayState: unescape(relayState) } : {}) };
+  return {
+    action: unescapeMarkup(action),
+    SAMLResponse: unescapeMarkup(samlResponse),
+    ...(relayState !== undefined ? { RelayState: unescapeMarkup(relayState) } : {}),
+  };
 }
 
 export const decodeResponse = (form: PostedForm) => Buffer.from(form.SAMLResponse, 'base64').toString('utf8');

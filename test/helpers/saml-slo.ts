@@ -7,19 +7,12 @@ import zlib from 'node:zlib';
 import type { Profile, SAML } from '@node-saml/node-saml';
 import { signSamlPost } from '@node-saml/node-saml/lib/saml-post-signing.js';
 import type { Browser } from './browser.js';
+import { unescapeMarkup } from './saml-flow.js';
 
 export type Hop =
   | { kind: 'redirect'; url: URL; query: Record<string, string>; raw: string }
   | { kind: 'form'; action: string; fields: Record<string, string> }
   | { kind: 'page'; status: number; html: string };
-
-const unescape = (s: string) =>
-  s
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;/g, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&amp;/g, '&');
 
 /** Follows the IdP's own redirects (a POST's continue) and says where the browser goes next. */
 export async function hop(browser: Browser, idpUrl: string, start: string | URL, init: RequestInit = {}): Promise<Hop> {
@@ -36,8 +29,8 @@ export async function hop(browser: Browser, idpUrl: string, start: string | URL,
   const html = await res.text();
   const action = /<form method="post" action="([^"]+)"/.exec(html)?.[1];
   if (res.status !== 200 || !action) return { kind: 'page', status: res.status, html };
-  const fields = Object.fromEntries([...html.matchAll(/name="(\w+)" value="([^"]*)"/g)].map((m) => [m[1]!, unescape(m[2]!)]));
-  return { kind: 'form', action: unescape(action), fields };
+  const fields = Object.fromEntries([...html.matchAll(/name="(\w+)" value="([^"]*)"/g)].map((m) => [m[1]!, unescapeMarkup(m[2]!)]));
+  return { kind: 'form', action: unescapeMarkup(action), fields };
 }
 
 export const postForm = (fields: Record<string, string>): RequestInit => ({
