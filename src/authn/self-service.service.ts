@@ -17,7 +17,7 @@ export interface FactorManagementDeps {
   credentials: CredentialRepository;
   factors: FactorRegistry;
   outcomes: FactorOutcomes;
-  settings: Pick<SettingsService, 'effective'>;
+  settings: Pick<SettingsService, 'effective' | 'resolve'>;
   ephemeral: EphemeralStore;
   audit: AuditService;
   clock: Clock;
@@ -69,6 +69,8 @@ const proofSchema = z.object({
  * second-factor lockout.
  */
 export function createFactorManagementService(deps: FactorManagementDeps) {
+  /** The settings that apply to this user: their organisation's, with the layers of the roles they hold. */
+  const policyFor = async (user: User) => (await deps.settings.resolve({ orgId: user.organizationId, roles: user.roles })).settings;
   const { credentials, factors, clock } = deps;
   const windowSec = deps.config.mfa.recentAuthSeconds;
 
@@ -102,7 +104,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
    */
   async function assertNotLast(user: User, method: MfaMethod, counts: Record<string, number>): Promise<void> {
     if (!counts[method] || factors.get(method)?.descriptor.recovery) return;
-    const { mfa } = await deps.settings.effective(user.organizationId);
+    const { mfa } = await policyFor(user);
     const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
     const next = decide({
       methods: factors.descriptors,
@@ -146,7 +148,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const hasFactor = enrolled.length > 0;
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
-        const { mfa } = await deps.settings.effective(user.organizationId);
+        const { mfa } = await policyFor(user);
         const decision = decide({
           methods: factors.descriptors,
           mfa,
@@ -193,7 +195,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     },
 
     async assertMethodAllowed(user: User, method: MfaMethod): Promise<void> {
-      const { mfa } = await deps.settings.effective(user.organizationId);
+      const { mfa } = await policyFor(user);
       if (!mfa.allowed_methods.includes(method)) throw new IdpError('method_not_allowed', `${method} is not allowed by the sign-in policy`);
     },
 

@@ -284,6 +284,14 @@ describe('TOTP enrolment and removal', () => {
 
     await admin('PATCH', '/organizations/ss-strict/settings', { mfa: { allowed_methods: ['totp'] } });
     expectError(await call(browser, 'POST', '/mfa/backup-codes', {}), 403, 'method_not_allowed');
+    // A role's layer narrows the methods in self-service as it does in a login.
+    await admin('PATCH', '/organizations/ss-strict/settings', {
+      mfa: { allowed_methods: ['totp', 'backup_code'] },
+      roles: { staff: { mfa: { allowed_methods: ['totp'] } } },
+    });
+    expectError(await call(browser, 'POST', '/mfa/backup-codes', {}), 403, 'method_not_allowed');
+    await admin('PATCH', '/organizations/ss-strict/settings', { roles: { staff: null } });
+    expect((await call(browser, 'POST', '/mfa/backup-codes', {})).status).toBe(200);
 
     await idp.container.accounts.update(user.id, { roles: [] });
     expect((await call(browser, 'DELETE', '/mfa/totp', undefined, { 'content-type': 'application/json' })).status).toBe(204);
