@@ -138,7 +138,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     logger,
   });
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
+  const risk = createRiskEngine({
+    logins: createRiskLoginRepository(db),
+    failedAttempts: createFailedAttemptRepository(db),
+    trustedDevices: createTrustedDeviceRepository(db),
+    settings,
+    clock,
+    logger,
+  });
+
   const mfa = createMfaService({
+    logger,
+    risk,
     accounts,
     credentials,
     clients: cachedClients,
@@ -227,15 +238,6 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     box,
     idKey,
     issuer: config.issuer,
-  });
-
-  const risk = createRiskEngine({
-    logins: createRiskLoginRepository(db),
-    failedAttempts: createFailedAttemptRepository(db),
-    trustedDevices: createTrustedDeviceRepository(db),
-    settings,
-    clock,
-    logger,
   });
 
   const apiKeyRepo = createApiKeyRepository(db);

@@ -6,8 +6,11 @@ import type { Metrics } from '../lib/metrics.js';
 import { decide } from '../policy/engine.js';
 import { loginSignals } from '../policy/login-context.js';
 import type { RulesService } from '../policy/rules.service.js';
+import type { RiskContext } from '../risk/types.js';
+import type { Logger } from '../lib/logger.js';
+import type { LoginToRecord } from '../risk/risk-engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
-import type { Aal, AuthEvent, AuthnDecision, MfaMethod } from '../policy/types.js';
+import type { Aal, AuthEvent, AuthnDecision, MfaMethod, RiskVerdict } from '../policy/types.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
@@ -26,6 +29,9 @@ export interface MfaServiceDeps {
   clients: Pick<ClientRepository, 'find'>;
   settings: SettingsService;
   rules: Pick<RulesService, 'verdict'>;
+  /** The risk engine, for adaptive MFA (the organisation's `risk.adaptive`): each new sign-in is scored, and kept once it succeeds. */
+  logger: Pick<Logger, 'warn'>;
+  risk?: { assess(context: RiskContext): Promise<RiskVerdict>; record(login: LoginToRecord): Promise<void> };
   factors: FactorRegistry;
   transactions: TransactionStore;
   authnStates: AuthnStateRepository<AuthEvent>;
@@ -52,6 +58,11 @@ export interface RequestMeta {
   requestId?: string;
   deviceToken?: string;
 }
+
+/** The risk verdict a login already has (kept in its transaction), or the request to assess a new sign-in by. */
+type RiskInput = { verdict: RiskVerdict } | { assess: RequestMeta };
+/** A login's later steps are decided with the verdict its sign-in got, never a fresh (possibly different) one. */
+const keptRisk = (tx: Pick<LoginTransaction, 'risk'>): RiskInput | undefined => (tx.risk ? { verdict: tx.risk } : undefined);
 
 /** An enrolment started in a login is confirmed in that login only. */
 const bindingOf = (tx: LoginTransaction) => `login:${tx.uid}`;
@@ -97,13 +108,34 @@ export function createMfaService(deps: MfaServiceDeps) {
     requestedAal: Aal | undefined,
     ip: string | undefined,
     device?: DeviceProof,
+    risk?: RiskInput,
   ) {
     const { settings, provenance, client, enrolled } = await context(user, clientId);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
     const now = clock.now();
+    const verdict =
+      risk && 'verdict' in risk
+        ? risk.verdict
+        : risk && settings.risk.adaptive && deps.risk
+          ? await deps.risk.assess({
+              ip: risk.assess.ip,
+              userAgent: risk.assess.userAgent,
+              deviceToken: risk.assess.deviceToken,
+              userId: user.id,
+              organizationId: user.organizationId,
+              at: now,
+            })
+          : undefined;
     const signals = loginSignals(
-      { user, client: { id: clientId, firstParty: client?.firstParty ?? false }, ip, deviceKnown: trustedDeviceId !== undefined, now },
+      {
+        user,
+        client: { id: clientId, firstParty: client?.firstParty ?? false },
+        ip,
+        deviceKnown: trustedDeviceId !== undefined,
+        now,
+        risk: verdict?.score ?? null,
+      },
       settings.networks,
     );
     const decision = decide({
@@ -119,8 +151,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       rule: await deps.rules.verdict(user.organizationId, signals.context),
       network: signals.network,
       blockUnknown: settings.networks.block_unknown,
+      ...(verdict ? { risk: { score: verdict.score, recommendation: verdict.recommendation } } : {}),
     });
-    return { decision, settings, trustedDeviceId: trustedDeviceId ?? null };
+    return { decision, settings, trustedDeviceId: trustedDeviceId ?? null, risk: verdict && { score: verdict.score, recommendation: verdict.recommendation } };
   }
 
   /** Adding a factor needs a password proven within the recent-auth window, in a login as in self-service. */
@@ -136,7 +169,7 @@ export function createMfaService(deps: MfaServiceDeps) {
 
   /** Every finished login passes here, whatever steps it took (password only, MFA, enrolment, trusted device, step-up). */
   async function finish(
-    tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId'>,
+    tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId' | 'risk'>,
     meta: RequestMeta,
     trustedDeviceId: string | null = null,
     device?: { token: string; maxAgeMs: number },
@@ -152,6 +185,12 @@ export function createMfaService(deps: MfaServiceDeps) {
       deps.config.ttl.refreshTokenSeconds,
     );
     await transactions.clear(tx.uid);
+    // A sign-in that was scored becomes part of the user's history (what a later sign-in is compared with).
+    if (tx.risk && deps.risk) {
+      await deps.risk
+        .record({ userId: tx.accountId, ip: meta.ip, userAgent: meta.userAgent, deviceToken: meta.deviceToken, at: clock.now() })
+        .catch((err: unknown) => deps.logger.warn({ err }, 'recording a sign-in for the risk history failed'));
+    }
     const who = { subject: tx.accountId, organizationId: tx.organizationId, ip: meta.ip, requestId: meta.requestId, clientId: tx.clientId };
     if (stepUp) await audit.record({ type: 'authn.step_up.completed', outcome: 'success', ...who, data: { acr: login.acr, client_id: tx.clientId } });
     metrics.logins.inc({ outcome: 'success' });
@@ -229,6 +268,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     user: SigningInUser,
     events: AuthEvent[],
     stepUp: boolean,
+    risk?: RiskVerdict,
   ): LoginTransaction => ({
     uid: input.uid,
     origin: input.origin,
@@ -241,6 +281,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     priorAal: stepUp ? aalOf(events) : 0,
     clientId: input.clientId,
     createdAt: clock.now(),
+    ...(risk ? { risk } : {}),
   });
 
   /** The enrolment of a method this login's enrolment step offers. */
@@ -278,8 +319,16 @@ export function createMfaService(deps: MfaServiceDeps) {
     ): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
-      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, events, input.requestedAal, input.ip, { token: input.deviceToken });
-      return next(started(input, user, events, false), decision, input, false, trustedDeviceId);
+      const { decision, trustedDeviceId, risk } = await evaluate(
+        user,
+        input.clientId,
+        events,
+        input.requestedAal,
+        input.ip,
+        { token: input.deviceToken },
+        { assess: input },
+      );
+      return next(started(input, user, events, false, risk), decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
@@ -334,7 +383,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // Decided once, on what has now been proven; a trusted device plays no part once a factor is being proven.
-      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip);
+      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
       const offerTrust = settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp;
       return next({ ...tx, events }, decision, input, offerTrust);
     },
@@ -385,8 +434,16 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!(await deps.outcomes.verified(user, input.method, input, attempt))) {
         throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
       }
-      const { decision, trustedDeviceId } = await evaluate(user, input.clientId, [event], input.requestedAal, input.ip, { token: input.deviceToken });
-      return next(started(input, user, [event], false), decision, input, false, trustedDeviceId);
+      const { decision, trustedDeviceId, risk } = await evaluate(
+        user,
+        input.clientId,
+        [event],
+        input.requestedAal,
+        input.ip,
+        { token: input.deviceToken },
+        { assess: input },
+      );
+      return next(started(input, user, [event], false, risk), decision, input, false, trustedDeviceId);
     },
 
     /** The login name the reauth step asks the password for: the account is fixed, only the password is typed. */
@@ -401,7 +458,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(input.uid, 'reauth');
       if (input.user.id !== tx.accountId) throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason: 'another_account' } });
       const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
-      const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal, input.ip);
+      const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
       return next({ ...tx, events }, decision, input, false);
     },
 
@@ -435,7 +492,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       await deps.outcomes.changed(user, { ...input, keepSessionUid: input.keepSessionUid }, 'authn.factor.enrolled', { method: input.method });
       // The user was read before the confirmation: the method just confirmed counts as enrolled now.
       const enrolledNow = { ...user, activeCredentials: { ...user.activeCredentials, [input.method]: (user.activeCredentials[input.method] ?? 0) + 1 } };
-      const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal, input.ip);
+      const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal, input.ip, undefined, keptRisk(tx));
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
 

@@ -1,6 +1,6 @@
 import { aalFromAcr, aalOf } from './assurance.js';
 import { POLICY_METHOD, type MfaProvenance, type MfaSettings } from './settings.js';
-import type { Aal, AuthEvent, AuthnDecision, DecisionReason, DecisionSource, FactorDescriptor, MfaMethod, RuleOutcome } from './types.js';
+import type { Aal, AuthEvent, AuthnDecision, DecisionReason, DecisionSource, FactorDescriptor, MfaMethod, RiskVerdict, RuleOutcome } from './types.js';
 
 /** The rule that did not abstain for this login, as the rules module found it. */
 export interface RuleVerdict {
@@ -41,6 +41,12 @@ export interface DecisionInput {
   network?: { name: string; skip_mfa: boolean } | null;
   /** Logins from outside every trusted network are refused. */
   blockUnknown?: boolean;
+  /**
+   * The risk engine's verdict on this sign-in (adaptive MFA on): `deny` refuses it; `challenge` asks
+   * for a second factor that no network, rule, trusted device or disabled policy waives. It never
+   * forces an enrolment: whoever holds only the password must not be the one to add a factor.
+   */
+  risk?: RiskVerdict;
 }
 
 /** The lists the decision needs, read from the descriptors; a method with none is never usable. */
@@ -97,6 +103,10 @@ export function decide(input: DecisionInput): AuthnDecision {
   }
   if (rule?.outcome === 'deny')
     return { outcome: 'deny', reasons: ['rule_denied'], sources: ruleSource, description: 'sign-in is not allowed by the sign-in rules' };
+  if (input.risk?.recommendation === 'deny') {
+    const sources = [{ source: 'risk', outcome: 'deny' as const }];
+    return { outcome: 'deny', reasons: ['risk_denied'], sources, description: 'this sign-in looks too risky; contact your administrator' };
+  }
   const verdict = decideMfa(input);
   const network =
     input.network && verdict.reasons.includes('trusted_network') ? [{ source: `network:${input.network.name}`, outcome: 'skip_mfa' as const }] : [];
@@ -130,7 +140,12 @@ function decideMfa(input: DecisionInput): AuthnDecision {
 
   if (floor >= 2) return explained(assuranceStep(input, floor, reasons, known, enrolled, fresh, stale), sources);
 
-  if (mfa.policy === 'disabled' && !roleRequired && !ruleRequires)
+  const allowedEnrolled = enrolled.filter((m) => methodsFor(mfa, known).includes(m));
+  const riskRequires = input.risk?.recommendation === 'challenge' && allowedEnrolled.length > 0;
+  if (input.risk?.recommendation === 'challenge') reasons.push('risk_challenge');
+  if (riskRequires) sources.push({ source: 'risk', outcome: 'require_mfa' });
+
+  if (mfa.policy === 'disabled' && !roleRequired && !ruleRequires && !riskRequires)
     return {
       outcome: 'satisfied',
       aal: aalOf(input.events),
@@ -143,7 +158,7 @@ function decideMfa(input: DecisionInput): AuthnDecision {
   } else if (ruleRequires) {
     reasons.push('rule_required');
     if (rule?.error) reasons.push('rule_failed');
-  } else {
+  } else if (!riskRequires) {
     reasons.push('policy');
     sources.push({ source: input.provenance?.policy ?? 'policy', key: 'policy' });
     // A network or rule skips what the policy asks, never what a role, a rule or an assurance level asks.
@@ -157,7 +172,8 @@ function decideMfa(input: DecisionInput): AuthnDecision {
   if (fresh.some((e) => e.factor !== 'password' && methods.includes(e.factor))) {
     return answer({ outcome: 'satisfied', aal: aalOf(input.events), reasons });
   }
-  if (input.trustedDevice && usable.length) return answer({ outcome: 'satisfied', aal: aalOf(input.events), reasons: [...reasons, 'trusted_device'] });
+  if (input.trustedDevice && usable.length && !riskRequires)
+    return answer({ outcome: 'satisfied', aal: aalOf(input.events), reasons: [...reasons, 'trusted_device'] });
   if (usable.length) return answer({ outcome: 'challenge', requiredAal: 2, methods: usable, reasons: stale ? [...reasons, 'reauth_due'] : reasons });
 
   // Nothing usable is enrolled. `any` asks MFA only of those who have a factor, unless enrolment is enforced.

@@ -61,6 +61,8 @@ export const riskSettingsSchema = z
     challenge_threshold: z.number().min(0).max(1),
     deny_threshold: z.number().min(0).max(1),
     deny_list: z.array(cidr).max(1000),
+    /** Each new sign-in is scored too: `challenge` asks for a second factor, `deny` refuses (off unless an operator turns it on). */
+    adaptive: z.boolean(),
   })
   .strict();
 
@@ -119,7 +121,7 @@ export function defaultSettings(
     lockout: { max_failures: lockout.maxFailures, lock_minutes: lockout.lockMinutes, mfa_max_failures: lockout.mfaMaxFailures },
     networks: { trusted: [], block_unknown: false },
     roles: {},
-    risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [] },
+    risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [], adaptive: false },
   };
 }
 

@@ -65,7 +65,15 @@ export type DecisionReason =
   | 'rule_denied'
   | 'rule_failed'
   | 'trusted_network'
-  | 'network_blocked';
+  | 'network_blocked'
+  | 'risk_denied'
+  | 'risk_challenge';
+
+/** The risk engine's verdict on a new sign-in, as the decision reads it. */
+export interface RiskVerdict {
+  score: number;
+  recommendation: 'allow' | 'challenge' | 'deny';
+}
 
 /** What one rule's verdict was; the engine asks for no more of a rule than this. */
 export type RuleOutcome = 'skip_mfa' | 'require_mfa' | 'deny';

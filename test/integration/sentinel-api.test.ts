@@ -187,7 +187,7 @@ describe('settings', () => {
     expectJsonError(await api('PATCH', '/settings', { risk: { deny_list: ['203.0.113.0/24', '10.1/8'] } }), 400, 'invalid_request', 'risk.deny_list.1');
     expectJsonError(await api('PATCH', '/settings', { risk: { deny_threshold: 1.5 } }), 400, 'invalid_request', 'risk.deny_threshold');
     const patched = await api('PATCH', '/settings', { risk: { deny_list: ['203.0.113.0/24', '2001:db8::/32'] } });
-    expect(patched.body.risk).toEqual({ challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: ['203.0.113.0/24', '2001:db8::/32'] });
+    expect(patched.body.risk).toEqual({ challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: ['203.0.113.0/24', '2001:db8::/32'], adaptive: false });
     for (const ip of ['203.0.113.77', '2001:db8:1::5']) {
       const r = await discover({ ip, ua: CHROME_MAC });
       expect(r.status).toBe(403);

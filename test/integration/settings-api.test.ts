@@ -42,7 +42,7 @@ describe('global settings', () => {
       lockout: { max_failures: 5, lock_minutes: [1, 5, 15, 60], mfa_max_failures: 10 },
       networks: { trusted: [], block_unknown: false },
       roles: {},
-      risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [] },
+      risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [], adaptive: false },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });

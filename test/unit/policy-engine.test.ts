@@ -371,6 +371,7 @@ interface SignalRow {
   rule?: RuleVerdict;
   network?: DecisionInput['network'];
   blockUnknown?: boolean;
+  risk?: DecisionInput['risk'];
   expect: Partial<AuthnDecision> & { outcome: AuthnDecision['outcome'] };
   reasons?: string[];
   sources?: object[];
@@ -560,6 +561,57 @@ const signalRows: SignalRow[] = [
     expect: { outcome: 'deny' },
     reasons: ['unsatisfiable'],
   },
+  // adaptive MFA: the risk engine's verdict
+  {
+    name: 'risk deny refuses, even inside a skip_mfa network and with a fresh second factor',
+    enrolled: ['totp'],
+    network: OFFICE,
+    events: [pwd(), second('totp')],
+    risk: { score: 0.95, recommendation: 'deny' },
+    expect: { outcome: 'deny' },
+    reasons: ['risk_denied'],
+    sources: [{ source: 'risk', outcome: 'deny' }],
+  },
+  {
+    name: 'risk challenge asks the second factor although the policy is disabled',
+    mfa: { policy: 'disabled' },
+    enrolled: ['totp'],
+    risk: { score: 0.6, recommendation: 'challenge' },
+    expect: { outcome: 'challenge', methods: ['totp'] },
+    reasons: ['risk_challenge'],
+    sources: [{ source: 'risk', outcome: 'require_mfa' }],
+  },
+  {
+    name: 'risk challenge is not waived by a skip_mfa network, a skip rule or a trusted device',
+    enrolled: ['totp'],
+    network: OFFICE,
+    rule: skipRule,
+    trustedDevice: true,
+    risk: { score: 0.6, recommendation: 'challenge' },
+    expect: { outcome: 'challenge', methods: ['totp'] },
+  },
+  {
+    name: 'risk challenge is met by a second factor of this sign-in',
+    enrolled: ['totp'],
+    events: [pwd(), second('totp')],
+    risk: { score: 0.6, recommendation: 'challenge' },
+    expect: { outcome: 'satisfied', aal: 2 },
+  },
+  {
+    name: 'risk challenge never forces an enrolment (only the password is proven)',
+    mfa: { policy: 'disabled' },
+    enrolled: [],
+    risk: { score: 0.6, recommendation: 'challenge' },
+    expect: { outcome: 'satisfied', aal: 1 },
+  },
+  {
+    name: 'risk challenge with enrolment enforced but no factor: the enrolment the policy asks, not one the risk asks',
+    mfa: { enforce_enrollment: true },
+    enrolled: [],
+    risk: { score: 0.6, recommendation: 'challenge' },
+    expect: { outcome: 'enroll' },
+  },
+  { name: 'risk allow changes nothing', enrolled: ['totp'], network: OFFICE, risk: { score: 0.1, recommendation: 'allow' }, expect: { outcome: 'satisfied' } },
 ];
 
 describe('decide() with rules, networks and layers', () => {
@@ -576,6 +628,7 @@ describe('decide() with rules, networks and layers', () => {
       ...(row.rule ? { rule: row.rule } : {}),
       ...(row.network !== undefined ? { network: row.network } : {}),
       ...(row.blockUnknown ? { blockUnknown: true } : {}),
+      ...(row.risk ? { risk: row.risk } : {}),
     });
     expect(decision).toMatchObject(row.expect);
     if (row.reasons) expect(decision.reasons).toEqual(expect.arrayContaining(row.reasons));
