@@ -10,7 +10,7 @@ import type { RiskContext } from '../risk/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { LoginToRecord } from '../risk/risk-engine.js';
 import type { SettingsService } from '../policy/settings.service.js';
-import type { Aal, AuthEvent, AuthnDecision, MfaMethod, RiskVerdict } from '../policy/types.js';
+import type { Aal, AuthEvent, AuthnDecision, DecisionWhy, MfaMethod, RiskVerdict } from '../policy/types.js';
 import type { AccountRepository, SigningInUser } from '../store/repositories/account.repository.js';
 import type { AuthnStateRepository } from '../store/repositories/authn-state.repository.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
@@ -173,7 +173,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     meta: RequestMeta,
     trustedDeviceId: string | null = null,
     device?: { token: string; maxAgeMs: number },
-    decision?: AuthnDecision,
+    decision?: DecisionWhy,
   ): Promise<Outcome> {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
@@ -217,7 +217,8 @@ export function createMfaService(deps: MfaServiceDeps) {
     switch (decision.outcome) {
       case 'satisfied':
         if (offerTrust) {
-          await transactions.save({ ...tx, stage: 'trust_device', methods: [] });
+          // The verdict is kept for the login's audit event, written once the device question is answered.
+          await transactions.save({ ...tx, stage: 'trust_device', methods: [], decided: { reasons: decision.reasons, sources: decision.sources ?? [] } });
           return { kind: 'trust_device' };
         }
         return finish(tx, meta, trustedDeviceId, undefined, decision);
@@ -500,12 +501,12 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(input.uid, 'trust_device');
       const taken = await transactions.take(input.uid);
       if (!taken) throw new IdpError('invalid_step', 'this interaction is not at the trust_device step');
-      if (!input.trust) return finish(tx, input);
+      if (!input.trust) return finish(tx, input, null, undefined, tx.decided);
       const user = await loadUser(tx.accountId);
       const { settings } = await context(user, tx.clientId);
       const days = settings.mfa.trusted_device_duration_days;
       const { token, device } = await deps.devices.issue(user.id, days, { name: input.name, ip: input.ip, userAgent: input.userAgent });
-      return finish(tx, input, device.id, { token, maxAgeMs: days * 86_400_000 });
+      return finish(tx, input, device.id, { token, maxAgeMs: days * 86_400_000 }, tx.decided);
     },
 
     /**

@@ -1,6 +1,6 @@
 import { hmac } from '../lib/crypto.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
-import type { AuthEvent, MfaMethod, RiskVerdict } from '../policy/types.js';
+import type { AuthEvent, DecisionWhy, MfaMethod, RiskVerdict } from '../policy/types.js';
 import type { LoginOrigin } from './login-request.js';
 
 /**
@@ -24,6 +24,8 @@ export interface LoginTransaction {
   clientId: string;
   organizationId: string;
   createdAt: number;
+  /** Why the login was satisfied, kept while the trust-device question is open, for the login's audit event. */
+  decided?: DecisionWhy;
   /** The risk engine's verdict on this sign-in (adaptive MFA), which every later step of the login is decided with. */
   risk?: RiskVerdict;
   /** The pending credential this login's enrolment shows, per method, so every render of a method offers the same one. */

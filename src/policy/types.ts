@@ -69,6 +69,12 @@ export type DecisionReason =
   | 'risk_denied'
   | 'risk_challenge';
 
+/** Why a decision was what it was, as the audit trail keeps it. */
+export interface DecisionWhy {
+  reasons: readonly string[];
+  sources?: readonly DecisionSource[];
+}
+
 /** The risk engine's verdict on a new sign-in, as the decision reads it. */
 export interface RiskVerdict {
   score: number;

@@ -88,6 +88,23 @@ test('declining trust finishes the login without a cookie or a device', async ()
   expect(await idp.container.devices.list(user.id)).toEqual([]);
 });
 
+test('a login finished at the trust_device step records why it was satisfied, whichever the answer', async () => {
+  for (const trust of [true, false]) {
+    const user = await totpUser(`dev-why-${trust}`);
+    await loginAndTrust(user, trust);
+    const event = await idp.container.db
+      .selectFrom('auditEvents')
+      .selectAll()
+      .where('type', '=', 'authn.login.succeeded')
+      .where('subject', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(event.data).toMatchObject({
+      reasons: expect.arrayContaining(['policy']),
+      sources: expect.arrayContaining([expect.objectContaining({ key: 'policy' })]),
+    });
+  }
+});
+
 test('the same user in a new browser session with the device cookie skips MFA; another user, a forged token or no password do not', async () => {
   const alice = await totpUser('dev-alice');
   const bob = await totpUser('dev-bob');
