@@ -1,6 +1,4 @@
-import type { Clock } from '../lib/clock.js';
-import type { EphemeralStore } from '../store/ephemeral-store.js';
-import type { SamlServiceProvider, SamlServiceProviderRepository } from '../store/repositories/saml-service-provider.repository.js';
+import type { SamlServiceProvider } from '../store/repositories/saml-service-provider.repository.js';
 import { samlEndpoints } from './identity-provider.js';
 import {
   ASSERTION,
@@ -20,6 +18,7 @@ import {
   verifyRedirectSignature,
   type IncomingSamlMessage,
   type SamlMessageRefusal,
+  type SamlMessageReaderDeps,
 } from './incoming-message.js';
 
 const HTTP_POST = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
@@ -72,12 +71,7 @@ function requestedContexts(request: Element): ValidatedAuthnRequest['requestedCo
   return { classRefs: children(requested, ASSERTION, 'AuthnContextClassRef').map(text), comparison };
 }
 
-export interface AuthnRequestReaderDeps {
-  providers: Pick<SamlServiceProviderRepository, 'findByEntityId'>;
-  ephemeral: Pick<EphemeralStore, 'increment'>;
-  issuer: string;
-  clock: Clock;
-}
+export type AuthnRequestReaderDeps = SamlMessageReaderDeps;
 
 /**
  * Reads an AuthnRequest as it reaches the SSO endpoint (SAML Bindings §3.4 Redirect, §3.5 POST)

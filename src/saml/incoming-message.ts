@@ -2,9 +2,10 @@ import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
+import type { Clock } from '../lib/clock.js';
 import { IdpError } from '../lib/errors.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
-import type { SamlServiceProvider } from '../store/repositories/saml-service-provider.repository.js';
+import type { SamlServiceProvider, SamlServiceProviderRepository } from '../store/repositories/saml-service-provider.repository.js';
 import { validateSamlMessage } from './schema-validator.js';
 
 export const PROTOCOL = 'urn:oasis:names:tc:SAML:2.0:protocol';
@@ -33,6 +34,14 @@ const DIGEST_ALGORITHMS = new Set([
   'http://www.w3.org/2001/04/xmldsig-more#sha384',
   'http://www.w3.org/2001/04/xmlenc#sha512',
 ]);
+
+/** What a reader of an SP's messages needs: the registry, the replay counter, where it is served, and the time. */
+export interface SamlMessageReaderDeps {
+  providers: Pick<SamlServiceProviderRepository, 'findByEntityId'>;
+  ephemeral: Pick<EphemeralStore, 'increment'>;
+  issuer: string;
+  clock: Clock;
+}
 
 export type SamlMessageRefusal =
   | 'malformed'

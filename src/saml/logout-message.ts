@@ -1,6 +1,4 @@
-import type { Clock } from '../lib/clock.js';
-import type { EphemeralStore } from '../store/ephemeral-store.js';
-import type { SamlServiceProvider, SamlServiceProviderRepository } from '../store/repositories/saml-service-provider.repository.js';
+import type { SamlServiceProvider } from '../store/repositories/saml-service-provider.repository.js';
 import { samlEndpoints } from './identity-provider.js';
 import {
   ASSERTION,
@@ -17,6 +15,7 @@ import {
   verifyPostSignature,
   verifyRedirectSignature,
   type IncomingSamlMessage,
+  type SamlMessageReaderDeps,
 } from './incoming-message.js';
 
 const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
@@ -45,12 +44,7 @@ export interface ValidatedLogoutResponse {
 
 export type ValidatedLogoutMessage = ValidatedLogoutRequest | ValidatedLogoutResponse;
 
-export interface LogoutMessageReaderDeps {
-  providers: Pick<SamlServiceProviderRepository, 'findByEntityId'>;
-  ephemeral: Pick<EphemeralStore, 'increment'>;
-  issuer: string;
-  clock: Clock;
-}
+export type LogoutMessageReaderDeps = SamlMessageReaderDeps;
 
 /**
  * Reads a LogoutRequest or LogoutResponse as it reaches the SLO endpoint (SAML Bindings §3.4
