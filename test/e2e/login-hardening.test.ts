@@ -400,7 +400,14 @@ describe('every finished login is audited and counted once', () => {
     const rows = await auditRows(user.id, 'authn.login.succeeded');
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ clientId, requestId: trusted.res.headers.get('x-request-id'), ip: expect.stringMatching(/127\.0\.0\.1|::1/) });
-    expect(rows[0]!.data).toEqual({ client_id: clientId, amr: ['pwd', 'otp', 'mfa'], acr: 'aal2' });
+    // The login also records why it was satisfied, though it finished at the trust-device step.
+    expect(rows[0]!.data).toEqual({
+      client_id: clientId,
+      amr: ['pwd', 'otp', 'mfa'],
+      acr: 'aal2',
+      reasons: ['policy'],
+      sources: [{ source: 'global', key: 'policy' }],
+    });
     expect(await successCount()).toBe(before + 1);
 
     // Every event of this login carries the same client and where each request came from.
