@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import querystring from 'node:querystring';
 import zlib from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import { SignedXml } from 'xml-crypto';
@@ -187,7 +188,13 @@ export function verifyRedirectSignature(q: RedirectParams, octetString: string, 
   const expected = [[field, q[field]], ...(q.RelayState === undefined ? [] : [['RelayState', q.RelayState]]), ['SigAlg', q.SigAlg]];
   if (JSON.stringify(signed) !== JSON.stringify(expected)) throw refuse('signature_invalid', `the signed query is not ${field}, RelayState, SigAlg as sent`);
   const signature = decodeBase64(q.Signature, field);
-  const ok = sp.signingCertificates.some((pem) => crypto.verify(hash, Buffer.from(octetString, 'utf8'), publicKeyOf(pem), signature));
+  const verifies = (octets: string) => sp.signingCertificates.some((pem) => crypto.verify(hash, Buffer.from(octets, 'utf8'), publicKeyOf(pem), signature));
+  // The octets as received first (SAML Bindings §3.4.4.1). Some SPs sign one percent-encoding of the
+  // values and send another (node-saml signs Node's `querystring` form): the same values re-encoded
+  // those ways are tried too. Each is built from exactly the values the message is read from, so the
+  // signature still covers everything acted on.
+  const reencoded = (escape: (v: string) => string) => expected.map(([k, v]) => `${k}=${escape(v!)}`).join('&');
+  const ok = [octetString, reencoded(querystring.escape), reencoded(encodeURIComponent)].some(verifies);
   if (!ok) throw refuse('signature_invalid', `the signature does not verify with a signing certificate of ${sp.entityId}`);
 }
 
