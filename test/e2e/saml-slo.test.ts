@@ -9,7 +9,7 @@ import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.j
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, beginAuth, newUser } from '../helpers/mfa-flow.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
-import { Browser, registerSamlSp, signInAt, spValidates, ssoRedirect, type SamlSp } from '../helpers/saml-flow.js';
+import { Browser, passwordSso, registerSamlSp, signInAt, spValidates, ssoRedirect, type SamlSp } from '../helpers/saml-flow.js';
 import { hop, messageOf, postForm, postedLogoutRequest, spReads, type Hop } from '../helpers/saml-slo.js';
 import { validateSamlMessage } from '../../src/saml/schema-validator.js';
 
@@ -44,12 +44,8 @@ afterAll(async () => {
 /** One browser signed in (password once) at SP A, then SP B and the OIDC client by SSO; each one's view of the session. */
 async function signedInEverywhere(label: string) {
   const user = await newUser(idp.url, label);
-  const browser = new Browser();
-  const first = await ssoRedirect(browser, spA.sp);
-  if (first.kind !== 'interaction') throw new Error('expected a login');
-  const { landing } = await signInAt(browser, first.url, user.username, PASSWORD);
-  if (landing?.kind !== 'form') throw new Error('expected the post form');
-  const a = (await spValidates(spA.sp, landing.form)).profile!;
+  const { browser, form } = await passwordSso(spA.sp, user.username, PASSWORD);
+  const a = (await spValidates(spA.sp, form)).profile!;
   const second = await ssoRedirect(browser, spB.sp);
   if (second.kind !== 'form') throw new Error('SP B should have reused the session');
   const b = (await spValidates(spB.sp, second.form)).profile!;

@@ -19,6 +19,7 @@ import {
   ssoPost,
   ssoRedirect,
   type SamlSp,
+  passwordSso as passwordSsoAt,
 } from '../helpers/saml-flow.js';
 
 let idp: TestIdp;
@@ -40,14 +41,7 @@ beforeEach(async () => {
   await idp.container.settings.patchGlobal({ mfa: { policy: 'any', reauth_interval_minutes: 0, enforce_enrollment: false } });
 });
 
-async function passwordSso(sp: SamlSp, username: string, browser = new Browser()) {
-  const first = await ssoRedirect(browser, sp.sp);
-  if (first.kind !== 'interaction') throw new Error('expected a login');
-  const { body, landing } = await signInAt(browser, first.url, username, PASSWORD);
-  expect(body.status).toBe('success');
-  if (landing?.kind !== 'form') throw new Error('expected the post form');
-  return { browser, form: landing.form };
-}
+const passwordSso = (sp: SamlSp, username: string, browser = new Browser()) => passwordSsoAt(sp.sp, username, PASSWORD, browser);
 
 test('SP-initiated over HTTP-Redirect: login, then a response node-saml accepts; the next SP reuses the session', async () => {
   const user = await newUser(idp.url, 'saml-a', { email: 'a@example.com' });

@@ -126,6 +126,16 @@ export async function signInAt(browser: Browser, interaction: URL, username: str
   return { body: r.body, landing: await land(browser, r.body.redirect_to) };
 }
 
+/** The SP sends a browser without a session to the IdP; the password alone signs in; the form the SP receives. */
+export async function passwordSso(sp: SAML, username: string, password: string, browser = new Browser()): Promise<{ browser: Browser; form: PostedForm }> {
+  const first = await ssoRedirect(browser, sp);
+  if (first.kind !== 'interaction') throw new Error('expected a login');
+  const { body, landing } = await signInAt(browser, first.url, username, password);
+  expect(body.status).toBe('success');
+  if (landing?.kind !== 'form') throw new Error('expected the post form');
+  return { browser, form: landing.form };
+}
+
 /** Finishes a step answered with `redirect_to` (MFA, trusted device) at the post form. */
 export async function formAfter(browser: Browser, answer: { status: number; body: any }): Promise<PostedForm> {
   expect(answer.status).toBe(200);

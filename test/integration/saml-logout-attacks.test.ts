@@ -5,7 +5,7 @@
 import zlib from 'node:zlib';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, newUser } from '../helpers/mfa-flow.js';
-import { Browser, registerSamlSp, signInAt, spValidates, ssoRedirect, type SamlSp } from '../helpers/saml-flow.js';
+import { passwordSso, registerSamlSp, spValidates, ssoRedirect, type SamlSp } from '../helpers/saml-flow.js';
 import { selfSigned } from '../helpers/saml-sp.js';
 import { hop, postForm, postedLogoutRequest, postedLogoutResponse, spReads } from '../helpers/saml-slo.js';
 
@@ -32,12 +32,8 @@ afterAll(async () => {
 
 async function signedIn(label: string) {
   const user = await newUser(idp.url, label);
-  const browser = new Browser();
-  const first = await ssoRedirect(browser, spA.sp);
-  if (first.kind !== 'interaction') throw new Error('expected a login');
-  const { landing } = await signInAt(browser, first.url, user.username, PASSWORD);
-  if (landing?.kind !== 'form') throw new Error('expected the post form');
-  const a = (await spValidates(spA.sp, landing.form)).profile!;
+  const { browser, form } = await passwordSso(spA.sp, user.username, PASSWORD);
+  const a = (await spValidates(spA.sp, form)).profile!;
   const second = await ssoRedirect(browser, spB.sp);
   if (second.kind !== 'form') throw new Error('expected SSO');
   const b = (await spValidates(spB.sp, second.form)).profile!;
