@@ -38,7 +38,13 @@ export const configSchema = z
     encryptionKey: z.string().optional(),
     bootstrapApiKey: z.string().min(24, 'must be at least 24 characters').optional(),
     trustedProxies: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'must be IP addresses or CIDRs')),
-    session: z.strictObject({ absoluteSeconds: positiveInt.max(43200, 'at most 12 h (NIST AAL2)'), idleSeconds: positiveInt }),
+    session: z.strictObject({
+      // The defaults of the `sessions` settings; `maxTimeoutSeconds` is the cap no organisation's session_timeout may pass.
+      absoluteSeconds: positiveInt,
+      idleSeconds: positiveInt,
+      maxTimeoutSeconds: positiveInt,
+    }),
+    breakGlass: z.strictObject({ maxDurationSeconds: positiveInt.max(604_800) }),
     ttl: z.strictObject({
       accessTokenSeconds: positiveInt,
       idTokenSeconds: positiveInt,
@@ -74,6 +80,10 @@ export const configSchema = z
   .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {
     message: 'direct attestation needs at least one trust anchor',
     path: ['webauthn', 'trustAnchors'],
+  })
+  .refine((c) => c.session.absoluteSeconds <= c.session.maxTimeoutSeconds, {
+    message: 'must not exceed session.maxTimeoutSeconds (12 h by default, NIST SP 800-63B AAL2)',
+    path: ['session', 'absoluteSeconds'],
   })
   .refine((c) => c.session.idleSeconds <= c.session.absoluteSeconds, {
     message: 'must not exceed session.absoluteSeconds',

@@ -22,7 +22,7 @@ import type { MfaMethod } from './types.js';
 export interface SettingsServiceDeps {
   settings: SettingsRepository;
   organizations: OrganizationRepository;
-  config: Pick<Config, 'lockout'>;
+  config: Pick<Config, 'lockout' | 'session'>;
   /** The methods a factor plug-in is registered for. */
   methods: readonly MfaMethod[];
 }
@@ -42,7 +42,7 @@ export function assertRegisteredMethods(mfa: Partial<MfaSettings> | null | undef
   if (i >= 0) throw badRequest(`${at}.allowed_methods.${i}: ${mfa!.allowed_methods![i]} is not a method this server provides`);
 }
 
-function validatePatch(input: unknown, registered: readonly MfaMethod[]): SettingsPatch {
+function validatePatch(input: unknown, registered: readonly MfaMethod[], maxTimeoutSeconds: number): SettingsPatch {
   const parsed = settingsPatchSchema.safeParse(input ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -51,6 +51,9 @@ function validatePatch(input: unknown, registered: readonly MfaMethod[]): Settin
   }
   assertRegisteredMethods(parsed.data.mfa, registered, 'mfa');
   for (const [role, layer] of Object.entries(parsed.data.roles ?? {})) assertRegisteredMethods(layer?.mfa, registered, `roles.${role}.mfa`);
+  // NIST SP 800-63B AAL2: reauthentication at least every 12 h, unless the operator raised the cap.
+  const timeout = parsed.data.sessions?.session_timeout;
+  if (timeout !== undefined && timeout > maxTimeoutSeconds) throw badRequest(`sessions.session_timeout: at most ${maxTimeoutSeconds} seconds on this server`);
   return parsed.data;
 }
 
@@ -61,7 +64,7 @@ export interface ResolvedSettings {
 }
 
 export function createSettingsService(deps: SettingsServiceDeps) {
-  const defaults = defaultSettings(deps.config.lockout, deps.methods);
+  const defaults = defaultSettings(deps.config.lockout, deps.methods, deps.config.session);
   const cache = new Map<string, { at: number; layer: SettingsPatch }>();
 
   async function layer(key: string, load: () => Promise<unknown>): Promise<SettingsPatch> {
@@ -102,7 +105,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return (await resolve({ orgId, clientPolicy })).settings;
     },
     async patchGlobal(input: unknown): Promise<EffectiveSettings> {
-      const patch = validatePatch(input, deps.methods);
+      const patch = validatePatch(input, deps.methods, deps.config.session.maxTimeoutSeconds);
       await deps.settings.putGlobal(mergeLayer(parseStoredLayer(await deps.settings.getGlobal()), patch));
       cache.delete('global');
       return this.effective();
@@ -111,7 +114,7 @@ export function createSettingsService(deps: SettingsServiceDeps) {
       return this.effective((await orgBySlug(slug)).id);
     },
     async patchOrganization(slug: string, input: unknown): Promise<EffectiveSettings> {
-      const patch = validatePatch(input, deps.methods);
+      const patch = validatePatch(input, deps.methods, deps.config.session.maxTimeoutSeconds);
       const org = await orgBySlug(slug);
       await deps.organizations.updateSettings(org.id, mergeLayer(parseStoredLayer(org.settings), patch));
       cache.delete(`org:${org.id}`);

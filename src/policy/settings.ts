@@ -66,6 +66,34 @@ export const riskSettingsSchema = z
   })
   .strict();
 
+/**
+ * The `sessions` block: how long an SSO session lives and where it may be used. Times are seconds.
+ * `session_timeout` is also capped by the operator's `session.maxTimeoutSeconds` (checked on write).
+ */
+export const sessionSettingsSchema = z
+  .object({
+    session_timeout: z.number().int().min(1),
+    idle_timeout: z.number().int().min(1),
+    /** 0: no limit. A login past the limit ends the account's oldest sessions. */
+    max_concurrent_sessions: z.number().int().min(0).max(1000),
+    single_session_mode: z.boolean(),
+    allow_remember_me: z.boolean(),
+    // NIST SP 800-63B: 30 days is the longest an AAL1 session may last without reauthentication.
+    remember_me_duration: z.number().int().min(1).max(2_592_000),
+    rotate_refresh_tokens: z.boolean(),
+    bind_to_ip: z.boolean(),
+    bind_to_device: z.boolean(),
+  })
+  .strict();
+
+/** The `break_glass` block: whether one admin may approve their own emergency request, and what a login must reach to use a grant. */
+export const breakGlassSettingsSchema = z
+  .object({
+    allow_self_approval: z.boolean(),
+    min_acr: z.enum(['aal2', 'aal3']),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -77,6 +105,8 @@ export const settingsPatchSchema = z
       .refine((r) => Object.keys(r).length <= 100, 'at most 100 roles')
       .optional(),
     risk: riskSettingsSchema.partial().optional(),
+    sessions: sessionSettingsSchema.partial().optional(),
+    break_glass: breakGlassSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -87,6 +117,8 @@ export type MfaSettings = z.infer<typeof mfaSettingsSchema>;
 export type LockoutSettings = z.infer<typeof lockoutSettingsSchema>;
 export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
+export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
+export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -96,6 +128,8 @@ export interface EffectiveSettings {
   /** The role layers in force here (global, then the organisation's, key by key). */
   roles: RoleLayers;
   risk: RiskSettings;
+  sessions: SessionSettings;
+  break_glass: BreakGlassSettings;
 }
 
 /**
@@ -105,6 +139,7 @@ export interface EffectiveSettings {
 export function defaultSettings(
   lockout: { maxFailures: number; lockMinutes: number[]; mfaMaxFailures: number },
   registered: readonly MfaMethod[],
+  session: { absoluteSeconds: number; idleSeconds: number },
 ): EffectiveSettings {
   // Email codes and security questions are weaker (NIST SP 800-63B rev 4, ASVS 5): only when an operator adds them.
   const byDefault: readonly MfaMethod[] = ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'prompt'];
@@ -122,6 +157,18 @@ export function defaultSettings(
     networks: { trusted: [], block_unknown: false },
     roles: {},
     risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [], adaptive: false },
+    sessions: {
+      session_timeout: session.absoluteSeconds,
+      idle_timeout: session.idleSeconds,
+      max_concurrent_sessions: 0,
+      single_session_mode: false,
+      allow_remember_me: true,
+      remember_me_duration: 2_592_000,
+      rotate_refresh_tokens: true,
+      bind_to_ip: false,
+      bind_to_device: false,
+    },
+    break_glass: { allow_self_approval: false, min_acr: 'aal2' },
   };
 }
 
@@ -200,6 +247,8 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       lockout: { ...acc.lockout, ...patch?.lockout },
       networks: { ...acc.networks, ...patch?.networks },
       risk: { ...acc.risk, ...patch?.risk },
+      sessions: { ...acc.sessions, ...patch?.sessions },
+      break_glass: { ...acc.break_glass, ...patch?.break_glass },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -213,9 +262,18 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk'>(k: K) => (stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {});
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass'>(k: K) =>
+    stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
-  return { ...block('mfa'), ...block('lockout'), ...block('networks'), ...block('risk'), ...roles };
+  return {
+    ...block('mfa'),
+    ...block('lockout'),
+    ...block('networks'),
+    ...block('risk'),
+    ...block('sessions'),
+    ...block('break_glass'),
+    ...roles,
+  };
 }
 
 /** Stored layers are re-validated on read: a row written by an older version never breaks a login. */

@@ -230,6 +230,27 @@ export interface RiskLoginsTable {
   uaFamily: string | null;
 }
 
+/** One SSO session as the IdP tracks it beside the provider's entry (see migration 0019). */
+export interface SessionRecordsTable {
+  id: Generated<string>;
+  sessionUid: string;
+  userId: string;
+  createdAt: Date;
+  lastActiveAt: Date;
+  authTime: Date;
+  /** The absolute end the policy gave the session when it was signed in. */
+  endsAt: Date;
+  idleSeconds: number;
+  rememberMe: Generated<boolean>;
+  ip: string;
+  userAgent: Generated<string>;
+  uaFamily: string | null;
+  /** SHA-256 of the browser's device cookie token when the session was signed in. */
+  deviceKey: string | null;
+  acr: string | null;
+  amr: Generated<string[]>;
+}
+
 export interface SettingsTable {
   scope: string;
   data: ColumnType<Record<string, unknown>, string | undefined, string>;
@@ -280,6 +301,7 @@ export interface Database {
   ephemeralEntries: EphemeralEntriesTable;
   policyRules: PolicyRulesTable;
   riskLogins: RiskLoginsTable;
+  sessionRecords: SessionRecordsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -296,3 +318,4 @@ export type CredentialRow = Selectable<CredentialsTable>;
 export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
 export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;
+export type SessionRecordRow = Selectable<SessionRecordsTable>;

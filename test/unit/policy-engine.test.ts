@@ -22,6 +22,7 @@ const METHODS: FactorDescriptor[] = [
 const DEFAULT_MFA = defaultSettings(
   { maxFailures: 5, lockMinutes: [1], mfaMaxFailures: 10 },
   METHODS.map((m) => m.method),
+  { absoluteSeconds: 43200, idleSeconds: 1800 },
 ).mfa;
 
 const pwd = (agoMs = 0): AuthEvent => ({ factor: 'password', at: NOW - agoMs, secondFactor: false, phishingResistant: false });

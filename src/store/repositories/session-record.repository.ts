@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import type { Db } from '../db.js';
+import type { SessionRecordRow, SessionRecordsTable } from '../database.js';
+import type { Insertable } from 'kysely';
+
+export type NewSessionRecord = Insertable<SessionRecordsTable>;
+
+/**
+ * The IdP's record of each SSO session (see migration 0019). A record is live while the provider
+ * still holds the session it names and neither its absolute end nor its idle limit has passed.
+ */
+export function createSessionRecordRepository(db: Db) {
+  const live = (now: Date) =>
+    sql<boolean>`(r.ends_at > ${now} and r.last_active_at + make_interval(secs => r.idle_seconds) > ${now}
+      and exists (select 1 from oidc_payloads p where p.model = 'Session' and p.uid = r.session_uid
+        and (p.expires_at is null or p.expires_at > ${now})))`;
+
+  return {
+    /** Records a signed-in session; signing in again on the same session (a new authentication) replaces its record. */
+    async upsert(record: NewSessionRecord): Promise<SessionRecordRow> {
+      return db
+        .insertInto('sessionRecords')
+        .values(record)
+        .onConflict((oc) =>
+          oc.column('sessionUid').doUpdateSet((eb) => ({
+            createdAt: eb.ref('excluded.createdAt'),
+            lastActiveAt: eb.ref('excluded.lastActiveAt'),
+            authTime: eb.ref('excluded.authTime'),
+            endsAt: eb.ref('excluded.endsAt'),
+            idleSeconds: eb.ref('excluded.idleSeconds'),
+            rememberMe: eb.ref('excluded.rememberMe'),
+            ip: eb.ref('excluded.ip'),
+            userAgent: eb.ref('excluded.userAgent'),
+            uaFamily: eb.ref('excluded.uaFamily'),
+            deviceKey: eb.ref('excluded.deviceKey'),
+            acr: eb.ref('excluded.acr'),
+            amr: eb.ref('excluded.amr'),
+          })),
+        )
+        .returningAll()
+        .executeTakeFirstOrThrow();
+    },
+    findByUid: (sessionUid: string) => db.selectFrom('sessionRecords').selectAll().where('sessionUid', '=', sessionUid).executeTakeFirst(),
+    /** The account's live sessions, oldest first. */
+    async listLive(userId: string, now: Date): Promise<SessionRecordRow[]> {
+      const { rows } = await sql<SessionRecordRow>`select r.* from session_records r
+        where r.user_id = ${userId} and ${live(now)} order by r.created_at, r.id`.execute(db);
+      return rows;
+    },
+    /** Marks a session used now, at most once per `everyMs` (a compare-and-set, so also across nodes); true when written. */
+    async touch(sessionUid: string, now: Date, everyMs: number): Promise<boolean> {
+      const row = await db
+        .updateTable('sessionRecords')
+        .set({ lastActiveAt: now })
+        .where('sessionUid', '=', sessionUid)
+        .where('lastActiveAt', '<=', new Date(now.getTime() - everyMs))
+        .returning('id')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
+    async remove(sessionUid: string): Promise<void> {
+      await db.deleteFrom('sessionRecords').where('sessionUid', '=', sessionUid).execute();
+    },
+    /** Records of sessions that can no longer be used; the sweep timer drops them. */
+    async pruneDead(now: Date): Promise<number> {
+      const { numAffectedRows } = await sql`delete from session_records r where not ${live(now)}`.execute(db);
+      return Number(numAffectedRows ?? 0);
+    },
+  };
+}
+
+export type SessionRecordRepository = ReturnType<typeof createSessionRecordRepository>;
