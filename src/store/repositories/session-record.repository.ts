@@ -16,14 +16,13 @@ export function createSessionRecordRepository(db: Db) {
         and (p.expires_at is null or p.expires_at > ${now})))`;
 
   return {
-    /** Records a signed-in session; signing in again on the same session (a new authentication) replaces its record. */
+    /** Records a signed-in session; signing in again on the same session (a step-up, a new authentication) updates it but keeps when it began. */
     async upsert(record: NewSessionRecord): Promise<SessionRecordRow> {
       return db
         .insertInto('sessionRecords')
         .values(record)
         .onConflict((oc) =>
           oc.column('sessionUid').doUpdateSet((eb) => ({
-            createdAt: eb.ref('excluded.createdAt'),
             lastActiveAt: eb.ref('excluded.lastActiveAt'),
             authTime: eb.ref('excluded.authTime'),
             endsAt: eb.ref('excluded.endsAt'),
