@@ -86,7 +86,15 @@ export function buildApp(c: Container): Koa {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
   });
 
-  const kit = createInteractionKit({ protocols: c.loginProtocols, csrf: c.csrf, views, mfa: c.mfa, issuer: c.config.issuer });
+  const kit = createInteractionKit({
+    protocols: c.loginProtocols,
+    csrf: c.csrf,
+    views,
+    mfa: c.mfa,
+    issuer: c.config.issuer,
+    offersRememberMe: (clientId) => c.sessionPolicy.offersRememberMe(clientId),
+    makeRoom: (login, keep) => c.sessionPolicy.makeRoom(login, keep),
+  });
   const limiter = createRateLimiter(c.rateLimitCounters);
   const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });
   const mfa = mfaRoutes({
@@ -101,7 +109,15 @@ export function buildApp(c: Container): Koa {
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
   const selfService = selfServiceRoutes({
-    auth: { providers: c.providers, accounts: c.accounts, clients: c.clients, authnStates: c.authnStates, factors: c.factorManagement, csrf: c.csrf },
+    auth: {
+      providers: c.providers,
+      accounts: c.accounts,
+      clients: c.clients,
+      authnStates: c.authnStates,
+      factors: c.factorManagement,
+      csrf: c.csrf,
+      sessions: c.sessionPolicy,
+    },
     factors: c.factorManagement,
     plugins: c.factors.factors,
     devices: c.devices,

@@ -46,6 +46,10 @@ import { createFindAccount } from './oidc/find-account.js';
 import { createKeyStore } from './oidc/key-store.js';
 import { createProviderHolder } from './oidc/provider-factory.js';
 import { createSessionTerminator } from './oidc/session-terminator.js';
+import { createOidcSessionHooks } from './oidc/session-hooks.js';
+import { createDeviceKeys } from './authn/session-device.js';
+import { createSessionPolicy } from './authn/session-policy.js';
+import { createSessionRecordRepository } from './store/repositories/session-record.repository.js';
 import { createSsoSessions } from './oidc/sso-sessions.js';
 import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
@@ -127,6 +131,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const policyRuleRows = createPolicyRuleRepository(db);
   const rules = createRulesService({ rules: policyRuleRows, logger });
   const devices = createTrustedDeviceService({ devices: createTrustedDeviceRepository(db), audit, clock });
+  const sessionRecords = createSessionRecordRepository(db);
   // The provider is built after the services its interaction policy uses; the terminator only needs it at call time.
   const sessionTerminator = createSessionTerminator({
     providers: {
@@ -135,8 +140,23 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       },
     },
     sessions: createSessionRepository(db),
+    records: sessionRecords,
+    metrics,
     logger,
   });
+  // The organisations' `sessions` settings, for every protocol's SSO session.
+  const sessionPolicy = createSessionPolicy({
+    records: sessionRecords,
+    settings,
+    terminator: sessionTerminator,
+    deviceKeys: createDeviceKeys(config.issuer),
+    audit,
+    metrics,
+    clock,
+    config,
+    organizationOfClient: async (clientId) => (await cachedClients.find(clientId))?.organizationId,
+  });
+  const oidcSessions = createOidcSessionHooks({ policy: sessionPolicy, settings, config, clock, logger });
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const risk = createRiskEngine({
     logins: createRiskLoginRepository(db),
@@ -198,8 +218,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     ),
     extend: {
       extraTokenClaims: createExtraTokenClaims(stepUps),
+      sessions: oidcSessions,
       policy: buildInteractionPolicy({
-        absoluteSessionSeconds: config.session.absoluteSeconds,
+        sessions: oidcSessions,
         clock,
         deviceCookie: DEVICE_COOKIE,
         sessionSatisfies: (f) => mfa.sessionSatisfies({ ...f, requestedAal: requestedAalOf(f.acrValues) }),
@@ -207,7 +228,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     },
   });
 
-  const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, config, clock });
+  const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, policy: sessionPolicy, config, clock });
   const samlResponses = createSamlResponder({ saml, idKey, clock });
   const readAuthnRequest = createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock });
   const samlParticipants = createSamlSessionRepository(db);
@@ -251,7 +272,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const timers = [
     setInterval(() => {
-      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep()]).catch((err) => logger.warn({ err }, 'sweep of expired rows failed'));
+      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune()]).catch((err) =>
+        logger.warn({ err }, 'sweep of expired rows failed'),
+      );
     }, 60_000),
   ];
   timers.forEach((t) => t.unref());
@@ -290,7 +313,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       tokenLifetimeSeconds: Math.max(config.ttl.accessTokenSeconds, config.ttl.idTokenSeconds, config.ttl.clientCredentialsSeconds),
     }),
     /** The protocols a login can be asked for by; each finishes the logins it started. */
-    loginProtocols: [createOidcLogin(providers), samlSso.protocol],
+    loginProtocols: [createOidcLogin(providers, sessionPolicy), samlSso.protocol],
+    sessionPolicy,
     credentials,
     settings,
     factors,

@@ -20,6 +20,8 @@ export const clientFields = z.strictObject({
   backchannel_logout_session_required: z.boolean().optional(),
   jwks_uri: uri.optional(),
   first_party: z.boolean().optional(),
+  // This client's own refresh-token rotation; its organisation's `sessions.rotate_refresh_tokens` when absent.
+  rotate_refresh_tokens: z.boolean().optional(),
   // Same keys and bounds as the settings API's `mfa` block, so a bad policy is refused here, not ignored at login.
   mfa_policy: clientMfaPolicySchema.nullable().optional(),
 });

@@ -32,6 +32,7 @@ const PROTOCOL_FIELDS = [
   'backchannel_logout_uri',
   'backchannel_logout_session_required',
   'jwks_uri',
+  'rotate_refresh_tokens',
 ] as const;
 
 /** The client as the API shows it; the secret only when just created or rotated. */

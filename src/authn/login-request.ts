@@ -37,6 +37,10 @@ export interface LoginResult {
   acr: string;
   amr: string[];
   ts: number;
+  /** The account's organisation, whose `sessions` settings give the session its lifetime. */
+  organizationId?: string;
+  /** "Keep me signed in" was asked at the password step (honoured only where the organisation allows it). */
+  rememberMe?: boolean;
 }
 
 /**

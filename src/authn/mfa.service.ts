@@ -169,7 +169,7 @@ export function createMfaService(deps: MfaServiceDeps) {
 
   /** Every finished login passes here, whatever steps it took (password only, MFA, enrolment, trusted device, step-up). */
   async function finish(
-    tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId' | 'risk'>,
+    tx: Pick<LoginTransaction, 'uid' | 'accountId' | 'organizationId' | 'events' | 'stepUp' | 'priorAal' | 'clientId' | 'risk' | 'rememberMe'>,
     meta: RequestMeta,
     trustedDeviceId: string | null = null,
     device?: { token: string; maxAgeMs: number },
@@ -178,7 +178,14 @@ export function createMfaService(deps: MfaServiceDeps) {
     const ts = Math.floor(clock.now() / 1000);
     const aal = aalOf(tx.events);
     const stepUp = tx.stepUp && aal > tx.priorAal;
-    const login = { accountId: tx.accountId, acr: acrOf(aal), amr: amrOf(tx.events, deps.factors.descriptors), ts };
+    const login = {
+      accountId: tx.accountId,
+      acr: acrOf(aal),
+      amr: amrOf(tx.events, deps.factors.descriptors),
+      ts,
+      organizationId: tx.organizationId,
+      rememberMe: tx.rememberMe === true,
+    };
     await deps.authnStates.put(
       { accountId: tx.accountId, authTime: ts, amr: login.amr },
       { events: tx.events, stepUp, trustedDeviceId },
@@ -316,11 +323,11 @@ export function createMfaService(deps: MfaServiceDeps) {
 
     /** After a correct password: finish, or ask for MFA / enrolment, or deny. */
     async afterPassword(
-      input: { uid: string; origin: LoginOrigin; user: SigningInUser; clientId: string; requestedAal?: Aal } & RequestMeta,
+      input: { uid: string; origin: LoginOrigin; user: SigningInUser; clientId: string; requestedAal?: Aal; rememberMe?: boolean } & RequestMeta,
     ): Promise<Outcome> {
       const { user } = input;
       const events = [passwordEvent(clock.now())];
-      const { decision, trustedDeviceId, risk } = await evaluate(
+      const { decision, trustedDeviceId, risk, settings } = await evaluate(
         user,
         input.clientId,
         events,
@@ -329,7 +336,9 @@ export function createMfaService(deps: MfaServiceDeps) {
         { token: input.deviceToken },
         { assess: input },
       );
-      return next(started(input, user, events, false, risk), decision, input, false, trustedDeviceId);
+      // Only where the organisation allows it; the choice rides in the transaction to the finish.
+      const rememberMe = input.rememberMe === true && settings.sessions.allow_remember_me;
+      return next({ ...started(input, user, events, false, risk), ...(rememberMe ? { rememberMe } : {}) }, decision, input, false, trustedDeviceId);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */

@@ -28,6 +28,8 @@ export interface LoginTransaction {
   decided?: DecisionWhy;
   /** The risk engine's verdict on this sign-in (adaptive MFA), which every later step of the login is decided with. */
   risk?: RiskVerdict;
+  /** "Keep me signed in" was asked at the password step and the organisation allows it; carried to the finish. */
+  rememberMe?: boolean;
   /** The pending credential this login's enrolment shows, per method, so every render of a method offers the same one. */
   pendingCredentials?: Partial<Record<MfaMethod, string>>;
 }

@@ -18,6 +18,18 @@ export function createMetrics() {
       labelNames: ['method', 'outcome'],
       registers: [registry],
     }),
+    sessionEnds: new Counter({
+      name: 'idp_session_ends_total',
+      help: 'SSO sessions ended, by reason (session_timeout, idle_timeout, max_concurrent_sessions, logout, ...)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    sessionBindingRefusals: new Counter({
+      name: 'idp_session_binding_refusals_total',
+      help: 'Uses of a session refused because it came from another address or device, by kind (ip, device)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

@@ -29,6 +29,8 @@ export function createFindAccount(accounts: { findById(id: string): Promise<Acco
       stepUps && amr?.includes('mfa') && typeof authTime === 'number' ? await guard(() => stepUps.isStepUp(ctx, { accountId: user.id, authTime, amr })) : false;
     return {
       accountId: user.id,
+      // Whose settings apply to this account's tokens (refresh-token rotation).
+      organizationId: user.organizationId,
       async claims() {
         return {
           sub: user.id,

@@ -1,4 +1,6 @@
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { SessionRef } from '../authn/session-policy.js';
+import type { SessionVerdict } from '../authn/session-lifetime.js';
 import type { Clock } from '../lib/clock.js';
 import { asProviderError } from './unavailable.js';
 
@@ -16,7 +18,8 @@ export interface SessionFacts {
 export interface InteractionPolicyDeps {
   /** True when the signed-in session still meets the MFA policy and the requested acr. */
   sessionSatisfies(facts: SessionFacts): Promise<boolean>;
-  absoluteSessionSeconds: number;
+  /** Judges the session by its organisation's settings: timeouts, address and device bindings. */
+  sessions: { check(ctx: KoaContextWithOIDC, session: SessionRef): Promise<SessionVerdict> };
   /** The same clock the login stamps `loginTs` with, so the lifetime is measured on one timeline. */
   clock: Clock;
   deviceCookie: string;
@@ -24,7 +27,8 @@ export interface InteractionPolicyDeps {
 
 /**
  * oidc-provider treats acr_values as voluntary and knows nothing of our MFA policy, so the login
- * prompt gets two Checks of ours: an absolute session lifetime (fresh login past it) and
+ * prompt gets two Checks of ours: the session policy (absolute and idle timeouts, address and
+ * device bindings: a fresh login past them, login_required for prompt=none) and
  * `mfa_required` (step-up, reauth interval, newly required MFA) which the interaction answers
  * with the challenge alone.
  */
@@ -52,10 +56,17 @@ export function buildInteractionPolicy(deps: InteractionPolicyDeps) {
   const { Check } = interactionPolicy;
 
   login.checks.add(
-    new Check('session_expired', 'the session reached its absolute lifetime', 'login_required', (ctx: KoaContextWithOIDC) => {
-      const { session } = ctx.oidc;
+    new Check('session_expired', 'the session timed out or is used from another address or device', 'login_required', async (ctx: KoaContextWithOIDC) => {
+      const { session, result } = ctx.oidc;
       if (!session?.accountId || !session.loginTs) return Check.NO_NEED_TO_PROMPT;
-      return Math.floor(deps.clock.now() / 1000) - session.loginTs > deps.absoluteSessionSeconds ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      // The resume of the login just finished: its session is being saved with the lifetime just planned.
+      if (justDecided(result?.login, session.accountId, session.loginTs)) return Check.NO_NEED_TO_PROMPT;
+      try {
+        const verdict = await deps.sessions.check(ctx, { uid: session.uid, accountId: session.accountId, authTime: session.loginTs });
+        return verdict.live ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+      } catch (err) {
+        throw asProviderError(err);
+      }
     }),
   );
 

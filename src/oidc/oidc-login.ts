@@ -1,8 +1,10 @@
 import { errors } from 'oidc-provider';
 import type { HttpExchange, LoginProtocol, LoginRequest } from '../authn/login-request.js';
+import type { SessionPolicy } from '../authn/session-policy.js';
 import { badRequest } from '../lib/errors.js';
 import { requestedAalOf } from '../policy/assurance.js';
 import type { ProviderHolder } from './provider-holder.js';
+import type { OidcLoginResult } from './session-hooks.js';
 
 type Details = Awaited<ReturnType<ProviderHolder['current']['interactionDetails']>>;
 
@@ -15,7 +17,7 @@ const text = (v: unknown): string => (typeof v === 'string' ? v : '');
  * The OIDC side of a login: oidc-provider's interaction becomes a protocol-neutral login request,
  * and a finished login (or a consent, or an abort) goes back to it as the interaction's result.
  */
-export function createOidcLogin(providers: ProviderHolder): LoginProtocol {
+export function createOidcLogin(providers: ProviderHolder, sessions: Pick<SessionPolicy, 'plan'>): LoginProtocol {
   // The provider's own view of each loaded request, for consent, which needs its missing scopes and grant.
   const loaded = new WeakMap<LoginRequest, Details>();
   const detailsOf = (request: LoginRequest): Details => {
@@ -61,8 +63,17 @@ export function createOidcLogin(providers: ProviderHolder): LoginProtocol {
       return { authTime: Number(session?.loginTs ?? 0), amr: session?.amr };
     },
 
-    // `remember`: the session outlives the browser session; its absolute lifetime is our own Check's.
-    finish: (http, _request, login) => result(http, { login: { ...login, remember: true } }, false),
+    // The lifetime is planned now (the organisation's settings are read here) and rides with the result
+    // to the resume, where the provider saves the session with it: a browser-session cookie unless
+    // "keep me signed in" made it persistent.
+    async finish(http, _request, login) {
+      const planned = await sessions.plan(login);
+      const outcome: OidcLoginResult = {
+        login: { accountId: login.accountId, acr: login.acr, amr: login.amr, ts: login.ts, remember: planned.lifetime.persistent },
+        planned,
+      };
+      return result(http, outcome as unknown as Parameters<ProviderHolder['current']['interactionResult']>[2], false);
+    },
 
     async consent(http, request) {
       const details = detailsOf(request);

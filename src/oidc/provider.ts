@@ -4,6 +4,7 @@ import type { ClientRepository } from '../store/repositories/client.repository.j
 import type { AdapterClass } from './adapter.js';
 import type { KeyMaterial } from './key-store.js';
 import { renderLoggedOut, renderLogout } from './render-error.js';
+import type { OidcSessionHooks } from './session-hooks.js';
 
 export interface ProviderDeps {
   config: Config;
@@ -15,6 +16,8 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   /** Adds claims (acr/amr/step_up, later) to JWT access tokens. */
   extraTokenClaims?: Configuration['extraTokenClaims'];
+  /** The organisations' session settings: session TTLs, the record of each login's session, refresh-token rotation. */
+  sessions?: Pick<OidcSessionHooks, 'ttl' | 'afterResume' | 'rotateRefreshToken'>;
 }
 
 /**
@@ -143,7 +146,14 @@ export function buildProvider(deps: ProviderDeps): Provider {
         },
       },
     },
-    rotateRefreshToken: true,
+    // Per organisation, overridden by a client's own `rotate_refresh_tokens` (extra client metadata).
+    rotateRefreshToken: deps.sessions ? (ctx) => deps.sessions!.rotateRefreshToken(ctx) : true,
+    extraClientMetadata: {
+      properties: ['rotate_refresh_tokens'],
+      validator: (_ctx, key, value) => {
+        if (value !== undefined && typeof value !== 'boolean') throw new errors.InvalidClientMetadata(`${key} must be a boolean`);
+      },
+    },
     issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
     // First-party apps skip consent: they get exactly what they asked for.
     loadExistingGrant: (ctx) => loadGrantOrAutoConsent(ctx, async (clientId) => (await deps.clients.find(clientId))?.firstParty === true),
@@ -162,7 +172,8 @@ export function buildProvider(deps: ProviderDeps): Provider {
       PushedAuthorizationRequest: 60,
       BackchannelAuthenticationRequest: 600,
       DeviceCode: 600,
-      Session: (_ctx, session) => sessionTtlSeconds(config.session, session.loginTs, Math.floor(Date.now() / 1000)),
+      Session: (ctx, session) =>
+        deps.sessions ? deps.sessions.ttl(ctx, session) : sessionTtlSeconds(config.session, session.loginTs, Math.floor(Date.now() / 1000)),
     },
     renderError: deps.renderError,
     ...(deps.extraTokenClaims ? { extraTokenClaims: deps.extraTokenClaims } : {}),
@@ -171,5 +182,13 @@ export function buildProvider(deps: ProviderDeps): Provider {
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustedProxies.length > 0;
   provider.use((ctx: KoaContextWithOIDC, next) => deps.adapter.undoOnOutage(ctx, next));
+  const { sessions } = deps;
+  if (sessions) {
+    // After the resume route saved a login's session (its own middleware saves it on the way out).
+    provider.use(async (ctx: KoaContextWithOIDC, next) => {
+      await next();
+      await sessions.afterResume(ctx);
+    });
+  }
   return provider;
 }

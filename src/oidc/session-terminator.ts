@@ -1,12 +1,17 @@
 import type Provider from 'oidc-provider';
 import type { Client, Session } from 'oidc-provider';
 import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { SessionRecordRepository } from '../store/repositories/session-record.repository.js';
 import type { SessionRepository } from '../store/repositories/session.repository.js';
 import type { ProviderHolder } from './provider-holder.js';
 
 export interface SessionTerminatorDeps {
   providers: ProviderHolder;
   sessions: Pick<SessionRepository, 'otherUidsOf' | 'refreshGrantIdsOf'>;
+  /** The IdP's record of each session goes with it. */
+  records: Pick<SessionRecordRepository, 'remove'>;
+  metrics: Pick<Metrics, 'sessionEnds'>;
   logger: Logger;
 }
 
@@ -41,12 +46,14 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
     }
   }
 
-  async function end(provider: Provider, uid: string): Promise<boolean> {
+  async function end(provider: Provider, uid: string, reason: string): Promise<boolean> {
     const session = await provider.Session.findByUid(uid);
     const accountId = session?.accountId;
     if (!session || !accountId) return false;
     // The session goes first, so that no new code or token can be issued from it meanwhile.
     await session.destroy();
+    await deps.records.remove(uid);
+    deps.metrics.sessionEnds.inc({ reason });
     const authorizations = Object.entries(session.authorizations ?? {});
     await Promise.all(
       authorizations.map(async ([, { grantId }]) => {
@@ -58,15 +65,15 @@ export function createSessionTerminator(deps: SessionTerminatorDeps) {
   }
 
   return {
-    /** Ends one session (a logout at one relying party, or of one protocol); false when it was already gone. */
-    endSession: (uid: string): Promise<boolean> => end(deps.providers.current, uid),
+    /** Ends one session (a logout at one relying party, or of one protocol, or a limit); false when it was already gone. */
+    endSession: (uid: string, reason = 'logout'): Promise<boolean> => end(deps.providers.current, uid, reason),
 
     /** Ends every session of the account but `keepSessionUid`; returns how many ended. */
-    async endOtherSessions(accountId: string, keepSessionUid?: string): Promise<number> {
+    async endOtherSessions(accountId: string, keepSessionUid?: string, reason = 'revoked'): Promise<number> {
       // The provider in charge now: its keys sign the logout tokens.
       const provider = deps.providers.current;
       const uids = await deps.sessions.otherUidsOf(accountId, keepSessionUid);
-      const ended = await Promise.all(uids.map((uid) => end(provider, uid)));
+      const ended = await Promise.all(uids.map((uid) => end(provider, uid, reason)));
       // Refresh tokens outlive their session (offline access, or a session that already ended): those
       // of any grant but the keeping session's are revoked too, or they would keep the old factors' access.
       const kept = keepSessionUid ? await provider.Session.findByUid(keepSessionUid) : undefined;

@@ -1,9 +1,11 @@
 import type { KoaContextWithOIDC, Session } from 'oidc-provider';
 import type { HttpExchange } from '../authn/login-request.js';
+import type { SessionPolicy } from '../authn/session-policy.js';
+import { ttlOf } from '../authn/session-lifetime.js';
 import type { SsoSession, SsoSessions } from '../authn/sso-session.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { sessionCookieOptions, sessionTtlSeconds } from './provider.js';
+import { sessionCookieOptions } from './provider.js';
 import type { ProviderHolder } from './provider-holder.js';
 
 /**
@@ -14,18 +16,22 @@ import type { ProviderHolder } from './provider-holder.js';
 export function createSsoSessions(deps: {
   providers: ProviderHolder;
   terminator: { endSession(uid: string): Promise<boolean> };
-  config: Pick<Config, 'issuer' | 'session'>;
+  policy: Pick<SessionPolicy, 'plan' | 'started' | 'check'>;
+  config: Pick<Config, 'issuer'>;
   clock: Clock;
 }): SsoSessions {
   const cookieOptions = sessionCookieOptions(deps.config.issuer);
   const nowSec = () => Math.floor(deps.clock.now() / 1000);
 
-  /** A session counts only while signed in and within its absolute lifetime (the provider's own login Check says the same). */
-  function view(s: Session | undefined): SsoSession | undefined {
+  /**
+   * A session counts only while signed in and live by its organisation's settings (the provider's
+   * login Check asks the same): within its timeouts and, when a browser uses it, from where it is bound to.
+   */
+  async function view(s: Session | undefined, http?: HttpExchange): Promise<SsoSession | undefined> {
     if (!s?.accountId || !s.loginTs) return undefined;
-    const endsAt = s.loginTs + deps.config.session.absoluteSeconds;
-    if (nowSec() >= endsAt) return undefined;
-    return { uid: s.uid, accountId: s.accountId, authTime: s.loginTs, amr: s.amr, acr: s.acr, endsAt };
+    const verdict = await deps.policy.check({ uid: s.uid, accountId: s.accountId, authTime: s.loginTs }, http);
+    if (!verdict.live) return undefined;
+    return { uid: s.uid, accountId: s.accountId, authTime: s.loginTs, amr: s.amr, acr: s.acr, endsAt: verdict.lifetime.endsAt };
   }
 
   // Session.get reads the cookie through a context of the provider's own when given a bare exchange.
@@ -34,10 +40,11 @@ export function createSsoSessions(deps: {
   const cookies = (http: HttpExchange) => deps.providers.current.createContext(http.req, http.res).cookies;
 
   return {
-    current: async (http) => view(await browserSession(http)),
+    current: async (http) => view(await browserSession(http), http),
 
     async signIn(http, login) {
       const provider = deps.providers.current;
+      const planned = await deps.policy.plan(login);
       let session = await browserSession(http);
       if (session.accountId && session.accountId !== login.accountId) {
         // Another person signs in on this browser: the previous one is signed out everywhere first,
@@ -48,11 +55,15 @@ export function createSsoSessions(deps: {
         // The same person: a fresh id for the raised authentication (no session fixation).
         (session as Session & { resetIdentifier(): void }).resetIdentifier();
       }
-      session.loginAccount({ accountId: login.accountId, loginTs: login.ts, amr: login.amr, acr: login.acr });
-      const ttl = sessionTtlSeconds(deps.config.session, login.ts, nowSec());
+      const { persistent } = planned.lifetime;
+      // A browser-session cookie (no Expires) unless "keep me signed in" made it persistent, as the provider's resume does.
+      session.loginAccount({ accountId: login.accountId, loginTs: login.ts, amr: login.amr, acr: login.acr, transient: !persistent });
+      if (persistent) delete (session as Session & { transient?: boolean }).transient;
+      const ttl = ttlOf(planned.lifetime, nowSec());
       await session.save(ttl);
-      cookies(http).set(cookieName(), session.jti, { ...cookieOptions, expires: new Date((nowSec() + ttl) * 1000) });
-      return view(session)!;
+      cookies(http).set(cookieName(), session.jti, { ...cookieOptions, ...(persistent ? { expires: new Date(Date.now() + ttl * 1000) } : {}) });
+      await deps.policy.started(session.uid, planned, http);
+      return { uid: session.uid, accountId: login.accountId, authTime: login.ts, amr: login.amr, acr: login.acr, endsAt: planned.lifetime.endsAt };
     },
 
     find: async (uid) => view(await deps.providers.current.Session.findByUid(uid)),

@@ -37,6 +37,10 @@ export function createInteractionKit(deps: {
   views: ViewRenderer;
   mfa: MfaService;
   issuer: string;
+  /** Whether the sign-in page offers "Keep me signed in" for this relying party (its organisation's `allow_remember_me`). */
+  offersRememberMe?: (clientId: string) => Promise<boolean>;
+  /** Before a finished login's session is saved: ends the account's oldest sessions beyond its limit; returns how many. */
+  makeRoom?: (login: Extract<Outcome, { kind: 'finish' }>['login'], keepSessionUid: string | undefined) => Promise<number>;
 }): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
@@ -66,7 +70,15 @@ export function createInteractionKit(deps: {
     async render(ctx, request, view, extra = {}) {
       ctx.type = 'html';
       allowFormTargets(ctx.res, request.formTargets);
-      ctx.body = await views.render(view, { uid: request.uid, clientId: request.clientId, csrf: csrf.token(request.uid), scopes: request.scopes, ...extra });
+      const rememberMe = view === 'login' && !extra.reauth && deps.offersRememberMe ? await deps.offersRememberMe(request.clientId) : false;
+      ctx.body = await views.render(view, {
+        uid: request.uid,
+        clientId: request.clientId,
+        csrf: csrf.token(request.uid),
+        scopes: request.scopes,
+        rememberMe,
+        ...extra,
+      });
     },
     async renderEnrolment(ctx, request, method, offered, extra = {}) {
       const { shown } = await mfa.enrollBegin(request.uid, method, deps.issuer);
@@ -86,9 +98,12 @@ export function createInteractionKit(deps: {
               signed: false,
             });
           }
+          // A session of the same account in this browser carries on (it is raised, not added).
+          const keep = request.session?.accountId === outcome.login.accountId ? request.session.uid : undefined;
+          const ended = deps.makeRoom ? await deps.makeRoom(outcome.login, keep) : 0;
           const redirectTo = await kit.protocolOf(request).finish(exchange(ctx), request, outcome.login);
           // The device token lives in its httpOnly cookie only: script on the page must never read it.
-          respondStep(ctx, { status: 'success', redirect_to: redirectTo });
+          respondStep(ctx, { status: 'success', redirect_to: redirectTo, ...(ended > 0 ? { sessions_ended: ended } : {}) });
           return;
         }
         case 'deny':

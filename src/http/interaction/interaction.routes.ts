@@ -103,6 +103,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
       user,
       clientId: request.clientId,
       requestedAal: request.requestedAal,
+      ...(input.remember_me ? { rememberMe: true } : {}),
       ...kit.meta(ctx),
     });
     await kit.respondOutcome(ctx, request, outcome);

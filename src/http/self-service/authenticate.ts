@@ -1,6 +1,7 @@
 import type { Context, Middleware } from 'koa';
 import { passwordEvent } from '../../authn/mfa.service.js';
 import type { Freshness, FactorManagementService } from '../../authn/self-service.service.js';
+import type { SessionPolicy } from '../../authn/session-policy.js';
 import { safeEqual } from '../../lib/crypto.js';
 import { IdpError } from '../../lib/errors.js';
 import type { ProviderHolder } from '../../oidc/provider-holder.js';
@@ -20,6 +21,8 @@ export interface SelfServiceAuthDeps {
   authnStates: Pick<AuthnStateRepository<AuthEvent>, 'get'>;
   factors: Pick<FactorManagementService, 'mfaProofs'>;
   csrf: Csrf;
+  /** Judges a cookie session by its organisation's settings (timeouts, bindings) and marks it used. */
+  sessions: Pick<SessionPolicy, 'check'>;
 }
 
 /** The signed-in user behind a self-service request, and how recent their sign-in and MFA are. */
@@ -68,7 +71,13 @@ export function selfServiceAuth(deps: SelfServiceAuthDeps): Middleware {
 
   async function fromCookie(ctx: Context) {
     const session = await providers.current.Session.get(ctx);
-    if (!session.accountId) throw noSession();
+    if (!session.accountId || !session.loginTs) throw noSession();
+    const verdict = await deps.sessions.check(
+      { uid: session.uid, accountId: session.accountId, authTime: session.loginTs },
+      { req: ctx.req, res: ctx.res },
+      ctx.ip,
+    );
+    if (!verdict.live) throw noSession();
     return session;
   }
 

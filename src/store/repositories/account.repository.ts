@@ -21,7 +21,7 @@ export const loginKey = (u: string) => normalizeUsername(u).toLowerCase();
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What a token request needs of its user: whether the account may still be used, and its claims. */
-export type AccountView = Pick<User, 'id' | 'status' | 'username' | 'email' | 'emailVerified' | 'phone' | 'phoneVerified' | 'updatedAt'>;
+export type AccountView = Pick<User, 'id' | 'status' | 'username' | 'email' | 'emailVerified' | 'phone' | 'phoneVerified' | 'updatedAt' | 'organizationId'>;
 
 /** A user signing in, with how many confirmed, unused credentials of each kind they have: an MFA decision's reads in one statement. */
 export type SigningInUser = User & { activeCredentials: Record<string, number> };

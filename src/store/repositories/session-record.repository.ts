@@ -40,6 +40,15 @@ export function createSessionRecordRepository(db: Db) {
         .executeTakeFirstOrThrow();
     },
     findByUid: (sessionUid: string) => db.selectFrom('sessionRecords').selectAll().where('sessionUid', '=', sessionUid).executeTakeFirst(),
+    /** A session's record with its account's organisation (whose settings judge it), in one statement. */
+    findWithOrganization: (sessionUid: string) =>
+      db
+        .selectFrom('sessionRecords as r')
+        .innerJoin('users as u', 'u.id', 'r.userId')
+        .selectAll('r')
+        .select('u.organizationId')
+        .where('r.sessionUid', '=', sessionUid)
+        .executeTakeFirst(),
     /** The account's live sessions, oldest first. */
     async listLive(userId: string, now: Date): Promise<SessionRecordRow[]> {
       const { rows } = await sql<SessionRecordRow>`select r.* from session_records r
@@ -57,12 +66,31 @@ export function createSessionRecordRepository(db: Db) {
         .executeTakeFirst();
       return row !== undefined;
     },
+    /**
+     * Ends a record's life now (a timeout found when the session was used); true only for the
+     * request that ended it, so the end is counted and audited once.
+     */
+    async expire(sessionUid: string, now: Date): Promise<boolean> {
+      const row = await db
+        .updateTable('sessionRecords')
+        .set({ endsAt: now })
+        .where('sessionUid', '=', sessionUid)
+        .where('endsAt', '>', now)
+        .returning('id')
+        .executeTakeFirst();
+      return row !== undefined;
+    },
     async remove(sessionUid: string): Promise<void> {
       await db.deleteFrom('sessionRecords').where('sessionUid', '=', sessionUid).execute();
     },
-    /** Records of sessions that can no longer be used; the sweep timer drops them. */
+    /**
+     * Records whose provider session is gone; the sweep timer drops them. A record that timed out
+     * stays while its provider session does (the provider's own TTL, derived from the record, ends
+     * it soon after), so that session is never judged by the defaults for want of its record.
+     */
     async pruneDead(now: Date): Promise<number> {
-      const { numAffectedRows } = await sql`delete from session_records r where not ${live(now)}`.execute(db);
+      const { numAffectedRows } = await sql`delete from session_records r where not exists (select 1 from oidc_payloads p
+        where p.model = 'Session' and p.uid = r.session_uid and (p.expires_at is null or p.expires_at > ${now}))`.execute(db);
       return Number(numAffectedRows ?? 0);
     },
   };

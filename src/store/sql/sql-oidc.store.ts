@@ -51,7 +51,7 @@ const linkedQuery = (
 ) => sql<LinkedRow>`select e.payload, e.consumed_at as "consumedAt", s.payload as "session", g.payload as "grant",
     u.id as "accountId", u.status as "accountStatus", u.username as "accountUsername", u.email as "accountEmail",
     u.email_verified as "accountEmailVerified", u.phone as "accountPhone", u.phone_verified as "accountPhoneVerified",
-    u.updated_at as "accountUpdatedAt", a.step_up as "stepUp"
+    u.updated_at as "accountUpdatedAt", u.organization_id as "accountOrganizationId", a.step_up as "stepUp"
   from ${source} e
   left join lateral (select payload from oidc_payloads where model = 'Session' and uid = e.session_uid and ${LIVE} limit 1) s on true
   left join lateral (select payload from oidc_payloads where model = 'Grant' and id = e.grant_ref and ${LIVE} limit 1) g on true
@@ -74,6 +74,7 @@ function linkedTo(links: PayloadLinks, row: LinkedRow): Linked {
           phone: row.accountPhone,
           phoneVerified: row.accountPhoneVerified!,
           updatedAt: new Date(row.accountUpdatedAt!),
+          organizationId: row.accountOrganizationId!,
         };
   return {
     ...(links.sessionUid !== undefined ? { session: row.session } : {}),
