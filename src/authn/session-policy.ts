@@ -180,12 +180,15 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
       } else if (verdict.reason === 'binding_mismatch') {
         metrics.sessionBindingRefusals.inc({ kind: verdict.kind });
         await audit.record({ type: 'session.binding_mismatch', outcome: 'failure', ...who, data: { kind: verdict.kind, session_id: record!.id } });
-      } else if (record && (await records.expire(session.uid, new Date(now)))) {
+      } else if (record && (await records.expire(session.uid))) {
         metrics.sessionEnds.inc({ reason: verdict.reason });
         await audit.record({ type: 'session.ended', outcome: 'success', ...who, data: { reason: verdict.reason, session_id: record.id } });
       }
       return verdict;
     },
+
+    /** The account's live sessions, oldest first. */
+    liveOf: (accountId: string) => records.listLive(accountId, new Date(clock.now())),
 
     /** The record goes with its session. */
     forget: (sessionUid: string) => records.remove(sessionUid),

@@ -4,6 +4,8 @@
  */
 export class Browser {
   private readonly jar = new Map<string, Map<string, string>>();
+  /** Sent with every request (a browser's User-Agent, or X-Forwarded-For as a trusted proxy would add it). */
+  readonly headers: Record<string, string> = {};
 
   constructor(private readonly rewrite?: (url: URL) => URL) {}
 
@@ -33,7 +35,8 @@ export class Browser {
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     let url = new URL(input);
     if (this.rewrite) url = this.rewrite(url);
-    const headers = new Headers(init.headers);
+    const headers = new Headers(this.headers);
+    new Headers(init.headers).forEach((value, key) => headers.set(key, value));
     const cookie = this.cookieHeader(url);
     if (cookie) headers.set('cookie', cookie);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });

@@ -67,15 +67,15 @@ export function createSessionRecordRepository(db: Db) {
       return row !== undefined;
     },
     /**
-     * Ends a record's life now (a timeout found when the session was used); true only for the
-     * request that ended it, so the end is counted and audited once.
+     * Ends a record's life (a timeout found when the session was used) by moving its end back to its
+     * sign-in; true only for the request that ended it, so the end is counted and audited once.
      */
-    async expire(sessionUid: string, now: Date): Promise<boolean> {
+    async expire(sessionUid: string): Promise<boolean> {
       const row = await db
         .updateTable('sessionRecords')
-        .set({ endsAt: now })
+        .set((eb) => ({ endsAt: eb.ref('authTime') }))
         .where('sessionUid', '=', sessionUid)
-        .where('endsAt', '>', now)
+        .whereRef('endsAt', '>', 'authTime')
         .returning('id')
         .executeTakeFirst();
       return row !== undefined;

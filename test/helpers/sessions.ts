@@ -1,0 +1,72 @@
+import { sql } from 'kysely';
+import type { Container } from '../../src/container.js';
+import { ADMIN_KEY } from './env.js';
+import { Browser } from './browser.js';
+import { PASSWORD } from './mfa-flow.js';
+import { REDIRECT_URI, authorize, oc, type StepHandler } from './rp.js';
+
+export const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
+
+/** A browser with a real User-Agent, behind a trusted proxy that forwards `ip` (the IdP must trust 127.0.0.1). */
+export function browserAt(ip: string, userAgent = CHROME_UA): Browser {
+  const browser = new Browser();
+  browser.headers['user-agent'] = userAgent;
+  browser.headers['x-forwarded-for'] = ip;
+  return browser;
+}
+
+/** PATCHes settings through the admin API: the global layer, or an organisation's (created first when missing). */
+export async function patchSettings(baseUrl: string, org: string | undefined, patch: Record<string, unknown>): Promise<void> {
+  const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+  if (org) await fetch(`${baseUrl}/api/v1/organizations`, { method: 'POST', headers, body: JSON.stringify({ slug: org }) });
+  const res = await fetch(`${baseUrl}/api/v1/${org ? `organizations/${org}/` : ''}settings`, { method: 'PATCH', headers, body: JSON.stringify(patch) });
+  if (res.status !== 200) throw new Error(`settings PATCH failed: ${res.status} ${await res.text()}`);
+}
+
+/** Password step (with "keep me signed in" when asked) and consent; `answers` collects each step's JSON answer. */
+export function rememberingSteps(username: string, remember: boolean | undefined, answers: any[] = [], password = PASSWORD): StepHandler {
+  return async ({ step, interactionUrl, browser }) => {
+    const body = step === 'login' ? { username, password, ...(remember === undefined ? {} : { remember_me: remember }) } : {};
+    const res = await browser.json(`${interactionUrl.href}/${step}`, body);
+    answers.push(res.body);
+    if (res.status !== 200) throw new Error(`${step} failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.redirect_to as string;
+  };
+}
+
+/** A silent authorization request in this browser: 'code' while its SSO session is live, else the error. */
+export async function silent(config: oc.Configuration, browser: Browser): Promise<string> {
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const res = await browser.fetch(url);
+  const params = new URL(res.headers.get('location')!).searchParams;
+  return params.get('code') ? 'code' : (params.get('error') ?? 'none');
+}
+
+/** Signs `username` in through the code flow; returns the browser, the tokens and the password step's answer. */
+export async function signInOidc(config: oc.Configuration, username: string, opts: { browser?: Browser; remember?: boolean; scope?: string } = {}) {
+  const answers: any[] = [];
+  const result = await authorize(config, {
+    browser: opts.browser ?? browserAt('198.51.100.7'),
+    scope: opts.scope,
+    onStep: rememberingSteps(username, opts.remember, answers),
+  });
+  return { ...result, login: answers[0] };
+}
+
+/** The account's session records the IdP counts as live now (its own clock). */
+export async function liveRecords(container: Container, userId: string) {
+  return container.sessionPolicy.liveOf(userId);
+}
+
+/** The audit events of a type about a subject, oldest first. */
+export async function auditEvents(container: Container, type: string, subject: string): Promise<{ data: any }[]> {
+  const { rows } = await sql<{ data: any }>`select data from audit_events where type = ${type} and subject = ${subject} order by id`.execute(container.db);
+  return rows;
+}
