@@ -82,6 +82,8 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
   async function endExcess(accountId: string, organizationId: string | undefined, victims: readonly SessionRecordRow[]): Promise<number> {
     let ended = 0;
     for (const victim of victims) {
+      // Taking the record decides which of concurrent logins ends (and counts) the session.
+      if (!(await records.take(victim.sessionUid))) continue;
       if (!(await deps.terminator.endSession(victim.sessionUid, 'max_concurrent_sessions'))) continue;
       ended++;
       await audit.record({

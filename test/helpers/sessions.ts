@@ -3,7 +3,7 @@ import type { Container } from '../../src/container.js';
 import { ADMIN_KEY } from './env.js';
 import { Browser } from './browser.js';
 import { PASSWORD } from './mfa-flow.js';
-import { REDIRECT_URI, authorize, oc, type StepHandler } from './rp.js';
+import { REDIRECT_URI, authorizationRequest, authorize, oc, type StepHandler } from './rp.js';
 
 export const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -50,14 +50,40 @@ export async function silent(config: oc.Configuration, browser: Browser): Promis
 }
 
 /** Signs `username` in through the code flow; returns the browser, the tokens and the password step's answer. */
-export async function signInOidc(config: oc.Configuration, username: string, opts: { browser?: Browser; remember?: boolean; scope?: string } = {}) {
+export async function signInOidc(
+  config: oc.Configuration,
+  username: string,
+  opts: { browser?: Browser; remember?: boolean; scope?: string; params?: Record<string, string> } = {},
+) {
   const answers: any[] = [];
   const result = await authorize(config, {
     browser: opts.browser ?? browserAt('198.51.100.7'),
     scope: opts.scope,
+    params: opts.params,
     onStep: rememberingSteps(username, opts.remember, answers),
   });
   return { ...result, login: answers[0] };
+}
+
+/**
+ * Signs `username` in up to the relying party's callback without redeeming the code (a session
+ * ended meanwhile by another login's limit takes its grant, and so its code, with it).
+ */
+export async function signInUntilCallback(config: oc.Configuration, username: string, browser: Browser): Promise<void> {
+  const request = await authorizationRequest(config, 'openid');
+  const answers: any[] = [];
+  const steps = rememberingSteps(username, undefined, answers);
+  let url = request.url;
+  for (let hop = 0; hop < 20 && !url.href.startsWith(REDIRECT_URI); hop++) {
+    if (url.pathname.startsWith('/interaction/')) {
+      const details = await browser.json(url);
+      url = new URL(await steps({ uid: details.body.uid, step: details.body.step, body: details.body, interactionUrl: url, browser }), url);
+      continue;
+    }
+    const res = await browser.fetch(url, { headers: { accept: 'application/json' } });
+    url = new URL(res.headers.get('location')!, url);
+  }
+  if (!url.href.startsWith(REDIRECT_URI) || !url.searchParams.get('code')) throw new Error(`the sign-in did not reach the callback: ${url.href}`);
 }
 
 /** The account's session records the IdP counts as live now (its own clock). */

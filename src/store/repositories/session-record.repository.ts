@@ -80,6 +80,11 @@ export function createSessionRecordRepository(db: Db) {
         .executeTakeFirst();
       return row !== undefined;
     },
+    /** Removes a record and says whether this call did: of concurrent enforcers, one ends each session. */
+    async take(sessionUid: string): Promise<boolean> {
+      const row = await db.deleteFrom('sessionRecords').where('sessionUid', '=', sessionUid).returning('id').executeTakeFirst();
+      return row !== undefined;
+    },
     async remove(sessionUid: string): Promise<void> {
       await db.deleteFrom('sessionRecords').where('sessionUid', '=', sessionUid).execute();
     },
