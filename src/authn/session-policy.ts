@@ -160,7 +160,7 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
      * where the request comes from). A live session is marked used (at most once a minute); a
      * timeout is recorded once as the session's end; a binding mismatch is refused and audited each time.
      */
-    async check(session: SessionRef, http?: HttpExchange, ip?: string): Promise<SessionVerdict> {
+    async check(session: SessionRef, http?: HttpExchange, ip?: string): Promise<SessionVerdict & { touched?: boolean }> {
       const row = await records.findWithOrganization(session.uid);
       // A record belongs to its session's account only; anything else is judged as unrecorded.
       const record = row && row.userId === session.accountId ? row : undefined;
@@ -178,7 +178,7 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
       const who = { subject: session.accountId, organizationId: record?.organizationId, ...(seen ? { ip: seen.ip } : {}) };
       if (verdict.live) {
         // Only a browser's use counts as activity.
-        if (record && http) await records.touch(session.uid, new Date(now), touchEveryMs(verdict.lifetime.idleSeconds));
+        if (record && http) return { ...verdict, touched: await records.touch(session.uid, new Date(now), touchEveryMs(verdict.lifetime.idleSeconds)) };
       } else if (verdict.reason === 'binding_mismatch') {
         metrics.sessionBindingRefusals.inc({ kind: verdict.kind });
         await audit.record({ type: 'session.binding_mismatch', outcome: 'failure', ...who, data: { kind: verdict.kind, session_id: record!.id } });

@@ -31,6 +31,8 @@ export function createSsoSessions(deps: {
     if (!s?.accountId || !s.loginTs) return undefined;
     const verdict = await deps.policy.check({ uid: s.uid, accountId: s.accountId, authTime: s.loginTs }, http);
     if (!verdict.live) return undefined;
+    // A use outside the provider's routes (SAML) extends the provider's stored TTL as its own routes do.
+    if (verdict.touched) await s.save(ttlOf(verdict.lifetime, nowSec()));
     return { uid: s.uid, accountId: s.accountId, authTime: s.loginTs, amr: s.amr, acr: s.acr, endsAt: verdict.lifetime.endsAt };
   }
 
