@@ -104,6 +104,8 @@ describe('session policy: concurrent sessions, bindings, assurance, refresh-toke
       const events = await auditEvents(idp.container, 'session.binding_mismatch', user.id);
       expect(events.length).toBeGreaterThanOrEqual(2);
       expect(events[0]!.data.kind).toBe('ip');
+      const refusals = (await idp.container.metrics.registry.getSingleMetric('idp_session_binding_refusals_total')!.get()).values;
+      expect(refusals.find((v) => v.labels.kind === 'ip')?.value).toBeGreaterThanOrEqual(events.length);
       // Back at the address it was signed in from, it works again.
       browser.headers['x-forwarded-for'] = '203.0.113.50';
       expect(await silent(config, browser)).toBe('code');

@@ -149,6 +149,29 @@ describe('session policy: records, per-organisation timeouts, remember me', () =
     expect(after!.lastActiveAt.getTime()).toBeGreaterThan(before!.lastActiveAt.getTime());
   });
 
+  test('a session signed in before sessions were recorded falls back to the configured lifetime', async () => {
+    const user = await newUser(idp.url, 'sp-legacy', { organization: 'sp-short' });
+    const { browser } = await signInOidc(config, user.username);
+    await idp.container.db.deleteFrom('sessionRecords').where('userId', '=', user.id).execute();
+    // Not the organisation's 120-s idle limit (nothing records the session's use), but the configured lifetime.
+    clock.advance(300_000);
+    expect(await silent(config, browser)).toBe('code');
+    clock.advance(idp.container.config.session.absoluteSeconds * 1000);
+    expect(await silent(config, browser)).toBe('login_required');
+  });
+
+  test('session ends are counted by reason', async () => {
+    const metric = async () => (await idp.container.metrics.registry.getSingleMetric('idp_session_ends_total')!.get()).values;
+    const count = async (reason: string) => (await metric()).find((v) => v.labels.reason === reason)?.value ?? 0;
+    const before = await count('idle_timeout');
+    const user = await newUser(idp.url, 'sp-metric', { organization: 'sp-short' });
+    const { browser } = await signInOidc(config, user.username);
+    clock.advance(130_000);
+    expect(await silent(config, browser)).toBe('login_required');
+    expect(await silent(config, browser)).toBe('login_required');
+    expect(await count('idle_timeout')).toBe(before + 1);
+  });
+
   describe('keep me signed in', () => {
     /** The session cookie lines the sign-in set. */
     async function sessionCookies(username: string, remember: boolean | undefined) {
