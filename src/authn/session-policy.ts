@@ -177,8 +177,11 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
       });
       const who = { subject: session.accountId, organizationId: record?.organizationId, ...(seen ? { ip: seen.ip } : {}) };
       if (verdict.live) {
-        // Only a browser's use counts as activity.
-        if (record && http) return { ...verdict, touched: await records.touch(session.uid, new Date(now), touchEveryMs(verdict.lifetime.idleSeconds)) };
+        // Only a browser's use counts as activity; the record just read says whether a write is due (no round trip otherwise).
+        const every = touchEveryMs(verdict.lifetime.idleSeconds);
+        if (record && http && now - record.lastActiveAt.getTime() >= every) {
+          return { ...verdict, touched: await records.touch(session.uid, new Date(now), every) };
+        }
       } else if (verdict.reason === 'binding_mismatch') {
         metrics.sessionBindingRefusals.inc({ kind: verdict.kind });
         await audit.record({ type: 'session.binding_mismatch', outcome: 'failure', ...who, data: { kind: verdict.kind, session_id: record!.id } });
