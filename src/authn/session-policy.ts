@@ -195,8 +195,11 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
     /** The account's live sessions, oldest first. */
     liveOf: (accountId: string) => records.listLive(accountId, new Date(clock.now())),
 
-    /** The record goes with its session. */
-    forget: (sessionUid: string) => records.remove(sessionUid),
+    /** A session ended elsewhere (a logout at the provider): its record goes with it, and the end is counted. */
+    async ended(sessionUid: string, reason: string): Promise<void> {
+      await records.remove(sessionUid);
+      metrics.sessionEnds.inc({ reason });
+    },
 
     /** Drops records whose provider session is gone (the sweep timer). */
     prune: () => records.pruneDead(new Date(clock.now())),

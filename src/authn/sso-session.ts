@@ -18,7 +18,7 @@ export interface SsoSession {
  * service provider too, and the other way round; ending it ends it for all.
  */
 export interface SsoSessions {
-  /** The signed-in session this browser's cookie names, if it is live. */
+  /** The signed-in session this browser's cookie names, if it is live by its organisation's session policy (timeouts, bindings); marks it used. */
   current(http: HttpExchange): Promise<SsoSession | undefined>;
   /**
    * Records a finished login in this browser's session: the same account's session gets the new

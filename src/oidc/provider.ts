@@ -17,7 +17,7 @@ export interface ProviderDeps {
   /** Adds claims (acr/amr/step_up, later) to JWT access tokens. */
   extraTokenClaims?: Configuration['extraTokenClaims'];
   /** The organisations' session settings: session TTLs, the record of each login's session, refresh-token rotation. */
-  sessions?: Pick<OidcSessionHooks, 'ttl' | 'afterResume' | 'rotateRefreshToken'>;
+  sessions?: Pick<OidcSessionHooks, 'ttl' | 'afterRoute' | 'rotateRefreshToken'>;
 }
 
 /**
@@ -184,10 +184,10 @@ export function buildProvider(deps: ProviderDeps): Provider {
   provider.use((ctx: KoaContextWithOIDC, next) => deps.adapter.undoOnOutage(ctx, next));
   const { sessions } = deps;
   if (sessions) {
-    // After the resume route saved a login's session (its own middleware saves it on the way out).
+    // After the route saved (or destroyed) the session: its own middleware does so on the way out.
     provider.use(async (ctx: KoaContextWithOIDC, next) => {
       await next();
-      await sessions.afterResume(ctx);
+      await sessions.afterRoute(ctx);
     });
   }
   return provider;

@@ -63,15 +63,21 @@ export function createOidcSessionHooks(deps: OidcSessionHooksDeps) {
     },
 
     /**
-     * After the resume saved the session of a login just finished: its record, then the limit on
-     * concurrent sessions, now that this session is visible to every other login's enforcement.
+     * After a provider route: once the resume saved the session of a login just finished, its record,
+     * then the limit on concurrent sessions, now that this session is visible to every other login's
+     * enforcement; a session the route destroyed (a logout at the provider) loses its record.
      */
-    async afterResume(ctx: KoaContextWithOIDC): Promise<void> {
+    async afterRoute(ctx: KoaContextWithOIDC): Promise<void> {
       // Routes outside the provider's router (a 404) have no OIDC context.
       const oidc = ctx.oidc as KoaContextWithOIDC['oidc'] | undefined;
-      const planned = planOf(ctx);
       const session = oidc?.session;
-      if (oidc?.route !== 'resume' || !planned || !session || (session as { destroyed?: boolean }).destroyed) return;
+      if (!session) return;
+      if ((session as { destroyed?: boolean }).destroyed) {
+        if (session.accountId) await deps.policy.ended(session.uid, 'logout');
+        return;
+      }
+      const planned = planOf(ctx);
+      if (oidc.route !== 'resume' || !planned) return;
       if (session.accountId !== planned.accountId || session.loginTs !== planned.ts) return;
       await deps.policy.started(session.uid, planned, { req: ctx.req, res: ctx.res }, ctx.ip);
     },

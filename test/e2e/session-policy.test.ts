@@ -160,6 +160,23 @@ describe('session policy: records, per-organisation timeouts, remember me', () =
     expect(await silent(config, browser)).toBe('login_required');
   });
 
+  test('a logout at the provider removes the session record', async () => {
+    const user = await newUser(idp.url, 'sp-logout');
+    const { browser, tokens } = await signInOidc(config, user.username);
+    expect(await liveRecords(idp.container, user.id)).toHaveLength(1);
+    const end = new URL(`${idp.url}/session/end`);
+    end.searchParams.set('id_token_hint', tokens.id_token!);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await (await browser.fetch(end)).text())![1]!;
+    const confirm = await browser.fetch(`${idp.url}/session/end/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ xsrf, logout: 'yes' }).toString(),
+    });
+    expect(confirm.status).toBe(303);
+    const rows = await idp.container.db.selectFrom('sessionRecords').select('id').where('userId', '=', user.id).execute();
+    expect(rows).toEqual([]);
+  });
+
   test('session ends are counted by reason', async () => {
     const metric = async () => (await idp.container.metrics.registry.getSingleMetric('idp_session_ends_total')!.get()).values;
     const count = async (reason: string) => (await metric()).find((v) => v.labels.reason === reason)?.value ?? 0;
