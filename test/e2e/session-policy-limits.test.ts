@@ -160,11 +160,11 @@ describe('session policy: concurrent sessions, bindings, assurance, refresh-toke
   });
 
   describe('remember me and the assurance reached', () => {
-    test('a remembered AAL2 session still ends at session_timeout and after the idle timeout', async () => {
-      const user = await newUser(idp.url, 'sl-aal2');
+    /** Signs in with password and TOTP (AAL2), asking to be remembered. */
+    async function signInAal2(label: string, ip: string) {
+      const user = await newUser(idp.url, label);
       const secret = await seedTotp(idp.container, user.id);
-      const browser = browserAt('198.51.100.60');
-      const answers: any[] = [];
+      const browser = browserAt(ip);
       await authorize(config, {
         browser,
         onStep: async ({ step, interactionUrl }) => {
@@ -172,10 +172,14 @@ describe('session policy: concurrent sessions, bindings, assurance, refresh-toke
           const login = await browser.json(`${interactionUrl.href}/login`, { username: user.username, password: PASSWORD, remember_me: true });
           expect(login.body.status).toBe('mfa_required');
           const mfa = await browser.json(`${interactionUrl.href}/mfa/totp`, { code: await codeAt(secret, clock.now()) });
-          answers.push(mfa.body);
           return mfa.body.redirect_to as string;
         },
       });
+      return { user, browser };
+    }
+
+    test('a remembered AAL2 session idles out like any other', async () => {
+      const { user, browser } = await signInAal2('sl-aal2-idle', '198.51.100.60');
       const [record] = await liveRecords(idp.container, user.id);
       expect(record).toMatchObject({ acr: 'aal2', rememberMe: true, idleSeconds: idp.container.config.session.idleSeconds });
       expect(record!.endsAt.getTime() - record!.authTime.getTime()).toBe(idp.container.config.session.absoluteSeconds * 1000);
@@ -183,6 +187,21 @@ describe('session policy: concurrent sessions, bindings, assurance, refresh-toke
       expect(await silent(config, browser)).toBe('code');
       clock.advance(35 * MINUTE);
       expect(await silent(config, browser)).toBe('login_required');
+    });
+
+    test('a remembered AAL2 session used all along still ends at session_timeout (NIST SP 800-63B: 12 h)', async () => {
+      const { browser } = await signInAal2('sl-aal2-abs', '198.51.100.61');
+      const lifetimeMin = idp.container.config.session.absoluteSeconds / 60;
+      let elapsedMin = 0;
+      let outcome = 'code';
+      while (outcome === 'code' && elapsedMin < lifetimeMin + 60) {
+        clock.advance(20 * MINUTE);
+        elapsedMin += 20;
+        outcome = await silent(config, browser);
+      }
+      expect(outcome).toBe('login_required');
+      expect(elapsedMin).toBeGreaterThanOrEqual(lifetimeMin);
+      expect(elapsedMin).toBeLessThanOrEqual(lifetimeMin + 20);
     });
   });
 

@@ -247,6 +247,24 @@ describe('session policy: records, per-organisation timeouts, remember me', () =
       expect((await liveRecords(idp.container, user.id))[0]!.rememberMe).toBe(false);
     });
 
+    test('a remember_me that is not a yes or no is refused as bad input (400), not taken as yes', async () => {
+      const user = await newUser(idp.url, 'sp-rm-e');
+      const browser = browserAt('198.51.100.23');
+      const url = oc.buildAuthorizationUrl(config, {
+        redirect_uri: 'http://127.0.0.1:9/cb',
+        scope: 'openid',
+        code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      const landed = await browser.follow(url, (u) => u.pathname.startsWith('/interaction/'));
+      for (const hostile of ['yes', 1, { $ne: false }, ['on']]) {
+        const res = await browser.json(`${landed.href}/login`, { username: user.username, password: 'correct horse battery staple', remember_me: hostile });
+        expect(res.status).toBe(400);
+        expect(res.body.error).toBe('invalid_request');
+      }
+      expect(await liveRecords(idp.container, user.id)).toEqual([]);
+    });
+
     test('the HTML form carries the choice from the password step to the finish', async () => {
       const user = await newUser(idp.url, 'sp-rm-d');
       const browser = browserAt('198.51.100.21');
