@@ -156,7 +156,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     config,
     organizationOfClient: async (clientId) => (await cachedClients.find(clientId))?.organizationId,
   });
-  const oidcSessions = createOidcSessionHooks({ policy: sessionPolicy, settings, config, clock, logger });
+  const oidcSessions = createOidcSessionHooks({ policy: sessionPolicy, settings, config, clock });
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const risk = createRiskEngine({
     logins: createRiskLoginRepository(db),

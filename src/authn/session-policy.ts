@@ -63,7 +63,6 @@ const recorded = (r: SessionRecordRow): RecordedSession => ({
  */
 export function createSessionPolicy(deps: SessionPolicyDeps) {
   const { records, audit, metrics, clock } = deps;
-  const nowSec = () => Math.floor(clock.now() / 1000);
   const sessionsOf = async (orgId: string | undefined) => (await deps.settings.effective(orgId)).sessions;
   const limitOf = (s: SessionSettings) => (s.single_session_mode ? 1 : s.max_concurrent_sessions);
 
@@ -98,8 +97,6 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
   }
 
   return {
-    seenFrom,
-
     /** Whether the sign-in page for this relying party offers "Keep me signed in" (the account's own organisation decides at the password step). */
     async offersRememberMe(clientId: string): Promise<boolean> {
       return (await sessionsOf(await deps.organizationOfClient(clientId))).allow_remember_me;
@@ -203,8 +200,6 @@ export function createSessionPolicy(deps: SessionPolicyDeps) {
 
     /** Drops records whose provider session is gone (the sweep timer). */
     prune: () => records.pruneDead(new Date(clock.now())),
-
-    nowSec,
   };
 }
 

@@ -3,7 +3,6 @@ import type { PlannedLogin, SessionPolicy, SessionRef } from '../authn/session-p
 import { ttlOf, type SessionLifetime, type SessionVerdict } from '../authn/session-lifetime.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import type { Logger } from '../lib/logger.js';
 import type { SessionSettings } from '../policy/settings.js';
 import { sessionTtlSeconds } from './provider.js';
 
@@ -18,7 +17,6 @@ export interface OidcSessionHooksDeps {
   settings: { effective(orgId?: string): Promise<{ sessions: SessionSettings }> };
   config: Pick<Config, 'session'>;
   clock: Clock;
-  logger: Pick<Logger, 'warn'>;
 }
 
 const planOf = (ctx: KoaContextWithOIDC): PlannedLogin | undefined => (ctx.oidc?.result as Partial<OidcLoginResult> | undefined)?.planned;
