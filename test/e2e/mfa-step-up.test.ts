@@ -172,14 +172,21 @@ test('reauth_interval_minutes 5: inside a valid session, 6 minutes after the las
 });
 
 test('reauth_interval_minutes 0: MFA once per session, however much time passes', async () => {
-  const user = await newUser(idp.url, 'su-reauth0');
-  const secret = await seedTotp(idp.container, user.id);
-  const first = await signIn({ ...user, secret });
-  for (const minutes of [6, 60, 600]) {
-    clock.advance(minutes * MINUTE);
-    const flow = await beginAuth(config, { browser: first.browser });
-    expect(flow.interactionUrl).toBeUndefined();
-    expect((await flow.complete()).claims.acr).toBe('aal2');
+  // Long pauses between uses: the session's idle timeout must not be what ends it here.
+  const idle = idp.container.config.session.idleSeconds;
+  await idp.container.settings.patchGlobal({ sessions: { idle_timeout: 43_200 } });
+  try {
+    const user = await newUser(idp.url, 'su-reauth0');
+    const secret = await seedTotp(idp.container, user.id);
+    const first = await signIn({ ...user, secret });
+    for (const minutes of [6, 60, 600]) {
+      clock.advance(minutes * MINUTE);
+      const flow = await beginAuth(config, { browser: first.browser });
+      expect(flow.interactionUrl).toBeUndefined();
+      expect((await flow.complete()).claims.acr).toBe('aal2');
+    }
+  } finally {
+    await idp.container.settings.patchGlobal({ sessions: { idle_timeout: idle } });
   }
 });
 
