@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
 import type { SessionSettings } from '../policy/settings.js';
 import { sessionTtlSeconds } from './provider.js';
+import { guard } from './unavailable.js';
 
 /** What our finish hands the provider beside the login: the lifetime the organisation gave it. */
 export interface OidcLoginResult {
@@ -89,7 +90,8 @@ export function createOidcSessionHooks(deps: OidcSessionHooksDeps) {
       const own = (ctx.oidc.client as unknown as Record<string, unknown> | undefined)?.rotate_refresh_tokens;
       if (typeof own === 'boolean') return own;
       const orgId = (ctx.oidc.account as { organizationId?: string } | undefined)?.organizationId;
-      return (await deps.settings.effective(orgId)).sessions.rotate_refresh_tokens;
+      // A store outage while the cached settings are refreshed is a 503, not a server error.
+      return (await guard(() => deps.settings.effective(orgId))).sessions.rotate_refresh_tokens;
     },
   };
 }
