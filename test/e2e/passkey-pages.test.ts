@@ -28,7 +28,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   clock.reset();
-  await idp.container.settings.patchGlobal({ mfa: BASE });
+  // Long pauses on the IdP clock between uses of a session: its idle timeout is not what these tests are about.
+  await idp.container.settings.patchGlobal({ mfa: BASE, sessions: { idle_timeout: 43_200 } });
 });
 
 const origin = () => new URL(idp.url).origin;
