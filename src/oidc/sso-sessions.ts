@@ -31,8 +31,13 @@ export function createSsoSessions(deps: {
     if (!s?.accountId || !s.loginTs) return undefined;
     const verdict = await deps.policy.check({ uid: s.uid, accountId: s.accountId, authTime: s.loginTs }, http);
     if (!verdict.live) return undefined;
-    // A use outside the provider's routes (SAML) extends the provider's stored TTL as its own routes do.
-    if (verdict.touched) await s.save(ttlOf(verdict.lifetime, nowSec()));
+    // A use outside the provider's routes (SAML) extends the provider's stored TTL, and a persistent
+    // cookie's Expires, as its own routes do.
+    if (verdict.touched) {
+      const ttl = ttlOf(verdict.lifetime, nowSec());
+      await s.save(ttl);
+      if (http && !s.transient) setCookie(http, s.jti, ttl);
+    }
     return { uid: s.uid, accountId: s.accountId, authTime: s.loginTs, amr: s.amr, acr: s.acr, endsAt: verdict.lifetime.endsAt };
   }
 
@@ -40,6 +45,9 @@ export function createSsoSessions(deps: {
   const browserSession = (http: HttpExchange) => deps.providers.current.Session.get(http as unknown as KoaContextWithOIDC);
   const cookieName = () => deps.providers.current.cookieName('session');
   const cookies = (http: HttpExchange) => deps.providers.current.createContext(http.req, http.res).cookies;
+  /** The session cookie: a browser-session cookie, or with `Expires` when the session persists (`ttl` given). */
+  const setCookie = (http: HttpExchange, id: string, ttl?: number) =>
+    cookies(http).set(cookieName(), id, { ...cookieOptions, ...(ttl !== undefined ? { expires: new Date(Date.now() + ttl * 1000) } : {}) });
 
   return {
     current: async (http) => view(await browserSession(http), http),
@@ -63,7 +71,7 @@ export function createSsoSessions(deps: {
       if (persistent) delete (session as Session & { transient?: boolean }).transient;
       const ttl = ttlOf(planned.lifetime, nowSec());
       await session.save(ttl);
-      cookies(http).set(cookieName(), session.jti, { ...cookieOptions, ...(persistent ? { expires: new Date(Date.now() + ttl * 1000) } : {}) });
+      setCookie(http, session.jti, persistent ? ttl : undefined);
       await deps.policy.started(session.uid, planned, http);
       return { uid: session.uid, accountId: login.accountId, authTime: login.ts, amr: login.amr, acr: login.acr, endsAt: planned.lifetime.endsAt };
     },
