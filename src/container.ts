@@ -10,6 +10,12 @@ import { createSigningKeysService } from './admin/signing-keys.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createPolicyRuleService } from './admin/policy-rule.service.js';
 import { createUserService } from './admin/user.service.js';
+import { createSessionAdminService } from './admin/session-admin.service.js';
+import { createPasswordChangeService } from './authn/password-change.service.js';
+import { createSignInRecorder } from './oidc/sign-in-record.js';
+import { loadGeoIp } from './risk/geoip.js';
+import { createSessionListRepository } from './store/repositories/session-list.repository.js';
+import { createSessionRecordRepository } from './store/repositories/session-record.repository.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './policy/assurance.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
@@ -137,6 +143,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     sessions: createSessionRepository(db),
     logger,
   });
+  // Minimal record of each sign-in's session until the session policy writes its own.
+  const signIns = createSignInRecorder({ records: createSessionRecordRepository(db), config, clock });
   const outcomes = createFactorOutcomes({ credentials, devices, sessions: sessionTerminator, settings, audit, metrics, clock });
   const risk = createRiskEngine({
     logins: createRiskLoginRepository(db),
@@ -186,6 +194,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     clients: cachedClients,
     logger,
     adapter,
+    signIns,
     // A refresh or code exchange reads its account with the token; other requests read it here.
     findAccount: createFindAccount(
       {
@@ -207,7 +216,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     },
   });
 
-  const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, config, clock });
+  const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, config, clock, signIns });
+  const login = createLoginService({ accounts, audit, metrics, settings, clock });
   const samlResponses = createSamlResponder({ saml, idKey, clock });
   const readAuthnRequest = createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock });
   const samlParticipants = createSamlSessionRepository(db);
@@ -316,7 +326,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
-    login: createLoginService({ accounts, audit, metrics, settings, clock }),
+    login,
+    sessionAdmin: createSessionAdminService({
+      list: createSessionListRepository(db),
+      accounts,
+      revoker: sessionTerminator,
+      geo: loadGeoIp,
+      idKey,
+      audit,
+      metrics,
+      clock,
+    }),
+    passwordChange: createPasswordChangeService({ login, accounts, outcomes, audit }),
     clientService: createClientService({
       clients,
       organizations,

@@ -18,6 +18,12 @@ export function createMetrics() {
       labelNames: ['method', 'outcome'],
       registers: [registry],
     }),
+    sessionRevocations: new Counter({
+      name: 'idp_session_revocations_total',
+      help: 'SSO sessions ended on request, by who asked (the user, an administrator) and why',
+      labelNames: ['by', 'reason'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

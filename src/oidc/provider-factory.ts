@@ -1,4 +1,4 @@
-import type { FindAccount } from 'oidc-provider';
+import type { FindAccount, KoaContextWithOIDC } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.js';
 import type { Logger } from '../lib/logger.js';
@@ -9,6 +9,7 @@ import type { KeyStore } from './key-store.js';
 import { buildProvider, type ProviderDeps } from './provider.js';
 import type { ProviderHolder } from './provider-holder.js';
 import { renderProviderError } from './render-error.js';
+import type { SignInRecorder } from './sign-in-record.js';
 
 export interface ProviderFactoryDeps {
   config: Config;
@@ -18,6 +19,8 @@ export interface ProviderFactoryDeps {
   findAccount: FindAccount;
   logger: Logger;
   extend?: Partial<Pick<ProviderDeps, 'policy' | 'extraTokenClaims'>>;
+  /** Records each OIDC sign-in's session (where, on what); minimal until the session policy records it. */
+  signIns?: Pick<SignInRecorder, 'afterResume'>;
 }
 
 /**
@@ -38,6 +41,7 @@ export async function createProviderHolder(deps: ProviderFactoryDeps): Promise<P
     });
     provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
     allowClientFormTargets(provider);
+    if (deps.signIns) provider.use((ctx, next) => deps.signIns!.afterResume(ctx as KoaContextWithOIDC, next));
     return { provider, version: keys.version };
   };
   let state = await build();

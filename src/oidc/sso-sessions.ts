@@ -3,8 +3,10 @@ import type { HttpExchange } from '../authn/login-request.js';
 import type { SsoSession, SsoSessions } from '../authn/sso-session.js';
 import type { Config } from '../config.js';
 import type { Clock } from '../lib/clock.js';
+import { requestScope } from '../lib/request-scope.js';
 import { sessionCookieOptions, sessionTtlSeconds } from './provider.js';
 import type { ProviderHolder } from './provider-holder.js';
+import type { SignInRecorder } from './sign-in-record.js';
 
 /**
  * The provider's SSO session, read and written outside its own routes: the session the browser's
@@ -16,6 +18,8 @@ export function createSsoSessions(deps: {
   terminator: { endSession(uid: string): Promise<boolean> };
   config: Pick<Config, 'issuer' | 'session'>;
   clock: Clock;
+  /** Records the signed-in session (where, on what); minimal until the session policy records it. */
+  signIns?: Pick<SignInRecorder, 'record'>;
 }): SsoSessions {
   const cookieOptions = sessionCookieOptions(deps.config.issuer);
   const nowSec = () => Math.floor(deps.clock.now() / 1000);
@@ -52,6 +56,10 @@ export function createSsoSessions(deps: {
       const ttl = sessionTtlSeconds(deps.config.session, login.ts, nowSec());
       await session.save(ttl);
       cookies(http).set(cookieName(), session.jti, { ...cookieOptions, expires: new Date((nowSec() + ttl) * 1000) });
+      await deps.signIns?.record(session, {
+        ip: requestScope()?.ip ?? http.req.socket.remoteAddress ?? 'unknown',
+        userAgent: http.req.headers['user-agent'] ?? '',
+      });
       return view(session)!;
     },
 

@@ -5,6 +5,9 @@
 export class Browser {
   private readonly jar = new Map<string, Map<string, string>>();
 
+  /** Headers this browser sends with every request (its User-Agent, or what a proxy in front of the IdP adds). */
+  readonly headers = new Headers();
+
   constructor(private readonly rewrite?: (url: URL) => URL) {}
 
   private cookieHeader(url: URL): string | undefined {
@@ -33,7 +36,8 @@ export class Browser {
   async fetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
     let url = new URL(input);
     if (this.rewrite) url = this.rewrite(url);
-    const headers = new Headers(init.headers);
+    const headers = new Headers(this.headers);
+    new Headers(init.headers).forEach((value, name) => headers.set(name, value));
     const cookie = this.cookieHeader(url);
     if (cookie) headers.set('cookie', cookie);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
@@ -41,10 +45,15 @@ export class Browser {
     return res;
   }
 
-  async json(url: string | URL, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<{ status: number; body: any; res: Response }> {
+  async json(
+    url: string | URL,
+    body?: unknown,
+    method = body === undefined ? 'GET' : 'POST',
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any; res: Response }> {
     const res = await this.fetch(url, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();

@@ -95,3 +95,27 @@ export function passwordSteps(username: string, password: string): StepHandler {
 }
 
 export { oc };
+
+/** A silent authorization request (prompt=none) from this browser: the `error` it ends with, or null when the session answered it. */
+export async function silentError(config: oc.Configuration, browser: Browser): Promise<string | null> {
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const location = (await browser.fetch(url)).headers.get('location');
+  return new URL(location!, url).searchParams.get('error');
+}
+
+/** Whether the token endpoint still honours a refresh token (it answers invalid_grant once it was revoked). */
+export async function refreshWorks(config: oc.Configuration, refreshToken: string): Promise<boolean> {
+  try {
+    await oc.refreshTokenGrant(config, refreshToken);
+    return true;
+  } catch (err) {
+    if (err instanceof oc.ResponseBodyError && err.error === 'invalid_grant') return false;
+    throw err;
+  }
+}
