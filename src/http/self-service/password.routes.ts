@@ -10,6 +10,8 @@ import { changeContext } from './factors.routes.js';
 const passwordBody = z.strictObject({
   current_password: z.string().min(1).max(MAX_PASSWORD_LENGTH),
   new_password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH),
+  // A same-origin HTML form sends its CSRF token in the body; the authentication checked it already.
+  csrf: z.string().max(512).optional(),
 });
 
 /** The signed-in user changes their password; their other sessions and trusted devices end with it. */
