@@ -118,15 +118,16 @@ export function createSessionAdminService(deps: SessionAdminDeps) {
      * Returns whether it was `currentUid` (the caller's own browser is then signed out).
      */
     async revokeOne(user: User, sessionId: string, who: Revoker, opts: RevokeOptions, currentUid?: string): Promise<{ current: boolean }> {
-      const session = UUID.test(sessionId) ? await list.findLive(user.id, sessionId, now()) : undefined;
-      if (!session || !(await revoker.revokeSession(session.sessionUid, opts))) throw notFound('no such session');
+      const [session] = UUID.test(sessionId) ? await list.endLive(user.id, now(), sessionId) : [];
+      if (!session) throw notFound('no such session');
+      await revoker.revokeSession(session.sessionUid, opts);
       await revoked(user, session.id, who, opts, 'one');
       return { current: session.sessionUid === currentUid };
     },
 
     /** Ends every session of the user, and the refresh tokens that outlived theirs (unless kept as app access); returns how many ended. */
     async revokeAll(user: User, who: Revoker, opts: RevokeOptions): Promise<number> {
-      const listed = await list.listLive(user.id, now());
+      const listed = await list.endLive(user.id, now());
       const ended = await revoker.endOtherSessions(user.id, undefined, opts);
       for (const s of listed) await revoked(user, s.id, who, opts, 'all');
       return ended;

@@ -4,6 +4,7 @@ import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.j
 import type { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { authorize, createUser, discover, oc, passwordSteps, refreshWorks, registerClient, silentError } from '../helpers/rp.js';
+import { passwordSso, registerSamlSp, spValidates } from '../helpers/saml-flow.js';
 import { USER_AGENTS, browserAs } from '../helpers/sessions.js';
 
 let idp: TestIdp;
@@ -299,4 +300,41 @@ test('an administrator ending all sessions with keep_app_access keeps offline re
   expect(await refreshWorks(config, offline.refresh_token!)).toBe(true);
   expect(await refreshWorks(config, online.refresh_token!)).toBe(false);
   expect((await api('GET', `/users/${person.id}/app-access`)).body.app_access).toHaveLength(1);
+});
+
+test('a session signed in through SAML lists its service provider beside the OIDC clients it then signed into', async () => {
+  const person = await newUser();
+  const sp = await registerSamlSp(idp.url, 'https://sessions-sp.example');
+  const browser = browserAs(USER_AGENTS.firefoxWindows, '81.2.69.160');
+  const { form } = await passwordSso(sp.sp, person.username, person.password, browser);
+  await spValidates(sp.sp, form);
+  // The same session serves the OIDC client without a second login.
+  await authorize(config, { browser, onStep: () => Promise.reject(new Error('no login expected')) });
+
+  const [only, ...rest] = await mySessions(browser);
+  expect(rest).toEqual([]);
+  expect(only).toMatchObject({ device: 'Firefox on Windows', location: 'London, United Kingdom', current: true });
+  expect(only.clients).toEqual(
+    expect.arrayContaining([
+      { type: 'saml', entity_id: 'https://sessions-sp.example' },
+      { type: 'oidc', client_id: clientId, client_name: 'Team Portal' },
+    ]),
+  );
+  expect(only.clients).toHaveLength(2);
+});
+
+test('of concurrent ends of one session, one succeeds and is audited; the others are 404s', async () => {
+  const person = await newUser();
+  const keep = browserAs(USER_AGENTS.chromeMac);
+  await signIn(person, keep);
+  await signIn(person, browserAs(USER_AGENTS.firefoxWindows));
+  const [, target] = await mySessions(keep);
+  const csrf = await csrfOf(keep);
+  const answers = await Promise.all([
+    ...Array.from({ length: 4 }, () => keep.json(`${idp.url}/api/v1/me/sessions/${target.id}`, undefined, 'DELETE', { 'x-csrf-token': csrf })),
+    ...Array.from({ length: 4 }, () => api('DELETE', `/users/${person.id}/sessions/${target.id}`)),
+  ]);
+  expect(answers.map((a) => a.status).sort()).toEqual([204, 404, 404, 404, 404, 404, 404, 404]);
+  expect(await revokedEvents(person.id)).toHaveLength(1);
+  expect(await me(keep)).toBe(200);
 });

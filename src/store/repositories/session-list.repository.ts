@@ -27,14 +27,16 @@ export interface SessionServiceProvider {
  * provider's own Session (of the same account) still there.
  */
 export function createSessionListRepository(db: Db) {
+  const liveRecord = (userId: string, now: Date) =>
+    sql`r.user_id = ${userId} and r.ends_at > ${now} and r.last_active_at + make_interval(secs => r.idle_seconds) > ${now}`;
+
   async function live(userId: string, now: Date, id?: string): Promise<ListedSession[]> {
     const { rows } = await sql<ListedSession>`select r.id, r.session_uid, r.created_at, r.last_active_at, r.ip, r.user_agent, r.acr, r.amr,
         array(select jsonb_object_keys(coalesce(p.payload->'authorizations', '{}'::jsonb))) as client_ids
       from session_records r
       join lateral (select payload from oidc_payloads where model = 'Session' and uid = r.session_uid
         and payload->>'accountId' = r.user_id::text and (expires_at is null or expires_at > ${now}) limit 1) p on true
-      where r.user_id = ${userId} and r.ends_at > ${now} and r.last_active_at + make_interval(secs => r.idle_seconds) > ${now}
-        ${id === undefined ? sql`` : sql`and r.id = ${id}`}
+      where ${liveRecord(userId, now)} ${id === undefined ? sql`` : sql`and r.id = ${id}`}
       order by r.created_at, r.id`.execute(db);
     return rows;
   }
@@ -42,8 +44,19 @@ export function createSessionListRepository(db: Db) {
   return {
     /** Oldest first. */
     listLive: (userId: string, now: Date) => live(userId, now),
-    /** One live session of the account by its public id (the caller has checked the id is a UUID). */
-    findLive: async (userId: string, id: string, now: Date): Promise<ListedSession | undefined> => (await live(userId, now, id))[0],
+    /**
+     * Marks live sessions of the account ended now (one by its public id, or all), in one statement:
+     * of concurrent ends of a session exactly one gets it back, so it is ended and audited once.
+     * Returns the sessions this call ended; their provider sessions are for the caller to end.
+     */
+    async endLive(userId: string, now: Date, id?: string): Promise<Pick<ListedSession, 'id' | 'sessionUid'>[]> {
+      const { rows } = await sql<Pick<ListedSession, 'id' | 'sessionUid'>>`update session_records r set ends_at = ${now}
+        where ${liveRecord(userId, now)} ${id === undefined ? sql`` : sql`and r.id = ${id}`}
+          and exists (select 1 from oidc_payloads p where p.model = 'Session' and p.uid = r.session_uid
+            and p.payload->>'accountId' = r.user_id::text and (p.expires_at is null or p.expires_at > ${now}))
+        returning r.id, r.session_uid`.execute(db);
+      return rows;
+    },
     /** The client names of those that have one. */
     async clientNames(clientIds: readonly string[]): Promise<Map<string, string>> {
       if (!clientIds.length) return new Map();
