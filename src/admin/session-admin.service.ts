@@ -72,7 +72,7 @@ export function createSessionAdminService(deps: SessionAdminDeps) {
   }
 
   async function revoked(user: User, sessionId: string, who: Revoker, opts: RevokeOptions, scope: 'one' | 'all'): Promise<void> {
-    metrics.sessionRevocations.inc({ by: who.by, reason: scope });
+    metrics.sessionRevocations.inc({ by: who.by, scope });
     await audit.record({
       type: 'session.revoked',
       outcome: 'success',

@@ -20,8 +20,8 @@ export function createMetrics() {
     }),
     sessionRevocations: new Counter({
       name: 'idp_session_revocations_total',
-      help: 'SSO sessions ended on request, by who asked (the user, an administrator) and why',
-      labelNames: ['by', 'reason'],
+      help: 'SSO sessions ended on request, by who asked (the user, an administrator) and whether one session or all of a user were asked for',
+      labelNames: ['by', 'scope'],
       registers: [registry],
     }),
     httpDuration: new Histogram({

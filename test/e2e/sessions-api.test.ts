@@ -77,8 +77,8 @@ const revokedEvents = (userId: string) =>
     .where('type', '=', 'session.revoked')
     .orderBy('id')
     .execute();
-const revocationCount = async (by: string, reason: string) =>
-  (await idp.container.metrics.sessionRevocations.get()).values.find((v) => v.labels.by === by && v.labels.reason === reason)?.value ?? 0;
+const revocationCount = async (by: string, scope: string) =>
+  (await idp.container.metrics.sessionRevocations.get()).values.find((v) => v.labels.by === by && v.labels.scope === scope)?.value ?? 0;
 
 test('each browser sees every live session with its device, address, place, relying parties, and which one is its own', async () => {
   const person = await newUser();
