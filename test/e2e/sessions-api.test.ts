@@ -3,7 +3,7 @@ import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.js';
 import type { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { authorize, createUser, discover, oc, passwordSteps, refreshWorks, registerClient, silentError } from '../helpers/rp.js';
+import { authorize, createUser, discover, oc, passwordSteps, refreshWorks, refreshed, registerClient, silentError } from '../helpers/rp.js';
 import { passwordSso, registerSamlSp, spValidates } from '../helpers/saml-flow.js';
 import { USER_AGENTS, browserAs } from '../helpers/sessions.js';
 
@@ -151,7 +151,7 @@ test('ending another of my sessions signs it out everywhere: cookie, silent sign
   const person = await newUser();
   const keep = browserAs(USER_AGENTS.chromeMac);
   const lost = browserAs(USER_AGENTS.firefoxWindows);
-  await signIn(person, keep);
+  const keptTokens = await signIn(person, keep);
   const lostTokens = await signIn(person, lost, true);
   const [, target] = await mySessions(keep);
   const before = rp.received.length;
@@ -164,6 +164,7 @@ test('ending another of my sessions signs it out everywhere: cookie, silent sign
   expect(await silentError(config, lost)).toBe('login_required');
   expect(await refreshWorks(config, lostTokens.refresh_token!)).toBe(false);
   expect(await me(keep)).toBe(200);
+  expect(await refreshWorks(config, keptTokens.refresh_token!)).toBe(true);
   expect((await mySessions(keep)).map((s) => s.id)).not.toContain(target.id);
 
   const deliveries = (await rp.waitFor(before + 1)).slice(before);
@@ -197,7 +198,8 @@ test('keep_app_access=true ends the session but keeps the offline grant, which t
   const [offlineSession] = await mySessions(other);
   expect((await revokeMine(other, offlineSession.id, '?keep_app_access=true')).status).toBe(204);
   expect(await me(browser)).toBe(401);
-  expect(await refreshWorks(config, tokens.refresh_token!)).toBe(true);
+  const successor = await refreshed(config, tokens.refresh_token!);
+  expect(successor).toBeTruthy();
   // A session-bound refresh token is not app access: it goes with its session even so.
   expect((await revokeMine(other, own.id, '?keep_app_access=true')).status).toBe(204);
   expect(await refreshWorks(config, online.refresh_token!)).toBe(false);
@@ -210,7 +212,7 @@ test('keep_app_access=true ends the session but keeps the offline grant, which t
   expectJsonError(await send(signedInAgain, 'DELETE', `/me/app-access/${'x'.repeat(3000)}`), 404, 'not_found');
   expect((await send(signedInAgain, 'DELETE', `/me/app-access/${clientId}`)).status).toBe(204);
   expect((await signedInAgain.json(`${idp.url}/api/v1/me/app-access`)).body.app_access).toEqual([]);
-  expect(await refreshWorks(config, tokens.refresh_token!)).toBe(false);
+  expect(await refreshWorks(config, successor!)).toBe(false);
   const audited = await idp.container.db
     .selectFrom('auditEvents')
     .select('data')
@@ -297,9 +299,20 @@ test('an administrator ending all sessions with keep_app_access keeps offline re
   const online = await signIn(person, b);
   expect((await api('DELETE', `/users/${person.id}/sessions?keep_app_access=true`)).status).toBe(204);
   expect([await me(a), await me(b)]).toEqual([401, 401]);
-  expect(await refreshWorks(config, offline.refresh_token!)).toBe(true);
+  let current = await refreshed(config, offline.refresh_token!);
+  expect(current).toBeTruthy();
   expect(await refreshWorks(config, online.refresh_token!)).toBe(false);
   expect((await api('GET', `/users/${person.id}/app-access`)).body.app_access).toHaveLength(1);
+
+  // The administrator withdraws it too; another organisation's key cannot even see it.
+  expectJsonError(await api('GET', `/users/${person.id}/app-access`, undefined, otherOrgKey), 404, 'not_found');
+  expectJsonError(await api('DELETE', `/users/${person.id}/app-access/${clientId}`, undefined, otherOrgKey), 404, 'not_found');
+  expectJsonError(await api('DELETE', `/users/${person.id}/app-access/${clientId}`, undefined, readOnlyKey), 403, 'insufficient_scope');
+  current = await refreshed(config, current!);
+  expect(current).toBeTruthy();
+  expect((await api('DELETE', `/users/${person.id}/app-access/${clientId}`)).status).toBe(204);
+  expect(await refreshWorks(config, current!)).toBe(false);
+  expectJsonError(await api('DELETE', `/users/${person.id}/app-access/${clientId}`), 404, 'not_found');
 });
 
 test('a session signed in through SAML lists its service provider beside the OIDC clients it then signed into', async () => {

@@ -109,13 +109,18 @@ export async function silentError(config: oc.Configuration, browser: Browser): P
   return new URL(location!, url).searchParams.get('error');
 }
 
-/** Whether the token endpoint still honours a refresh token (it answers invalid_grant once it was revoked). */
-export async function refreshWorks(config: oc.Configuration, refreshToken: string): Promise<boolean> {
+/**
+ * Redeems a refresh token: its successor (tokens rotate, so the one given is spent), or undefined
+ * when the token endpoint refuses it (invalid_grant, as after a revocation).
+ */
+export async function refreshed(config: oc.Configuration, refreshToken: string): Promise<string | undefined> {
   try {
-    await oc.refreshTokenGrant(config, refreshToken);
-    return true;
+    return (await oc.refreshTokenGrant(config, refreshToken)).refresh_token;
   } catch (err) {
-    if (err instanceof oc.ResponseBodyError && err.error === 'invalid_grant') return false;
+    if (err instanceof oc.ResponseBodyError && err.error === 'invalid_grant') return undefined;
     throw err;
   }
 }
+
+/** Whether the token endpoint still honours a refresh token (which this spends). */
+export const refreshWorks = async (config: oc.Configuration, refreshToken: string): Promise<boolean> => (await refreshed(config, refreshToken)) !== undefined;

@@ -34,5 +34,10 @@ export function userSessionRoutes(sessions: SessionAdminService): Router {
     ctx.body = { app_access: await sessions.appAccess(await userOf(ctx)) };
   });
 
+  router.delete('/app-access/:clientId', requireScope('idp:write'), async (ctx) => {
+    await sessions.revokeAppAccess(await userOf(ctx), ctx.params.clientId!, admin(ctx));
+    ctx.status = 204;
+  });
+
   return router;
 }
