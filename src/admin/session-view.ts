@@ -11,7 +11,7 @@ export function deviceOf(userAgent: string): string {
   if (describeUserAgent(userAgent).anomaly === 'garbled' || !userAgent.trim()) return `${UNKNOWN} device`;
   const { browser, os } = Bowser.parse(userAgent);
   if (browser.name && os.name) return `${browser.name} on ${os.name}`;
-  return browser.name ?? os.name ?? `${UNKNOWN} device`;
+  return browser.name || os.name || `${UNKNOWN} device`;
 }
 
 /** "City, Country" (or the country) from the offline GeoIP database; "Unknown" where it places nothing (private, loopback, not an address). */

@@ -85,21 +85,21 @@ export function createLoginService(deps: LoginServiceDeps) {
   return {
     /**
      * The password of a signed-in user asked again (to change it): the same reservation, count and
-     * lockout as a sign-in, so guesses made here and at the login share one budget. False when the
-     * password is wrong or the account is locked (nothing was compared then).
+     * lockout as a sign-in, so guesses made here and at the login share one budget. While the
+     * account is locked the stored hash is not compared.
      */
-    async confirmPassword(user: User, password: string, meta: CheckMeta): Promise<boolean> {
+    async confirmPassword(user: User, password: string, meta: CheckMeta): Promise<'confirmed' | 'wrong_password' | 'account_locked'> {
       const { lockout } = await settings.effective(user.organizationId);
       const check = await reserve(user, lockout.max_failures);
       if (!check.reserved) {
         await verifyPassword(undefined, password);
-        return false;
+        return 'account_locked';
       }
       if (!(await verifyPassword(user.passwordHash, password))) {
         await countFailure(user, lockout, meta, check.ms);
-        return false;
+        return 'wrong_password';
       }
-      return accounts.recordLogin(user.id, clock.now(), { signIn: false });
+      return (await accounts.recordLogin(user.id, clock.now(), { signIn: false })) ? 'confirmed' : 'account_locked';
     },
 
     async passwordLogin(attempt: LoginAttempt): Promise<SigningInUser> {

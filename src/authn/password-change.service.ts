@@ -25,7 +25,10 @@ export function createPasswordChangeService(deps: PasswordChangeServiceDeps) {
   return {
     async change(user: User, input: { currentPassword: string; newPassword: string }, who: ChangeContext): Promise<void> {
       const hashBefore = user.passwordHash;
-      if (!hashBefore || !(await deps.login.confirmPassword(user, input.currentPassword, { ip: who.ip ?? 'unknown', requestId: who.requestId }))) {
+      const check = hashBefore
+        ? await deps.login.confirmPassword(user, input.currentPassword, { ip: who.ip ?? 'unknown', requestId: who.requestId })
+        : 'no_password';
+      if (!hashBefore || check !== 'confirmed') {
         await deps.audit.record({
           type: 'user.password.change_failed',
           outcome: 'failure',
@@ -34,7 +37,7 @@ export function createPasswordChangeService(deps: PasswordChangeServiceDeps) {
           organizationId: user.organizationId,
           ip: who.ip,
           requestId: who.requestId,
-          data: { via: who.via, reason: hashBefore ? 'wrong_password' : 'no_password' },
+          data: { via: who.via, reason: check },
         });
         throw new IdpError('invalid_credentials', 'the current password is not right');
       }

@@ -87,6 +87,8 @@ test('a wrong current password is a 401 that counts toward the same lockout as s
   expectJsonError(await change(browser, { current_password: person.password, new_password: 'never stored passphrase' }), 401, 'invalid_credentials');
   expect(await me(other)).toBe(200);
   await expect(signIn(person)).rejects.toThrow(/login failed: 401/);
+  const reasons = (await events(person.id, 'user.password.change_failed')).map((e) => (e.data as { reason: string }).reason);
+  expect(reasons).toEqual([...Array<string>(MAX_FAILURES).fill('wrong_password'), 'account_locked']);
 });
 
 test('a right current password clears the failure count, as a sign-in does', async () => {
