@@ -351,3 +351,21 @@ test('of concurrent ends of one session, one succeeds and is audited; the others
   expect(await revokedEvents(person.id)).toHaveLength(1);
   expect(await me(keep)).toBe(200);
 });
+
+test('with a first-party Bearer token, the current session is the token’s own; ending it ends the token too', async () => {
+  const person = await newUser();
+  const browser = browserAs(USER_AGENTS.chromeMac);
+  await signIn(person, browser);
+  const tokens = await signIn(person, browserAs(USER_AGENTS.firefoxWindows));
+  const bearer = (method: string, path: string) =>
+    fetch(`${idp.url}/api/v1${path}`, { method, headers: { accept: 'application/json', authorization: `Bearer ${tokens.access_token}` } });
+
+  const listed = (await (await bearer('GET', '/me/sessions')).json()) as { sessions: { id: string; device: string; current: boolean }[] };
+  expect(listed.sessions.map((s) => [s.device, s.current])).toEqual([
+    ['Chrome on macOS', false],
+    ['Firefox on Windows', true],
+  ]);
+  expect((await bearer('DELETE', `/me/sessions/${listed.sessions[1]!.id}`)).status).toBe(204);
+  expect((await bearer('GET', '/me/sessions')).status).toBe(401);
+  expect(await me(browser)).toBe(200);
+});
