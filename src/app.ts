@@ -17,6 +17,7 @@ import { policyRuleRoutes } from './http/admin/policy-rules.routes.js';
 import { sentinelRoutes } from './http/admin/sentinel.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
+import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
@@ -121,6 +122,9 @@ export function buildApp(c: Container): Koa {
     factors: c.factorManagement,
     plugins: c.factors.factors,
     devices: c.devices,
+    sessions: c.sessionAdmin,
+    sso: c.ssoSessions,
+    passwords: c.passwordChange,
     limiter,
     issuerName: new URL(c.config.issuer).hostname,
     codesPerUserPerMinute: codesPerMinute,
@@ -143,6 +147,7 @@ export function buildApp(c: Container): Koa {
     auditEventRoutes(c.auditTrail).routes(),
     policyRuleRoutes(c.policyRules).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
+    userSessionRoutes(c.sessionAdmin).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

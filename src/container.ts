@@ -10,6 +10,11 @@ import { createSigningKeysService } from './admin/signing-keys.service.js';
 import { createSettingsAdminService } from './admin/settings-admin.service.js';
 import { createPolicyRuleService } from './admin/policy-rule.service.js';
 import { createUserService } from './admin/user.service.js';
+import { createSessionAdminService } from './admin/session-admin.service.js';
+import { createPasswordChangeService } from './authn/password-change.service.js';
+import { loadGeoIp } from './risk/geoip.js';
+import { createSessionListRepository } from './store/repositories/session-list.repository.js';
+import { createSessionRecordRepository } from './store/repositories/session-record.repository.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './policy/assurance.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
@@ -49,7 +54,6 @@ import { createSessionTerminator } from './oidc/session-terminator.js';
 import { createOidcSessionHooks } from './oidc/session-hooks.js';
 import { createDeviceKeys } from './authn/session-device.js';
 import { createSessionPolicy } from './authn/session-policy.js';
-import { createSessionRecordRepository } from './store/repositories/session-record.repository.js';
 import { createSsoSessions } from './oidc/sso-sessions.js';
 import { createAuthnRequestReader } from './saml/authn-request.js';
 import { createSamlIdpHolder } from './saml/identity-provider.js';
@@ -229,6 +233,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
 
   const ssoSessions = createSsoSessions({ providers, terminator: sessionTerminator, policy: sessionPolicy, config, clock });
+  const login = createLoginService({ accounts, audit, metrics, settings, clock });
   const samlResponses = createSamlResponder({ saml, idKey, clock });
   const readAuthnRequest = createAuthnRequestReader({ providers: samlProviders, ephemeral, issuer: config.issuer, clock });
   const samlParticipants = createSamlSessionRepository(db);
@@ -340,7 +345,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     // Derived from the shared encryption key, so a form rendered by one node verifies on any other.
     csrf: createCsrf(hmac(encryptionKey, 'csrf-v1')),
-    login: createLoginService({ accounts, audit, metrics, settings, clock }),
+    login,
+    sessionAdmin: createSessionAdminService({
+      list: createSessionListRepository(db),
+      accounts,
+      revoker: sessionTerminator,
+      geo: loadGeoIp,
+      idKey,
+      audit,
+      metrics,
+      clock,
+    }),
+    passwordChange: createPasswordChangeService({ login, accounts, outcomes, audit }),
     clientService: createClientService({
       clients,
       organizations,

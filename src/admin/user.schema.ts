@@ -1,5 +1,5 @@
 import { z } from '../lib/zod.js';
-import { MAX_PASSWORD_LENGTH } from '../authn/password.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../authn/password.js';
 
 // Unknown keys (password_hash, mfa_enrolled, is_admin, status, ...) are refused: no mass assignment.
 export const createUserBody = z.strictObject({
@@ -16,7 +16,7 @@ export const createUserBody = z.strictObject({
       .string()
       .regex(/^\+[1-9]\d{6,14}$/, 'E.164 format, e.g. +14155550100')
       .optional(),
-    password: z.string().min(8).max(MAX_PASSWORD_LENGTH).optional(),
+    password: z.string().min(MIN_PASSWORD_LENGTH).max(MAX_PASSWORD_LENGTH).optional(),
     roles: z
       .array(z.string().regex(/^[a-z0-9_.:-]{1,64}$/))
       .max(50)

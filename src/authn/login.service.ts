@@ -16,6 +16,11 @@ export interface LoginAttempt {
   requestId?: string;
 }
 
+/** Where a password check came from, for the audit trail. */
+type CheckMeta = Pick<LoginAttempt, 'ip' | 'requestId'>;
+
+type Lockout = Awaited<ReturnType<SettingsService['effective']>>['lockout'];
+
 export interface LoginServiceDeps {
   accounts: AccountRepository;
   audit: AuditService;
@@ -59,7 +64,44 @@ export function createLoginService(deps: LoginServiceDeps) {
     }
   }
 
+  /** Settles a reserved check that found a wrong password: counted, and the account locked when it reaches the threshold. */
+  async function countFailure(user: User, lockout: Lockout, meta: CheckMeta, reservedMs: number | undefined): Promise<void> {
+    const counting = performance.now();
+    const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
+    if (reservedMs !== undefined) pace.record(reservedMs + performance.now() - counting);
+    if (failure.lockedUntil) {
+      await audit.record({
+        type: 'authn.account.locked',
+        outcome: 'success',
+        subject: user.id,
+        organizationId: user.organizationId,
+        ip: meta.ip,
+        requestId: meta.requestId,
+        data: { failures: failure.failures, until: failure.lockedUntil.toISOString() },
+      });
+    }
+  }
+
   return {
+    /**
+     * The password of a signed-in user asked again (to change it): the same reservation, count and
+     * lockout as a sign-in, so guesses made here and at the login share one budget. While the
+     * account is locked the stored hash is not compared.
+     */
+    async confirmPassword(user: User, password: string, meta: CheckMeta): Promise<'confirmed' | 'wrong_password' | 'account_locked'> {
+      const { lockout } = await settings.effective(user.organizationId);
+      const check = await reserve(user, lockout.max_failures);
+      if (!check.reserved) {
+        await verifyPassword(undefined, password);
+        return 'account_locked';
+      }
+      if (!(await verifyPassword(user.passwordHash, password))) {
+        await countFailure(user, lockout, meta, check.ms);
+        return 'wrong_password';
+      }
+      return (await accounts.recordLogin(user.id, clock.now(), { signIn: false })) ? 'confirmed' : 'account_locked';
+    },
+
     async passwordLogin(attempt: LoginAttempt): Promise<SigningInUser> {
       const refuse = async (user: User | undefined, reason: string): Promise<never> => {
         metrics.logins.inc({ outcome: 'failure' });
@@ -85,20 +127,7 @@ export function createLoginService(deps: LoginServiceDeps) {
         return refuse(user, !user ? 'unknown_user' : `account_${user.status === 'active' ? 'locked' : user.status}`);
       }
       if (!(await verifyPassword(user.passwordHash, attempt.password))) {
-        const counting = performance.now();
-        const failure = await accounts.recordPasswordFailure(user.id, lockout.max_failures, lockout.lock_minutes, clock.now());
-        if (check.ms !== undefined) pace.record(check.ms + performance.now() - counting);
-        if (failure.lockedUntil) {
-          await audit.record({
-            type: 'authn.account.locked',
-            outcome: 'success',
-            subject: user.id,
-            organizationId: user.organizationId,
-            ip: attempt.ip,
-            requestId: attempt.requestId,
-            data: { failures: failure.failures, until: failure.lockedUntil.toISOString() },
-          });
-        }
+        await countFailure(user, lockout, attempt, check.ms);
         return refuse(user, 'wrong_password');
       }
       if (!(await accounts.recordLogin(user.id, clock.now()))) return refuse(user, 'account_locked');

@@ -5,6 +5,8 @@ const PARAMS = { algorithm: 2 /* Algorithm.Argon2id (a const enum) */, memoryCos
 
 /** NIST SP 800-63B: long passphrases allowed, no truncation; NFKC so one password has one encoding. */
 export const MAX_PASSWORD_LENGTH = 1024;
+/** NIST SP 800-63B 5.1.1.2: at least 8 characters for a password the user chose. */
+export const MIN_PASSWORD_LENGTH = 8;
 export const normalizePassword = (p: string) => p.normalize('NFKC');
 
 export const hashPassword = (password: string) => hash(normalizePassword(password), PARAMS);

@@ -30,6 +30,12 @@ export function createMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    sessionRevocations: new Counter({
+      name: 'idp_session_revocations_total',
+      help: 'SSO sessions ended on request, by who asked (the user, an administrator) and whether one session or all of a user were asked for',
+      labelNames: ['by', 'scope'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

@@ -36,7 +36,7 @@ export class Browser {
     let url = new URL(input);
     if (this.rewrite) url = this.rewrite(url);
     const headers = new Headers(this.headers);
-    new Headers(init.headers).forEach((value, key) => headers.set(key, value));
+    new Headers(init.headers).forEach((value, name) => headers.set(name, value));
     const cookie = this.cookieHeader(url);
     if (cookie) headers.set('cookie', cookie);
     const res = await fetch(url, { ...init, headers, redirect: 'manual' });
@@ -44,10 +44,15 @@ export class Browser {
     return res;
   }
 
-  async json(url: string | URL, body?: unknown, method = body === undefined ? 'GET' : 'POST'): Promise<{ status: number; body: any; res: Response }> {
+  async json(
+    url: string | URL,
+    body?: unknown,
+    method = body === undefined ? 'GET' : 'POST',
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: any; res: Response }> {
     const res = await this.fetch(url, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const text = await res.text();

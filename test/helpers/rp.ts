@@ -95,3 +95,32 @@ export function passwordSteps(username: string, password: string): StepHandler {
 }
 
 export { oc };
+
+/** A silent authorization request (prompt=none) from this browser: the `error` it ends with, or null when the session answered it. */
+export async function silentError(config: oc.Configuration, browser: Browser): Promise<string | null> {
+  const url = oc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    prompt: 'none',
+    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const location = (await browser.fetch(url)).headers.get('location');
+  return new URL(location!, url).searchParams.get('error');
+}
+
+/**
+ * Redeems a refresh token: its successor (tokens rotate, so the one given is spent), or undefined
+ * when the token endpoint refuses it (invalid_grant, as after a revocation).
+ */
+export async function refreshed(config: oc.Configuration, refreshToken: string): Promise<string | undefined> {
+  try {
+    return (await oc.refreshTokenGrant(config, refreshToken)).refresh_token;
+  } catch (err) {
+    if (err instanceof oc.ResponseBodyError && err.error === 'invalid_grant') return undefined;
+    throw err;
+  }
+}
+
+/** Whether the token endpoint still honours a refresh token (which this spends). */
+export const refreshWorks = async (config: oc.Configuration, refreshToken: string): Promise<boolean> => (await refreshed(config, refreshToken)) !== undefined;

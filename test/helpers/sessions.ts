@@ -1,7 +1,7 @@
+import { Browser } from './browser.js';
 import { sql } from 'kysely';
 import type { Container } from '../../src/container.js';
 import { ADMIN_KEY } from './env.js';
-import { Browser } from './browser.js';
 import { PASSWORD } from './mfa-flow.js';
 import { REDIRECT_URI, authorizationRequest, authorize, oc, type StepHandler } from './rp.js';
 
@@ -9,12 +9,7 @@ export const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/
 export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
 
 /** A browser with a real User-Agent, behind a trusted proxy that forwards `ip` (the IdP must trust 127.0.0.1). */
-export function browserAt(ip: string, userAgent = CHROME_UA): Browser {
-  const browser = new Browser();
-  browser.headers['user-agent'] = userAgent;
-  browser.headers['x-forwarded-for'] = ip;
-  return browser;
-}
+export const browserAt = (ip: string, userAgent = CHROME_UA): Browser => browserAs(userAgent, ip);
 
 /** PATCHes settings through the admin API: the global layer, or an organisation's (created first when missing). */
 export async function patchSettings(baseUrl: string, org: string | undefined, patch: Record<string, unknown>): Promise<void> {
@@ -95,4 +90,18 @@ export async function liveRecords(container: Container, userId: string) {
 export async function auditEvents(container: Container, type: string, subject: string): Promise<{ data: any }[]> {
   const { rows } = await sql<{ data: any }>`select data from audit_events where type = ${type} and subject = ${subject} order by id`.execute(container.db);
   return rows;
+}
+
+/** Browsers as real ones identify themselves, so a session list can name them. */
+export const USER_AGENTS = {
+  chromeMac: 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  firefoxWindows: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0',
+} as const;
+
+/** A browser with this User-Agent, behind a proxy that reports `forwardedFor` as the client address (when given). */
+export function browserAs(userAgent: string, forwardedFor?: string): Browser {
+  const browser = new Browser();
+  browser.headers['user-agent'] = userAgent;
+  if (forwardedFor) browser.headers['x-forwarded-for'] = forwardedFor;
+  return browser;
 }

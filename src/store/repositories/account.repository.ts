@@ -114,9 +114,10 @@ export function createAccountRepository(db: Db) {
     /**
      * Settles a reserved check that found the right password: the counter and an expired lock
      * go, unless a concurrent failure locked the account (or an administrator did) while this
-     * password was being compared. False then: the login is refused, the lock stays.
+     * password was being compared. False then: the login is refused, the lock stays. A password
+     * confirmed by a signed-in user (`signIn: false`) settles the check without being a login.
      */
-    async recordLogin(id: string, now: number): Promise<boolean> {
+    async recordLogin(id: string, now: number, opts: { signIn: boolean } = { signIn: true }): Promise<boolean> {
       const at = new Date(now);
       const open = sql<boolean>`(status = 'active' and (locked_until is null or locked_until <= ${at}))`;
       const row = await db
@@ -125,12 +126,23 @@ export function createAccountRepository(db: Db) {
           passwordChecksPending: sql`greatest(password_checks_pending - 1, 0)`,
           failedAttempts: sql`case when ${open} then 0 else failed_attempts end`,
           lockedUntil: sql`case when ${open} then null else locked_until end`,
-          lastLoginAt: sql`case when ${open} then ${at}::timestamptz else last_login_at end`,
+          lastLoginAt: opts.signIn ? sql`case when ${open} then ${at}::timestamptz else last_login_at end` : sql`last_login_at`,
         })
         .where('id', '=', id)
         .returning(sql<boolean>`status = 'active' and locked_until is null`.as('signedIn'))
         .executeTakeFirst();
       return row?.signedIn === true;
+    },
+    /** The user's new password replaces exactly the one just confirmed (a compare-and-set), so of concurrent changes one wins. */
+    async changePassword(id: string, expectedHash: string, passwordHash: string): Promise<boolean> {
+      const row = await db
+        .updateTable('users')
+        .set({ passwordHash, updatedAt: new Date() })
+        .where('id', '=', id)
+        .where('passwordHash', '=', expectedHash)
+        .returning('id')
+        .executeTakeFirst();
+      return row !== undefined;
     },
   };
 }

@@ -1,0 +1,45 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Revoker, SessionAdminService } from '../../admin/session-admin.service.js';
+import type { SsoSessions } from '../../authn/sso-session.js';
+import { z } from '../../lib/zod.js';
+import { validate } from '../middleware/body.js';
+import { exchange } from '../interaction/interaction-context.js';
+import { principalOf } from './authenticate.js';
+
+/** `?keep_app_access=true`: the apps the user let in offline stay signed in (their grants survive the session). */
+export const revokeQuery = z.strictObject({ keep_app_access: z.enum(['true', 'false']).optional() });
+export const revokeOptions = (ctx: Context) => ({ keepAppAccess: validate(revokeQuery, ctx.query).keep_app_access === 'true' });
+
+const self = (ctx: Context): Revoker => ({ actor: `user:${principalOf(ctx).user.id}`, by: 'user', ip: ctx.ip, requestId: ctx.state.requestId });
+
+/** The signed-in user's own sessions (every browser and device) and the apps they let in offline. */
+export function sessionRoutes(deps: { sessions: SessionAdminService; sso: Pick<SsoSessions, 'forget'> }): Router {
+  const { sessions } = deps;
+  const router = new Router({ prefix: '/me' });
+
+  router.get('/sessions', async (ctx) => {
+    const { user, sessionUid } = principalOf(ctx);
+    ctx.body = { sessions: await sessions.sessions(user, sessionUid) };
+  });
+
+  router.delete('/sessions/:id', async (ctx) => {
+    const { user, sessionUid } = principalOf(ctx);
+    const opts = revokeOptions(ctx);
+    const { current } = await sessions.revokeOne(user, ctx.params.id!, self(ctx), opts, sessionUid);
+    // The user ended the session this browser is signed in with: its cookie goes too.
+    if (current) deps.sso.forget(exchange(ctx));
+    ctx.status = 204;
+  });
+
+  router.get('/app-access', async (ctx) => {
+    ctx.body = { app_access: await sessions.appAccess(principalOf(ctx).user) };
+  });
+
+  router.delete('/app-access/:clientId', async (ctx) => {
+    await sessions.revokeAppAccess(principalOf(ctx).user, ctx.params.clientId!, self(ctx));
+    ctx.status = 204;
+  });
+
+  return router;
+}
