@@ -119,8 +119,9 @@ export function buildApp(c: Container): Koa {
   const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, plugins: c.factors.factors, limiter, verifyPerUserPerMinute: codesPerMinute });
   api.use(
     clients.routes(),
-    users.routes(),
+    // Before the users' `/users/{id}` routes, which would otherwise take `/users/devices` and the like.
     platform.routes(),
+    users.routes(),
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),

@@ -52,7 +52,7 @@ function userView(user: User, organization: string | null, now: number) {
     has_passkeys: false,
     is_locked: user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > now),
     failed_attempts: user.failedAttempts,
-    temporary_password_until: user.passwordTemporaryUntil?.toISOString() ?? null,
+    temporary_credential_expires_at: user.passwordTemporaryUntil?.toISOString() ?? null,
     created_at: user.createdAt.toISOString(),
     updated_at: user.updatedAt.toISOString(),
     last_login_at: user.lastLoginAt?.toISOString() ?? null,

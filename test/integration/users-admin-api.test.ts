@@ -159,7 +159,7 @@ describe('read', () => {
       status: 'active',
       has_otp: true,
       organization: 'default',
-      temporary_password_until: null,
+      temporary_credential_expires_at: null,
     });
     expect(r.text).not.toMatch(/argon2|password_hash|passwordHash|secret/i);
   });
