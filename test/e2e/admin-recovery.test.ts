@@ -81,6 +81,8 @@ const auditTypes = async (subject: string) =>
 async function expectSignedOut(userId: string, session: Awaited<ReturnType<typeof signedInWithTotp>>['session']) {
   await expect(oc.refreshTokenGrant(config, session.tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
   expect(await me(session.browser)).toBe(401);
+  const userinfo = await fetch(`${idp.url}/me`, { headers: { authorization: `Bearer ${session.tokens.access_token}` } });
+  expect(userinfo.status).toBe(401);
   const [delivery] = await rp.waitFor(1);
   expect(delivery?.path).toBe('/bcl');
   const { payload } = await verifyLogoutToken(idp.url, clientId, delivery!.logoutToken);

@@ -352,11 +352,29 @@ describe('factor reset', () => {
       const u = await user('reset-all');
       await enrolTotp(idp.container, u.id);
       await issueBackupCodes(idp.container, u.id);
+      // A passkey as its registration stores it: the credential and its WebAuthn facts.
+      const passkey = await idp.container.credentials.insert({ userId: u.id, kind: 'passkey', name: 'Key', confirmed: true });
+      await idp.container.db
+        .insertInto('webauthnCredentials')
+        .values({
+          id: passkey.id,
+          credentialId: `cred-${u.id}`,
+          publicKey: Buffer.from('not a real key'),
+          transports: ['usb'],
+          aaguid: '00000000-0000-0000-0000-000000000000',
+          authenticatorName: null,
+          backupEligible: false,
+          backedUp: false,
+          userVerified: true,
+          attestationFormat: 'none',
+        })
+        .execute();
       await idp.container.accounts.update(u.id, { mfaFailedAttempts: 10, mfaLockedUntil: new Date(Date.now() + 3_600_000), mfaLockCount: 2 });
       const r = await api('POST', `/users/${u.id}/factors/reset`, undefined, keys.writer);
       expect(r.status).toBe(200);
       expect(r.body.methods).toEqual(idp.container.factors.methods);
-      expect(r.body.removed.sort()).toEqual(['backup_code', 'totp']);
+      expect(r.body.removed.sort()).toEqual(['backup_code', 'passkey', 'totp']);
+      expect(await idp.container.db.selectFrom('webauthnCredentials').select('id').where('id', '=', passkey.id).execute()).toEqual([]);
       expect(await idp.container.credentials.countActiveByKind(u.id)).toEqual({});
       expect(await idp.container.db.selectFrom('credentials').select('id').where('userId', '=', u.id).execute()).toEqual([]);
       expect(await row(u.id)).toMatchObject({ mfaFailedAttempts: 0, mfaLockedUntil: null, mfaLockCount: 0 });
