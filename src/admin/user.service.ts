@@ -35,6 +35,12 @@ function decodeCursor(cursor: string | undefined): string | undefined {
 const nameMatch = (text: string | undefined): NameMatch | undefined =>
   text === undefined ? undefined : text.endsWith('*') ? { value: text.slice(0, -1), prefix: true } : { value: text, prefix: false };
 
+/** The MFA methods a user can sign in with, from their active credentials of each kind. */
+export const mfaMethodsOf = (counts: Readonly<Record<string, number>>): string[] =>
+  Object.keys(counts)
+    .filter((kind) => (counts[kind] ?? 0) > 0)
+    .sort();
+
 /** A user as the admin API shows it: never a password hash, a factor's secret or a lockout internal beyond the counters. */
 function userView(user: User, organization: string | null, now: number) {
   return {
@@ -48,8 +54,6 @@ function userView(user: User, organization: string | null, now: number) {
     status: user.status,
     roles: user.roles,
     organization,
-    has_otp: false,
-    has_passkeys: false,
     is_locked: user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > now),
     failed_attempts: user.failedAttempts,
     temporary_credential_expires_at: user.passwordTemporaryUntil?.toISOString() ?? null,
@@ -111,7 +115,7 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
     const org = await organizations.findById(user.organizationId);
     const extra = Object.assign({}, ...(await Promise.all(extensions.map((x) => x(user))))) as Record<string, unknown>;
     // Last, so that capabilities can refine the base fields (is_locked also covers the MFA lock).
-    return { ...userView(user, org?.slug ?? null, deps.clock.now()), ...extra };
+    return { ...userView(user, org?.slug ?? null, deps.clock.now()), has_otp: false, has_passkeys: false, ...extra };
   }
 
   return {
@@ -182,7 +186,7 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       for (const orgId of new Set(page.map((u) => u.organizationId))) slugs.set(orgId, (await organizations.findById(orgId))?.slug ?? null);
       const now = deps.clock.now();
       return {
-        users: page.map((u) => userView(u, slugs.get(u.organizationId) ?? null, now)),
+        users: page.map((u) => ({ ...userView(u, slugs.get(u.organizationId) ?? null, now), mfa_methods: mfaMethodsOf(u.activeCredentials) })),
         next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null,
       };
     },

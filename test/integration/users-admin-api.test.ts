@@ -92,7 +92,12 @@ describe('list and search', () => {
     expect(await names('username=searchable*&status=active')).toEqual([a.id]);
 
     const listed = (await api('GET', `/users?username=${a.username}`, undefined, keys.reader)).body.users[0];
-    expect(listed).toMatchObject({ id: a.id, external_id: a.externalId, username: a.username, status: 'active', organization: 'default' });
+    expect(listed).toMatchObject({ id: a.id, external_id: a.externalId, username: a.username, status: 'active', organization: 'default', mfa_methods: [] });
+    await enrolTotp(idp.container, a.id);
+    await issueBackupCodes(idp.container, a.id);
+    const withFactors = (await api('GET', `/users?username=${a.username}`, undefined, keys.reader)).body.users[0];
+    expect(withFactors.mfa_methods).toEqual(['backup_code', 'totp']);
+    expect(JSON.stringify(withFactors)).not.toMatch(/argon2|hash|secret/i);
   });
 
   test('pages: limit 50 by default, at most 200 (a larger one is a 400, 1e9 included), opaque cursors, no user twice or skipped when users are inserted meanwhile', async () => {
@@ -158,6 +163,7 @@ describe('read', () => {
       phone: '+14155550100',
       status: 'active',
       has_otp: true,
+      mfa_methods: ['totp'],
       organization: 'default',
       temporary_credential_expires_at: null,
     });

@@ -86,13 +86,15 @@ export function createAccountRepository(db: Db) {
         .executeTakeFirst();
     },
     /**
-     * One page of users in id order, after the id `after`: a user inserted meanwhile is listed or not
-     * by where its id falls, and no user already there is listed twice or skipped.
+     * One page of users in id order, after the id `after`, with their active credentials of each kind:
+     * a user inserted meanwhile is listed or not by where its id falls, and no user already there is
+     * listed twice or skipped.
      */
-    page(filter: UserFilter, after: string | undefined, limit: number): Promise<User[]> {
+    page(filter: UserFilter, after: string | undefined, limit: number): Promise<SigningInUser[]> {
       return db
         .selectFrom('users')
         .selectAll()
+        .select(activeCredentials.as('activeCredentials'))
         .where((eb) => {
           const all = [];
           if (filter.organizationId) all.push(eb('organizationId', '=', filter.organizationId));
