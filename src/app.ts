@@ -98,7 +98,7 @@ export function buildApp(c: Container): Koa {
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
   });
-  const passwordChange = passwordChangeRoutes({ kit, change: c.passwordChange });
+  const passwordChange = passwordChangeRoutes({ kit, change: c.passwordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;

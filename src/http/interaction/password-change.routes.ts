@@ -5,6 +5,7 @@ import type { PasswordChange } from '../../authn/temporary-password.js';
 import { IdpError } from '../../lib/errors.js';
 import { body, validate } from '../middleware/body.js';
 import { wantsJson } from '../middleware/error-handler.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
 import type { InteractionKit } from './interaction-context.js';
 
 // The page sends the password twice (`confirm_password`), a JSON client once; the csrf field is the kit's.
@@ -19,12 +20,14 @@ const passwordChangeBody = z
   });
 
 /** `POST /interaction/{uid}/password`: the new password of a login signed in with a temporary one. */
-export function passwordChangeRoutes(deps: { kit: InteractionKit; change: PasswordChange }): Router {
+export function passwordChangeRoutes(deps: { kit: InteractionKit; change: PasswordChange; limiter: RateLimiter; loginPerIpPerMinute: number }): Router {
   const { kit } = deps;
   const router = new Router({ prefix: '/interaction/:uid' });
 
   router.post('/password', async (ctx) => {
     const request = await kit.loadForPost(ctx, 'login');
+    // Each try compares a password hash: counted with the address's sign-in attempts.
+    await deps.limiter.hit(`login-ip:${ctx.ip}`, deps.loginPerIpPerMinute, 60);
     let outcome;
     try {
       const input = validate(passwordChangeBody, body(ctx));
