@@ -21,6 +21,7 @@ import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
+import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
@@ -106,6 +107,7 @@ export function buildApp(c: Container): Koa {
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
   });
+  const passwordChange = passwordChangeRoutes({ kit, change: c.temporaryPasswordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
@@ -133,12 +135,13 @@ export function buildApp(c: Container): Koa {
   const api = new Router({ prefix: '/api/v1' });
   api.use(apiKeyAuth(c.apiKeys));
   const clients = clientRoutes(c.clientService);
-  const users = userRoutes(c.userService);
+  const users = userRoutes(c.userService, c.userRecovery);
   const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, plugins: c.factors.factors, limiter, verifyPerUserPerMinute: codesPerMinute });
   api.use(
     clients.routes(),
-    users.routes(),
+    // Before the users' `/users/{id}` routes, which would otherwise take `/users/devices` and the like.
     platform.routes(),
+    users.routes(),
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),
@@ -157,6 +160,8 @@ export function buildApp(c: Container): Koa {
     interactions.allowedMethods(),
     mfa.routes(),
     mfa.allowedMethods(),
+    passwordChange.routes(),
+    passwordChange.allowedMethods(),
     selfService.routes(),
     selfService.allowedMethods(),
     api.routes(),

@@ -52,6 +52,8 @@ export const configSchema = z
       interactionSeconds: positiveInt,
       refreshTokenSeconds: positiveInt,
       clientCredentialsSeconds: positiveInt,
+      // How long a temporary password an administrator issued for account recovery signs in (at most 7 days).
+      temporaryPasswordSeconds: positiveInt.max(604_800),
     }),
     keys: z.strictObject({ reloadSeconds: positiveInt }),
     lockout: z.strictObject({ maxFailures: positiveInt.max(100), lockMinutes: z.array(positiveInt).min(1), mfaMaxFailures: positiveInt.max(100) }),

@@ -15,6 +15,7 @@ import { createPasswordChangeService } from './authn/password-change.service.js'
 import { loadGeoIp } from './risk/geoip.js';
 import { createSessionListRepository } from './store/repositories/session-list.repository.js';
 import { createSessionRecordRepository } from './store/repositories/session-record.repository.js';
+import { createUserRecoveryService } from './admin/user-recovery.service.js';
 import { createAuditService } from './audit/audit.service.js';
 import { requestedAalOf } from './policy/assurance.js';
 import { createFactorOutcomes } from './authn/factor-outcomes.js';
@@ -22,6 +23,7 @@ import { createFactorRegistry, type FactorDeps } from './authn/factors/registry.
 import type { Factor } from './authn/factor.js';
 import { createLoginService } from './authn/login.service.js';
 import { createMfaService } from './authn/mfa.service.js';
+import { createPasswordChange } from './authn/temporary-password.js';
 import { createFactorManagementService } from './authn/self-service.service.js';
 import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
@@ -368,7 +370,20 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
-    userService: createUserService({ accounts, organizations, audit, clock }, [createMfaProfileExtension({ credentials, clock })]),
+    userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
+      createMfaProfileExtension({ credentials, clock }),
+    ]),
+    userRecovery: createUserRecoveryService({
+      accounts,
+      credentials,
+      factors,
+      outcomes,
+      metrics,
+      clock,
+      temporaryPasswordSeconds: config.ttl.temporaryPasswordSeconds,
+    }),
+    /** The password_change step of a login signed in with a temporary password. */
+    temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
       ...(redis

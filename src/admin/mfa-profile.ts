@@ -1,6 +1,6 @@
 import type { Clock } from '../lib/clock.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import type { ProfileExtension } from './user.service.js';
+import { mfaMethodsOf, type ProfileExtension } from './user.service.js';
 
 /**
  * The profile's MFA fields. `is_locked` covers both locks (password and second factor), and
@@ -13,6 +13,7 @@ export function createMfaProfileExtension(deps: { credentials: Pick<CredentialRe
     const passwordLocked = user.status === 'locked' || (user.lockedUntil !== null && user.lockedUntil.getTime() > now);
     const mfaLockedUntil = user.mfaLockedUntil && user.mfaLockedUntil.getTime() > now ? user.mfaLockedUntil : null;
     return {
+      mfa_methods: mfaMethodsOf(counts),
       has_otp: (counts.totp ?? 0) > 0,
       has_passkeys: (counts.passkey ?? 0) > 0,
       backup_codes_remaining: counts.backup_code ?? 0,

@@ -126,9 +126,15 @@ export function createLoginService(deps: LoginServiceDeps) {
         if (check?.ms !== undefined || !user) await sleep(Math.max(0, pace.writesMs() - (check?.ms ?? 0)));
         return refuse(user, !user ? 'unknown_user' : `account_${user.status === 'active' ? 'locked' : user.status}`);
       }
-      if (!(await verifyPassword(user.passwordHash, attempt.password))) {
+      // A temporary password past its time is no password: refused and counted like a wrong one.
+      const wrong = !(await verifyPassword(user.passwordHash, attempt.password))
+        ? 'wrong_password'
+        : user.passwordTemporaryUntil && user.passwordTemporaryUntil.getTime() <= clock.now()
+          ? 'temporary_password_expired'
+          : undefined;
+      if (wrong) {
         await countFailure(user, lockout, attempt, check.ms);
-        return refuse(user, 'wrong_password');
+        return refuse(user, wrong);
       }
       if (!(await accounts.recordLogin(user.id, clock.now()))) return refuse(user, 'account_locked');
       return user;

@@ -49,6 +49,8 @@ export type Outcome =
   | { kind: 'enroll'; methods: MfaMethod[] }
   | { kind: 'reauth' }
   | { kind: 'trust_device' }
+  /** The password was a temporary one: the user sets their own before the login goes on. */
+  | { kind: 'password_change' }
   /** `unmet`: the relying party asked for more than this account can prove; it is told so (OpenID Connect Core §3.1.2.6). */
   | { kind: 'deny'; description: string; unmet?: boolean };
 
@@ -312,6 +314,17 @@ export function createMfaService(deps: MfaServiceDeps) {
     return tx;
   }
 
+  /**
+   * A temporary password (account recovery) signs in only into a change of password: the login
+   * waits at that step, and the policy's decision (MFA, enrolment) is made once it is done. A login
+   * the policy refuses outright is refused at once.
+   */
+  async function afterPasswordStep(tx: LoginTransaction, user: SigningInUser, decision: AuthnDecision, meta: RequestMeta, trustedDeviceId: string | null) {
+    if (!user.passwordTemporaryUntil || decision.outcome === 'deny') return next(tx, decision, meta, false, trustedDeviceId);
+    await transactions.save({ ...tx, stage: 'password_change', methods: [], temporaryPasswordUntil: user.passwordTemporaryUntil.getTime() });
+    return { kind: 'password_change' } as const;
+  }
+
   /** A locked second factor ends the login in progress too: after the lock it starts again from the password, so a lock cannot be waited out inside one login. */
   async function endLocked(uid: string): Promise<never> {
     await transactions.clear(uid);
@@ -338,7 +351,19 @@ export function createMfaService(deps: MfaServiceDeps) {
       );
       // Only where the organisation allows it; the choice rides in the transaction to the finish.
       const rememberMe = input.rememberMe === true && settings.sessions.allow_remember_me;
-      return next({ ...started(input, user, events, false, risk), ...(rememberMe ? { rememberMe } : {}) }, decision, input, false, trustedDeviceId);
+      return afterPasswordStep({ ...started(input, user, events, false, risk), ...(rememberMe ? { rememberMe } : {}) }, user, decision, input, trustedDeviceId);
+    },
+
+    /**
+     * The user replaced the temporary password this login was signed in with (the caller changed
+     * it): the login goes on to what the policy asks. A trusted device waives nothing here, as the
+     * account is being recovered.
+     */
+    async passwordChanged(input: { uid: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'password_change');
+      const user = await loadUser(tx.accountId);
+      const { decision } = await evaluate(user, tx.clientId, tx.events, input.requestedAal, input.ip, undefined, keptRisk(tx));
+      return next({ ...tx, temporaryPasswordUntil: undefined }, decision, input, false);
     },
 
     /** A signed-in session that must prove more (step-up, reauth interval): only the challenge runs. */
@@ -469,7 +494,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (input.user.id !== tx.accountId) throw new IdpError('invalid_credentials', 'invalid username or password', { detail: { reason: 'another_account' } });
       const events = [passwordEvent(clock.now()), ...tx.events.filter((e) => e.factor !== 'password')];
       const { decision } = await evaluate(input.user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
-      return next({ ...tx, events }, decision, input, false);
+      return afterPasswordStep({ ...tx, events }, input.user, decision, input, null);
     },
 
     /** One pending credential per login: every render of the enrolment shows the same one until it is confirmed. */

@@ -13,8 +13,11 @@ export interface LoginTransaction {
   /** The protocol that asked for this login; the steps do not depend on it, only the finisher does. */
   origin: LoginOrigin;
   accountId: string;
-  /** `reauth`: the password must be given again before `enroll` (the session's is too old to add a factor). */
-  stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device';
+  /**
+   * `reauth`: the password must be given again before `enroll` (the session's is too old to add a factor).
+   * `password_change`: the password given was a temporary one; a new one comes before any other step.
+   */
+  stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device' | 'password_change';
   methods: MfaMethod[];
   events: AuthEvent[];
   /** The session existed before this interaction (step-up or reauth): no password asked again. */
@@ -30,6 +33,8 @@ export interface LoginTransaction {
   risk?: RiskVerdict;
   /** "Keep me signed in" was asked at the password step and the organisation allows it; carried to the finish. */
   rememberMe?: boolean;
+  /** Until when the temporary password this login was signed in with holds: the change replaces that one, not a later one. */
+  temporaryPasswordUntil?: number;
   /** The pending credential this login's enrolment shows, per method, so every render of a method offers the same one. */
   pendingCredentials?: Partial<Record<MfaMethod, string>>;
 }

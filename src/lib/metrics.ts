@@ -36,6 +36,18 @@ export function createMetrics() {
       labelNames: ['by', 'scope'],
       registers: [registry],
     }),
+    userAdmin: new Counter({
+      name: 'idp_user_admin_actions_total',
+      help: 'Administrative actions on users: updates, disable and enable, deletion, factor resets, temporary passwords',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
+    passwordChanges: new Counter({
+      name: 'idp_password_changes_total',
+      help: 'Passwords changed by their users, by why the change was made (a temporary password replaced)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

@@ -35,6 +35,8 @@ export interface UsersTable {
   mfaFailedAttempts: Generated<number>;
   mfaLockedUntil: Date | null;
   mfaLockCount: Generated<number>;
+  /** Set while the password is a temporary one an administrator issued: it signs in until then, and only into a change of password. */
+  passwordTemporaryUntil: ColumnType<Date | null, Date | null | undefined, Date | null>;
   createdAt: Generated<Date>;
   updatedAt: Generated<Date>;
 }

@@ -126,6 +126,10 @@ export function createInteractionKit(deps: {
         case 'trust_device':
           if (wantsJson(ctx)) ctx.body = { status: 'trust_device' };
           else await kit.render(ctx, request, 'trust-device');
+          return;
+        case 'password_change':
+          if (wantsJson(ctx)) ctx.body = { status: 'password_change_required' };
+          else await kit.render(ctx, request, 'password-change');
       }
     },
   };

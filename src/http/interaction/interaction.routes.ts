@@ -72,7 +72,7 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     }
     if (step === 'enroll' && methods?.length) return kit.renderEnrolment(ctx, request, chosenEnrolment(ctx, methods), methods);
     if (step === 'mfa' || step === 'enroll') return kit.respondOutcome(ctx, request, { kind: step, methods: methods ?? [] });
-    if (step === 'trust_device' || step === 'reauth') return kit.respondOutcome(ctx, request, { kind: step });
+    if (step === 'trust_device' || step === 'reauth' || step === 'password_change') return kit.respondOutcome(ctx, request, { kind: step });
     await kit.render(ctx, request, step === 'consent' ? 'consent' : 'login');
   });
 

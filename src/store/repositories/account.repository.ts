@@ -18,6 +18,26 @@ export const normalizeUsername = (u: string) => u.normalize('NFKC').trim();
 /** A username or e-mail address as sign-in compares it. */
 export const loginKey = (u: string) => normalizeUsername(u).toLowerCase();
 
+/** What narrows the admin list of users: names exact or by prefix (case-insensitive), and the organisation. */
+export interface UserFilter {
+  organizationId?: string;
+  status?: User['status'];
+  username?: NameMatch;
+  email?: NameMatch;
+  externalId?: NameMatch;
+  /** Any of the three names. */
+  any?: NameMatch;
+}
+
+/** A name compared case-insensitively: the whole of it, or its beginning. */
+export interface NameMatch {
+  value: string;
+  prefix: boolean;
+}
+
+/** A LIKE pattern that matches `text` literally at the start. */
+const startsWith = (text: string) => `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What a token request needs of its user: whether the account may still be used, and its claims. */
@@ -30,6 +50,9 @@ export const activeCredentials = sql<Record<string, number>>`(select coalesce(js
   select kind, count(*)::int as n from credentials c where c.user_id = users.id and c.confirmed_at is not null and c.used_at is null group by kind) k)`;
 
 export function createAccountRepository(db: Db) {
+  const matches = (eb: ExpressionBuilder<Database, 'users'>, column: 'username' | 'email' | 'external_id', m: NameMatch) =>
+    m.prefix ? eb(sql`lower(${sql.ref(column)})`, 'like', startsWith(m.value.toLowerCase())) : eb(sql`lower(${sql.ref(column)})`, '=', m.value.toLowerCase());
+
   return {
     async insert(user: NewUser): Promise<User> {
       return db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow();
@@ -62,6 +85,65 @@ export function createAccountRepository(db: Db) {
         .returningAll()
         .executeTakeFirst();
     },
+    /**
+     * One page of users in id order, after the id `after`, with their active credentials of each kind:
+     * a user inserted meanwhile is listed or not by where its id falls, and no user already there is
+     * listed twice or skipped.
+     */
+    page(filter: UserFilter, after: string | undefined, limit: number): Promise<SigningInUser[]> {
+      return db
+        .selectFrom('users')
+        .selectAll()
+        .select(activeCredentials.as('activeCredentials'))
+        .where((eb) => {
+          const all = [];
+          if (filter.organizationId) all.push(eb('organizationId', '=', filter.organizationId));
+          if (filter.status) all.push(eb('status', '=', filter.status));
+          if (filter.username) all.push(matches(eb, 'username', filter.username));
+          if (filter.email) all.push(matches(eb, 'email', filter.email));
+          if (filter.externalId) all.push(matches(eb, 'external_id', filter.externalId));
+          if (filter.any) all.push(eb.or((['username', 'email', 'external_id'] as const).map((c) => matches(eb, c, filter.any!))));
+          if (after) all.push(eb('id', '>', after));
+          return eb.and(all);
+        })
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+    },
+    /**
+     * Removes the user: credentials, trusted devices, risk history and session records go with the
+     * row (foreign keys), authentication records and SAML participations (keyed by account id) here.
+     * The audit trail names users as text and keeps every event.
+     */
+    async remove(id: string): Promise<boolean> {
+      return db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('authnStates').where('accountId', '=', id).execute();
+        await trx.deleteFrom('samlSessionParticipants').where('accountId', '=', id).execute();
+        const gone = await trx.deleteFrom('users').where('id', '=', id).returning('id').executeTakeFirst();
+        return gone !== undefined;
+      });
+    },
+    /** A temporary password replaces the user's, and the password lockout (count and lock) is cleared with it. */
+    setTemporaryPassword: (id: string, passwordHash: string, until: Date): Promise<User | undefined> =>
+      db
+        .updateTable('users')
+        .set({ passwordHash, passwordTemporaryUntil: until, failedAttempts: 0, lockedUntil: null, updatedAt: new Date() })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst(),
+    /**
+     * The user's own password replaces the temporary one they signed in with (named by its expiry):
+     * only while that one is still the current one and unexpired, so concurrent changes make one.
+     */
+    replaceTemporaryPassword: async (id: string, temporaryUntil: Date, passwordHash: string, now: number): Promise<boolean> =>
+      (await db
+        .updateTable('users')
+        .set({ passwordHash, passwordTemporaryUntil: null, updatedAt: new Date(now) })
+        .where('id', '=', id)
+        .where('passwordTemporaryUntil', '=', temporaryUntil)
+        .where('passwordTemporaryUntil', '>', new Date(now))
+        .returning('id')
+        .executeTakeFirst()) !== undefined,
     /**
      * Reserves one password check before the slow hash comparison, in one conditional statement,
      * so that concurrent guesses queue on the row instead of all reading the same low count. The
@@ -134,10 +216,11 @@ export function createAccountRepository(db: Db) {
       return row?.signedIn === true;
     },
     /** The user's new password replaces exactly the one just confirmed (a compare-and-set), so of concurrent changes one wins. */
+    /** Replaces exactly the password that was confirmed (a chosen password also ends a pending temporary one). */
     async changePassword(id: string, expectedHash: string, passwordHash: string): Promise<boolean> {
       const row = await db
         .updateTable('users')
-        .set({ passwordHash, updatedAt: new Date() })
+        .set({ passwordHash, passwordTemporaryUntil: null, updatedAt: new Date() })
         .where('id', '=', id)
         .where('passwordHash', '=', expectedHash)
         .returning('id')
