@@ -18,6 +18,7 @@ import * as m0016 from './0016_audit_chain.js';
 import * as m0017 from './0017_policy_rules.js';
 import * as m0018 from './0018_risk_history.js';
 import * as m0019 from './0019_session_records.js';
+import * as m0021 from './0021_break_glass.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -40,4 +41,5 @@ export const migrations: Record<string, Migration> = {
   '0017_policy_rules': m0017,
   '0018_risk_history': m0018,
   '0019_session_records': m0019,
+  '0021_break_glass': m0021,
 };

@@ -18,6 +18,12 @@ export function createMetrics() {
       labelNames: ['method', 'outcome'],
       registers: [registry],
     }),
+    breakGlass: new Counter({
+      name: 'idp_break_glass_total',
+      help: 'Break-glass grants by event: requested, approved, self_approved, denied, used (token requests carrying one), revoked, expired (counted at review), reviewed',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

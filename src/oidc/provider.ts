@@ -15,6 +15,8 @@ export interface ProviderDeps {
   renderError: NonNullable<Configuration['renderError']>;
   /** Adds claims (acr/amr/step_up, later) to JWT access tokens. */
   extraTokenClaims?: Configuration['extraTokenClaims'];
+  /** Shortens an access token's lifetime (seconds) for this request: one carrying a break-glass grant ends with it. */
+  accessTokenTtl?: (ctx: unknown, seconds: number) => number;
 }
 
 /**
@@ -88,7 +90,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: cookieBase,
     },
     claims: {
-      openid: ['sub', 'acr', 'amr', 'auth_time', 'step_up'],
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'step_up', 'break_glass', 'permissions'],
       profile: ['preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
@@ -152,7 +154,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       policy: withAccountCheck(deps.policy ?? interactionPolicy.base()),
     },
     ttl: {
-      AccessToken: config.ttl.accessTokenSeconds,
+      AccessToken: (ctx) => deps.accessTokenTtl?.(ctx, config.ttl.accessTokenSeconds) ?? config.ttl.accessTokenSeconds,
       AuthorizationCode: config.ttl.authorizationCodeSeconds,
       IdToken: config.ttl.idTokenSeconds,
       Interaction: config.ttl.interactionSeconds,
