@@ -14,7 +14,8 @@ export const createStepUpLookup = (isStepUp: (key: AuthnKey) => Promise<boolean>
 
 /**
  * JWT access tokens carry how the user authenticated (acr, amr, auth_time, step_up), taken from
- * the code or refresh token they were minted from, so resource servers can demand a level too.
+ * the code or refresh token they were minted from, so resource servers can demand a level too,
+ * and the user's active break-glass grant when that authentication reached what it asks.
  */
 export function createExtraTokenClaims(
   lookup: StepUpLookup,
@@ -75,8 +76,11 @@ export function createBreakGlassClaims<E extends Elevation>(source: BreakGlassSo
   const recorded = new WeakMap<object, Set<string>>();
 
   async function elevationOf(ctx: KoaContextWithOIDC, accountId: string, acr: string | undefined): Promise<E | undefined> {
+    // An organisation's break_glass.min_acr is aal2 at least: a single-factor token is never elevated, and costs no read.
+    const aal = aalOf(acr);
+    if (aal < 2) return undefined;
     const elevation = await active(ctx, accountId);
-    if (!elevation || aalOf(acr) < elevation.minAal) return undefined;
+    if (!elevation || aal < elevation.minAal) return undefined;
     settled.set(ctx, elevation);
     return elevation;
   }

@@ -70,8 +70,21 @@ describe('request', () => {
     expectJsonError(await api('POST', '/break-glass', grantRequest(user.id), keys.approver), 403, 'insufficient_scope');
     expectJsonError(await api('GET', '/break-glass', undefined, writer), 403, 'insufficient_scope');
     // admin holds every scope
-    expect((await api('POST', '/break-glass', grantRequest(user.id))).status).toBe(201);
+    const made = await api('POST', '/break-glass', grantRequest(user.id));
+    expect(made.status).toBe(201);
     expect(await grantRows(user.id)).toHaveLength(1);
+    // approving, denying, revoking and reviewing need break_glass:approve
+    const id = made.body.break_glass.id as string;
+    for (const [method, path] of [
+      ['POST', `/break-glass/${id}/approve`],
+      ['POST', `/break-glass/${id}/deny`],
+      ['DELETE', `/break-glass/${id}`],
+      ['POST', `/break-glass/${id}/review`],
+    ] as const) {
+      expectJsonError(await api(method, path, method === 'DELETE' ? undefined : {}, keys.requester), 403, 'insufficient_scope');
+      expectJsonError(await api(method, path, method === 'DELETE' ? undefined : {}, writer), 403, 'insufficient_scope');
+    }
+    expect((await grantRows(user.id))[0]!.status).toBe('pending_approval');
   });
 
   test('a duration over the configured maximum, an empty reason, bad or too many permissions are 400', async () => {
