@@ -27,6 +27,10 @@ beforeAll(async () => {
   // MFA is off for this organisation: without a grant a password alone signs in, so what asks for more is the grant.
   expect((await api('POST', '/organizations', { slug: 'calm' })).status).toBe(201);
   expect((await api('PATCH', '/organizations/calm/settings', { mfa: { policy: 'disabled' } })).status).toBe(200);
+  // The same, but a grant asks for aal3 here.
+  expect((await api('POST', '/organizations', { slug: 'strict' })).status).toBe(201);
+  const strict = { mfa: { policy: 'disabled' }, break_glass: { min_acr: 'aal3' } };
+  expect((await api('PATCH', '/organizations/strict/settings', strict)).status).toBe(200);
   const client = await registerClient(idp.url, {
     first_party: true,
     backchannel_logout_uri: `${rp.url}/backchannel`,
@@ -42,8 +46,8 @@ afterAll(async () => {
 });
 afterEach(() => clock.reset());
 
-async function totpUser(label: string) {
-  const user = await newUser(idp.url, label, { organization: 'calm' });
+async function totpUser(label: string, organization = 'calm') {
+  const user = await newUser(idp.url, label, { organization });
   return { ...user, secret: await seedTotp(idp.container, user.id) };
 }
 
@@ -204,4 +208,38 @@ test('fail closed at use: when the use cannot be audited, the token request fail
     await lift();
   }
   expect(await usesOf(grant.id)).toHaveLength(0);
+});
+
+test("tokens from an authentication below the organisation's min_acr never carry the grant, however they are minted", async () => {
+  const user = await totpUser('bg-aal3', 'strict');
+  // aal2 asked by the relying party: password and TOTP
+  const { tokens, claims } = await mfaLogin(user, { acr_values: 'aal2' });
+  expect(claims.acr).toBe('aal2');
+  const grant = await activeGrant(idp, keys, user.id);
+  const refreshed = await oc.refreshTokenGrant(config, tokens.refresh_token!);
+  expect(refreshed.claims()).toMatchObject({ acr: 'aal2' });
+  expect(refreshed.claims()!.break_glass).toBeUndefined();
+  expect(await oc.fetchUserInfo(config, refreshed.access_token, user.id)).not.toHaveProperty('break_glass');
+  expect(await usesOf(grant.id)).toHaveLength(0);
+  // Another user's multi-factor tokens, in an organisation whose min_acr they reach, never carry it either.
+  const other = await totpUser('bg-other');
+  const theirs = await mfaLogin(other, { acr_values: 'aal2' });
+  expect(theirs.claims).toMatchObject({ acr: 'aal2' });
+  expect(theirs.claims.break_glass).toBeUndefined();
+});
+
+test('of concurrent revocations one ends the grant and the sessions; the rest are 409', async () => {
+  const user = await totpUser('bg-revoke-race');
+  const grant = await activeGrant(idp, keys, user.id);
+  await mfaLogin(user);
+  const answers = await Promise.all([keys.approver, keys.reviewer, keys.both].map((k) => api('DELETE', `/break-glass/${grant.id}`, undefined, k)));
+  expect(answers.map((a) => a.status).sort()).toEqual([200, 409, 409]);
+  const events = await idp.container.db
+    .selectFrom('auditEvents')
+    .select('type')
+    .where('subject', '=', grant.id)
+    .where('type', '=', 'break_glass.revoked')
+    .execute();
+  expect(events).toHaveLength(1);
+  expect(await api('GET', '/break-glass/not-a-uuid', undefined, keys.approver)).toMatchObject({ status: 400 });
 });
