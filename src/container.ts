@@ -107,7 +107,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const rateLimitCounters = createRateLimitCounters(redis, db);
   const durableOidc = createSqlOidcStore(db);
 
-  const metrics = createMetrics();
+  const breakGlassGrants = createBreakGlassRepository(db);
+  const metrics = createMetrics({ breakGlassStates: () => breakGlassGrants.countByState(new Date(clock.now())) });
   const accounts = createAccountRepository(db);
   const organizations = createOrganizationRepository(db);
   const clients = createClientRepository(db);
@@ -150,7 +151,6 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     logger,
   });
 
-  const breakGlassGrants = createBreakGlassRepository(db);
   const breakGlass = createBreakGlassElevation({ grants: breakGlassGrants, settings, audit, metrics, clock });
   const breakGlassClaims = createBreakGlassClaims(breakGlass, clock);
   const mfa = createMfaService({

@@ -147,15 +147,12 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
       const grant = await find(id, by);
       if (grant.requestedByKey === by.keyId)
         throw new IdpError('self_review_refused', 'a break-glass grant must be reviewed by another API key than the one that requested it');
-      const expired = grantState(grant, clock.now()) === 'expired';
       const reviewed = await grants.review(
         id,
         { reviewedBy: by.actor ?? 'unknown', at: now(), outcome: input.outcome, notes: input.notes ?? null },
         events('break_glass.reviewed', undefined, by, { outcome: input.outcome }),
       );
       if (!reviewed) throw await refusal(id, 'reviewed');
-      // No job watches the clock: an expiry is counted when the review of an expired grant is recorded.
-      if (expired) metrics.breakGlass.inc({ event: 'expired' });
       metrics.breakGlass.inc({ event: 'reviewed' });
       return view(reviewed);
     },

@@ -305,6 +305,22 @@ describe('notifications and metrics', () => {
   });
 });
 
+test('grant states are counted from the database at each scrape: an expiry shows with no job', async () => {
+  const gauge = async () => {
+    const metric = await idp.container.metrics.registry.getSingleMetric('idp_break_glass_grants')!.get();
+    return Object.fromEntries(metric.values.map((v) => [v.labels.state, v.value]));
+  };
+  const user = await newUser(idp.url, 'bg-gauge');
+  const before = await gauge();
+  await activeGrant(idp, keys, user.id, { duration: 60 });
+  const during = await gauge();
+  expect(during.active).toBe(before.active! + 1);
+  clock.advance(61_000);
+  const after = await gauge();
+  expect(after.expired! - during.expired!).toBeGreaterThanOrEqual(1);
+  expect(after.pending_review! - during.pending_review!).toBeGreaterThanOrEqual(1);
+});
+
 describe('fail closed', () => {
   test('a grant whose audit record cannot be written is neither created nor approved', async () => {
     const user = await newUser(idp.url, 'bg-audit');

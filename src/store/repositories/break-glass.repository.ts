@@ -162,6 +162,37 @@ export function createBreakGlassRepository(db: Db) {
       return row !== undefined;
     },
 
+    /** How many grants are in each state at `at`, in one statement (for the metrics scrape). */
+    async countByState(at: Date): Promise<Record<'pending_approval' | 'active' | 'expired' | 'pending_review', number>> {
+      const row = await db
+        .selectFrom('breakGlassGrants')
+        .select((eb) => [
+          eb.fn
+            .countAll<number>()
+            .filterWhere((e) => inState(e, 'pending_approval', at))
+            .as('pendingApproval'),
+          eb.fn
+            .countAll<number>()
+            .filterWhere((e) => inState(e, 'active', at))
+            .as('active'),
+          eb.fn
+            .countAll<number>()
+            .filterWhere((e) => inState(e, 'expired', at))
+            .as('expired'),
+          eb.fn
+            .countAll<number>()
+            .filterWhere((e) => inState(e, 'pending_review', at))
+            .as('pendingReview'),
+        ])
+        .executeTakeFirstOrThrow();
+      return {
+        pending_approval: Number(row.pendingApproval),
+        active: Number(row.active),
+        expired: Number(row.expired),
+        pending_review: Number(row.pendingReview),
+      };
+    },
+
     /** Newest first, keyset-paged on (requested_at, id). */
     list(filter: BreakGlassListFilter): Promise<BreakGlassGrantRow[]> {
       let q = db.selectFrom('breakGlassGrants').selectAll();
