@@ -134,7 +134,9 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
       await deps.audit.record({
         type: 'authn.sessions.ended',
         outcome: 'success',
-        ...by,
+        actor: by.actor,
+        ip: by.ip,
+        requestId: by.requestId,
         subject: revoked.userId,
         organizationId: revoked.organizationId,
         data: { count: ended, reason: 'break_glass.revoked', grant_id: revoked.id },

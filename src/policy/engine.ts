@@ -140,9 +140,11 @@ function decideMfa(input: DecisionInput): AuthnDecision {
     reasons.push('break_glass');
     sources.push({ source: `break_glass:${input.breakGlass.grantId}`, key: 'min_acr' });
   }
-  if (floor >= 2 && floor > Math.max(input.requestedAal ?? 1, breakGlassFloor)) {
-    reasons.push(ruleFloor === floor ? 'rule_required' : 'min_acr');
-    if (ruleFloor !== floor) sources.push({ source: input.provenance?.min_acr ?? 'policy', key: 'min_acr' });
+  // The policy's or a rule's floor is named whenever it asks more than the relying party, beside a grant's.
+  const ownFloor = Math.max(policyFloor, ruleFloor);
+  if (ownFloor >= 2 && ownFloor > (input.requestedAal ?? 1)) {
+    reasons.push(ruleFloor === ownFloor ? 'rule_required' : 'min_acr');
+    if (ruleFloor !== ownFloor) sources.push({ source: input.provenance?.min_acr ?? 'policy', key: 'min_acr' });
   }
 
   if (floor >= 2) return explained(assuranceStep(input, floor, reasons, known, enrolled, fresh, stale), sources);

@@ -57,3 +57,8 @@ test('a fresh second factor satisfies aal2; aal3 asks for a phishing-resistant o
   const aal3 = decide(input({ breakGlass: { grantId: 'g-3', minAal: 3 }, events: [pwd, totp], trustedDevice: true }));
   expect(aal3).toMatchObject({ outcome: 'challenge', requiredAal: 3, methods: ['passkey'] });
 });
+
+test("the organisation's own min_acr is still named beside the grant", () => {
+  const d = decide(input({ breakGlass: grant, mfa: { ...MFA_OFF, min_acr: 'aal2' } }));
+  expect(d.reasons).toEqual(expect.arrayContaining(['break_glass', 'min_acr']));
+});
