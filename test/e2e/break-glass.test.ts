@@ -9,7 +9,8 @@ import { startLogoutReceiver } from '../helpers/backchannel.js';
 import { activeGrant, breakGlassKeys, refuseBreakGlassAudit } from '../helpers/break-glass.js';
 import { apiClient } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { FakeClock, PASSWORD, awayFromStepBoundary, beginAuth, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
+import { Browser } from '../helpers/browser.js';
+import { FakeClock, PASSWORD, awayFromStepBoundary, beginAuth, codeAt, newUser, passwordStep, plantCookie, seedTotp } from '../helpers/mfa-flow.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -31,6 +32,9 @@ beforeAll(async () => {
   expect((await api('POST', '/organizations', { slug: 'strict' })).status).toBe(201);
   const strict = { mfa: { policy: 'disabled' }, break_glass: { min_acr: 'aal3' } };
   expect((await api('PATCH', '/organizations/strict/settings', strict)).status).toBe(200);
+  // Here MFA is asked, and a trusted device skips it for 30 days.
+  expect((await api('POST', '/organizations', { slug: 'trusting' })).status).toBe(201);
+  expect((await api('PATCH', '/organizations/trusting/settings', { mfa: { policy: 'any', trusted_device_duration_days: 30 } })).status).toBe(200);
   const client = await registerClient(idp.url, {
     first_party: true,
     backchannel_logout_uri: `${rp.url}/backchannel`,
@@ -242,4 +246,27 @@ test('of concurrent revocations one ends the grant and the sessions; the rest ar
     .execute();
   expect(events).toHaveLength(1);
   expect(await api('GET', '/break-glass/not-a-uuid', undefined, keys.approver)).toMatchObject({ status: 400 });
+});
+
+test('a trusted device never satisfies a grant: with one active, the device that skipped MFA is asked for the second factor', async () => {
+  const user = await totpUser('bg-device', 'trusting');
+  await awayFromStepBoundary(clock);
+  const first = await passwordStep(config, user.username, PASSWORD);
+  expect(first.login.body.status).toBe('mfa_required');
+  expect((await first.flow.post('mfa/totp', { code: await codeAt(user.secret, clock.now()) })).body).toEqual({ status: 'trust_device' });
+  const trusted = await first.flow.post('trust-device', { trust: true, name: 'Laptop' });
+  const device = trusted.res.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('idp_device='))!
+    .split(';')[0]!
+    .slice('idp_device='.length);
+  const withDevice = async () => {
+    const flow = await beginAuth(config, { browser: new Browser() });
+    plantCookie(flow.browser, 'idp_device', device);
+    return (await flow.post('login', { username: user.username, password: PASSWORD })).body;
+  };
+  expect((await withDevice()).status).toBe('success'); // the device skips MFA without a grant
+
+  await activeGrant(idp, keys, user.id);
+  expect(await withDevice()).toEqual({ status: 'mfa_required', methods: ['totp'] });
 });
