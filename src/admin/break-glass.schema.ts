@@ -31,6 +31,9 @@ export const breakGlassReviewBody = z.strictObject({
   notes: z.string().max(2000).optional(),
 });
 
+/** Approval and denial take nothing: a body naming a field (`self_approved`, `expires_at`) is refused. */
+export const breakGlassDecisionBody = z.strictObject({});
+
 export const breakGlassIdParams = z.object({ id: z.uuid() });
 
 export const breakGlassListQuery = z.strictObject({

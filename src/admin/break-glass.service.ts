@@ -71,6 +71,19 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
     return conflict(`the grant cannot be ${what}: it is ${current ? grantState(current, clock.now()) : 'gone'}`);
   }
 
+  /** A four-eyes refusal changes nothing, so it goes with the request's other events (stored before the answer). */
+  const refused = (type: string, g: BreakGlassGrantRow, by: Caller) =>
+    deps.audit.record({
+      type,
+      outcome: 'failure',
+      actor: by.actor,
+      ip: by.ip,
+      requestId: by.requestId,
+      subject: g.id,
+      organizationId: g.organizationId,
+      data: { grant_id: g.id, user_id: g.userId, reason: 'same_key_as_requester' },
+    });
+
   const view = (g: BreakGlassGrantRow) => ({ break_glass: breakGlassView(g, clock.now()) });
 
   return {
@@ -100,8 +113,10 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
     async approve(id: string, by: KeyCaller) {
       const grant = await find(id, by);
       const self = grant.requestedByKey === by.keyId;
-      if (self && !(await deps.settings.effective(grant.organizationId)).break_glass.allow_self_approval)
+      if (self && !(await deps.settings.effective(grant.organizationId)).break_glass.allow_self_approval) {
+        await refused('break_glass.approval_refused', grant, by);
         throw new IdpError('self_approval_refused', 'a break-glass request must be approved by another API key than the one that made it');
+      }
       const approved = await grants.approve(
         id,
         { decidedBy: by.actor ?? 'unknown', selfApproved: self, at: now() },
@@ -147,8 +162,10 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
     /** The one review every ended grant needs, by another key than the one that asked for it. */
     async review(id: string, input: BreakGlassReviewInput, by: KeyCaller) {
       const grant = await find(id, by);
-      if (grant.requestedByKey === by.keyId)
+      if (grant.requestedByKey === by.keyId) {
+        await refused('break_glass.review_refused', grant, by);
         throw new IdpError('self_review_refused', 'a break-glass grant must be reviewed by another API key than the one that requested it');
+      }
       const reviewed = await grants.review(
         id,
         { reviewedBy: by.actor ?? 'unknown', at: now(), outcome: input.outcome, notes: input.notes ?? null },

@@ -135,6 +135,12 @@ describe('approval', () => {
     const id = first.body.break_glass.id as string;
     expectJsonError(await api('POST', `/break-glass/${id}/approve`, undefined, acme.keys.both), 403, 'self_approval_refused');
     expect((await grantRows(user.id))[0]!.status).toBe('pending_approval');
+    const refusals = await auditOf(id, 'break_glass.approval_refused');
+    expect(refusals.map((e) => e.data)).toEqual([expect.objectContaining({ reason: 'same_key_as_requester' })]);
+    // nothing in the approval's body sets anything
+    expectJsonError(await api('POST', `/break-glass/${id}/approve`, { self_approved: false }, acme.keys.approver), 400, 'invalid_request', 'self_approved');
+    expectJsonError(await api('POST', `/break-glass/${id}/deny`, { status: 'approved' }, acme.keys.approver), 400, 'invalid_request', 'status');
+    expect((await grantRows(user.id))[0]!.status).toBe('pending_approval');
 
     expect((await api('PATCH', '/organizations/acme/settings', { break_glass: { allow_self_approval: true } })).status).toBe(200);
     try {

@@ -1,7 +1,13 @@
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { grants } from '../../admin/api-key.service.js';
-import { breakGlassIdParams, breakGlassListQuery, breakGlassRequestBody, breakGlassReviewBody } from '../../admin/break-glass.schema.js';
+import {
+  breakGlassDecisionBody,
+  breakGlassIdParams,
+  breakGlassListQuery,
+  breakGlassRequestBody,
+  breakGlassReviewBody,
+} from '../../admin/break-glass.schema.js';
 import type { BreakGlassService, KeyCaller } from '../../admin/break-glass.service.js';
 import { IdpError } from '../../lib/errors.js';
 import type { ApiKeyRow } from '../../store/database.js';
@@ -34,9 +40,11 @@ export function breakGlassRoutes(service: BreakGlassService): Router {
     ctx.body = await service.get(id(ctx), caller(ctx));
   });
   router.post('/:id/approve', requireScope('break_glass:approve'), async (ctx) => {
+    validate(breakGlassDecisionBody, body(ctx));
     ctx.body = await service.approve(id(ctx), keyCaller(ctx));
   });
   router.post('/:id/deny', requireScope('break_glass:approve'), async (ctx) => {
+    validate(breakGlassDecisionBody, body(ctx));
     ctx.body = await service.deny(id(ctx), keyCaller(ctx));
   });
   router.post('/:id/review', requireScope('break_glass:approve'), async (ctx) => {
