@@ -23,6 +23,7 @@ import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
+import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -149,6 +150,7 @@ export function buildApp(c: Container): Koa {
     signingKeyRoutes(c.signingKeys).routes(),
     auditEventRoutes(c.auditTrail).routes(),
     policyRuleRoutes(c.policyRules).routes(),
+    breakGlassRoutes(c.breakGlass).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
   );

@@ -29,7 +29,10 @@ import { createTransactionStore } from './authn/transaction.store.js';
 import { DEVICE_COOKIE, createTrustedDeviceService } from './authn/trusted-device.service.js';
 import { createOidcLogin } from './oidc/oidc-login.js';
 import { buildInteractionPolicy } from './oidc/interaction-policy.js';
-import { createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
+import { createBreakGlassClaims, createExtraTokenClaims, createStepUpLookup } from './oidc/token-claims.js';
+import { createBreakGlassElevation } from './admin/break-glass-elevation.js';
+import { createBreakGlassService } from './admin/break-glass.service.js';
+import { createBreakGlassRepository } from './store/repositories/break-glass.repository.js';
 import { createSettingsService } from './policy/settings.service.js';
 import { createRulesService } from './policy/rules.service.js';
 import type { AuthEvent } from './policy/types.js';
@@ -114,7 +117,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const rateLimitCounters = createRateLimitCounters(redis, db);
   const durableOidc = createSqlOidcStore(db);
 
-  const metrics = createMetrics();
+  const breakGlassGrants = createBreakGlassRepository(db);
+  const metrics = createMetrics({ breakGlassStates: () => breakGlassGrants.countByState(new Date(clock.now())) });
   const accounts = createAccountRepository(db);
   const organizations = createOrganizationRepository(db);
   const clients = createClientRepository(db);
@@ -173,7 +177,10 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     logger,
   });
 
+  const breakGlass = createBreakGlassElevation({ grants: breakGlassGrants, settings, audit, metrics, clock });
+  const breakGlassClaims = createBreakGlassClaims(breakGlass, clock);
   const mfa = createMfaService({
+    breakGlass,
     logger,
     risk,
     accounts,
@@ -213,17 +220,20 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     logger,
     adapter,
     // A refresh or code exchange reads its account with the token; other requests read it here.
-    findAccount: createFindAccount(
-      {
-        findById: async (id) => {
-          const ahead = adapter.takeAccount(id);
-          return ahead ? ahead.account : accounts.findById(id);
+    findAccount: breakGlassClaims.withBreakGlass(
+      createFindAccount(
+        {
+          findById: async (id) => {
+            const ahead = adapter.takeAccount(id);
+            return ahead ? ahead.account : accounts.findById(id);
+          },
         },
-      },
-      stepUps,
+        stepUps,
+      ),
     ),
     extend: {
-      extraTokenClaims: createExtraTokenClaims(stepUps),
+      extraTokenClaims: createExtraTokenClaims(stepUps, breakGlassClaims),
+      accessTokenTtl: breakGlassClaims.accessTokenTtl,
       sessions: oidcSessions,
       policy: buildInteractionPolicy({
         sessions: oidcSessions,
@@ -370,6 +380,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
+    breakGlassElevation: breakGlass,
+    breakGlass: createBreakGlassService({ grants: breakGlassGrants, accounts, settings, sessions: sessionTerminator, audit, metrics, clock, config }),
     userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
       createMfaProfileExtension({ credentials, clock }),
     ]),

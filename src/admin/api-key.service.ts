@@ -6,9 +6,11 @@ import type { ApiKeyRepository } from '../store/repositories/api-key.repository.
 
 /**
  * `idp:mfa:write` mints second factors for users (TOTP secrets, backup codes): whoever holds it can
- * pass any of its users' MFA, so it is granted apart from `idp:write`. `admin` holds every scope.
+ * pass any of its users' MFA, so it is granted apart from `idp:write`. `break_glass:request` and
+ * `break_glass:approve` are the two halves of emergency access, meant for different keys.
+ * `admin` holds every scope.
  */
-export const API_SCOPES = ['idp:read', 'idp:write', 'idp:mfa:write', 'sentinel:write', 'admin'] as const;
+export const API_SCOPES = ['idp:read', 'idp:write', 'idp:mfa:write', 'sentinel:write', 'break_glass:request', 'break_glass:approve', 'admin'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 const GENERATED = /^idp_[A-Za-z0-9_-]{8}_[A-Za-z0-9_-]{43}$/;

@@ -41,6 +41,8 @@ export interface MfaServiceDeps {
   metrics: Metrics;
   clock: Clock;
   config: Pick<Config, 'mfa' | 'ttl' | 'session'>;
+  /** The assurance floor of a break-glass grant active for the user, if any: no trusted device, network or rule lowers it. */
+  breakGlass?: { floorFor(userId: string): Promise<{ grantId: string; minAal: Aal } | undefined> };
 }
 
 export type Outcome =
@@ -112,7 +114,7 @@ export function createMfaService(deps: MfaServiceDeps) {
     device?: DeviceProof,
     risk?: RiskInput,
   ) {
-    const { settings, provenance, client, enrolled } = await context(user, clientId);
+    const [{ settings, provenance, client, enrolled }, breakGlass] = await Promise.all([context(user, clientId), deps.breakGlass?.floorFor(user.id)]);
     // Never for a step-up; elsewhere only as the effective policy of the client being signed into allows.
     const trustedDeviceId = requestedAal || !device ? undefined : await trustedDevice(user.id, settings.mfa.trusted_device_duration_days, device);
     const now = clock.now();
@@ -153,6 +155,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       rule: await deps.rules.verdict(user.organizationId, signals.context),
       network: signals.network,
       blockUnknown: settings.networks.block_unknown,
+      ...(breakGlass ? { breakGlass } : {}),
       ...(verdict ? { risk: { score: verdict.score, recommendation: verdict.recommendation } } : {}),
     });
     return { decision, settings, trustedDeviceId: trustedDeviceId ?? null, risk: verdict && { score: verdict.score, recommendation: verdict.recommendation } };

@@ -19,6 +19,8 @@ export const ERROR_CODES = [
   'invalid_csrf_token', // the form did not come from this site or has expired
   'step_up_required', // a fresher or stronger authentication is needed first
   'method_not_allowed', // the sign-in policy does not allow this MFA method
+  'self_approval_refused', // a break-glass request approved by the key that made it
+  'self_review_refused', // a break-glass grant reviewed by the key that requested it
   'account_locked',
   'account_disabled', // the account cannot be used now
   // The state of things stands in the way.

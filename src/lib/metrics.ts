@@ -1,7 +1,13 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Values read from the store when scraped, rather than counted by the process. */
+export interface MetricSources {
+  /** Break-glass grants per state now. */
+  breakGlassStates?: () => Promise<Record<string, number>>;
+}
 
 /** One registry per running IdP (tests run several in one process). */
-export function createMetrics() {
+export function createMetrics(sources: MetricSources = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
@@ -47,6 +53,24 @@ export function createMetrics() {
       help: 'Passwords changed by their users, by why the change was made (a temporary password replaced)',
       labelNames: ['reason'],
       registers: [registry],
+    }),
+    breakGlass: new Counter({
+      name: 'idp_break_glass_total',
+      help: 'Break-glass grants by event: requested, approved, self_approved, denied, used (token requests carrying one), revoked, reviewed',
+      labelNames: ['event'],
+      registers: [registry],
+    }),
+    // No job watches grants end: their states are counted in the database at each scrape, the same on every node.
+    breakGlassGrants: new Gauge({
+      name: 'idp_break_glass_grants',
+      help: 'Break-glass grants by state now: pending_approval, active, expired (every grant that ran to its end: the expiries so far), pending_review',
+      labelNames: ['state'],
+      registers: [registry],
+      async collect() {
+        // A store outage must not take every other metric down with it: the last values stay.
+        const counts = await sources.breakGlassStates?.().catch(() => undefined);
+        for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
+      },
     }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',

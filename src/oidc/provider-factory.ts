@@ -17,7 +17,7 @@ export interface ProviderFactoryDeps {
   adapter: AdapterClass;
   findAccount: FindAccount;
   logger: Logger;
-  extend?: Partial<Pick<ProviderDeps, 'policy' | 'extraTokenClaims' | 'sessions'>>;
+  extend?: Partial<Pick<ProviderDeps, 'policy' | 'extraTokenClaims' | 'sessions' | 'accessTokenTtl'>>;
 }
 
 /**

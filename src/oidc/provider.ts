@@ -18,6 +18,8 @@ export interface ProviderDeps {
   extraTokenClaims?: Configuration['extraTokenClaims'];
   /** The organisations' session settings: session TTLs, the record of each login's session, refresh-token rotation. */
   sessions?: Pick<OidcSessionHooks, 'ttl' | 'afterRoute' | 'rotateRefreshToken'>;
+  /** Shortens an access token's lifetime (seconds) for this request: one carrying a break-glass grant ends with it. */
+  accessTokenTtl?: (ctx: unknown, seconds: number) => number;
 }
 
 /**
@@ -91,7 +93,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       short: cookieBase,
     },
     claims: {
-      openid: ['sub', 'acr', 'amr', 'auth_time', 'step_up'],
+      openid: ['sub', 'acr', 'amr', 'auth_time', 'step_up', 'break_glass', 'permissions'],
       profile: ['preferred_username', 'updated_at'],
       email: ['email', 'email_verified'],
       phone: ['phone_number', 'phone_number_verified'],
@@ -162,7 +164,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       policy: withAccountCheck(deps.policy ?? interactionPolicy.base()),
     },
     ttl: {
-      AccessToken: config.ttl.accessTokenSeconds,
+      AccessToken: (ctx) => deps.accessTokenTtl?.(ctx, config.ttl.accessTokenSeconds) ?? config.ttl.accessTokenSeconds,
       AuthorizationCode: config.ttl.authorizationCodeSeconds,
       IdToken: config.ttl.idTokenSeconds,
       Interaction: config.ttl.interactionSeconds,

@@ -47,6 +47,8 @@ export interface DecisionInput {
    * forces an enrolment: whoever holds only the password must not be the one to add a factor.
    */
   risk?: RiskVerdict;
+  /** An emergency access grant active for the user: every login and session must reach its organisation's `break_glass.min_acr`. */
+  breakGlass?: { grantId: string; minAal: Aal };
 }
 
 /** The lists the decision needs, read from the descriptors; a method with none is never usable. */
@@ -126,16 +128,23 @@ function decideMfa(input: DecisionInput): AuthnDecision {
   const ruleRequires: RuleOutcome | undefined = rule?.outcome === 'require_mfa' ? rule.outcome : undefined;
   const policyFloor = aalFromAcr(mfa.min_acr) ?? 1;
   const ruleFloor = (ruleRequires && rule?.minAal) || 1;
-  const floor = Math.max(input.requestedAal ?? 1, policyFloor, ruleFloor) as Aal;
+  const breakGlassFloor = input.breakGlass?.minAal ?? 1;
+  const floor = Math.max(input.requestedAal ?? 1, policyFloor, ruleFloor, breakGlassFloor) as Aal;
   const reasons: DecisionReason[] = [];
   const sources: DecisionSource[] = [];
   if (input.requestedAal && input.requestedAal >= 2) {
     reasons.push('acr_requested');
     sources.push({ source: 'request', key: 'acr_values' });
   }
-  if (floor >= 2 && floor > (input.requestedAal ?? 1)) {
-    reasons.push(ruleFloor === floor ? 'rule_required' : 'min_acr');
-    if (ruleFloor !== floor) sources.push({ source: input.provenance?.min_acr ?? 'policy', key: 'min_acr' });
+  if (input.breakGlass && breakGlassFloor >= 2) {
+    reasons.push('break_glass');
+    sources.push({ source: `break_glass:${input.breakGlass.grantId}`, key: 'min_acr' });
+  }
+  // The policy's or a rule's floor is named whenever it asks more than the relying party, beside a grant's.
+  const ownFloor = Math.max(policyFloor, ruleFloor);
+  if (ownFloor >= 2 && ownFloor > (input.requestedAal ?? 1)) {
+    reasons.push(ruleFloor === ownFloor ? 'rule_required' : 'min_acr');
+    if (ruleFloor !== ownFloor) sources.push({ source: input.provenance?.min_acr ?? 'policy', key: 'min_acr' });
   }
 
   if (floor >= 2) return explained(assuranceStep(input, floor, reasons, known, enrolled, fresh, stale), sources);

@@ -67,7 +67,8 @@ export type DecisionReason =
   | 'trusted_network'
   | 'network_blocked'
   | 'risk_denied'
-  | 'risk_challenge';
+  | 'risk_challenge'
+  | 'break_glass';
 
 /** Why a decision was what it was, as the audit trail keeps it. */
 export interface DecisionWhy {

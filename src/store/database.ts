@@ -283,6 +283,38 @@ export interface PolicyRulesTable {
   updatedAt: Generated<Date>;
 }
 
+/** One emergency access grant (see migration 0021); active and expired are read from `expiresAt`, never stored. */
+export interface BreakGlassGrantsTable {
+  id: Generated<string>;
+  userId: string;
+  organizationId: string;
+  status: ColumnType<BreakGlassStatus, BreakGlassStatus | undefined, BreakGlassStatus>;
+  reason: string;
+  durationSeconds: number;
+  permissions: string[];
+  notifyAdmins: boolean;
+  requestedBy: string;
+  /** The requesting API key's id: a different key must approve, unless the organisation allows self-approval. */
+  requestedByKey: string;
+  requestedAt: Date;
+  /** Who approved or denied it, and when. */
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  selfApproved: Generated<boolean>;
+  startsAt: Date | null;
+  expiresAt: Date | null;
+  revokedBy: string | null;
+  revokedAt: Date | null;
+  firstUsedAt: Date | null;
+  reviewedBy: string | null;
+  reviewedAt: Date | null;
+  reviewOutcome: 'appropriate' | 'inappropriate' | null;
+  reviewNotes: string | null;
+}
+
+/** What a person decided about a grant; whether an approved one is still active is a matter of time. */
+export type BreakGlassStatus = 'pending_approval' | 'approved' | 'denied' | 'revoked';
+
 export interface Database {
   credentials: CredentialsTable;
   webauthnCredentials: WebauthnCredentialsTable;
@@ -304,6 +336,7 @@ export interface Database {
   policyRules: PolicyRulesTable;
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
+  breakGlassGrants: BreakGlassGrantsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -321,3 +354,4 @@ export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
 export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;
 export type SessionRecordRow = Selectable<SessionRecordsTable>;
+export type BreakGlassGrantRow = Selectable<BreakGlassGrantsTable>;

@@ -18,6 +18,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   invalid_csrf_token: 403,
   step_up_required: 403,
   method_not_allowed: 403,
+  self_approval_refused: 403,
+  self_review_refused: 403,
   account_locked: 403,
   account_disabled: 403,
   not_found: 404,
