@@ -43,8 +43,30 @@ describe('global settings', () => {
       networks: { trusted: [], block_unknown: false },
       roles: {},
       risk: { challenge_threshold: 0.5, deny_threshold: 0.9, deny_list: [], adaptive: false },
+      sessions: {
+        session_timeout: 43200,
+        idle_timeout: 1800,
+        max_concurrent_sessions: 0,
+        single_session_mode: false,
+        allow_remember_me: true,
+        remember_me_duration: 2592000,
+        rotate_refresh_tokens: true,
+        bind_to_ip: false,
+        bind_to_device: false,
+      },
+      break_glass: { allow_self_approval: false, min_acr: 'aal2' },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
+  });
+
+  test('session_timeout stays within the operator cap (12 h by default); a longer one is a 400 naming the field', async () => {
+    expectError(await api('PATCH', '/settings', { sessions: { session_timeout: 43201 } }), 400, 'invalid_request', 'sessions.session_timeout');
+    expectError(await api('PATCH', '/settings', { sessions: { remember_me_duration: 2592001 } }), 400, 'invalid_request', 'sessions.remember_me_duration');
+    expectError(await api('PATCH', '/settings', { sessions: { bind_to_mac: true } }), 400, 'invalid_request', 'sessions.bind_to_mac');
+    const ok = await api('PATCH', '/settings', { sessions: { session_timeout: 3600 } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.sessions.session_timeout).toBe(3600);
+    expect((await api('PATCH', '/settings', { sessions: { session_timeout: 43200 } })).status).toBe(200);
   });
 
   test('what GET shows can be PATCHed back as it is (the defaults name only methods this server provides)', async () => {
