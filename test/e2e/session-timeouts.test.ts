@@ -1,22 +1,8 @@
 import type { ContainerOptions } from '../../src/container.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { Browser } from '../helpers/browser.js';
+import { silent } from '../helpers/sessions.js';
 import { FakeClock } from '../helpers/mfa-flow.js';
-import { authorize, createUser, discover, oc, passwordSteps, registerClient, REDIRECT_URI } from '../helpers/rp.js';
-
-/** A silent authorization request in this browser: 'code' while the SSO session is valid, else the error. */
-async function silent(config: oc.Configuration, browser: Browser): Promise<string> {
-  const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    prompt: 'none',
-    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const res = await browser.fetch(url);
-  const params = new URL(res.headers.get('location')!).searchParams;
-  return params.get('code') ? 'code' : (params.get('error') ?? 'none');
-}
+import { authorize, createUser, discover, oc, passwordSteps, registerClient } from '../helpers/rp.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

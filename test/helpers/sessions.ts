@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Container } from '../../src/container.js';
 import { ADMIN_KEY } from './env.js';
 import { PASSWORD } from './mfa-flow.js';
-import { REDIRECT_URI, authorizationRequest, authorize, oc, type StepHandler } from './rp.js';
+import { REDIRECT_URI, authorizationRequest, authorize, oc, silentError, type StepHandler } from './rp.js';
 
 export const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -31,18 +31,7 @@ export function rememberingSteps(username: string, remember: boolean | undefined
 }
 
 /** A silent authorization request in this browser: 'code' while its SSO session is live, else the error. */
-export async function silent(config: oc.Configuration, browser: Browser): Promise<string> {
-  const url = oc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    prompt: 'none',
-    code_challenge: await oc.calculatePKCECodeChallenge(oc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const res = await browser.fetch(url);
-  const params = new URL(res.headers.get('location')!).searchParams;
-  return params.get('code') ? 'code' : (params.get('error') ?? 'none');
-}
+export const silent = async (config: oc.Configuration, browser: Browser): Promise<string> => (await silentError(config, browser)) ?? 'code';
 
 /** Signs `username` in through the code flow; returns the browser, the tokens and the password step's answer. */
 export async function signInOidc(
