@@ -2,7 +2,8 @@ import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startLogoutReceiver } from '../helpers/backchannel.js';
 import { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { authorize, createUser, discover, oc, passwordSteps, refreshWorks, registerClient } from '../helpers/rp.js';
+import { authorize, discover, oc, passwordSteps, refreshWorks, registerClient } from '../helpers/rp.js';
+import { userMaker } from '../helpers/sessions.js';
 
 let idp: TestIdp;
 let rp: Awaited<ReturnType<typeof startLogoutReceiver>>;
@@ -27,14 +28,7 @@ afterAll(async () => {
   await idp.stop();
 });
 
-let seq = 0;
-async function newUser() {
-  seq += 1;
-  const username = `pw-user-${seq}`;
-  const password = `${username} old password`;
-  const user = await createUser(idp.url, { external_id: username, username, password });
-  return { ...user, username, password };
-}
+const newUser = userMaker(() => idp.url, 'pw-user', 'old password');
 type Person = Awaited<ReturnType<typeof newUser>>;
 
 const signIn = async (person: Person, password = person.password, browser = new Browser()) => {

@@ -3,9 +3,9 @@ import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.js';
 import type { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { authorize, createUser, discover, oc, passwordSteps, refreshWorks, refreshed, registerClient, silentError } from '../helpers/rp.js';
+import { authorize, discover, oc, passwordSteps, refreshWorks, refreshed, registerClient, silentError } from '../helpers/rp.js';
 import { passwordSso, registerSamlSp, spValidates } from '../helpers/saml-flow.js';
-import { USER_AGENTS, browserAs } from '../helpers/sessions.js';
+import { USER_AGENTS, browserAs, userMaker } from '../helpers/sessions.js';
 
 let idp: TestIdp;
 let rp: Awaited<ReturnType<typeof startLogoutReceiver>>;
@@ -37,14 +37,7 @@ afterAll(async () => {
   await idp.stop();
 });
 
-let seq = 0;
-async function newUser() {
-  seq += 1;
-  const username = `sess-user-${seq}`;
-  const password = `${username} password`;
-  const user = await createUser(idp.url, { external_id: username, username, password });
-  return { ...user, username, password };
-}
+const newUser = userMaker(() => idp.url, 'sess-user', 'password');
 
 type Person = Awaited<ReturnType<typeof newUser>>;
 

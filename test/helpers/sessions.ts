@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { Container } from '../../src/container.js';
 import { ADMIN_KEY } from './env.js';
 import { PASSWORD } from './mfa-flow.js';
-import { REDIRECT_URI, authorizationRequest, authorize, oc, silentError, type StepHandler } from './rp.js';
+import { REDIRECT_URI, authorizationRequest, authorize, createUser, oc, silentError, type StepHandler } from './rp.js';
 
 export const CHROME_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 export const FIREFOX_UA = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
@@ -93,4 +93,16 @@ export function browserAs(userAgent: string, forwardedFor?: string): Browser {
   browser.headers['user-agent'] = userAgent;
   if (forwardedFor) browser.headers['x-forwarded-for'] = forwardedFor;
   return browser;
+}
+
+/** A maker of numbered users (`{prefix}-1`, `{prefix}-2`, …), each with its own password, so every test has an account of its own. */
+export function userMaker(baseUrl: () => string, prefix: string, passwordSuffix: string) {
+  let seq = 0;
+  return async () => {
+    seq += 1;
+    const username = `${prefix}-${seq}`;
+    const password = `${username} ${passwordSuffix}`;
+    const user = await createUser(baseUrl(), { external_id: username, username, password });
+    return { ...user, username, password };
+  };
 }

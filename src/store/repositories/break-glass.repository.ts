@@ -1,19 +1,13 @@
-import { sql, type ExpressionBuilder } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable } from 'kysely';
 import type { Db } from '../db.js';
-import type { BreakGlassGrantRow, Database } from '../database.js';
+import type { BreakGlassGrantRow, BreakGlassGrantsTable, Database } from '../database.js';
 import { createAuditEventRepository, type AuditRecord } from './audit-event.repository.js';
 
-export interface NewBreakGlassGrant {
-  userId: string;
-  organizationId: string;
-  reason: string;
-  durationSeconds: number;
-  permissions: string[];
-  notifyAdmins: boolean;
-  requestedBy: string;
-  requestedByKey: string;
-  requestedAt: Date;
-}
+/** What a request records; the decision, revocation and review columns are set by their own steps. */
+export type NewBreakGlassGrant = Pick<
+  Insertable<BreakGlassGrantsTable>,
+  'userId' | 'organizationId' | 'reason' | 'durationSeconds' | 'permissions' | 'notifyAdmins' | 'requestedBy' | 'requestedByKey' | 'requestedAt'
+>;
 
 /**
  * How a grant stands at an instant: `active` and `expired` are approved grants before and after
