@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createApiKeyAdminService } from './admin/api-key-admin.service.js';
 import { createApiKeyService } from './admin/api-key.service.js';
 import { createAuditTrailService } from './admin/audit-trail.service.js';
@@ -86,6 +87,8 @@ import { createSamlSessionRepository } from './store/repositories/saml-session.r
 import { createOrganizationRepository } from './store/repositories/organization.repository.js';
 import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
+import { createOutbox } from './delivery/outbox.js';
+import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -135,7 +138,19 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
-  const factorDeps = { credentials, webauthn: createWebauthnCredentialRepository(db), ephemeral, audit, box, clock, issuer: config.issuer, config };
+  const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger);
+  const delivery = { codes: outbox as CodeDelivery, mail: outbox as MailDelivery };
+  const factorDeps = {
+    credentials,
+    webauthn: createWebauthnCredentialRepository(db),
+    ephemeral,
+    audit,
+    box,
+    clock,
+    issuer: config.issuer,
+    config,
+    delivery,
+  };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const policyRuleRows = createPolicyRuleRepository(db);

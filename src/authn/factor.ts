@@ -8,6 +8,11 @@ export interface FactorContext {
   challenge?: unknown;
   /** The assurance the relying party asked for: a challenge may offer only the credentials that can reach it. */
   requiredAal?: Aal;
+  /**
+   * Who is answering: `login:<uid>` inside a login, `session:<id>` in self-service. A method that
+   * keeps state of its own (a code it sent) binds it to this, so another login cannot answer it.
+   */
+  binding?: string;
 }
 
 /**
@@ -16,8 +21,14 @@ export interface FactorContext {
  */
 export interface Factor {
   readonly descriptor: FactorDescriptor;
-  /** URL segments: the challenge at /interaction/{uid}/mfa/{challenge}, self-service at /api/v1/mfa/{manage}. */
-  readonly paths: { readonly challenge: string; readonly manage: string };
+  /**
+   * URL segments: the challenge at /interaction/{uid}/mfa/{challenge}, self-service at /api/v1/mfa/{manage}.
+   * A method with a `challenge` step starts it at {challenge}/{begin} and is answered at
+   * {challenge}/{finish} (`begin` and `finish` by default; an empty `finish` is {challenge} itself).
+   * Several methods may share a challenge path (codes by SMS, voice or email at `otp`): the start
+   * names the method in its `channel` field, and the answer goes to the method last started there.
+   */
+  readonly paths: { readonly challenge: string; readonly manage: string; readonly begin?: string; readonly finish?: string };
   /**
    * The method's form on the challenge page: an Eta template (autoescaped) given the page's
    * data (`uid`, `csrf`); it posts the response to /interaction/{uid}/mfa/{challenge path}.
@@ -68,8 +79,17 @@ export interface ChallengeStart {
 }
 
 export interface ChallengeStep {
-  /** A new challenge for this login; a second start replaces the first, so only the latest can be answered. */
-  start(ctx: FactorContext): Promise<ChallengeStart>;
+  /**
+   * A new challenge for this login; a second start replaces the first, so only the latest can be
+   * answered. `input` is the start request's body (which destination a code goes to), unvalidated.
+   */
+  start(ctx: FactorContext, input?: unknown): Promise<ChallengeStart>;
+  /**
+   * `once` (the default): the state is taken by the first answer, right or wrong. `until_verified`:
+   * it stays until a right answer or a new start, and the method itself limits the tries on it
+   * (a code sent by SMS: five tries per code).
+   */
+  readonly answered?: 'once' | 'until_verified';
 }
 
 /**

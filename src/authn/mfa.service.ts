@@ -381,24 +381,38 @@ export function createMfaService(deps: MfaServiceDeps) {
     },
 
     /**
-     * Starts a challenge of a method with that step (WebAuthn request options): its state stays in
-     * the transaction, replacing any earlier one, and only what the client needs is returned.
+     * Starts a challenge of a method with that step (WebAuthn request options, a code sent): its
+     * state stays in the transaction under the method's challenge path, replacing any earlier one
+     * there, and only what the client needs is returned.
      */
-    async startChallenge(input: { uid: string; method: MfaMethod; requiredAal?: Aal }): Promise<Record<string, unknown>> {
+    async startChallenge(input: { uid: string; method: MfaMethod; input?: unknown; requiredAal?: Aal }): Promise<Record<string, unknown>> {
       const tx = await requireTx(input.uid, 'mfa');
-      const step = offered(tx, input.method).challenge;
+      const factor = offered(tx, input.method);
+      const step = factor.challenge;
       if (!step) throw new IdpError('invalid_method', `${input.method} has no challenge to start`);
-      const { shown, state } = await step.start({ accountId: tx.accountId, now: clock.now(), requiredAal: input.requiredAal });
-      await transactions.saveChallenge(tx, input.method, state);
+      const { shown, state } = await step.start(
+        { accountId: tx.accountId, now: clock.now(), requiredAal: input.requiredAal, binding: bindingOf(tx) },
+        input.input,
+      );
+      await transactions.saveChallenge(tx, factor.paths.challenge, input.method, state);
       return shown;
     },
 
-    async verify(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+    /**
+     * A response to this login's challenge. `method` names the method; for a challenge path several
+     * methods share, `path` instead, and the method is the one last started there.
+     */
+    async verify(input: ({ method: MfaMethod } | { path: string }) & { uid: string; code: unknown; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'mfa');
-      const factor = offered(tx, input.method);
-      // A challenge is answered once, right or wrong: the next try starts a new one.
-      const challenge = factor.challenge ? await transactions.takeChallenge(tx, input.method) : undefined;
-      if (factor.challenge && !challenge) throw new IdpError('invalid_step', `start a ${input.method} challenge first`);
+      const path = 'path' in input ? input.path : offered(tx, input.method).paths.challenge;
+      const pathFactor = 'method' in input ? offered(tx, input.method) : deps.factors.factors.find((f) => f.paths.challenge === path && f.challenge);
+      // A challenge is answered once, right or wrong, unless its method limits the tries itself.
+      const challenge = pathFactor?.challenge ? await transactions.challenge(tx, path, (pathFactor.challenge.answered ?? 'once') === 'once') : undefined;
+      if (pathFactor?.challenge && !challenge) throw new IdpError('invalid_step', `start a ${'method' in input ? input.method : path} challenge first`);
+      const method = challenge?.method ?? ('method' in input ? input.method : undefined);
+      if (!method) throw new IdpError('invalid_step', `start a ${path} challenge first`);
+      // The method that started the challenge must still be one this login offers.
+      const factor = offered(tx, method);
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
@@ -410,15 +424,15 @@ export function createMfaService(deps: MfaServiceDeps) {
       const { user, attempt: reserved } = reservation;
       let event: AuthEvent;
       try {
-        event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge?.state }, input.code);
+        event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge?.state, binding: bindingOf(tx) }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        if (await deps.outcomes.failed(user, input.method, input, reserved)) await endLocked(input.uid);
+        if (await deps.outcomes.failed(user, method, input, reserved)) await endLocked(input.uid);
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
         throw err;
       }
       // A right code found while a concurrent failure locked the factor ends the login like that failure.
-      if (!(await deps.outcomes.verified(user, input.method, input, reserved))) return endLocked(input.uid);
+      if (!(await deps.outcomes.verified(user, method, input, reserved))) return endLocked(input.uid);
       const events = [...tx.events, event];
       // Decided once, on what has now been proven; a trusted device plays no part once a factor is being proven.
       const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));

@@ -46,7 +46,7 @@ export interface LoginTransaction {
 export function createTransactionStore(store: EphemeralStore, ttlSec: number, idKey: string) {
   const key = (uid: string) => `tx:${hmac(idKey, uid)}`;
   const attemptsKey = (uid: string) => `tx-attempts:${hmac(idKey, uid)}`;
-  const challengeKey = (uid: string, method: MfaMethod) => `tx-challenge:${hmac(idKey, uid)}:${method}`;
+  const challengeKey = (uid: string, path: string) => `tx-challenge:${hmac(idKey, uid)}:${path}`;
   const openChallengeKey = (uid: string, method: MfaMethod) => `tx-open-challenge:${hmac(idKey, uid)}:${method}`;
   const parse = (uid: string, raw: string | undefined): LoginTransaction | undefined =>
     // Written before logins had an origin: every such login was an OIDC one.
@@ -56,17 +56,21 @@ export function createTransactionStore(store: EphemeralStore, ttlSec: number, id
     save: ({ uid, ...rest }: LoginTransaction) => store.set(key(uid), JSON.stringify(rest), ttlSec),
     /** Removes and returns it: a transaction finishes at most once even under concurrent requests. */
     take: async (uid: string) => parse(uid, await store.take(key(uid))),
-    /** Keeps the state of a challenge started in this login, replacing any earlier one of the method. */
-    saveChallenge: (tx: LoginTransaction, method: MfaMethod, state: unknown) =>
-      store.set(challengeKey(tx.uid, method), JSON.stringify({ createdAt: tx.createdAt, state }), ttlSec),
     /**
-     * Takes the latest challenge's state: it is answered at most once, right or wrong, even by
-     * concurrent requests, and only by the transaction that started it (not a later login in the same interaction).
+     * Keeps the state of a challenge started in this login at a challenge path, with the method that
+     * started it, replacing any earlier one at that path (of whichever method shares it).
      */
-    async takeChallenge(tx: LoginTransaction, method: MfaMethod): Promise<{ state: unknown } | undefined> {
-      const raw = await store.take(challengeKey(tx.uid, method));
-      const kept = raw ? (JSON.parse(raw) as { createdAt: number; state: unknown }) : undefined;
-      return kept?.createdAt === tx.createdAt ? { state: kept.state } : undefined;
+    saveChallenge: (tx: LoginTransaction, path: string, method: MfaMethod, state: unknown) =>
+      store.set(challengeKey(tx.uid, path), JSON.stringify({ createdAt: tx.createdAt, method, state }), ttlSec),
+    /**
+     * The latest challenge's state at a path. `take` removes it: it is answered at most once, right
+     * or wrong, even by concurrent requests. Either way only the transaction that started it sees it
+     * (not a later login in the same interaction).
+     */
+    async challenge(tx: LoginTransaction, path: string, take: boolean): Promise<{ method: MfaMethod; state: unknown } | undefined> {
+      const raw = take ? await store.take(challengeKey(tx.uid, path)) : await store.get(challengeKey(tx.uid, path));
+      const kept = raw ? (JSON.parse(raw) as { createdAt: number; method: MfaMethod; state: unknown }) : undefined;
+      return kept?.createdAt === tx.createdAt ? { method: kept.method, state: kept.state } : undefined;
     },
     /**
      * A challenge started before anyone is known (a passwordless sign-in): kept under the login's

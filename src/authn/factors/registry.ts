@@ -1,5 +1,6 @@
 import type { AuditService } from '../../audit/audit.service.js';
 import type { Clock } from '../../lib/clock.js';
+import type { CodeDelivery, MailDelivery } from '../../delivery/delivery.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
 import type { EphemeralStore } from '../../store/ephemeral-store.js';
@@ -20,6 +21,8 @@ export interface FactorDeps {
   clock: Clock;
   issuer: string;
   config: { webauthn: WebauthnConfig };
+  /** How codes and e-mails leave the IdP. */
+  delivery: { codes: CodeDelivery; mail: MailDelivery };
 }
 
 /**

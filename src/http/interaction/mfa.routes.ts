@@ -16,6 +16,9 @@ const trustBody = z.object({
   name: z.string().trim().max(100).optional(),
 });
 
+/** The method a start names, in a body that may be anything. */
+const channelOf = (input: unknown) => (input && typeof input === 'object' && 'channel' in input ? input.channel : undefined);
+
 export function mfaRoutes(deps: {
   kit: InteractionKit;
   mfa: MfaService;
@@ -47,13 +50,13 @@ export function mfaRoutes(deps: {
     await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], error });
   };
 
-  // One challenge endpoint per registered method; a method that issues a challenge first has begin and finish.
-  for (const factor of deps.factors) {
+  // One challenge endpoint per registered method; a method that issues a challenge first has a start and an answer.
+  for (const factor of deps.factors.filter((f) => !f.challenge)) {
     const {
       paths,
       descriptor: { method },
     } = factor;
-    router.post(factor.challenge ? `/mfa/${paths.challenge}/finish` : `/mfa/${paths.challenge}`, async (ctx) => {
+    router.post(`/mfa/${paths.challenge}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
       const code = responseOf(ctx);
       await answer(
@@ -64,10 +67,39 @@ export function mfaRoutes(deps: {
         challengePage(ctx, request),
       );
     });
-    if (!factor.challenge) continue;
-    router.post(`/mfa/${paths.challenge}/begin`, async (ctx) => {
+  }
+
+  // Methods with a challenge step, by challenge path: methods sharing one (codes by SMS, voice or email) are told apart by `channel` at the start.
+  const byPath = new Map<string, Factor[]>();
+  for (const f of deps.factors.filter((f) => f.challenge)) byPath.set(f.paths.challenge, [...(byPath.get(f.paths.challenge) ?? []), f]);
+  for (const [path, group] of byPath) {
+    const first = group[0]!;
+    const finish = first.paths.finish ?? 'finish';
+    router.post(finish ? `/mfa/${path}/${finish}` : `/mfa/${path}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      ctx.body = await mfa.startChallenge({ uid: request.uid, method, requiredAal: request.requestedAal });
+      const code = responseOf(ctx);
+      const target = group.length > 1 ? { path } : { method: first.descriptor.method };
+      await answer(
+        ctx,
+        request,
+        first,
+        () => mfa.verify({ uid: request.uid, ...target, code, requestedAal: request.requestedAal, ...kit.meta(ctx) }),
+        challengePage(ctx, request),
+      );
+    });
+    router.post(`/mfa/${path}/${first.paths.begin ?? 'begin'}`, async (ctx) => {
+      const request = await kit.loadForPost(ctx, 'login');
+      const input = body(ctx);
+      const factor = group.length > 1 ? group.find((f) => f.descriptor.method === channelOf(input)) : first;
+      if (!factor) throw new IdpError('invalid_method', `channel must be one of ${group.map((f) => f.descriptor.method).join(', ')}`);
+      const shown = await mfa.startChallenge({ uid: request.uid, method: factor.descriptor.method, input, requiredAal: request.requestedAal });
+      if (wantsJson(ctx)) {
+        ctx.body = shown;
+        return;
+      }
+      // A browser without script posted a form: the challenge page again, with what the start gave for the method's form.
+      const tx = await mfa.transactions.get(request.uid);
+      await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], started: { method: factor.descriptor.method, ...shown } });
     });
   }
 
