@@ -34,14 +34,24 @@ export interface AuditService {
    * goes out, so a failed write fails the request instead of losing the events.
    */
   flush(): Promise<void>;
+  /**
+   * Calls `listener` with every event once it is stored (security notifications, event webhooks).
+   * A listener that throws is logged and never fails the request or the other listeners.
+   */
+  subscribe(listener: AuditListener): void;
 }
+
+/** Told of stored events; must be quick (enqueue work, don't do it). */
+export type AuditListener = (events: readonly AuditRecord[]) => Promise<void>;
 
 export function createAuditService(repo: AuditEventRepository, logger: Logger): AuditService {
   const held = new WeakMap<RequestScope, AuditRecord[]>();
+  const listeners: AuditListener[] = [];
   const store = async (events: AuditRecord[]) => {
     await repo.append(events);
     for (const e of events)
       logger.info({ audit: e.type, outcome: e.outcome, subject: e.subject, actor: e.actor, requestId: e.requestId, ip: e.ip, clientId: e.clientId }, 'audit');
+    await Promise.all(listeners.map((l) => l(events).catch((err: unknown) => logger.error({ err }, 'an audit listener failed'))));
   };
   return {
     async record(given) {
@@ -63,6 +73,9 @@ export function createAuditService(repo: AuditEventRepository, logger: Logger): 
     hold() {
       const scope = requestScope();
       if (scope && !held.has(scope)) held.set(scope, []);
+    },
+    subscribe(listener) {
+      listeners.push(listener);
     },
     async flush() {
       const scope = requestScope();
