@@ -10,7 +10,7 @@ export type MessageLocale = keyof typeof CATALOGUES;
 /** The language of a BCP 47 tag we have words for (`de-AT` → `de`), English otherwise. */
 export function messageLocale(tag: string | undefined): MessageLocale {
   const primary = tag?.split(/[-_]/)[0]?.toLowerCase();
-  return primary && primary in CATALOGUES ? (primary as MessageLocale) : 'en';
+  return primary && Object.hasOwn(CATALOGUES, primary) ? (primary as MessageLocale) : 'en';
 }
 
 export const catalogueFor = (tag: string | undefined): Catalogue => CATALOGUES[messageLocale(tag)];
