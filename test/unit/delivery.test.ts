@@ -1,3 +1,4 @@
+import { loadConfig } from '../../src/config.js';
 import { messageLocale, catalogueFor } from '../../src/delivery/messages/index.js';
 import { withoutNumbers } from '../../src/delivery/providers/http-call.js';
 import { twilioSignature, verifyTwilioSignature } from '../../src/delivery/providers/twilio-signature.js';
@@ -59,4 +60,17 @@ describe('message catalogues', () => {
 
 test('phone numbers quoted in a provider error are removed', () => {
   expect(withoutNumbers("The 'To' number +1 (500) 555-0001 is not valid, error 21211")).toBe("The 'To' number [number] is not valid, error 21211");
+});
+
+describe('configuration', () => {
+  test('SMTP_URL and SMTP_FROM set smtp.url and smtp.from; a URL of another scheme stops start-up naming the variable', () => {
+    const config = loadConfig({ SMTP_URL: 'smtps://mail.example.test:465', SMTP_FROM: 'IdP <idp@example.test>' });
+    expect(config.smtp).toEqual({ url: 'smtps://mail.example.test:465', from: 'IdP <idp@example.test>' });
+    expect(config.delivery.timeoutMs).toBe(5000);
+    expect(() => loadConfig({ SMTP_URL: 'http://mail.example.test' })).toThrow(
+      'invalid configuration: smtp.url (SMTP_URL): must be an smtp:// or smtps:// URL',
+    );
+    expect(() => loadConfig({ IDP_SMTP__HOST: 'mail' })).toThrow('unknown setting IDP_SMTP__HOST');
+    expect(() => loadConfig({ IDP_DELIVERY__TIMEOUT_MS: '0' })).toThrow('delivery.timeoutMs');
+  });
 });

@@ -15,7 +15,7 @@ export type HttpAnswer = { ok: true; status: number; json: unknown } | { ok: fal
 
 /**
  * One request to a provider, bounded by `signal` from the first byte to the last of the answer.
- * A 2xx is read as JSON (`json` null when it is not); 4xx means refused, 5xx and a broken or
+ * A 2xx is read as JSON (`json` null when it is not); 3xx and 4xx mean refused, 5xx and a broken or
  * timed-out exchange mean the message may have gone out.
  */
 export async function callProvider(url: string, init: RequestInit, signal: AbortSignal): Promise<HttpAnswer> {
@@ -30,7 +30,8 @@ export async function callProvider(url: string, init: RequestInit, signal: Abort
     }
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, json };
     const error = `HTTP ${res.status}${describe(json)}`;
-    return { ok: false, outcome: res.status >= 400 && res.status < 500 ? { kind: 'refused', error } : { kind: 'uncertain', error, timedOut: false } };
+    // A redirect is not followed (the URL is the one configured) and, like a 4xx, is no acceptance.
+    return { ok: false, outcome: res.status < 500 ? { kind: 'refused', error } : { kind: 'uncertain', error, timedOut: false } };
   } catch (err) {
     if (signal.aborted) return { ok: false, outcome: { kind: 'uncertain', error: 'timeout', timedOut: true } };
     const code = causeCode(err);
