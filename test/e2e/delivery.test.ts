@@ -192,8 +192,8 @@ describe('SMS failover across Twilio-compatible providers', () => {
       ['twilio-2', 'failed'],
       ['twilio-3', 'accepted'],
     ]);
-    // The provider's words are kept, the number it quoted is not.
-    expect(rows[0]!.error).toBe("HTTP 400: 21211 The 'To' number [number] is not a valid phone number.");
+    // The provider's error code is kept, not its words (which quote the number).
+    expect(rows[0]!.error).toBe('HTTP 400: provider error 21211');
     expect(rows[1]!.error).toBe('not connected: ECONNREFUSED');
   });
 
@@ -432,6 +432,32 @@ describe('Twilio status callbacks', () => {
     const failed = new Map(params).set('MessageStatus', 'failed').set('ErrorCode', '30003');
     expect((await post(failed, twilioSignature(TOKEN, callback, failed))).status).toBe(204);
     expect(await status()).toEqual({ status: 'delivered', error: null });
+  });
+
+  test('concurrent final reports: exactly one changes the record', async () => {
+    const org = await newOrg();
+    const peer = await twilioPeer('accept');
+    const provider = await addTwilio(org, peer.url, 1);
+    const { message } = outgoing(org);
+    const { deliveryId } = await idp.container.delivery.codes.send(message);
+    const { form } = peer.forms()[0]!;
+    smsOf(form);
+    const row = await idp.container.db.selectFrom('deliveries').selectAll().where('id', '=', deliveryId).executeTakeFirstOrThrow();
+    const reports = Array.from({ length: 20 }, (_, i) => {
+      const params = new Map([
+        ['MessageSid', row.providerMessageId!],
+        ['MessageStatus', i % 2 ? 'failed' : 'delivered'],
+      ]);
+      return {
+        rawBody: new URLSearchParams([...params]).toString(),
+        contentType: 'application/x-www-form-urlencoded',
+        twilioSignature: twilioSignature(TOKEN, form.StatusCallback!, params),
+      };
+    });
+    const changed = await Promise.all(reports.map((r) => idp.container.deliveryStatus.report(provider.id, r)));
+    expect(changed.filter(Boolean)).toHaveLength(1);
+    const final = await idp.container.db.selectFrom('deliveries').select('status').where('id', '=', deliveryId).executeTakeFirstOrThrow();
+    expect(final.status).toBe(changed.indexOf(true) % 2 ? 'failed' : 'delivered');
   });
 
   test('a call that was not answered is recorded as failed, with the provider error code', async () => {

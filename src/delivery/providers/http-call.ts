@@ -40,12 +40,13 @@ export async function callProvider(url: string, init: RequestInit, signal: Abort
   }
 }
 
-/** A provider's own error code and words, short, for the delivery record (never the request, which holds the number). */
+/**
+ * The provider's own error code, if it gave one: its words stay out of the record, which an organisation's
+ * key can read, so a URL pointed somewhere it should not be learns nothing of what answered there.
+ */
 function describe(json: unknown): string {
-  if (typeof json !== 'object' || json === null) return '';
-  const { code, message } = json as { code?: unknown; message?: unknown };
-  const parts = [typeof code === 'number' || typeof code === 'string' ? String(code) : '', typeof message === 'string' ? message : ''].filter(Boolean);
-  return parts.length ? `: ${withoutNumbers(parts.join(' ')).slice(0, 200)}` : '';
+  const code = typeof json === 'object' && json !== null ? (json as { code?: unknown }).code : undefined;
+  return (typeof code === 'number' || typeof code === 'string') && /^[A-Za-z0-9_.-]{1,32}$/.test(String(code)) ? `: provider error ${code}` : '';
 }
 
 /** Providers quote the number they refused ("The 'To' number +1555… is not valid"): the record must not keep it. */
