@@ -98,6 +98,9 @@ import { createDeliveryProviderRepository } from './store/repositories/delivery-
 import { createDeliveryRepository } from './store/repositories/delivery.repository.js';
 import { viewsDir } from './config.js';
 
+/** How long a delivery attempt's record is kept (for support and provider disputes). */
+const DELIVERY_RECORD_DAYS = 90;
+
 export interface ContainerOptions {
   logger?: Logger;
   clock?: Clock;
@@ -349,6 +352,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
         logger.warn({ err }, 'sweep of expired rows failed'),
       );
     }, 60_000),
+    setInterval(() => {
+      deliveryRecords.prune(new Date(clock.now() - DELIVERY_RECORD_DAYS * 86_400_000)).catch((err) => logger.warn({ err }, 'pruning delivery records failed'));
+    }, 3_600_000),
   ];
   timers.forEach((t) => t.unref());
 

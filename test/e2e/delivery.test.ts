@@ -3,7 +3,9 @@
  * (one failing or hanging, to prove failover without the same code reaching a phone twice), a
  * signed-webhook receiver, an SMTP server, and signed status reports coming back.
  */
+import { randomUUID } from 'node:crypto';
 import { createLogger } from '../../src/lib/logger.js';
+import { createDeliveryRepository } from '../../src/store/repositories/delivery.repository.js';
 import { verifyPayload, signPayload } from '../../src/lib/webhook-signature.js';
 import { twilioSignature } from '../../src/delivery/providers/twilio-signature.js';
 import type { OutgoingCode } from '../../src/delivery/delivery.js';
@@ -728,6 +730,30 @@ describe('the delivery providers API', () => {
     expectJsonError(await api('GET', '/deliveries?limit=1000'), 400, 'invalid_request', 'limit');
     expectJsonError(await api('GET', '/deliveries?user_id=x'), 400, 'invalid_request', 'user_id');
   });
+});
+
+test('records older than the retention period are pruned, newer ones stay', async () => {
+  const org = await newOrg();
+  const base = {
+    organizationId: org,
+    accountId: null,
+    destinationId: null,
+    channel: 'sms' as const,
+    providerId: null,
+    provider: 'p',
+    status: 'accepted' as const,
+    providerMessageId: null,
+    error: null,
+  };
+  await idp.container.db
+    .insertInto('deliveries')
+    .values([
+      { ...base, id: randomUUID(), createdAt: new Date(Date.now() - 91 * 86_400_000) },
+      { ...base, id: randomUUID(), createdAt: new Date(Date.now() - 89 * 86_400_000) },
+    ])
+    .execute();
+  expect(await createDeliveryRepository(idp.container.db).prune(new Date(Date.now() - 90 * 86_400_000))).toBeGreaterThanOrEqual(1);
+  expect(await records(org)).toHaveLength(1);
 });
 
 describe('across the file', () => {

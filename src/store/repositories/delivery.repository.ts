@@ -28,6 +28,11 @@ export function createDeliveryRepository(db: Db) {
       const r = await q.executeTakeFirst();
       return r.numUpdatedRows > 0n;
     },
+    /** Drops the records older than `before` (the sweep keeps them for a retention period). */
+    async prune(before: Date): Promise<number> {
+      const r = await db.deleteFrom('deliveries').where('createdAt', '<', before).executeTakeFirst();
+      return Number(r.numDeletedRows);
+    },
     /** Newest first; `organizationId` null reaches every organisation. */
     list(filter: { accountId?: string; organizationId: string | null; limit: number }): Promise<DeliveryRow[]> {
       let q = db.selectFrom('deliveries').selectAll();
