@@ -24,6 +24,7 @@ import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
+import { deliveryProviderRoutes, deliveryStatusRoutes } from './http/admin/delivery.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -153,7 +154,10 @@ export function buildApp(c: Container): Koa {
     breakGlassRoutes(c.breakGlass).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
+    deliveryProviderRoutes(c.deliveryProviders).routes(),
   );
+  // Providers' status reports carry the provider's signature, not an API key: matched before the API's key check.
+  const deliveryStatus = deliveryStatusRoutes(c.deliveryStatus);
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
   const ours = compose([
@@ -166,6 +170,7 @@ export function buildApp(c: Container): Koa {
     passwordChange.allowedMethods(),
     selfService.routes(),
     selfService.allowedMethods(),
+    deliveryStatus.routes(),
     api.routes(),
     api.allowedMethods(),
   ] as Middleware[]) as Middleware;

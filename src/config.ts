@@ -77,6 +77,19 @@ export const configSchema = z
     rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt, samlPerIpPerMinute: positiveInt, sentinelPerKeyPerMinute: positiveInt }),
     limits: z.strictObject({ jsonBodyBytes: positiveInt }),
     apiAudience: z.string(),
+    // SMS/voice providers are configured per organisation through the API; this bounds each provider's answer.
+    delivery: z.strictObject({ timeoutMs: positiveInt.max(60_000) }).default({ timeoutMs: 5000 }),
+    // Without `url`, e-mails go to the outbox under dataDir and are not sent (the log says so).
+    smtp: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+          .optional(),
+        // Default: no-reply@<issuer host>.
+        from: z.string().min(3).max(256).optional(),
+      })
+      .default({}),
   })
   // Without anchors the attestation library skips the chain check: `direct` would then trust any self-made certificate.
   .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {
@@ -108,6 +121,8 @@ const ENV_MAP: Record<string, string> = {
   DATA_DIR: 'dataDir',
   METRICS_PORT: 'metricsPort',
   METRICS_HOST: 'metricsHost',
+  SMTP_URL: 'smtp.url',
+  SMTP_FROM: 'smtp.from',
 };
 const LIST_KEYS = new Set(['redisClusterNodes', 'trustedProxies', 'extraOrigins']);
 
@@ -144,7 +159,7 @@ function fromEnv(env: NodeJS.ProcessEnv): { values: Record<string, unknown>; ori
   const origins = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
     if (raw === undefined || raw === '') continue;
-    const keys = ENV_MAP[name] ? [ENV_MAP[name]] : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
+    const keys = ENV_MAP[name] ? ENV_MAP[name].split('.') : name.startsWith('IDP_') ? name.slice(4).split('__').map(camel) : undefined;
     if (!keys) continue;
     setPath(values, keys, parseEnvValue(keys[keys.length - 1]!, raw));
     origins.set(keys.join('.'), name);

@@ -88,7 +88,18 @@ import { createOrganizationRepository } from './store/repositories/organization.
 import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
-import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
+import type { MailDelivery } from './delivery/delivery.js';
+import { createCodeDelivery } from './delivery/code-delivery.js';
+import { createDeliveryStatusService } from './delivery/delivery-status.service.js';
+import { createMailTemplates, mailTemplatesDir } from './delivery/mail-templates.js';
+import { createProviderAdminService } from './delivery/provider-admin.service.js';
+import { createSmtpMail } from './delivery/smtp-mail.js';
+import { createDeliveryProviderRepository } from './store/repositories/delivery-provider.repository.js';
+import { createDeliveryRepository } from './store/repositories/delivery.repository.js';
+import { viewsDir } from './config.js';
+
+/** How long a delivery attempt's record is kept (for support and provider disputes). */
+const DELIVERY_RECORD_DAYS = 90;
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -138,8 +149,41 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const cachedClients = { find: clientCache.record };
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
+  // Codes and e-mails: the organisations' SMS/voice providers and the SMTP server; the outbox when none is configured.
   const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger);
-  const delivery = { codes: outbox as CodeDelivery, mail: outbox as MailDelivery };
+  const site = new URL(config.issuer).hostname;
+  const smtp = config.smtp.url
+    ? createSmtpMail({
+        url: config.smtp.url,
+        from: config.smtp.from ?? `no-reply@${site}`,
+        timeoutMs: config.delivery.timeoutMs,
+        templates: createMailTemplates(mailTemplatesDir(viewsDir), site),
+        metrics,
+        logger,
+      })
+    : undefined;
+  if (!smtp)
+    logger.warn({ outbox: path.join(config.dataDir, 'outbox') }, 'no SMTP server is configured (SMTP_URL): e-mails are written to the outbox, not sent');
+  const mail: MailDelivery = smtp ?? outbox;
+  const deliveryProviders = createDeliveryProviderRepository(db);
+  const deliveryRecords = createDeliveryRepository(db);
+  const statusUrl = (providerId: string) => `${config.issuer}/api/v1/delivery-status/${providerId}`;
+  const delivery = {
+    codes: createCodeDelivery({
+      providers: deliveryProviders,
+      deliveries: deliveryRecords,
+      mail,
+      fallback: outbox,
+      box,
+      metrics,
+      logger,
+      clock,
+      site,
+      timeoutMs: config.delivery.timeoutMs,
+      statusUrl,
+    }),
+    mail,
+  };
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -308,6 +352,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
         logger.warn({ err }, 'sweep of expired rows failed'),
       );
     }, 60_000),
+    setInterval(() => {
+      deliveryRecords.prune(new Date(clock.now() - DELIVERY_RECORD_DAYS * 86_400_000)).catch((err) => logger.warn({ err }, 'pruning delivery records failed'));
+    }, 3_600_000),
   ];
   timers.forEach((t) => t.unref());
 
@@ -348,6 +395,10 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     loginProtocols: [createOidcLogin(providers, sessionPolicy), samlSso.protocol],
     sessionPolicy,
     credentials,
+    /** How codes and e-mails leave: what the factors send through. */
+    delivery,
+    deliveryProviders: createProviderAdminService({ providers: deliveryProviders, deliveries: deliveryRecords, organizations, box, audit }),
+    deliveryStatus: createDeliveryStatusService({ providers: deliveryProviders, deliveries: deliveryRecords, box, clock, statusUrl }),
     settings,
     factors,
     devices,
@@ -426,6 +477,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     ],
     async close() {
       timers.forEach(clearInterval);
+      smtp?.close();
       providers.close();
       saml.close();
       if (redis) redis.disconnect();

@@ -16,17 +16,29 @@ export interface OutgoingCode {
   /** Who it is for and which destination, for the delivery record (never the number or address itself). */
   accountId?: string;
   destinationId?: string;
+  /**
+   * A fresh code for the next provider, when the previous one may have delivered the message
+   * (it timed out after the request went out, answered 5xx, or the connection broke mid-request):
+   * the same code is never sent twice to one phone. `attempt` counts from 1 (`code` is attempt 0);
+   * the caller must keep only the code of the attempt `Delivered.attempt` names. Without it, such
+   * a failure ends the failover with `delivery_failed`.
+   */
+  codeFor?: (attempt: number) => Promise<string>;
 }
 
 /** What became of a send: the provider that accepted it and its id for the delivery record. */
 export interface Delivered {
   deliveryId: string;
   provider: string;
+  /** Which code reached the provider that accepted: 0 is `OutgoingCode.code`, n the one `codeFor(n)` made. */
+  attempt?: number;
 }
 
 /**
- * Sends codes. Throws IdpError `delivery_failed` when no provider accepted the message; a provider
- * that timed out or failed is never retried with the same code on another (the caller sends a new one).
+ * Sends codes through the organisation's providers in priority order. Throws IdpError `delivery_failed`
+ * when no provider accepted the message. A provider that refused cleanly (a 4xx answer, or no
+ * connection at all) is followed by the next one with the same code; after one that may have sent it
+ * the next gets a code from `codeFor`, or the failover stops.
  */
 export interface CodeDelivery {
   send(message: OutgoingCode): Promise<Delivered>;

@@ -31,6 +31,8 @@ export const ERROR_CODES = [
   'too_many_requests', // a rate limit
   'too_many_attempts', // the attempts of one challenge are used up
   'mfa_locked', // the account's second factor is locked after repeated failures
+  // Something beyond us failed.
+  'delivery_failed', // no SMS/voice provider or mail server took the message
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -72,6 +72,12 @@ export function createMetrics(sources: MetricSources = {}) {
         for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
       },
     }),
+    deliveries: new Counter({
+      name: 'idp_deliveries_total',
+      help: 'Code and e-mail delivery attempts by channel (sms, voice, email), provider (its name, smtp, outbox) and outcome (accepted, refused, uncertain)',
+      labelNames: ['channel', 'provider', 'outcome'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'idp_http_request_duration_seconds',
       help: 'HTTP request latency',

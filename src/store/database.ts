@@ -315,6 +315,39 @@ export interface BreakGlassGrantsTable {
 /** What a person decided about a grant; whether an approved one is still active is a matter of time. */
 export type BreakGlassStatus = 'pending_approval' | 'approved' | 'denied' | 'revoked';
 
+/** An SMS/voice provider (migration 0023); its auth token or signing secret is `secretSealed`, never returned. */
+export interface DeliveryProvidersTable {
+  id: Generated<string>;
+  organizationId: string | null;
+  type: 'twilio' | 'webhook';
+  name: string;
+  channels: string[];
+  priority: number;
+  enabled: Generated<boolean>;
+  config: Json;
+  secretSealed: string;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export type DeliveryStatus = 'accepted' | 'sent' | 'delivered' | 'failed' | 'undelivered' | 'timeout';
+
+/** One delivery attempt: who, which destination, which provider and what became of it; never the number, address or code. */
+export interface DeliveriesTable {
+  id: Generated<string>;
+  organizationId: string | null;
+  accountId: string | null;
+  destinationId: string | null;
+  channel: 'sms' | 'voice' | 'email';
+  providerId: string | null;
+  provider: string;
+  status: DeliveryStatus;
+  providerMessageId: string | null;
+  error: string | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   webauthnCredentials: WebauthnCredentialsTable;
@@ -337,6 +370,8 @@ export interface Database {
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
   breakGlassGrants: BreakGlassGrantsTable;
+  deliveryProviders: DeliveryProvidersTable;
+  deliveries: DeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -355,3 +390,5 @@ export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;
 export type SessionRecordRow = Selectable<SessionRecordsTable>;
 export type BreakGlassGrantRow = Selectable<BreakGlassGrantsTable>;
+export type DeliveryProviderRow = Selectable<DeliveryProvidersTable>;
+export type DeliveryRow = Selectable<DeliveriesTable>;

@@ -28,4 +28,5 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   too_many_requests: 429,
   too_many_attempts: 429,
   mfa_locked: 429,
+  delivery_failed: 503,
 };
