@@ -199,6 +199,56 @@ describe('self-service', () => {
   });
 });
 
+describe('settings', () => {
+  test("an organisation's own catalogue and counts: its users answer its questions, the challenge asks as many as it says; bad blocks are a 400", async () => {
+    const slug = `q-org-${process.pid}`;
+    expect((await api('POST', '/organizations', { slug })).status).toBe(201);
+    const catalogue = [
+      { id: 'team', text: 'Which team did you first support?' },
+      { id: 'book', text: 'Which book did you read first?' },
+      { id: 'city', text: 'Where were you born?' },
+      { id: 'dish', text: 'Your favourite dish as a child?' },
+    ];
+    const patched = await api('PATCH', `/organizations/${slug}/settings`, { questions: { catalogue, required_answers: 4, asked: 3 } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.questions).toEqual({ catalogue, required_answers: 4, asked: 3 });
+    for (const bad of [
+      { catalogue: [{ id: 'Bad Id!', text: 'A question?' }] },
+      { catalogue: [] },
+      { catalogue: [catalogue[0], catalogue[0]] },
+      { asked: 0 },
+      { required_answers: 11 },
+      { catalogue: [{ id: 'x', text: 'A question?', answer: 'leak' }] },
+    ]) {
+      expectJsonError(await api('PATCH', `/organizations/${slug}/settings`, { questions: bad }), 400, 'invalid_request', 'questions');
+    }
+
+    const user = await newUser(idp.url, 'q-org-user', { organization: slug });
+    const set = (accountId: string, body: unknown) => idp.container.factors.get('questions')!.selfService!.set!(accountId, body);
+    // The global default questions are not this organisation's.
+    await expect(set(user.id, setBody)).rejects.toMatchObject({ error: 'invalid_request' });
+    const mine = new Map(catalogue.map((q, i) => [q.text, `org answer ${i}`]));
+    await set(user.id, { answers: catalogue.map((q) => ({ question_id: q.id, answer: mine.get(q.text)! })) });
+    const { flow, login } = await passwordStep(config, user.username, PASSWORD);
+    expect(login.body).toEqual({ status: 'mfa_required', methods: ['questions'] });
+    const shown = (await flow.post('mfa/questions/begin')).body as Shown;
+    expect(shown.questions).toHaveLength(3);
+    const ok = await flow.post('mfa/questions', { answers: shown.questions.map((q) => ({ identifier: q.identifier, answer: mine.get(q.question)! })) });
+    expect(ok.status).toBe(200);
+
+    // A question withdrawn from the catalogue cannot be asked: with too few left, the user sets answers again.
+    await api('PATCH', `/organizations/${slug}/settings`, { questions: { catalogue: catalogue.slice(0, 2), required_answers: 2, asked: 2 } });
+    await new Promise((r) => setTimeout(r, 1100)); // the settings cache
+    const again = await passwordStep(config, user.username, PASSWORD);
+    const two = (await again.flow.post('mfa/questions/begin')).body as Shown;
+    expect(two.questions.map((q) => q.question).sort()).toEqual([catalogue[0]!.text, catalogue[1]!.text].sort());
+    const fresh = [catalogue[0]!, { id: 'pet', text: 'Your first pet?' }, { id: 'car', text: 'Your first car?' }];
+    await api('PATCH', `/organizations/${slug}/settings`, { questions: { catalogue: fresh, required_answers: 3, asked: 2 } });
+    await new Promise((r) => setTimeout(r, 1100));
+    expectJsonError(await again.flow.post('mfa/questions/begin'), 400, 'invalid_request');
+  });
+});
+
 describe('the challenge', () => {
   test('begin asks `asked` of the answered questions under identifiers of this challenge (never the question ids); the subset varies', async () => {
     const user = await withAnswers('subset');
