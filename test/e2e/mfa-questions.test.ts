@@ -249,6 +249,21 @@ describe('settings', () => {
   });
 });
 
+describe('administration', () => {
+  test('an admin reads which questions a user set (never an answer) and resets them through the factor reset; an unknown user is a 404', async () => {
+    const user = await withAnswers('admin');
+    const seen = await api('GET', `/users/${user.id}/questions`);
+    expect(seen.body).toMatchObject({ set: true, questions: expect.arrayContaining([{ id: Q2.id, text: Q2.text }]) });
+    expect(seen.text.toLowerCase()).not.toMatch(/rex|baker|exup|argon/);
+    expect((await api('GET', `/users/00000000-0000-4000-8000-000000000000/questions`)).status).toBe(404);
+    const reset = await api('POST', `/users/${user.id}/factors/reset`, { method: 'questions' });
+    expect(reset.status).toBe(200);
+    expect(reset.body.removed).toEqual(['questions']);
+    expect((await api('GET', `/users/${user.id}/questions`)).body.set).toBe(false);
+    expect(await idp.container.factors.enrolledMethods(user.id)).not.toContain('questions');
+  });
+});
+
 describe('the challenge', () => {
   test('begin asks `asked` of the answered questions under identifiers of this challenge (never the question ids); the subset varies', async () => {
     const user = await withAnswers('subset');
