@@ -265,12 +265,17 @@ describe('administration', () => {
 });
 
 describe('the challenge', () => {
-  test('begin asks `asked` of the answered questions under identifiers of this challenge (never the question ids); the subset varies', async () => {
+  test('begin asks `asked` of the answered questions under identifiers of this challenge (never the question ids); the same questions until answered right, then another random draw', async () => {
     const user = await withAnswers('subset');
+    const questionsOf = (shown: Shown) =>
+      shown.questions
+        .map((q) => q.question)
+        .sort()
+        .join('|');
     const flow = await atChallenge(user.username);
-    const seen = new Set<string>();
     const identifiers = new Set<string>();
-    for (let i = 0; i < 20; i++) {
+    const first = await flow.begin();
+    for (let i = 0; i < 5; i++) {
       const shown = await flow.begin();
       expect(shown.questions).toHaveLength(2);
       for (const q of shown.questions) {
@@ -279,14 +284,21 @@ describe('the challenge', () => {
         expect(CHOSEN.has(q.question)).toBe(true);
         identifiers.add(q.identifier);
       }
-      seen.add(
-        shown.questions
-          .map((q) => q.question)
-          .sort()
-          .join('|'),
-      );
+      // Beginning again, or in another login, or after a wrong answer, never shows other questions.
+      expect(questionsOf(shown)).toBe(questionsOf(first));
     }
-    expect(identifiers.size).toBe(40);
+    expect(identifiers.size).toBe(10);
+    expectJsonError(await flow.answer(answering(await flow.begin(), () => 'wrong answer')), 401, 'invalid_code');
+    const other = await atChallenge(user.username);
+    expect(questionsOf(await other.begin())).toBe(questionsOf(first));
+    // Each right answer lets the next challenge draw again, with crypto.randomInt: over logins the subsets vary.
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const login = await atChallenge(user.username);
+      const shown = await login.begin();
+      seen.add(questionsOf(shown));
+      expect((await login.answer(answering(shown))).status).toBe(200);
+    }
     expect(seen.size).toBeGreaterThan(1);
   });
 

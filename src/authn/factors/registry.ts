@@ -42,7 +42,7 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     ...plugins,
     createTotpFactor(deps),
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
-    createQuestionsFactor({ answers: deps.securityAnswers, settingsFor: deps.settingsFor }),
+    createQuestionsFactor({ answers: deps.securityAnswers, ephemeral: deps.ephemeral, settingsFor: deps.settingsFor }),
     createBackupCodeFactor(deps.credentials),
   ];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));

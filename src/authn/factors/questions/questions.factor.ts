@@ -2,6 +2,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { badRequest } from '../../../lib/errors.js';
 import type { EffectiveSettings, QuestionSettings } from '../../../policy/settings.js';
 import type { FactorDescriptor } from '../../../policy/types.js';
+import type { EphemeralStore } from '../../../store/ephemeral-store.js';
 import type { SecurityAnswerRepository } from '../../../store/repositories/security-answer.repository.js';
 import { FactorError, eventOf, type Factor, type FactorContext } from '../../factor.js';
 import { hashPassword, verifyPassword } from '../../password.js';
@@ -11,6 +12,8 @@ import {
   challengeStateSchema,
   looksLikeAnswers,
   normalizeAnswer,
+  parseJson,
+  pendingSchema,
   setAnswersSchema,
   type ChallengeState,
 } from './questions.schema.js';
@@ -37,6 +40,7 @@ export const questionsDescriptor: FactorDescriptor = {
 
 export interface QuestionsDeps {
   answers: SecurityAnswerRepository;
+  ephemeral: EphemeralStore;
   /** The settings in force for the account (its organisation's). */
   settingsFor(accountId: string): Promise<Pick<EffectiveSettings, 'questions'>>;
 }
@@ -56,6 +60,10 @@ function pick<T>(items: readonly T[], n: number): T[] {
   }
   return pool.slice(0, n);
 }
+
+/** The questions drawn for an account and not yet answered right: asked again, whichever login begins. */
+const pendingKey = (accountId: string) => `questions-pending:${accountId}`;
+const PENDING_SECONDS = 7 * 86_400;
 
 const malformed = (issue: { path: PropertyKey[]; message: string }) =>
   new FactorError('malformed', `${issue.path.map(String).join('.') || 'answers'}: ${issue.message}`);
@@ -93,6 +101,25 @@ export function createQuestionsFactor(deps: QuestionsDeps): Factor {
     return Promise.all(normalised.map(async ({ questionId, answer }) => ({ questionId, answerHash: await hashPassword(answer) })));
   }
 
+  /**
+   * The questions drawn earlier and not yet answered right, while they still fit. Starting again
+   * never shows other questions, so no one can begin until the subset is the one whose answers they
+   * know (OWASP: ask the same questions until they are answered).
+   */
+  async function pending(accountId: string, credentialId: string, askable: { questionId: string }[], asked: number) {
+    const raw = await deps.ephemeral.get(pendingKey(accountId));
+    const kept = pendingSchema.safeParse(raw ? parseJson(raw) : undefined);
+    if (!kept.success || kept.data.credentialId !== credentialId || kept.data.questionIds.length !== asked) return undefined;
+    const ids = kept.data.questionIds;
+    return ids.every((id) => askable.some((a) => a.questionId === id)) ? ids : undefined;
+  }
+
+  async function draw(accountId: string, credentialId: string, askable: { questionId: string }[], asked: number) {
+    const questionIds = pick(askable, asked).map((a) => a.questionId);
+    await deps.ephemeral.set(pendingKey(accountId), JSON.stringify({ credentialId, questionIds }), PENDING_SECONDS);
+    return questionIds;
+  }
+
   async function start(ctx: FactorContext) {
     const [set, settings] = await Promise.all([answers.find(ctx.accountId), catalogueOf(ctx.accountId)]);
     if (!set) throw new FactorError('refused', 'no security questions are set');
@@ -101,8 +128,9 @@ export function createQuestionsFactor(deps: QuestionsDeps): Factor {
     const askable = set.answers.filter((a) => texts.has(a.questionId));
     const { asked } = counts(settings);
     if (askable.length < asked) throw new FactorError('refused', 'the security questions have changed: set your answers again');
+    const questionIds = (await pending(ctx.accountId, set.credentialId, askable, asked)) ?? (await draw(ctx.accountId, set.credentialId, askable, asked));
     // Identifiers of this challenge alone: an answer names the question it answers only through them.
-    const items = pick(askable, asked).map((a) => ({ identifier: randomBytes(12).toString('base64url'), questionId: a.questionId }));
+    const items = questionIds.map((questionId) => ({ identifier: randomBytes(12).toString('base64url'), questionId }));
     const state: ChallengeState = { accountId: ctx.accountId, binding: ctx.binding, credentialId: set.credentialId, items };
     return { shown: { questions: items.map((it) => ({ identifier: it.identifier, question: texts.get(it.questionId)! })) }, state };
   }
@@ -125,7 +153,7 @@ export function createQuestionsFactor(deps: QuestionsDeps): Factor {
       items.map((it) => verifyPassword(stored(it.questionId), normalizeAnswer(given.find((g) => g.identifier === it.identifier)?.answer ?? ''))),
     );
     if (!shape || !results.every(Boolean)) throw new FactorError('invalid_code', 'a security answer is wrong');
-    await answers.touch(credentialId);
+    await Promise.all([answers.touch(credentialId), deps.ephemeral.del(pendingKey(ctx.accountId))]);
     return eventOf(questionsDescriptor, ctx.now, credentialId);
   }
 

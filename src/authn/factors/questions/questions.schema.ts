@@ -58,6 +58,17 @@ export const challengeStateSchema = z.object({
 });
 export type ChallengeState = z.infer<typeof challengeStateSchema>;
 
+/** The questions drawn for an account until answered (kept in the short-lived store). */
+export const pendingSchema = z.object({ credentialId: z.string(), questionIds: z.array(questionIdSchema).min(1) });
+
+export function parseJson(raw: string): unknown {
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A response of this method's form: an object with a list of answers (the rest is checked by `verify`). */
 export const looksLikeAnswers = (response: unknown): boolean =>
   typeof response === 'object' && response !== null && Array.isArray((response as { answers?: unknown }).answers);
