@@ -42,6 +42,7 @@ import { createCredentialRepository } from './store/repositories/credential.repo
 import { createWebauthnCredentialRepository } from './store/repositories/webauthn-credential.repository.js';
 import { createSessionRepository } from './store/repositories/session.repository.js';
 import { createSettingsRepository } from './store/repositories/settings.repository.js';
+import { createSecurityAnswerRepository } from './store/repositories/security-answer.repository.js';
 import { createPolicyRuleRepository } from './store/repositories/policy-rule.repository.js';
 import { createTrustedDeviceRepository } from './store/repositories/trusted-device.repository.js';
 import type { Config } from './config.js';
@@ -194,6 +195,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     issuer: config.issuer,
     config,
     delivery,
+    securityAnswers: createSecurityAnswerRepository(db),
+    // The settings service is built after the registry (it validates method names against it); this runs only later.
+    settingsFor: async (accountId: string) => settings.effective((await accounts.findById(accountId))?.organizationId),
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });

@@ -84,6 +84,12 @@ export function createMfaPlatformService(deps: MfaPlatformDeps) {
       return { devices: (await deps.devices.list(user.id)).map((d) => trustedDeviceView(d)) };
     },
 
+    /** A method's entry for the user, as the user's own GET /mfa/{manage} answers it (which is set, never a secret). */
+    async status(ref: UserRef, method: MfaMethod, scope: OrgScope) {
+      const user = await find(ref, scope);
+      return factors.status(user.id, method);
+    },
+
     /** A user's credentials of a method that holds several (passkeys), as the user sees them. */
     async listCredentials(ref: UserRef, method: MfaMethod, collection: string, scope: OrgScope) {
       const user = await find(ref, scope);

@@ -113,6 +113,13 @@ export interface SelfService {
   readonly enrolmentPaths?: { readonly begin: string; readonly confirm: string };
   /** A method the account holds several named credentials of: each is listed, renamed and removed on its own. */
   readonly credentials?: CredentialManagement;
+  /**
+   * With it, PUT /mfa/{manage} sets the method up from what the user chose (the request body,
+   * unvalidated: the method validates it), replacing what the account had of it.
+   */
+  set?(accountId: string, input: unknown): Promise<Issued>;
+  /** The method's entry (`status`) is also answered to administrators at GET /api/v1/users/{id}/{manage}. */
+  readonly shownToAdmins?: boolean;
 }
 
 /** The credentials of one method, under /mfa/{collection} and /mfa/{collection}/{id}. */

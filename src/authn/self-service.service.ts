@@ -9,7 +9,7 @@ import { MFA_METHODS, type AuthEvent, type MfaMethod } from '../policy/types.js'
 import type { User } from '../store/database.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
-import { FactorError, type EnrolmentStart } from './factor.js';
+import { FactorError, type EnrolmentStart, type Issued } from './factor.js';
 import type { FactorRegistry } from './factors/registry.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 
@@ -88,6 +88,13 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
   const changed = (user: User, ctx: ChangeContext, type: string, data: Record<string, unknown>) => deps.outcomes.changed(user, ctx, type, data);
 
+  /** A one-step set-up is a factor change like any other. */
+  async function setUp(user: User, ctx: ChangeContext, run: () => Promise<Issued>): Promise<Record<string, unknown>> {
+    const issued = await run();
+    await changed(user, ctx, issued.audit.type, issued.audit.data);
+    return issued.shown;
+  }
+
   const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.methods.filter((m) => (counts[m] ?? 0) > 0);
 
   /** A part of a method's plug-in; a method without it has no such operation. */
@@ -145,7 +152,9 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const now = clock.now();
       const recent = (at: number) => now - at <= windowSec * 1000;
       const enrolled = await factors.enrolledMethods(user.id);
-      const hasFactor = enrolled.length > 0;
+      // Only a factor that reaches AAL2 can step a session up: an account holding weak ones alone
+      // (security questions, email codes) is asked what an account without a factor is.
+      const hasFactor = enrolled.some((m) => (factors.get(m)?.descriptor.aal ?? 1) >= 2);
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
         const { mfa } = await policyFor(user);
@@ -223,9 +232,14 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     async issue(user: User, method: MfaMethod, ctx: ChangeContext): Promise<Record<string, unknown>> {
       const selfService = part(factors.get(method)?.selfService, method);
       if (!selfService.issue) throw notFound(`${method} has no such operation`);
-      const issued = await selfService.issue(user.id);
-      await changed(user, ctx, issued.audit.type, issued.audit.data);
-      return issued.shown;
+      return setUp(user, ctx, () => selfService.issue!(user.id));
+    },
+
+    /** Sets a method up from what the user chose (`input`, validated by the method), replacing what the account had of it. */
+    async set(user: User, method: MfaMethod, input: unknown, ctx: ChangeContext): Promise<Record<string, unknown>> {
+      const selfService = part(factors.get(method)?.selfService, method);
+      if (!selfService.set) throw notFound(`${method} has no such operation`);
+      return setUp(user, ctx, () => selfService.set!(user.id, input));
     },
 
     /** One credential's view, for a method that holds several. */

@@ -94,6 +94,38 @@ export const breakGlassSettingsSchema = z
   })
   .strict();
 
+/** A question's id: short and plain, as it is stored beside the user's answer and named in the API. */
+export const questionIdSchema = z.string().regex(/^[a-z0-9_-]{1,32}$/, 'must be 1-32 of a-z, 0-9, _ and -');
+
+/**
+ * The `questions` block: the questions users pick from, how many answers each user sets, and how
+ * many of them a challenge asks. Security questions are something the user knows (NIST SP 800-63B
+ * does not accept them as an authenticator): they never make AAL2, whatever these say.
+ */
+export const questionSettingsSchema = z
+  .object({
+    catalogue: z
+      .array(z.object({ id: questionIdSchema, text: z.string().trim().min(3).max(200) }).strict())
+      .min(1)
+      .max(50)
+      .refine((qs) => new Set(qs.map((q) => q.id)).size === qs.length, 'question ids must be unique'),
+    required_answers: z.number().int().min(1).max(10),
+    asked: z.number().int().min(1).max(10),
+  })
+  .strict();
+
+/** What users are asked when no layer names questions of its own. */
+export const DEFAULT_QUESTIONS: readonly { id: string; text: string }[] = [
+  { id: 'first-pet', text: 'What was the name of your first pet?' },
+  { id: 'first-school', text: 'What was the name of your first school?' },
+  { id: 'childhood-street', text: 'What street did you live on as a child?' },
+  { id: 'first-concert', text: 'What was the first concert you attended?' },
+  { id: 'childhood-friend', text: 'What was the first name of your childhood best friend?' },
+  { id: 'first-job', text: 'What was your first job?' },
+  { id: 'parents-meeting', text: 'In what city did your parents meet?' },
+  { id: 'first-car', text: 'What was the make and model of your first car?' },
+];
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -107,6 +139,8 @@ export const settingsPatchSchema = z
     risk: riskSettingsSchema.partial().optional(),
     sessions: sessionSettingsSchema.partial().optional(),
     break_glass: breakGlassSettingsSchema.partial().optional(),
+    /** Any part of the block; `asked` above `required_answers`, or that above the questions, is lowered to fit where used. */
+    questions: questionSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -119,6 +153,7 @@ export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
+export type QuestionSettings = z.infer<typeof questionSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -130,6 +165,7 @@ export interface EffectiveSettings {
   risk: RiskSettings;
   sessions: SessionSettings;
   break_glass: BreakGlassSettings;
+  questions: QuestionSettings;
 }
 
 /**
@@ -169,6 +205,7 @@ export function defaultSettings(
       bind_to_device: false,
     },
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+    questions: { catalogue: DEFAULT_QUESTIONS.map((q) => ({ ...q })), required_answers: 3, asked: 2 },
   };
 }
 
@@ -249,6 +286,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       risk: { ...acc.risk, ...patch?.risk },
       sessions: { ...acc.sessions, ...patch?.sessions },
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
+      questions: { ...acc.questions, ...patch?.questions },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -262,7 +300,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -272,6 +310,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('risk'),
     ...block('sessions'),
     ...block('break_glass'),
+    ...block('questions'),
     ...roles,
   };
 }

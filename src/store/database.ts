@@ -143,6 +143,14 @@ export interface CredentialsTable {
   updatedAt: Generated<Date>;
 }
 
+/** One answer to a security question, under the user's `credentials` row of kind `questions`: an argon2id hash, never the answer. */
+export interface SecurityAnswersTable {
+  credentialId: string;
+  questionId: string;
+  answerHash: string;
+  createdAt: Generated<Date>;
+}
+
 /** A WebAuthn credential's key material and authenticator facts; its `credentials` row has the same id. */
 export interface WebauthnCredentialsTable {
   id: string;
@@ -350,6 +358,7 @@ export interface DeliveriesTable {
 
 export interface Database {
   credentials: CredentialsTable;
+  securityAnswers: SecurityAnswersTable;
   webauthnCredentials: WebauthnCredentialsTable;
   trustedDevices: TrustedDevicesTable;
   settings: SettingsTable;

@@ -27,8 +27,13 @@ export interface FactorDriver<Held> {
   wrong(held: Held, challenge?: Record<string, unknown>): Promise<unknown>;
   /** For a method enrollable inside a login: what the user takes from the enrolment the login shows. */
   fromEnrolment?(shown: Record<string, unknown>): Promise<Held>;
-  /** For a method the user sets up through self-service: what the user takes from its answer. */
+  /**
+   * For a method the user sets up through self-service: what the user takes from its answer (for a
+   * method set up from the user's own choice, from the `choice` that was sent).
+   */
   fromSelfService?(shown: Record<string, unknown>): Promise<Held>;
+  /** For a method set up from what the user chooses (PUT /api/v1/mfa/{manage}): a new choice to send. */
+  choice?(): Record<string, unknown>;
 }
 
 export interface FactorFixture {
@@ -59,8 +64,11 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       if (!f) throw new Error(`${driver.method} is not registered`);
       return f;
     };
-    /** Where a login's response goes: after a begin step for a method that has one. */
-    const answerPath = () => `mfa/${factor().paths.challenge}${factor().challenge ? '/finish' : ''}`;
+    /** Where a login's response goes: after a begin step for a method that has one (at its `finish` segment, empty for the challenge path itself). */
+    const answerPath = () => {
+      const finish = factor().paths.finish ?? 'finish';
+      return `mfa/${factor().paths.challenge}${factor().challenge && finish ? `/${finish}` : ''}`;
+    };
     /** The enrolment routes under /api/v1/mfa/{manage}. */
     const enrolmentPaths = () => factor().selfService?.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
 
@@ -96,7 +104,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(r.body).toEqual({ error: 'invalid_code', error_description: expect.any(String) });
     };
 
-    test("enrol → verify → remove: the login earns the descriptor's amr and aal2; once removed, the method is neither offered nor accepted", async () => {
+    test("enrol → verify → remove: the login earns the descriptor's amr and aal (aal1 for a weak method); once removed, the method is neither offered nor accepted", async () => {
       const user = await enrolledUser('life');
       const flow = await challenge(user.username);
       // The challenge page shows the method's own form, posting to its own endpoint.
@@ -110,9 +118,11 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(ok.body.status).toBe('success');
       const { tokens, claims } = await flow.complete(ok.body.redirect_to);
       expect(claims.sub).toBe(user.id);
-      // As high as the method can reach with the password (the drivers' credentials reach their method's most).
-      expect(claims.acr).toBe(`aal${Math.max(2, factor().descriptor.aal)}`);
-      expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, 'mfa']));
+      // As high as the method can reach with the password (the drivers' credentials reach their method's most); a weak one never makes `mfa`.
+      const { aal } = factor().descriptor;
+      expect(claims.acr).toBe(`aal${aal}`);
+      expect(claims.amr).toEqual(expect.arrayContaining(['pwd', ...factor().descriptor.amr, ...(aal >= 2 ? ['mfa'] : [])]));
+      if (aal < 2) expect(claims.amr).not.toContain('mfa');
 
       // The user removes the method through self-service, with the second factor just proven.
       const self = (method: string, path: string) =>
@@ -197,6 +207,11 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
         const issued = await self.call('POST', `/${manage}`);
         expect(issued.status).toBe(200);
         return driver.fromSelfService!(issued.body);
+      }
+      if (selfService?.set) {
+        const choice = driver.choice!();
+        expect((await self.call('PUT', `/${manage}`, choice)).status).toBe(200);
+        return driver.fromSelfService!(choice);
       }
       return undefined;
     }

@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { generate } from 'otplib';
+import { DEFAULT_QUESTIONS } from '../../src/policy/settings.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, issueBackupCodes } from '../helpers/mfa.js';
 import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js';
@@ -27,7 +28,8 @@ beforeAll(async () => {
   const enforcing = await registerClient(idp.url, { first_party: true, mfa_policy: { enforce_enrollment: true } });
   enrolConfig = await discover(idp.url, enforcing.client_id, enforcing.client_secret);
   // The account-wide lockout has its own tests; here it must not end the challenges first.
-  await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 } });
+  // Every registered method is allowed, the weak ones (not allowed by default) included.
+  await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 }, mfa: { allowed_methods: [...idp.container.factors.methods] } });
 });
 afterAll(async () => {
   await idp.stop();
@@ -134,10 +136,49 @@ const passkey: FactorDriver<PasskeyHolder> = {
   fromSelfService: async (shown) => ({ device: new SoftAuthenticator({ origin: origin() }), creation: shown }),
 };
 
+/** What a user answered, by question text (a challenge shows the text, under identifiers of its own). */
+type Answers = Map<string, string>;
+const QUESTIONS = DEFAULT_QUESTIONS.slice(0, 3);
+/** Answers of this user alone: another user's never match. */
+const newChoice = () => ({ answers: QUESTIONS.map((q) => ({ question_id: q.id, answer: `answer ${randomBytes(6).toString('hex')}` })) });
+const answersOf = (choice: Record<string, unknown>): Answers => {
+  const chosen = choice.answers as { question_id: string; answer: string }[];
+  return new Map(chosen.map((a) => [QUESTIONS.find((q) => q.id === a.question_id)!.text, a.answer]));
+};
+/** An answer to every question the challenge shows (one for no challenge at all, which verifies nothing). */
+const respond = (challenge: Record<string, unknown> | undefined, answer: (question: string) => string) => ({
+  answers: ((challenge?.questions as { identifier: string; question: string }[] | undefined) ?? [{ identifier: 'AAAAAAAAAAAAAAAA', question: '' }]).map(
+    (q) => ({ identifier: q.identifier, answer: answer(q.question) }),
+  ),
+});
+
+const questions: FactorDriver<Answers> = {
+  method: 'questions',
+  async enrol(test, accountId) {
+    const choice = newChoice();
+    await test.container.factors.get('questions')!.selfService!.set!(accountId, choice);
+    return answersOf(choice);
+  },
+  valid: async (held, challenge) => respond(challenge, (q) => held.get(q) ?? 'unknown'),
+  wrong: async (_held, challenge) => respond(challenge, () => 'not the answer'),
+  /** Right answers to a challenge already answered: they answer no other challenge. */
+  async expired(test, accountId, held) {
+    const factor = test.container.factors.get('questions')!;
+    const now = test.container.clock.now();
+    const { shown, state } = await factor.challenge!.start({ accountId, now });
+    const response = respond(shown, (q) => held.get(q)!);
+    await factor.verify({ accountId, now, challenge: state }, response);
+    return response;
+  },
+  choice: newChoice,
+  fromSelfService: async (choice) => answersOf(choice),
+};
+
 const drivers = new Map<string, FactorDriver<any>>([
   [totp.method, totp],
   [backupCodes.method, backupCodes],
   [passkey.method, passkey],
+  [questions.method, questions],
 ]);
 
 test('every registered method has a contract driver', () => {

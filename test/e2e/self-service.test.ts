@@ -164,6 +164,7 @@ describe('authentication', () => {
       totp: { enrolled: false, pending: false },
       passkeys: { enrolled: false, count: 0 },
       backup_codes: { remaining: 0 },
+      questions: expect.objectContaining({ set: false, questions: [] }),
     });
 
     await idp.container.accounts.update(user.id, { status: 'disabled' });
@@ -221,6 +222,7 @@ describe('TOTP enrolment and removal', () => {
       totp: { enrolled: true, pending: false },
       passkeys: { enrolled: false, count: 0 },
       backup_codes: { remaining: 0 },
+      questions: expect.objectContaining({ set: false, questions: [] }),
     });
     const [event] = await audits(user.id, 'authn.factor.enrolled');
     expect(event).toMatchObject({ actor: `user:${user.id}`, data: { method: 'totp', via: 'self_service' } });

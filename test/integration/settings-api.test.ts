@@ -2,6 +2,7 @@
  * Settings API: global and per-organisation settings (PATCH merges,
  * GET answers effective values, 400 names the field), organisations, clients' own mfa_policy, audit.
  */
+import { DEFAULT_QUESTIONS } from '../../src/policy/settings.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { apiClient, expectJsonError } from '../helpers/api.js';
 import { REDIRECT_URI } from '../helpers/rp.js';
@@ -55,6 +56,7 @@ describe('global settings', () => {
         bind_to_device: false,
       },
       break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+      questions: { catalogue: DEFAULT_QUESTIONS, required_answers: 3, asked: 2 },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
@@ -217,7 +219,7 @@ describe("a client's own mfa_policy", () => {
   });
 
   test.each([
-    [{ allowed_methods: ['questions'] }, 'mfa_policy.allowed_methods.0', 'questions'],
+    [{ allowed_methods: ['prompt'] }, 'mfa_policy.allowed_methods.0', 'prompt'],
     [{ allowed_methods: ['totp', 'voice'] }, 'mfa_policy.allowed_methods.1', 'voice'],
   ])('mfa_policy %j naming a method with no plug-in → 400 naming %s and the method, on POST and PATCH', async (policy, field, method) => {
     const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: policy });

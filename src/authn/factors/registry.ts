@@ -2,14 +2,17 @@ import type { AuditService } from '../../audit/audit.service.js';
 import type { Clock } from '../../lib/clock.js';
 import type { CodeDelivery, MailDelivery } from '../../delivery/delivery.js';
 import type { SecretBox } from '../../lib/crypto.js';
+import type { EffectiveSettings } from '../../policy/settings.js';
 import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
 import type { EphemeralStore } from '../../store/ephemeral-store.js';
 import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
+import type { SecurityAnswerRepository } from '../../store/repositories/security-answer.repository.js';
 import type { WebauthnCredentialRepository } from '../../store/repositories/webauthn-credential.repository.js';
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
 import { createPasskeyFactor } from './passkey/passkey.factor.js';
 import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
+import { createQuestionsFactor } from './questions/questions.factor.js';
 import { createTotpFactor } from './totp/totp.factor.js';
 
 export interface FactorDeps {
@@ -23,6 +26,10 @@ export interface FactorDeps {
   config: { webauthn: WebauthnConfig };
   /** How codes and e-mails leave the IdP. */
   delivery: { codes: CodeDelivery; mail: MailDelivery };
+  /** Security answers (hashes), beside the user's `credentials` row of kind `questions`. */
+  securityAnswers: SecurityAnswerRepository;
+  /** The settings in force for an account (its organisation's), for methods configured there. */
+  settingsFor: (accountId: string) => Promise<EffectiveSettings>;
 }
 
 /**
@@ -35,6 +42,7 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     ...plugins,
     createTotpFactor(deps),
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
+    createQuestionsFactor({ answers: deps.securityAnswers, ephemeral: deps.ephemeral, settingsFor: deps.settingsFor }),
     createBackupCodeFactor(deps.credentials),
   ];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));

@@ -89,6 +89,18 @@ export function mfaPlatformRoutes(deps: MfaPlatformRouteDeps): Router {
       });
     }
   }
+  // A method whose entry administrators may read (which security questions a user set).
+  for (const plugin of deps.plugins.filter((p) => p.selfService?.shownToAdmins)) {
+    const { method } = plugin.descriptor;
+    for (const [path, ref] of [
+      [`/users/${plugin.paths.manage}`, byExternal],
+      [`/users/:id/${plugin.paths.manage}`, byId],
+    ] as const) {
+      router.get(path, requireScope('idp:read'), async (ctx) => {
+        ctx.body = await platform.status(ref(ctx), method, caller(ctx));
+      });
+    }
+  }
   for (const [path, ref] of [
     ['/users/devices', byExternal],
     ['/users/:id/devices', byId],

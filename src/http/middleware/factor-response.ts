@@ -22,10 +22,12 @@ function parseJson(raw: string, ctx: z.core.$RefinementCtx): unknown {
 
 /**
  * What a factor gets from a request: a WebAuthn response (`credential`, with the name of a new
- * credential; blank means none), or else the code. Which form fits is the factor's to judge.
+ * credential; blank means none), answers to security questions (`{answers}`), or else the code. Which form fits is the factor's to judge.
  */
 export function responseOf(ctx: Context): unknown {
   const sent = body(ctx);
+  // Answers to a question challenge (JSON, or form fields `answers[i][identifier|answer]`) go to the factor as they are.
+  if (typeof sent === 'object' && sent !== null && 'answers' in sent) return { answers: sent.answers };
   if (typeof sent !== 'object' || sent === null || !('credential' in sent)) return validate(codeBody, sent).code;
   const { credential, name } = validate(credentialBody, sent);
   return { credential, ...(name ? { name } : {}) };

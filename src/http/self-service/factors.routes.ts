@@ -118,6 +118,14 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
       });
     }
 
+    if (selfService?.set) {
+      router.put(`/${manage}`, async (ctx) => {
+        // Each set-up costs the server a password hash per answer: limited per user like codes.
+        await limiter.hit(`mfa-set:${principalOf(ctx).user.id}`, deps.codesPerUserPerMinute, 60);
+        ctx.body = await factors.set(await allowedAndFresh(ctx, method), method, body(ctx), changeContext(ctx));
+      });
+    }
+
     if (plugin.remove) {
       router.delete(`/${manage}`, async (ctx) => {
         await factors.removeFactor(await fresh(ctx), method, changeContext(ctx));
