@@ -89,6 +89,14 @@ import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
 import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
+import { createSecurityNotifier } from './notify/security-notifier.js';
+import { createRecoveryAdminService } from './recovery/recovery-admin.service.js';
+import { createRecoveryMail } from './recovery/recovery-mail.js';
+import { createRecoverySecrets } from './recovery/recovery-secrets.js';
+import { createRecoveryService } from './recovery/recovery.service.js';
+import { createTrustedContactService } from './recovery/trusted-contacts.service.js';
+import { createRecoveryRequestRepository } from './store/repositories/recovery-request.repository.js';
+import { createTrustedContactRepository } from './store/repositories/trusted-contact.repository.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -152,6 +160,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     delivery,
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
+  // Security notices to the account's verified addresses, from the audit trail (ten an hour per user at most).
+  const notifier = createSecurityNotifier({ accounts, credentials, box, mail: delivery.mail, ephemeral, logger, perUserPerHour: 10, collapseSeconds: 600 });
+  notifier.attach(audit);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const policyRuleRows = createPolicyRuleRepository(db);
   const rules = createRulesService({ rules: policyRuleRows, logger });
@@ -215,6 +226,24 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
+  // Recovery when every factor is lost: by a verified address, or by trusted contacts.
+  const recoveryRequests = createRecoveryRequestRepository(db);
+  const trustedContactRows = createTrustedContactRepository(db);
+  const recoveryMail = createRecoveryMail({ credentials, box, mail: delivery.mail, codes: delivery.codes, issuer: config.issuer });
+  const recovery = createRecoveryService({
+    accounts,
+    requests: recoveryRequests,
+    contacts: trustedContactRows,
+    factors,
+    management: factorManagement,
+    settings,
+    mail: recoveryMail,
+    secrets: createRecoverySecrets(hmac(encryptionKey, 'recovery-v1')),
+    audit,
+    clock,
+    logger,
+    issuerName: new URL(config.issuer).hostname,
+  });
   const adapter = createAdapterClass({
     durable: durableOidc,
     shortLived: redis ? createRedisOidcStore(redis) : durableOidc,
@@ -396,7 +425,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
     breakGlassElevation: breakGlass,
-    breakGlass: createBreakGlassService({ grants: breakGlassGrants, accounts, settings, sessions: sessionTerminator, audit, metrics, clock, config }),
+    breakGlass: createBreakGlassService({
+      grants: breakGlassGrants,
+      accounts,
+      settings,
+      sessions: sessionTerminator,
+      audit,
+      metrics,
+      clock,
+      config,
+      approved: notifier.told,
+    }),
     userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
       createMfaProfileExtension({ credentials, clock }),
     ]),
@@ -409,6 +448,19 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       clock,
       temporaryPasswordSeconds: config.ttl.temporaryPasswordSeconds,
     }),
+    notifier,
+    recovery,
+    trustedContacts: createTrustedContactService({
+      accounts,
+      contacts: trustedContactRows,
+      requests: recoveryRequests,
+      recovery,
+      settings,
+      mail: recoveryMail,
+      audit,
+      clock,
+    }),
+    recoveryAdmin: createRecoveryAdminService({ accounts, requests: recoveryRequests, recovery, clock }),
     /** The password_change step of a login signed in with a temporary password. */
     temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
     readiness: [

@@ -94,6 +94,18 @@ export const breakGlassSettingsSchema = z
   })
   .strict();
 
+/**
+ * The `recovery` block: how long a confirmed recovery waits before a new factor can be enrolled
+ * (the owner's chance to cancel), and how many trusted contacts a user may name and must approve.
+ */
+export const recoverySettingsSchema = z
+  .object({
+    waiting_period_hours: z.number().int().min(0).max(72),
+    trusted_contacts_required: z.number().int().min(1).max(3),
+    trusted_contacts_max: z.number().int().min(1).max(3),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -107,6 +119,7 @@ export const settingsPatchSchema = z
     risk: riskSettingsSchema.partial().optional(),
     sessions: sessionSettingsSchema.partial().optional(),
     break_glass: breakGlassSettingsSchema.partial().optional(),
+    recovery: recoverySettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -119,6 +132,7 @@ export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
+export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -130,6 +144,7 @@ export interface EffectiveSettings {
   risk: RiskSettings;
   sessions: SessionSettings;
   break_glass: BreakGlassSettings;
+  recovery: RecoverySettings;
 }
 
 /**
@@ -169,6 +184,7 @@ export function defaultSettings(
       bind_to_device: false,
     },
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+    recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
   };
 }
 
@@ -249,6 +265,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       risk: { ...acc.risk, ...patch?.risk },
       sessions: { ...acc.sessions, ...patch?.sessions },
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
+      recovery: { ...acc.recovery, ...patch?.recovery },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -262,7 +279,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'recovery'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -272,6 +289,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('risk'),
     ...block('sessions'),
     ...block('break_glass'),
+    ...block('recovery'),
     ...roles,
   };
 }
