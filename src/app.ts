@@ -139,7 +139,7 @@ export function buildApp(c: Container): Koa {
   });
 
   // Recovery for someone who cannot sign in, and the signed-in side of it (trusted contacts, their approvals).
-  const recoveryPublic = recoveryRoutes({ recovery: c.recovery, limiter });
+  const recoveryPublic = recoveryRoutes({ recovery: c.recovery, limiter, answersPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
   const recoverySignedIn = new Router({ prefix: '/api/v1' });
   recoverySignedIn.use(selfServiceAuth(selfServiceAuthDeps));
   recoverySignedIn.use(trustedContactRoutes({ contacts: c.trustedContacts, factors: c.factorManagement, limiter }).routes());

@@ -233,6 +233,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const recovery = createRecoveryService({
     accounts,
     requests: recoveryRequests,
+    ephemeral,
     contacts: trustedContactRows,
     factors,
     management: factorManagement,

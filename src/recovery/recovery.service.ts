@@ -9,6 +9,7 @@ import type { Logger } from '../lib/logger.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { MfaMethod } from '../policy/types.js';
 import type { RecoveryMethod, RecoveryRequestRow, User } from '../store/database.js';
+import type { EphemeralStore } from '../store/ephemeral-store.js';
 import type { AccountRepository } from '../store/repositories/account.repository.js';
 import type { RecoveryRequestRepository, WaitStart } from '../store/repositories/recovery-request.repository.js';
 import type { TrustedContactRepository } from '../store/repositories/trusted-contact.repository.js';
@@ -20,6 +21,7 @@ import type { RecoveryStartInput } from './recovery.schema.js';
 export interface RecoveryDeps {
   accounts: Pick<AccountRepository, 'findByLogin' | 'findById'>;
   requests: RecoveryRequestRepository;
+  ephemeral: Pick<EphemeralStore, 'increment'>;
   contacts: Pick<TrustedContactRepository, 'list'>;
   factors: Pick<FactorRegistry, 'get'>;
   management: Pick<FactorManagementService, 'beginEnrolment' | 'confirmEnrolment' | 'assertMethodAllowed'>;
@@ -120,7 +122,8 @@ export function createRecoveryService(deps: RecoveryDeps) {
     const user = await deps.accounts.findByLogin(input.username_or_email);
     if (!user || user.status !== 'active') return;
     const at = now();
-    if ((await requests.countSince(user.id, new Date(at.getTime() - HOUR))) >= PER_ACCOUNT_PER_HOUR) {
+    // Counted atomically before anything is made or sent: parallel starts cannot slip past it.
+    if ((await deps.ephemeral.increment(`recovery-start:${user.id}`, 3600)) > PER_ACCOUNT_PER_HOUR) {
       deps.logger.warn({ userId: user.id }, 'recovery start ignored: the account is over its hourly limit');
       return;
     }

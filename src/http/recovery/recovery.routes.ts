@@ -13,8 +13,6 @@ const methodParam = z.enum(MFA_METHODS);
 
 /** Starts per address per 15 minutes: enough for a person, too few to probe accounts or flood mailboxes. */
 const STARTS_PER_IP = 30;
-/** Answers (confirm, cancel, enrolment) per address per minute. */
-const ANSWERS_PER_IP = 60;
 
 const meta = (ctx: Context): RecoveryMeta => ({ ip: ctx.ip, requestId: ctx.state.requestId });
 
@@ -22,14 +20,15 @@ const meta = (ctx: Context): RecoveryMeta => ({ ip: ctx.ip, requestId: ctx.state
  * `/api/v1/recovery/…`: recovery when every factor is lost, for someone who cannot sign in. No
  * route here answers with a session or a token that signs in.
  */
-export function recoveryRoutes(deps: { recovery: RecoveryService; limiter: RateLimiter }): Router {
+export function recoveryRoutes(deps: { recovery: RecoveryService; limiter: RateLimiter; answersPerIpPerMinute: number }): Router {
   const { recovery, limiter } = deps;
   const router = new Router({ prefix: '/api/v1/recovery' });
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
     await next();
   });
-  const answer = (ctx: Context) => limiter.hit(`recovery-answer:${ctx.ip}`, ANSWERS_PER_IP, 60);
+  // Answers (confirm, cancel, enrolment) per address: guessing is limited per request too.
+  const answer = (ctx: Context) => limiter.hit(`recovery-answer:${ctx.ip}`, deps.answersPerIpPerMinute, 60);
 
   router.post('/start', async (ctx) => {
     await limiter.hit(`recovery-start:${ctx.ip}`, STARTS_PER_IP, 900);

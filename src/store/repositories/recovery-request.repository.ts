@@ -31,17 +31,6 @@ export function createRecoveryRequestRepository(db: Db) {
     listForUser: (userId: string, limit: number): Promise<RecoveryRequestRow[]> =>
       db.selectFrom('recoveryRequests').selectAll().where('userId', '=', userId).orderBy('createdAt', 'desc').orderBy('id').limit(limit).execute(),
 
-    /** Requests started for the user since `since` (a per-account cap that no address rotation gets around). */
-    async countSince(userId: string, since: Date): Promise<number> {
-      const row = await db
-        .selectFrom('recoveryRequests')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('userId', '=', userId)
-        .where('createdAt', '>=', since)
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    },
-
     /** Takes one of the request's tries (a code or an enrolment answer) before it is checked; false when none is left. */
     async spendAttempt(id: string, status: 'pending_confirmation' | 'waiting', max: number, now: Date): Promise<boolean> {
       const row = await open(id, now)
