@@ -107,6 +107,9 @@ describe('starting', () => {
     const median = (xs: number[]) => xs.sort((a, b) => a - b)[1]!;
     expect(Math.abs(median(known.map((k) => k.ms)) - median(unknown.map((u) => u.ms)))).toBeLessThan(50);
     await linkOf(user.email, known[0]!.r.body.request_id);
+    // The owner's security notice says a recovery was asked for, and carries no link.
+    const told = await messageTo(user.email, (m) => m.data?.title === 'Account recovery was requested');
+    expect(told.data!.link).toBeUndefined();
     // The account is capped at three starts an hour: the fourth is answered alike and sends nothing.
     const fourth = await start(user.username);
     expect(fourth.status).toBe(202);
