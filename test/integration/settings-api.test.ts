@@ -55,6 +55,7 @@ describe('global settings', () => {
         bind_to_device: false,
       },
       break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+      recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
