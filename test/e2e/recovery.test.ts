@@ -160,6 +160,12 @@ describe('starting', () => {
       expect(r.status).toBe(400);
       expect(r.body).toEqual({ error: 'invalid_request', error_description: expect.any(String) });
     }
+    // A control character is refused before any lookup; a lone surrogate gets the usual answer.
+    expect((await post('/recovery/start', { username_or_email: 'a\u0000b' })).body).toEqual({
+      error: 'invalid_request',
+      error_description: expect.any(String),
+    });
+    expect((await post('/recovery/start', { username_or_email: 'a\ud800b' })).status).toBe(202);
     expect((await post('/recovery/not-a-uuid/confirm', { token: 'x'.repeat(43) })).status).toBe(400);
     expect((await post(`/recovery/${crypto.randomUUID()}/confirm`, { token: 'x'.repeat(43) })).body.error).toBe('invalid_code');
   });
@@ -248,6 +254,9 @@ describe('the waiting period', () => {
     const user = await newUser();
     const { id, requestToken } = await readyByEmail(user);
     expect(await requestsOf(user.id)).toEqual([expect.objectContaining({ id, method: 'email', status: 'ready' })]);
+    // Another request's token is no key to this one.
+    const other = await readyByEmail(await newUser());
+    expect((await post(`/recovery/${id}/enroll/totp/begin`, { request_token: other.requestToken })).status).toBe(401);
     expect((await admin('DELETE', `/users/${user.id}/recovery-requests/${id}`)).status).toBe(204);
     expect((await admin('DELETE', `/users/${user.id}/recovery-requests/${id}`)).status).toBe(409);
     expect((await post(`/recovery/${id}/enroll/totp/begin`, { request_token: requestToken })).status).toBe(409);
@@ -301,6 +310,20 @@ describe('enrolment', () => {
     expect(tokens.claims()!.amr).toEqual(expect.arrayContaining(['pwd', 'otp']));
     const types = (await idp.container.db.selectFrom('auditEvents').select('type').where('subject', '=', user.id).execute()).map((e) => e.type);
     expect(types).toEqual(expect.arrayContaining(['recovery.requested', 'recovery.confirmed', 'recovery.completed', 'authn.factor.enrolled']));
+  });
+
+  test('the enrolment is single-use: of 10 parallel right answers one completes it', async () => {
+    const user = await newUser();
+    const { id, requestToken } = await readyByEmail(user);
+    const secret = (await post(`/recovery/${id}/enroll/totp/begin`, { request_token: requestToken })).body.secret as string;
+    await awayFromStepBoundary(clock);
+    const codes = await Promise.all([-1, 0].map((s) => codeAt(secret, clock.now(), s)));
+    const all = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => post(`/recovery/${id}/enroll/totp/confirm`, { request_token: requestToken, code: codes[i % 2] })),
+    );
+    expect(all.filter((r) => r.status === 200)).toHaveLength(1);
+    expect((await requestsOf(user.id))[0]).toMatchObject({ status: 'completed', enrolled_method: 'totp' });
+    expect((await idp.container.credentials.countActiveByKind(user.id)).totp).toBe(1);
   });
 
   test('a recovery by e-mail cannot enrol an e-mail code, nor one by phone a phone code', async () => {
@@ -393,6 +416,10 @@ describe('trusted contacts', () => {
     const second = await call(c1, 'POST', `/me/recovery-approvals/${id}`, { approve: true });
     expect(second.body).toEqual({ status: 'ready', approvals: 2, required_approvals: 2 });
     expect((await post(`/recovery/${id}/enroll/totp/begin`, { request_token: s.body.request_token })).status).toBe(200);
+    // The third contact refusing now ends the request.
+    const c2 = await signedInWithMfa(contacts[2]!);
+    expect((await call(c2, 'POST', `/me/recovery-approvals/${id}`, { approve: false })).body).toEqual({ status: 'cancelled' });
+    expect((await post(`/recovery/${id}/enroll/totp/confirm`, { request_token: s.body.request_token, code: '123456' })).status).toBe(409);
     const approved = await idp.container.db
       .selectFrom('auditEvents')
       .select('actor')
