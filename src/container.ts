@@ -460,6 +460,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       mail: recoveryMail,
       audit,
       clock,
+      logger,
     }),
     recoveryAdmin: createRecoveryAdminService({ accounts, requests: recoveryRequests, recovery, clock }),
     /** The password_change step of a login signed in with a temporary password. */
@@ -479,6 +480,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     ],
     async close() {
       timers.forEach(clearInterval);
+      // Notices already queued go out before the database they read closes.
+      await notifier.idle();
       providers.close();
       saml.close();
       if (redis) redis.disconnect();

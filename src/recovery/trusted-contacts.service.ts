@@ -1,5 +1,6 @@
 import type { AuditService } from '../audit/audit.service.js';
 import type { Clock } from '../lib/clock.js';
+import type { Logger } from '../lib/logger.js';
 import { IdpError, badRequest, conflict, notFound } from '../lib/errors.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { User } from '../store/database.js';
@@ -19,6 +20,7 @@ export interface TrustedContactDeps {
   mail: Pick<RecoveryMail, 'toldNamed'>;
   audit: Pick<AuditService, 'record'>;
   clock: Clock;
+  logger: Pick<Logger, 'error'>;
 }
 
 /**
@@ -56,7 +58,8 @@ export function createTrustedContactService(deps: TrustedContactDeps) {
         data: { contacts: ids },
       });
       const added = (await Promise.all(ids.filter((id) => !before.has(id)).map((id) => deps.accounts.findById(id)))).filter((c): c is User => c !== undefined);
-      await deps.mail.toldNamed(user, added);
+      // The contacts are named whether or not the courtesy message gets out.
+      await deps.mail.toldNamed(user, added).catch((err: unknown) => deps.logger.error({ err, userId: user.id }, 'trusted contacts could not be told'));
       return this.list(user);
     },
 
