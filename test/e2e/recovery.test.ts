@@ -14,6 +14,7 @@ import { FakeClock, MINUTE, awayFromStepBoundary, codeAt } from '../helpers/mfa-
 import { eventually, outbox, type OutboxMessage } from '../helpers/outbox.js';
 import { authorize, createUser, discover, oc, registerClient, type StepHandler } from '../helpers/rp.js';
 import { patchSettings } from '../helpers/sessions.js';
+import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 
 const clock = new FakeClock();
 const PASSWORD = 'a long enough password';
@@ -324,6 +325,17 @@ describe('enrolment', () => {
     expect(all.filter((r) => r.status === 200)).toHaveLength(1);
     expect((await requestsOf(user.id))[0]).toMatchObject({ status: 'completed', enrolled_method: 'totp' });
     expect((await idp.container.credentials.countActiveByKind(user.id)).totp).toBe(1);
+  });
+
+  test('a passkey can be the new factor', async () => {
+    const user = await newUser();
+    const { id, requestToken } = await readyByEmail(user);
+    const options = await post(`/recovery/${id}/enroll/passkey/begin`, { request_token: requestToken });
+    expect(options.status).toBe(200);
+    const credential = await new SoftAuthenticator({ origin: new URL(idp.url).origin }).create(options.body, { origin: new URL(idp.url).origin });
+    const done = await post(`/recovery/${id}/enroll/passkey/confirm`, { request_token: requestToken, credential });
+    expect(done.body).toEqual({ status: 'completed', method: 'passkey' });
+    expect((await idp.container.credentials.countActiveByKind(user.id)).passkey).toBe(1);
   });
 
   test('a recovery by e-mail cannot enrol an e-mail code, nor one by phone a phone code', async () => {
