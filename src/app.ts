@@ -38,7 +38,11 @@ import { wellKnownCache } from './http/middleware/well-known-cache.js';
 import { metricsRoutes, opsRoutes } from './http/ops/ops.routes.js';
 import { samlRoutes } from './http/saml/saml.routes.js';
 import { samlSloRoutes } from './http/saml/slo.routes.js';
-import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
+import { selfServiceRoutes, type SelfServiceRouteDeps } from './http/self-service/self-service.routes.js';
+import { selfServiceAuth } from './http/self-service/authenticate.js';
+import { trustedContactRoutes } from './http/self-service/trusted-contacts.routes.js';
+import { recoveryRoutes } from './http/recovery/recovery.routes.js';
+import { recoveryRequestRoutes } from './http/admin/recovery-requests.routes.js';
 import { createViewRenderer } from './lib/views.js';
 
 // The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
@@ -113,16 +117,17 @@ export function buildApp(c: Container): Koa {
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
   const codesPerMinute = c.config.mfa.attemptsPerChallenge;
+  const selfServiceAuthDeps: SelfServiceRouteDeps['auth'] = {
+    providers: c.providers,
+    accounts: c.accounts,
+    clients: c.clients,
+    authnStates: c.authnStates,
+    factors: c.factorManagement,
+    csrf: c.csrf,
+    sessions: c.sessionPolicy,
+  };
   const selfService = selfServiceRoutes({
-    auth: {
-      providers: c.providers,
-      accounts: c.accounts,
-      clients: c.clients,
-      authnStates: c.authnStates,
-      factors: c.factorManagement,
-      csrf: c.csrf,
-      sessions: c.sessionPolicy,
-    },
+    auth: selfServiceAuthDeps,
     factors: c.factorManagement,
     plugins: c.factors.factors,
     devices: c.devices,
@@ -133,6 +138,12 @@ export function buildApp(c: Container): Koa {
     issuerName: new URL(c.config.issuer).hostname,
     codesPerUserPerMinute: codesPerMinute,
   });
+
+  // Recovery for someone who cannot sign in, and the signed-in side of it (trusted contacts, their approvals).
+  const recoveryPublic = recoveryRoutes({ recovery: c.recovery, limiter, answersPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
+  const recoverySignedIn = new Router({ prefix: '/api/v1' });
+  recoverySignedIn.use(selfServiceAuth(selfServiceAuthDeps));
+  recoverySignedIn.use(trustedContactRoutes({ contacts: c.trustedContacts, factors: c.factorManagement, limiter }).routes());
 
   const api = new Router({ prefix: '/api/v1' });
   api.use(apiKeyAuth(c.apiKeys));
@@ -155,6 +166,7 @@ export function buildApp(c: Container): Koa {
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
     deliveryProviderRoutes(c.deliveryProviders).routes(),
+    recoveryRequestRoutes(c.recoveryAdmin).routes(),
   );
   // Providers' status reports carry the provider's signature, not an API key: matched before the API's key check.
   const deliveryStatus = deliveryStatusRoutes(c.deliveryStatus);
@@ -168,6 +180,10 @@ export function buildApp(c: Container): Koa {
     mfa.allowedMethods(),
     passwordChange.routes(),
     passwordChange.allowedMethods(),
+    recoveryPublic.routes(),
+    recoveryPublic.allowedMethods(),
+    recoverySignedIn.routes(),
+    recoverySignedIn.allowedMethods(),
     selfService.routes(),
     selfService.allowedMethods(),
     deliveryStatus.routes(),

@@ -89,7 +89,6 @@ import { createOrganizationRepository } from './store/repositories/organization.
 import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral.store.js';
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
-import type { MailDelivery } from './delivery/delivery.js';
 import { createCodeDelivery } from './delivery/code-delivery.js';
 import { createDeliveryStatusService } from './delivery/delivery-status.service.js';
 import { createMailTemplates, mailTemplatesDir } from './delivery/mail-templates.js';
@@ -101,6 +100,15 @@ import { viewsDir } from './config.js';
 
 /** How long a delivery attempt's record is kept (for support and provider disputes). */
 const DELIVERY_RECORD_DAYS = 90;
+import type { MailDelivery } from './delivery/delivery.js';
+import { createSecurityNotifier } from './notify/security-notifier.js';
+import { createRecoveryAdminService } from './recovery/recovery-admin.service.js';
+import { createRecoveryMail } from './recovery/recovery-mail.js';
+import { createRecoverySecrets } from './recovery/recovery-secrets.js';
+import { createRecoveryService } from './recovery/recovery.service.js';
+import { createTrustedContactService } from './recovery/trusted-contacts.service.js';
+import { createRecoveryRequestRepository } from './store/repositories/recovery-request.repository.js';
+import { createTrustedContactRepository } from './store/repositories/trusted-contact.repository.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -200,6 +208,9 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     settingsFor: async (accountId: string) => settings.effective((await accounts.findById(accountId))?.organizationId),
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
+  // Security notices to the account's verified addresses, from the audit trail (ten an hour per user at most).
+  const notifier = createSecurityNotifier({ accounts, credentials, box, mail: delivery.mail, ephemeral, logger, perUserPerHour: 10, collapseSeconds: 600 });
+  notifier.attach(audit);
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
   const policyRuleRows = createPolicyRuleRepository(db);
   const rules = createRulesService({ rules: policyRuleRows, logger });
@@ -263,6 +274,25 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
+  // Recovery when every factor is lost: by a verified address, or by trusted contacts.
+  const recoveryRequests = createRecoveryRequestRepository(db);
+  const trustedContactRows = createTrustedContactRepository(db);
+  const recoveryMail = createRecoveryMail({ credentials, box, mail: delivery.mail, codes: delivery.codes, issuer: config.issuer });
+  const recovery = createRecoveryService({
+    accounts,
+    requests: recoveryRequests,
+    ephemeral,
+    contacts: trustedContactRows,
+    factors,
+    management: factorManagement,
+    settings,
+    mail: recoveryMail,
+    secrets: createRecoverySecrets(hmac(encryptionKey, 'recovery-v1')),
+    audit,
+    clock,
+    logger,
+    issuerName: new URL(config.issuer).hostname,
+  });
   const adapter = createAdapterClass({
     durable: durableOidc,
     shortLived: redis ? createRedisOidcStore(redis) : durableOidc,
@@ -451,7 +481,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
     breakGlassElevation: breakGlass,
-    breakGlass: createBreakGlassService({ grants: breakGlassGrants, accounts, settings, sessions: sessionTerminator, audit, metrics, clock, config }),
+    breakGlass: createBreakGlassService({
+      grants: breakGlassGrants,
+      accounts,
+      settings,
+      sessions: sessionTerminator,
+      audit,
+      metrics,
+      clock,
+      config,
+      approved: notifier.told,
+    }),
     userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
       createMfaProfileExtension({ credentials, clock }),
     ]),
@@ -464,6 +504,20 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       clock,
       temporaryPasswordSeconds: config.ttl.temporaryPasswordSeconds,
     }),
+    notifier,
+    recovery,
+    trustedContacts: createTrustedContactService({
+      accounts,
+      contacts: trustedContactRows,
+      requests: recoveryRequests,
+      recovery,
+      settings,
+      mail: recoveryMail,
+      audit,
+      clock,
+      logger,
+    }),
+    recoveryAdmin: createRecoveryAdminService({ accounts, requests: recoveryRequests, recovery, clock }),
     /** The password_change step of a login signed in with a temporary password. */
     temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
     readiness: [
@@ -482,6 +536,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     async close() {
       timers.forEach(clearInterval);
       smtp?.close();
+      // Notices already queued go out before the database they read closes.
+      await notifier.idle();
       providers.close();
       saml.close();
       if (redis) redis.disconnect();

@@ -24,6 +24,8 @@ export interface BreakGlassServiceDeps {
   metrics: Pick<Metrics, 'breakGlass'>;
   clock: Clock;
   config: Pick<Config, 'breakGlass'>;
+  /** Told of an approval's events once its transaction committed (they bypass the audit service's listeners): the user's security notice. */
+  approved?: (events: AuditRecord[]) => void;
 }
 
 // Opaque to clients; inside, the last grant of the page: (requested_at, id).
@@ -117,12 +119,10 @@ export function createBreakGlassService(deps: BreakGlassServiceDeps) {
         await refused('break_glass.approval_refused', grant, by);
         throw new IdpError('self_approval_refused', 'a break-glass request must be approved by another API key than the one that made it');
       }
-      const approved = await grants.approve(
-        id,
-        { decidedBy: by.actor ?? 'unknown', selfApproved: self, at: now() },
-        events('break_glass.approved', 'approved', by, { self_approved: self }),
-      );
+      const approvedEvents = events('break_glass.approved', 'approved', by, { self_approved: self });
+      const approved = await grants.approve(id, { decidedBy: by.actor ?? 'unknown', selfApproved: self, at: now() }, approvedEvents);
       if (!approved) throw await refusal(id, 'approved');
+      deps.approved?.(approvedEvents(approved));
       metrics.breakGlass.inc({ event: self ? 'self_approved' : 'approved' });
       return view(approved);
     },

@@ -126,6 +126,18 @@ export const DEFAULT_QUESTIONS: readonly { id: string; text: string }[] = [
   { id: 'first-car', text: 'What was the make and model of your first car?' },
 ];
 
+/**
+ * The `recovery` block: how long a confirmed recovery waits before a new factor can be enrolled
+ * (the owner's chance to cancel), and how many trusted contacts a user may name and must approve.
+ */
+export const recoverySettingsSchema = z
+  .object({
+    waiting_period_hours: z.number().int().min(0).max(72),
+    trusted_contacts_required: z.number().int().min(1).max(3),
+    trusted_contacts_max: z.number().int().min(1).max(3),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -141,6 +153,7 @@ export const settingsPatchSchema = z
     break_glass: breakGlassSettingsSchema.partial().optional(),
     /** Any part of the block; `asked` above `required_answers`, or that above the questions, is lowered to fit where used. */
     questions: questionSettingsSchema.partial().optional(),
+    recovery: recoverySettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -154,6 +167,7 @@ export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
 export type QuestionSettings = z.infer<typeof questionSettingsSchema>;
+export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -166,6 +180,7 @@ export interface EffectiveSettings {
   sessions: SessionSettings;
   break_glass: BreakGlassSettings;
   questions: QuestionSettings;
+  recovery: RecoverySettings;
 }
 
 /**
@@ -206,6 +221,7 @@ export function defaultSettings(
     },
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
     questions: { catalogue: DEFAULT_QUESTIONS.map((q) => ({ ...q })), required_answers: 3, asked: 2 },
+    recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
   };
 }
 
@@ -287,6 +303,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       sessions: { ...acc.sessions, ...patch?.sessions },
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
       questions: { ...acc.questions, ...patch?.questions },
+      recovery: { ...acc.recovery, ...patch?.recovery },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -300,7 +317,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -311,6 +328,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('sessions'),
     ...block('break_glass'),
     ...block('questions'),
+    ...block('recovery'),
     ...roles,
   };
 }

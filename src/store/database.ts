@@ -356,6 +356,42 @@ export interface DeliveriesTable {
   updatedAt: Generated<Date>;
 }
 
+export type RecoveryMethod = 'email' | 'phone' | 'trusted_contacts';
+/** `waiting` turns ready at `readyAt` and every open request ends at `expiresAt`: both are read against the clock, never stored. */
+export type RecoveryStatus = 'pending_confirmation' | 'pending_approvals' | 'waiting' | 'completing' | 'completed' | 'cancelled';
+
+/** One recovery request of a user who lost every factor (see migration 0027). */
+export interface RecoveryRequestsTable {
+  id: string;
+  userId: string;
+  organizationId: string;
+  method: RecoveryMethod;
+  status: RecoveryStatus;
+  /** Keyed hash of the link token or code sent to the verified destination; null once used. */
+  tokenHash: string | null;
+  /** Keyed hash of the token the start answered with: whoever enrols must hold it. */
+  requestTokenHash: string;
+  /** Keyed hash of the token the owner's notices carry to cancel the request. */
+  cancelTokenHash: string | null;
+  attempts: Generated<number>;
+  requiredApprovals: Generated<number>;
+  approvals: ColumnType<string[], string[] | undefined, string[]>;
+  createdAt: Date;
+  expiresAt: Date;
+  confirmedAt: Date | null;
+  readyAt: Date | null;
+  completedAt: Date | null;
+  cancelledAt: Date | null;
+  cancelledBy: string | null;
+  enrolledMethod: string | null;
+}
+
+export interface TrustedContactsTable {
+  userId: string;
+  contactId: string;
+  createdAt: Generated<Date>;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   securityAnswers: SecurityAnswersTable;
@@ -381,6 +417,8 @@ export interface Database {
   breakGlassGrants: BreakGlassGrantsTable;
   deliveryProviders: DeliveryProvidersTable;
   deliveries: DeliveriesTable;
+  recoveryRequests: RecoveryRequestsTable;
+  trustedContacts: TrustedContactsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -401,3 +439,4 @@ export type SessionRecordRow = Selectable<SessionRecordsTable>;
 export type BreakGlassGrantRow = Selectable<BreakGlassGrantsTable>;
 export type DeliveryProviderRow = Selectable<DeliveryProvidersTable>;
 export type DeliveryRow = Selectable<DeliveriesTable>;
+export type RecoveryRequestRow = Selectable<RecoveryRequestsTable>;

@@ -1,5 +1,6 @@
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
+import type { AuditService } from '../../../audit/audit.service.js';
 import type { Clock } from '../../../lib/clock.js';
 import type { SecretBox } from '../../../lib/crypto.js';
 import type { CredentialRepository } from '../../../store/repositories/credential.repository.js';
@@ -25,6 +26,8 @@ export interface TotpDeps {
   credentials: CredentialRepository;
   box: SecretBox;
   clock: Clock;
+  /** Told of a code refused because its step was already used: someone else may be holding the user's codes. */
+  audit?: Pick<AuditService, 'record'>;
 }
 
 interface TotpEnrollment {
@@ -59,13 +62,20 @@ export function createTotpFactor(deps: TotpDeps) {
     return result.valid && 'timeStep' in result ? result.timeStep : undefined;
   }
 
-  async function verifyAgainst(rows: { id: string; secretSealed: string | null; lastTotpStep: number | null }[], code: unknown, now: number) {
+  /** A right code of a step already used (or taken by a concurrent answer): a replay, which the account's owner is told of. */
+  async function replayed(row: { id: string; userId: string; secretSealed: string | null }, code: string, now: number): Promise<void> {
+    if (!deps.audit || !row.secretSealed || (await matchStep(row.secretSealed, code, null, now)) === undefined) return;
+    await deps.audit.record({ type: 'authn.totp.replayed', outcome: 'failure', subject: row.userId, data: { credential: row.id } });
+  }
+
+  async function verifyAgainst(rows: { id: string; userId: string; secretSealed: string | null; lastTotpStep: number | null }[], code: unknown, now: number) {
     if (typeof code !== 'string') throw new FactorError('malformed', 'code must be a string');
     if (!totpCodeSchema.safeParse(code).success) throw new FactorError('invalid_code');
     for (const row of rows) {
       if (!row.secretSealed) continue;
       const step = await matchStep(row.secretSealed, code, row.lastTotpStep === null ? null : Number(row.lastTotpStep), now);
       if (step !== undefined && (await credentials.advanceTotpStep(row.id, step))) return row.id;
+      if (row.lastTotpStep !== null || step !== undefined) await replayed(row, code, now);
     }
     throw new FactorError('invalid_code');
   }

@@ -1,0 +1,52 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { FactorManagementService } from '../../authn/self-service.service.js';
+import { IdpError } from '../../lib/errors.js';
+import { z } from '../../lib/zod.js';
+import type { TrustedContactService } from '../../recovery/trusted-contacts.service.js';
+import { recoveryApprovalBody, trustedContactsBody } from '../../recovery/recovery.schema.js';
+import { body, validate } from '../middleware/body.js';
+import type { RateLimiter } from '../middleware/rate-limit.js';
+import { principalOf } from './authenticate.js';
+
+const idParam = z.uuid();
+
+/**
+ * The signed-in user's trusted contacts, and their decisions on others' recoveries; both need a
+ * second factor verified recently in this session (a user without one cannot vouch or name contacts).
+ */
+export function trustedContactRoutes(deps: {
+  contacts: TrustedContactService;
+  factors: Pick<FactorManagementService, 'assertFresh'>;
+  limiter: RateLimiter;
+}): Router {
+  const router = new Router({ prefix: '/me' });
+  const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId });
+
+  async function freshMfa(ctx: Context) {
+    const p = principalOf(ctx);
+    const f = await p.freshness();
+    await deps.factors.assertFresh(p.user, f);
+    if (!f.events.some((e) => e.secondFactor))
+      throw new IdpError('step_up_required', 'a second factor is needed: enrol one and verify it (POST /api/v1/mfa/verify)');
+    return p.user;
+  }
+
+  router.get('/trusted-contacts', async (ctx) => {
+    ctx.body = await deps.contacts.list(principalOf(ctx).user);
+  });
+
+  router.put('/trusted-contacts', async (ctx) => {
+    const { user_ids } = validate(trustedContactsBody, body(ctx));
+    ctx.body = await deps.contacts.replace(await freshMfa(ctx), user_ids, meta(ctx));
+  });
+
+  router.post('/recovery-approvals/:requestId', async (ctx) => {
+    await deps.limiter.hit(`recovery-approval:${principalOf(ctx).user.id}`, 10, 60);
+    const id = validate(idParam, ctx.params.requestId);
+    const { approve } = validate(recoveryApprovalBody, body(ctx));
+    ctx.body = await deps.contacts.decide(await freshMfa(ctx), id, approve, meta(ctx));
+  });
+
+  return router;
+}
