@@ -24,6 +24,7 @@ import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
+import { webhookRoutes } from './http/admin/webhooks.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -153,6 +154,7 @@ export function buildApp(c: Container): Koa {
     breakGlassRoutes(c.breakGlass).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
+    webhookRoutes(c.webhooks).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.

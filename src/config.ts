@@ -77,6 +77,16 @@ export const configSchema = z
     rateLimit: z.strictObject({ loginPerIpPerMinute: positiveInt, samlPerIpPerMinute: positiveInt, sentinelPerKeyPerMinute: positiveInt }),
     limits: z.strictObject({ jsonBodyBytes: positiveInt }),
     apiAudience: z.string(),
+    // Where webhooks may go (server-side request forgery): private targets default to allowed outside production only.
+    webhooks: z
+      .strictObject({
+        allowHttpLoopback: z.boolean().default(false),
+        allowPrivateTargets: z.boolean().optional(),
+        // 0: no timer (deliveries are sent only when something runs the worker).
+        workerIntervalMs: z.coerce.number().int().min(0).default(2000),
+        timeoutMs: positiveInt.max(30_000).default(5000),
+      })
+      .default({ allowHttpLoopback: false, workerIntervalMs: 2000, timeoutMs: 5000 }),
   })
   // Without anchors the attestation library skips the chain check: `direct` would then trust any self-made certificate.
   .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {

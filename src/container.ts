@@ -89,6 +89,11 @@ import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
 import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
+import { createWebhookRepository } from './store/repositories/webhook.repository.js';
+import { createDeliveryWorker } from './webhooks/delivery-worker.js';
+import { createWebhookQueue } from './webhooks/events.js';
+import { authEventListener } from './webhooks/auth-events.js';
+import { createWebhookSubscriptionService } from './webhooks/subscription.service.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -302,6 +307,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
+  // Webhooks: a durable queue in PostgreSQL, sent by a worker on every node; auth events are enqueued as they are audited.
+  const webhookRepo = createWebhookRepository(db);
+  const webhookRules = {
+    allowHttpLoopback: config.webhooks.allowHttpLoopback,
+    allowPrivateTargets: config.webhooks.allowPrivateTargets ?? config.nodeEnv !== 'production',
+  };
+  const webhookWorker = createDeliveryWorker({ repo: webhookRepo, box, clock, logger, rules: webhookRules, timeoutMs: config.webhooks.timeoutMs });
+  if (config.webhooks.workerIntervalMs > 0) webhookWorker.start(config.webhooks.workerIntervalMs);
+  const webhookQueue = createWebhookQueue({ repo: webhookRepo, clock, kick: webhookWorker.kick });
+  audit.subscribe(authEventListener({ queue: webhookQueue, organizationOf: async (id) => (await accounts.findById(id))?.organizationId }));
+
   const timers = [
     setInterval(() => {
       Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune()]).catch((err) =>
@@ -411,6 +427,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     /** The password_change step of a login signed in with a temporary password. */
     temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
+    webhookWorker,
+    webhookQueue,
+    webhooks: createWebhookSubscriptionService({
+      repo: webhookRepo,
+      organizations,
+      box,
+      audit,
+      clock,
+      rules: webhookRules,
+      kick: webhookWorker.kick,
+    }),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
       ...(redis
@@ -426,6 +453,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     ],
     async close() {
       timers.forEach(clearInterval);
+      await webhookWorker.stop();
       providers.close();
       saml.close();
       if (redis) redis.disconnect();

@@ -315,6 +315,38 @@ export interface BreakGlassGrantsTable {
 /** What a person decided about a grant; whether an approved one is still active is a matter of time. */
 export type BreakGlassStatus = 'pending_approval' | 'approved' | 'denied' | 'revoked';
 
+/** A webhook subscription (see migration 0026); its signing secret is sealed with the SecretBox. */
+export interface WebhookSubscriptionsTable {
+  id: Generated<string>;
+  /** null: the events of every organisation (an operator's subscription). */
+  organizationId: string | null;
+  url: string;
+  events: string[];
+  description: string | null;
+  enabled: Generated<boolean>;
+  secretSealed: string;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One event to deliver to one subscription, retried with backoff until it succeeds or runs out of attempts. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  subscriptionId: string;
+  eventType: string;
+  payload: Json;
+  attempts: Generated<number>;
+  nextAttemptAt: Date;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  lastAttemptAt: Date | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   webauthnCredentials: WebauthnCredentialsTable;
@@ -337,6 +369,8 @@ export interface Database {
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
   breakGlassGrants: BreakGlassGrantsTable;
+  webhookSubscriptions: WebhookSubscriptionsTable;
+  webhookDeliveries: WebhookDeliveriesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -355,3 +389,5 @@ export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;
 export type SessionRecordRow = Selectable<SessionRecordsTable>;
 export type BreakGlassGrantRow = Selectable<BreakGlassGrantsTable>;
+export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
