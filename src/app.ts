@@ -25,6 +25,8 @@ import { passwordChangeRoutes } from './http/interaction/password-change.routes.
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
 import { webhookRoutes } from './http/admin/webhooks.routes.js';
+import { authStepRoutes } from './http/admin/auth-step.routes.js';
+import { stepWebhookRoutes } from './http/interaction/step-webhook.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -109,6 +111,7 @@ export function buildApp(c: Container): Koa {
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
   });
+  const stepWebhooks = stepWebhookRoutes({ kit, steps: c.stepWebhooks });
   const passwordChange = passwordChangeRoutes({ kit, change: c.temporaryPasswordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
@@ -155,6 +158,7 @@ export function buildApp(c: Container): Koa {
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
     webhookRoutes(c.webhooks).routes(),
+    authStepRoutes(c.stepWebhooks).routes(),
   );
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
@@ -166,6 +170,8 @@ export function buildApp(c: Container): Koa {
     mfa.allowedMethods(),
     passwordChange.routes(),
     passwordChange.allowedMethods(),
+    stepWebhooks.routes(),
+    stepWebhooks.allowedMethods(),
     selfService.routes(),
     selfService.allowedMethods(),
     api.routes(),

@@ -83,10 +83,10 @@ export const configSchema = z
         allowHttpLoopback: z.boolean().default(false),
         allowPrivateTargets: z.boolean().optional(),
         // 0: no timer (deliveries are sent only when something runs the worker).
-        workerIntervalMs: z.coerce.number().int().min(0).default(2000),
+        workerIntervalMs: z.coerce.number().int().min(0).default(5000),
         timeoutMs: positiveInt.max(30_000).default(5000),
       })
-      .default({ allowHttpLoopback: false, workerIntervalMs: 2000, timeoutMs: 5000 }),
+      .default({ allowHttpLoopback: false, workerIntervalMs: 5000, timeoutMs: 5000 }),
   })
   // Without anchors the attestation library skips the chain check: `direct` would then trust any self-made certificate.
   .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {

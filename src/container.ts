@@ -94,6 +94,7 @@ import { createDeliveryWorker } from './webhooks/delivery-worker.js';
 import { createWebhookQueue } from './webhooks/events.js';
 import { authEventListener } from './webhooks/auth-events.js';
 import { createWebhookSubscriptionService } from './webhooks/subscription.service.js';
+import { createStepWebhookService } from './webhooks/step.service.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -429,6 +430,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
     webhookWorker,
     webhookQueue,
+    /** MFA steps run through an organisation's own app (the `step_webhooks` settings). */
+    stepWebhooks: createStepWebhookService({
+      mfa,
+      settings,
+      credentials,
+      subscriptions: webhookRepo,
+      queue: webhookQueue,
+      ephemeral,
+      tokenKey: hmac(encryptionKey, 'webhook-steps-v1'),
+      ttlSeconds: config.ttl.interactionSeconds,
+    }),
     webhooks: createWebhookSubscriptionService({
       repo: webhookRepo,
       organizations,
@@ -437,6 +449,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       clock,
       rules: webhookRules,
       kick: webhookWorker.kick,
+      changed: webhookQueue.changed,
     }),
     readiness: [
       { name: 'postgres', check: () => ping(db) },

@@ -94,6 +94,17 @@ export const breakGlassSettingsSchema = z
   })
   .strict();
 
+/**
+ * The `step_webhooks` block: a platform that runs MFA through its own systems gets each MFA step of
+ * its users' logins as an `auth.step` webhook on the named subscription, and answers it through the API.
+ */
+export const stepWebhookSettingsSchema = z
+  .object({
+    enabled: z.boolean(),
+    subscription_id: z.uuid().nullable(),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -107,6 +118,7 @@ export const settingsPatchSchema = z
     risk: riskSettingsSchema.partial().optional(),
     sessions: sessionSettingsSchema.partial().optional(),
     break_glass: breakGlassSettingsSchema.partial().optional(),
+    step_webhooks: stepWebhookSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -119,6 +131,7 @@ export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
+export type StepWebhookSettings = z.infer<typeof stepWebhookSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -130,6 +143,7 @@ export interface EffectiveSettings {
   risk: RiskSettings;
   sessions: SessionSettings;
   break_glass: BreakGlassSettings;
+  step_webhooks: StepWebhookSettings;
 }
 
 /**
@@ -169,6 +183,7 @@ export function defaultSettings(
       bind_to_device: false,
     },
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+    step_webhooks: { enabled: false, subscription_id: null },
   };
 }
 
@@ -249,6 +264,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       risk: { ...acc.risk, ...patch?.risk },
       sessions: { ...acc.sessions, ...patch?.sessions },
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
+      step_webhooks: { ...acc.step_webhooks, ...patch?.step_webhooks },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -262,7 +278,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'step_webhooks'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -272,6 +288,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('risk'),
     ...block('sessions'),
     ...block('break_glass'),
+    ...block('step_webhooks'),
     ...roles,
   };
 }

@@ -31,7 +31,9 @@ const dataOf = (e: AuditRecord): Record<string, unknown> => {
  */
 export function authEventListener(deps: { queue: WebhookQueue; organizationOf(userId: string): Promise<string | undefined> }): AuditListener {
   return async (events) => {
-    const mapped = events.filter((e) => Object.hasOwn(AUTH_EVENT_OF, e.type) && e.subject);
+    const candidates = events.filter((e) => Object.hasOwn(AUTH_EVENT_OF, e.type) && e.subject);
+    const wanted = await Promise.all(candidates.map((e) => deps.queue.interested(AUTH_EVENT_OF[e.type]!)));
+    const mapped = candidates.filter((_, i) => wanted[i]);
     if (!mapped.length) return;
     const out = await Promise.all(
       mapped.map(async (e) => ({

@@ -16,6 +16,9 @@ export interface WebhookEventInput {
   data: Record<string, unknown>;
 }
 
+/** How long this node trusts its view of what is subscribed to; another node's new subscription is seen within it. */
+const INTERESTS_MS = 5000;
+
 export const payloadOf = (e: WebhookEventInput, at: number): WebhookPayload => ({
   id: randomUUID(),
   type: e.type,
@@ -29,7 +32,23 @@ export const payloadOf = (e: WebhookEventInput, at: number): WebhookPayload => (
  * sent here; the delivery worker sends them (`kick` asks it to look now rather than at its next tick).
  */
 export function createWebhookQueue(deps: { repo: WebhookRepository; clock: { now(): number }; kick?: () => void }) {
+  // Which event types anyone subscribes to, re-read every few seconds (and at once after a change on this node),
+  // so that a login nobody subscribed to costs no statement.
+  let interests: { at: number; types: Set<string> } | undefined;
+  async function interested(type: string): Promise<boolean> {
+    if (!interests || Date.now() - interests.at > INTERESTS_MS) {
+      const rows = await deps.repo.interests();
+      interests = { at: Date.now(), types: new Set(rows.flatMap((r) => r.events)) };
+    }
+    return interests.types.has(type);
+  }
+
   return {
+    interested,
+    /** A subscription changed on this node: the next event reads what is wanted again. */
+    changed: (): void => {
+      interests = undefined;
+    },
     /** Enqueues each event for every enabled subscription of its organisation (or of all) that wants it; one read, one insert. */
     async publish(events: readonly (WebhookEventInput & { organizationId: string | null })[]): Promise<number> {
       if (!events.length) return 0;

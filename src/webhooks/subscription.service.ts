@@ -17,6 +17,8 @@ export interface WebhookSubscriptionServiceDeps {
   rules: TargetRules;
   /** Something was put back on the queue. */
   kick?: () => void;
+  /** Subscriptions changed: what is wanted must be read again. */
+  changed?: () => void;
 }
 
 export const subscriptionView = (s: WebhookSubscriptionRow) => ({
@@ -84,8 +86,10 @@ export function createWebhookSubscriptionService(deps: WebhookSubscriptionServic
     return requested;
   }
 
-  const record = (type: string, s: WebhookSubscriptionRow, by: Caller, data: Record<string, unknown> = {}) =>
-    audit.record({ type, outcome: 'success', ...by, organizationId: s.organizationId, data: { webhook_id: s.id, ...data } });
+  const record = (type: string, s: WebhookSubscriptionRow, by: Caller, data: Record<string, unknown> = {}) => {
+    deps.changed?.();
+    return audit.record({ type, outcome: 'success', ...by, organizationId: s.organizationId, data: { webhook_id: s.id, ...data } });
+  };
 
   return {
     async create(input: CreateWebhookInput, by: Caller) {

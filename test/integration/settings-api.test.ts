@@ -55,6 +55,7 @@ describe('global settings', () => {
         bind_to_device: false,
       },
       break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+      step_webhooks: { enabled: false, subscription_id: null },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
