@@ -316,7 +316,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   };
   const webhookWorker = createDeliveryWorker({ repo: webhookRepo, box, clock, logger, rules: webhookRules, timeoutMs: config.webhooks.timeoutMs });
   if (config.webhooks.workerIntervalMs > 0) webhookWorker.start(config.webhooks.workerIntervalMs);
-  const webhookQueue = createWebhookQueue({ repo: webhookRepo, clock, kick: webhookWorker.kick });
+  const webhookQueue = createWebhookQueue({ repo: webhookRepo, box, clock, kick: webhookWorker.kick });
   audit.subscribe(authEventListener({ queue: webhookQueue, organizationOf: async (id) => (await accounts.findById(id))?.organizationId }));
 
   const timers = [

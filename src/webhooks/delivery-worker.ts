@@ -3,6 +3,7 @@ import type { SecretBox } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { signPayload } from '../lib/webhook-signature.js';
 import type { ClaimedDelivery, WebhookRepository } from '../store/repositories/webhook.repository.js';
+import { openPayload } from './events.js';
 import { postJson, type PostResult } from './sender.js';
 import type { TargetRules } from './target.js';
 
@@ -41,9 +42,9 @@ export function createDeliveryWorker(deps: DeliveryWorkerDeps) {
   let again = false;
 
   async function attempt(d: ClaimedDelivery, now: number): Promise<void> {
-    const body = JSON.stringify(d.payload);
     let result: PostResult;
     try {
+      const body = JSON.stringify(openPayload(d.payload, deps.box));
       const secret = deps.box.open(d.secretSealed);
       result = await postJson(
         d.url,

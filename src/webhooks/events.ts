@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { SecretBox } from '../lib/crypto.js';
 import type { WebhookRepository } from '../store/repositories/webhook.repository.js';
 
 /** What a receiver gets: the event, what it is about, and its facts (never a code, password or token of the user's). */
@@ -31,7 +32,19 @@ export const payloadOf = (e: WebhookEventInput, at: number): WebhookPayload => (
  * Puts events on the durable queue: one row per event and subscription, due at once. Nothing is
  * sent here; the delivery worker sends them (`kick` asks it to look now rather than at its next tick).
  */
-export function createWebhookQueue(deps: { repo: WebhookRepository; clock: { now(): number }; kick?: () => void }) {
+/**
+ * A payload that carries a bearer value (a step's token) is stored sealed, as `{sealed}`: the worker
+ * opens it to send it, and the delivery log does not show it.
+ */
+export const SEALED = 'sealed';
+
+/** The payload to send, from what the queue stored. */
+export function openPayload(stored: Record<string, unknown>, box: SecretBox): Record<string, unknown> {
+  const sealed = stored[SEALED];
+  return typeof sealed === 'string' ? (JSON.parse(box.open(sealed)) as Record<string, unknown>) : stored;
+}
+
+export function createWebhookQueue(deps: { repo: WebhookRepository; box: SecretBox; clock: { now(): number }; kick?: () => void }) {
   // Which event types anyone subscribes to, re-read every few seconds (and at once after a change on this node),
   // so that a login nobody subscribed to costs no statement.
   let interests: { at: number; types: Set<string> } | undefined;
@@ -65,10 +78,15 @@ export function createWebhookQueue(deps: { repo: WebhookRepository; clock: { now
       if (rows.length) deps.kick?.();
       return rows.length;
     },
-    /** One event for one subscription, whatever it lists (a step of an MFA flow goes to the subscription the settings name). */
-    async sendTo(subscriptionId: string, event: WebhookEventInput): Promise<string> {
+    /**
+     * One event for one subscription, whatever it lists (a step of an MFA flow goes to the subscription
+     * the settings name); `sealed` for a payload that carries a bearer value.
+     */
+    async sendTo(subscriptionId: string, event: WebhookEventInput, opts: { sealed?: boolean } = {}): Promise<string> {
       const now = deps.clock.now();
-      const [id] = await deps.repo.enqueue([{ subscriptionId, eventType: event.type, payload: { ...payloadOf(event, now) }, nextAttemptAt: new Date(now) }]);
+      const payload = payloadOf(event, now);
+      const stored = opts.sealed ? { [SEALED]: deps.box.seal(JSON.stringify(payload)) } : { ...payload };
+      const [id] = await deps.repo.enqueue([{ subscriptionId, eventType: event.type, payload: stored, nextAttemptAt: new Date(now) }]);
       deps.kick?.();
       return id!;
     },

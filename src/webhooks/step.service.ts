@@ -86,11 +86,15 @@ export function createStepWebhookService(deps: StepWebhookServiceDeps) {
   async function ask(state: StepState, data: { input: unknown[]; showRetry?: boolean; error?: string }): Promise<void> {
     const token = randomToken(32);
     await ephemeral.set(tokenKey(token), JSON.stringify(state), ttlSeconds);
-    await deps.queue.sendTo(state.subscriptionId, {
-      type: 'auth.step',
-      resource: { type: 'user', id: state.accountId },
-      data: { method: state.method, input: data.input, token, ...(data.showRetry ? { showRetry: true } : {}), ...(data.error ? { error: data.error } : {}) },
-    });
+    await deps.queue.sendTo(
+      state.subscriptionId,
+      {
+        type: 'auth.step',
+        resource: { type: 'user', id: state.accountId },
+        data: { method: state.method, input: data.input, token, ...(data.showRetry ? { showRetry: true } : {}), ...(data.error ? { error: data.error } : {}) },
+      },
+      { sealed: true },
+    );
   }
 
   async function askQuestions(state: Omit<StepState, 'stage'>, error?: string): Promise<void> {
@@ -146,6 +150,8 @@ export function createStepWebhookService(deps: StepWebhookServiceDeps) {
   /** The login is over, one way or the other: the browser takes the result once, and the platform is told. */
   async function conclude(state: StepState, result: Result): Promise<void> {
     await ephemeral.set(resultKey(state.uid), JSON.stringify(result), ttlSeconds);
+    // A login that goes on to another challenge starts its steps again at the next poll.
+    await ephemeral.del(startedKey(state.uid));
     const done = 'outcome' in result && (result.outcome.kind === 'finish' || result.outcome.kind === 'trust_device');
     await deps.queue.sendTo(state.subscriptionId, {
       type: done ? 'auth.completed' : 'auth.failed',

@@ -5,6 +5,7 @@ import { badRequest, conflict, notFound } from '../lib/errors.js';
 import type { WebhookDeliveryRow, WebhookSubscriptionRow } from '../store/database.js';
 import type { OrganizationRepository } from '../store/repositories/organization.repository.js';
 import type { WebhookRepository } from '../store/repositories/webhook.repository.js';
+import { SEALED } from './events.js';
 import { checkTargetUrl, type TargetRules } from './target.js';
 import type { CreateWebhookInput, UpdateWebhookInput } from './webhook.schema.js';
 
@@ -32,7 +33,7 @@ export const subscriptionView = (s: WebhookSubscriptionRow) => ({
   updated_at: s.updatedAt.toISOString(),
 });
 
-/** A delivery as the log shows it; the payload is what was sent (it carries no secret). */
+/** A delivery as the log shows it: the payload as sent, unless it carries a bearer value (then stored sealed, and not shown). */
 export const deliveryView = (d: WebhookDeliveryRow) => ({
   id: d.id,
   event: d.eventType,
@@ -43,7 +44,7 @@ export const deliveryView = (d: WebhookDeliveryRow) => ({
   last_attempt_at: d.lastAttemptAt?.toISOString() ?? null,
   next_attempt_at: d.status === 'pending' ? d.nextAttemptAt.toISOString() : null,
   created_at: d.createdAt.toISOString(),
-  payload: d.payload,
+  payload: SEALED in d.payload ? null : d.payload,
 });
 
 /** The signing secret: shown once, when made; stored sealed. */

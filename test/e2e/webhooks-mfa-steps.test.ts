@@ -169,6 +169,13 @@ describe('questions', () => {
     });
     // Still pending until the platform answers.
     expect((await poll(flow)).body.status).toBe('pending');
+    // The token is stored sealed in the delivery queue, and the delivery log does not show it.
+    const rows = await idp.container.db.selectFrom('webhookDeliveries').select(['id', 'payload']).where('eventType', '=', 'auth.step').execute();
+    expect(rows.length).toBeGreaterThan(0);
+    for (const r of rows) expect(JSON.stringify(r.payload)).not.toContain(asked.json.data.token);
+    const log = await api('GET', `/webhooks/${bankSubscription}/deliveries`, undefined, keys.bank);
+    const logged = log.body.deliveries.find((d: { id: string }) => d.id === asked.delivery);
+    expect(logged).toMatchObject({ event: 'auth.step', payload: null });
 
     const security = QUESTIONS.map(({ identifier, answer: a }) => ({ identifier, answer: a }));
     const ok = await answer({ token: asked.json.data.token, method: 'questions', security });
