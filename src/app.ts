@@ -87,6 +87,7 @@ export function buildApp(c: Container): Koa {
   const assets = assetRoutes({
     'simplewebauthn-browser.js': { file: webauthnBrowserBundle, type: 'text/javascript; charset=utf-8' },
     'passkey.js': { file: path.join(projectRoot, 'assets', 'passkey.js'), type: 'text/javascript; charset=utf-8' },
+    'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());

@@ -325,6 +325,34 @@ describe('prompt', () => {
   });
 });
 
+describe('the browser page', () => {
+  test('a form post (no script) gets the "Continue in your app" page with its poller; a post without the CSRF token is refused', async () => {
+    const { user, flow } = await atChallenge('wh-page', ['questions']);
+    // The token a page of this login carries (the test plug-ins' forms have none to read it from).
+    const csrf = idp.container.csrf.token(flow.interactionUrl!.pathname.split('/')[2]!);
+    const url = `${flow.interactionUrl!.href}/mfa/step/status`;
+    const post = (form: string) =>
+      flow.browser.fetch(url, { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+    expect((await post('')).status).toBe(403);
+    const waiting = await post(`csrf=${encodeURIComponent(csrf)}`);
+    expect(waiting.status).toBe(200);
+    const html = await waiting.text();
+    expect(html).toContain('Continue in your app');
+    expect(html).toContain('src="/assets/mfa-step.js"');
+    const script = await fetch(`${idp.url}/assets/mfa-step.js`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('content-type')).toMatch(/javascript/);
+    // The page's poll (a JSON post, as the script sends it) finishes the login once the platform answered.
+    const asked = await nextFor(user.id, 'auth.step');
+    const security = QUESTIONS.map(({ identifier, answer: a }) => ({ identifier, answer: a }));
+    expect((await answer({ token: asked.json.data.token, method: 'questions', security })).status).toBe(200);
+    await nextFor(user.id, 'auth.completed');
+    const done = await poll(flow);
+    expect(done.body.status).toBe('success');
+    await flow.complete(done.body.redirect_to);
+  });
+});
+
 describe('when the organisation does not run steps through webhooks', () => {
   test('the poll is refused, and nothing is sent', async () => {
     const { user, flow } = await atChallenge('wh-off', ['questions'], 'other');

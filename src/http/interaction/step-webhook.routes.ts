@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { StepWebhookService } from '../../webhooks/step.service.js';
+import { wantsJson } from '../middleware/error-handler.js';
 import type { InteractionKit } from './interaction-context.js';
 
 /**
@@ -14,6 +15,7 @@ export function stepWebhookRoutes(deps: { kit: InteractionKit; steps: StepWebhoo
     const request = await kit.loadForPost(ctx, 'login');
     const result = await deps.steps.status({ uid: request.uid, requestedAal: request.requestedAal, ...kit.meta(ctx) });
     if ('outcome' in result) return kit.respondOutcome(ctx, request, result.outcome);
+    if (!wantsJson(ctx)) return kit.render(ctx, request, 'mfa-step');
     ctx.body = { status: 'pending', method: result.pending.method, message: 'Continue in your app' };
   });
   return router;
