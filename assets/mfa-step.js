@@ -20,12 +20,12 @@
         body: '{}',
       });
     } catch {
-      setTimeout(poll, 5000);
+      window.setTimeout(poll, 5000);
       return;
     }
     const body = await res.json().catch(() => ({}));
     if (res.ok && body.status === 'pending') {
-      setTimeout(poll, 2000);
+      window.setTimeout(poll, 2000);
       return;
     }
     if (res.ok && typeof body.redirect_to === 'string') {
@@ -36,5 +36,5 @@
     form.submit();
   }
 
-  setTimeout(poll, 2000);
+  window.setTimeout(poll, 2000);
 })();
