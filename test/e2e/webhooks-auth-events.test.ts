@@ -5,7 +5,7 @@
  */
 import { apiClient } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { PASSWORD, newUser, passwordStep } from '../helpers/mfa-flow.js';
+import { PASSWORD, awayFromStepBoundary, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 import { startReceiver, type Receiver } from '../helpers/webhook-receiver.js';
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
   for (const slug of ['acme', 'globex'] as const) {
     const org = (await api('POST', '/organizations', { slug })).body.organization.id as string;
     receivers[slug] = await startReceiver();
-    const events = ['login.succeeded', 'login.failed', 'account.locked'];
+    const events = ['login.succeeded', 'login.failed', 'account.locked', 'device.trusted'];
     const sub = await api('POST', '/webhooks', { url: receivers[slug].url, events, organization: org });
     receivers[slug].setSecret(sub.body.secret);
   }
@@ -91,4 +91,24 @@ test('a login name nobody has sends nothing; a disabled subscription gets nothin
   await new Promise((r) => setTimeout(r, 600));
   expect(receivers.acme.received.length + receivers.globex.received.length).toBe(before);
   await api('PATCH', `/webhooks/${acme.id}`, { enabled: true });
+});
+
+test("a trusted device (an event recorded without its organisation) reaches the user's organisation's subscriber", async () => {
+  await api('PATCH', '/organizations/acme/settings', { mfa: { policy: 'any', trusted_device_duration_days: 7 } });
+  try {
+    const user = await newUser(idp.url, 'wh-device', { organization: 'acme' });
+    const secret = await seedTotp(idp.container, user.id);
+    const { flow, login } = await passwordStep(config, user.username, PASSWORD);
+    expect(login.body.status).toBe('mfa_required');
+    await awayFromStepBoundary();
+    expect((await flow.post('mfa/totp', { code: await codeAt(secret, Date.now()) })).body.status).toBe('trust_device');
+    expect((await flow.post('trust-device', { trust: true, name: 'Work laptop' })).body.status).toBe('success');
+    const trusted = await receivers.acme.next(forUser(user.id, 'device.trusted'));
+    expect(trusted.verified).toBe(true);
+    expect(trusted.json.data).toMatchObject({ user_id: user.id, device_id: expect.any(String), days: 7 });
+    // The device's token is never in it.
+    expect(Object.keys(trusted.json.data).sort()).toEqual(['client_id', 'days', 'device_id', 'ip', 'user_id']);
+  } finally {
+    await api('PATCH', '/organizations/acme/settings', { mfa: { policy: 'disabled', trusted_device_duration_days: 0 } });
+  }
 });
