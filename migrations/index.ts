@@ -23,6 +23,7 @@ import * as m0021 from './0021_break_glass.js';
 import * as m0023 from './0023_delivery.js';
 import * as m0024 from './0024_security_questions.js';
 import * as m0027 from './0027_recovery.js';
+import * as m0026 from './0026_webhooks.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -50,4 +51,5 @@ export const migrations: Record<string, Migration> = {
   '0023_delivery': m0023,
   '0024_security_questions': m0024,
   '0027_recovery': m0027,
+  '0026_webhooks': m0026,
 };

@@ -25,6 +25,9 @@ import { passwordChangeRoutes } from './http/interaction/password-change.routes.
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
 import { deliveryProviderRoutes, deliveryStatusRoutes } from './http/admin/delivery.routes.js';
+import { webhookRoutes } from './http/admin/webhooks.routes.js';
+import { authStepRoutes } from './http/admin/auth-step.routes.js';
+import { stepWebhookRoutes } from './http/interaction/step-webhook.routes.js';
 import { apiKeyAuth } from './http/middleware/admin-auth.js';
 import { auditWrites } from './http/middleware/audit-writes.js';
 import { parseBodies } from './http/middleware/body.js';
@@ -89,6 +92,7 @@ export function buildApp(c: Container): Koa {
   const assets = assetRoutes({
     'simplewebauthn-browser.js': { file: webauthnBrowserBundle, type: 'text/javascript; charset=utf-8' },
     'passkey.js': { file: path.join(projectRoot, 'assets', 'passkey.js'), type: 'text/javascript; charset=utf-8' },
+    'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -113,6 +117,7 @@ export function buildApp(c: Container): Koa {
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
   });
+  const stepWebhooks = stepWebhookRoutes({ kit, steps: c.stepWebhooks });
   const passwordChange = passwordChangeRoutes({ kit, change: c.temporaryPasswordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
 
   // The signed-in user's own factors and devices: session cookie or Bearer access token, never an API key.
@@ -167,6 +172,8 @@ export function buildApp(c: Container): Koa {
     userSessionRoutes(c.sessionAdmin).routes(),
     deliveryProviderRoutes(c.deliveryProviders).routes(),
     recoveryRequestRoutes(c.recoveryAdmin).routes(),
+    webhookRoutes(c.webhooks).routes(),
+    authStepRoutes(c.stepWebhooks).routes(),
   );
   // Providers' status reports carry the provider's signature, not an API key: matched before the API's key check.
   const deliveryStatus = deliveryStatusRoutes(c.deliveryStatus);
@@ -184,6 +191,8 @@ export function buildApp(c: Container): Koa {
     recoveryPublic.allowedMethods(),
     recoverySignedIn.routes(),
     recoverySignedIn.allowedMethods(),
+    stepWebhooks.routes(),
+    stepWebhooks.allowedMethods(),
     selfService.routes(),
     selfService.allowedMethods(),
     deliveryStatus.routes(),

@@ -90,6 +90,16 @@ export const configSchema = z
         from: z.string().min(3).max(256).optional(),
       })
       .default({}),
+    // Where webhooks may go (server-side request forgery): private targets default to allowed outside production only.
+    webhooks: z
+      .strictObject({
+        allowHttpLoopback: z.boolean().default(false),
+        allowPrivateTargets: z.boolean().optional(),
+        // 0: no timer (deliveries are sent only when something runs the worker).
+        workerIntervalMs: z.coerce.number().int().min(0).default(5000),
+        timeoutMs: positiveInt.max(30_000).default(5000),
+      })
+      .default({ allowHttpLoopback: false, workerIntervalMs: 5000, timeoutMs: 5000 }),
   })
   // Without anchors the attestation library skips the chain check: `direct` would then trust any self-made certificate.
   .refine((c) => c.webauthn.attestation === 'none' || c.webauthn.trustAnchors.length > 0, {

@@ -97,9 +97,6 @@ import { createSmtpMail } from './delivery/smtp-mail.js';
 import { createDeliveryProviderRepository } from './store/repositories/delivery-provider.repository.js';
 import { createDeliveryRepository } from './store/repositories/delivery.repository.js';
 import { viewsDir } from './config.js';
-
-/** How long a delivery attempt's record is kept (for support and provider disputes). */
-const DELIVERY_RECORD_DAYS = 90;
 import type { MailDelivery } from './delivery/delivery.js';
 import { createSecurityNotifier } from './notify/security-notifier.js';
 import { createRecoveryAdminService } from './recovery/recovery-admin.service.js';
@@ -109,6 +106,15 @@ import { createRecoveryService } from './recovery/recovery.service.js';
 import { createTrustedContactService } from './recovery/trusted-contacts.service.js';
 import { createRecoveryRequestRepository } from './store/repositories/recovery-request.repository.js';
 import { createTrustedContactRepository } from './store/repositories/trusted-contact.repository.js';
+import { createWebhookRepository } from './store/repositories/webhook.repository.js';
+import { createDeliveryWorker } from './webhooks/delivery-worker.js';
+import { createWebhookQueue } from './webhooks/events.js';
+import { authEventListener } from './webhooks/auth-events.js';
+import { createWebhookSubscriptionService } from './webhooks/subscription.service.js';
+import { createStepWebhookService } from './webhooks/step.service.js';
+
+/** How long a delivery attempt's record is kept (for support and provider disputes). */
+const DELIVERY_RECORD_DAYS = 90;
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -380,6 +386,17 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
 
+  // Webhooks: a durable queue in PostgreSQL, sent by a worker on every node; auth events are enqueued as they are audited.
+  const webhookRepo = createWebhookRepository(db);
+  const webhookRules = {
+    allowHttpLoopback: config.webhooks.allowHttpLoopback,
+    allowPrivateTargets: config.webhooks.allowPrivateTargets ?? config.nodeEnv !== 'production',
+  };
+  const webhookWorker = createDeliveryWorker({ repo: webhookRepo, box, clock, logger, rules: webhookRules, timeoutMs: config.webhooks.timeoutMs });
+  if (config.webhooks.workerIntervalMs > 0) webhookWorker.start(config.webhooks.workerIntervalMs);
+  const webhookQueue = createWebhookQueue({ repo: webhookRepo, box, clock, kick: webhookWorker.kick });
+  audit.subscribe(authEventListener({ queue: webhookQueue, organizationOf: async (id) => (await accounts.findById(id))?.organizationId }));
+
   const timers = [
     setInterval(() => {
       Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune()]).catch((err) =>
@@ -520,6 +537,29 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     recoveryAdmin: createRecoveryAdminService({ accounts, requests: recoveryRequests, recovery, clock }),
     /** The password_change step of a login signed in with a temporary password. */
     temporaryPasswordChange: createPasswordChange({ accounts, mfa, audit, metrics, clock }),
+    webhookWorker,
+    webhookQueue,
+    /** MFA steps run through an organisation's own app (the `step_webhooks` settings). */
+    stepWebhooks: createStepWebhookService({
+      mfa,
+      settings,
+      credentials,
+      subscriptions: webhookRepo,
+      queue: webhookQueue,
+      ephemeral,
+      tokenKey: hmac(encryptionKey, 'webhook-steps-v1'),
+      ttlSeconds: config.ttl.interactionSeconds,
+    }),
+    webhooks: createWebhookSubscriptionService({
+      repo: webhookRepo,
+      organizations,
+      box,
+      audit,
+      clock,
+      rules: webhookRules,
+      kick: webhookWorker.kick,
+      changed: webhookQueue.changed,
+    }),
     readiness: [
       { name: 'postgres', check: () => ping(db) },
       ...(redis
@@ -538,6 +578,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       smtp?.close();
       // Notices already queued go out before the database they read closes.
       await notifier.idle();
+      await webhookWorker.stop();
       providers.close();
       saml.close();
       if (redis) redis.disconnect();

@@ -16,7 +16,7 @@ import type { AuthnStateRepository } from '../store/repositories/authn-state.rep
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { CredentialRepository } from '../store/repositories/credential.repository.js';
 import { aalOf, acrOf, amrOf } from '../policy/assurance.js';
-import { FactorError, type Enrolment, type EnrolmentStart, type Factor } from './factor.js';
+import { FactorError, eventOf, type Enrolment, type EnrolmentStart, type Factor } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/registry.js';
 import type { LoginOrigin, LoginResult } from './login-request.js';
@@ -581,6 +581,27 @@ export function createMfaService(deps: MfaServiceDeps) {
       const events = state?.events ?? [passwordEvent(input.authTime * 1000)];
       const { decision } = await evaluate(user, input.clientId, events, input.requestedAal, input.ip, { token: input.deviceToken, id: state?.trustedDeviceId });
       return decision.outcome === 'satisfied';
+    },
+
+    /**
+     * An approval the organisation's own app collected (a prompt acknowledged through a step
+     * webhook): an approve-only event, AAL1 whatever the method's descriptor says, so on its own it
+     * never reaches AAL2, a step-up or an admin login (NIST SP 800-63B rev 4). The account's
+     * second-factor lock applies as to any factor.
+     */
+    async approvedOutOfBand(input: { uid: string; method: MfaMethod; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'mfa');
+      const factor = offered(tx, input.method);
+      const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
+      if (!reservation) {
+        await loadUser(tx.accountId);
+        return endLocked(input.uid);
+      }
+      const { user, attempt } = reservation;
+      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) return endLocked(input.uid);
+      const events = [...tx.events, eventOf(factor.descriptor, clock.now(), 'webhook', { aal: 1, multiFactor: false })];
+      const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
+      return next({ ...tx, events }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
   };
 }

@@ -138,6 +138,17 @@ export const recoverySettingsSchema = z
   })
   .strict();
 
+/**
+ * The `step_webhooks` block: a platform that runs MFA through its own systems gets each MFA step of
+ * its users' logins as an `auth.step` webhook on the named subscription, and answers it through the API.
+ */
+export const stepWebhookSettingsSchema = z
+  .object({
+    enabled: z.boolean(),
+    subscription_id: z.uuid().nullable(),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -154,6 +165,7 @@ export const settingsPatchSchema = z
     /** Any part of the block; `asked` above `required_answers`, or that above the questions, is lowered to fit where used. */
     questions: questionSettingsSchema.partial().optional(),
     recovery: recoverySettingsSchema.partial().optional(),
+    step_webhooks: stepWebhookSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -168,6 +180,7 @@ export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
 export type QuestionSettings = z.infer<typeof questionSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
+export type StepWebhookSettings = z.infer<typeof stepWebhookSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -181,6 +194,7 @@ export interface EffectiveSettings {
   break_glass: BreakGlassSettings;
   questions: QuestionSettings;
   recovery: RecoverySettings;
+  step_webhooks: StepWebhookSettings;
 }
 
 /**
@@ -222,6 +236,7 @@ export function defaultSettings(
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
     questions: { catalogue: DEFAULT_QUESTIONS.map((q) => ({ ...q })), required_answers: 3, asked: 2 },
     recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
+    step_webhooks: { enabled: false, subscription_id: null },
   };
 }
 
@@ -304,6 +319,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
       questions: { ...acc.questions, ...patch?.questions },
       recovery: { ...acc.recovery, ...patch?.recovery },
+      step_webhooks: { ...acc.step_webhooks, ...patch?.step_webhooks },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -317,7 +333,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery' | 'step_webhooks'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -329,6 +345,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('break_glass'),
     ...block('questions'),
     ...block('recovery'),
+    ...block('step_webhooks'),
     ...roles,
   };
 }

@@ -392,6 +392,38 @@ export interface TrustedContactsTable {
   createdAt: Generated<Date>;
 }
 
+/** A webhook subscription (see migration 0026); its signing secret is sealed with the SecretBox. */
+export interface WebhookSubscriptionsTable {
+  id: Generated<string>;
+  /** null: the events of every organisation (an operator's subscription). */
+  organizationId: string | null;
+  url: string;
+  events: string[];
+  description: string | null;
+  enabled: Generated<boolean>;
+  secretSealed: string;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
+export type WebhookDeliveryStatus = 'pending' | 'succeeded' | 'failed';
+
+/** One event to deliver to one subscription, retried with backoff until it succeeds or runs out of attempts. */
+export interface WebhookDeliveriesTable {
+  id: Generated<string>;
+  subscriptionId: string;
+  eventType: string;
+  payload: Json;
+  attempts: Generated<number>;
+  nextAttemptAt: Date;
+  status: ColumnType<WebhookDeliveryStatus, WebhookDeliveryStatus | undefined, WebhookDeliveryStatus>;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  lastAttemptAt: Date | null;
+  createdAt: Generated<Date>;
+  updatedAt: Generated<Date>;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   securityAnswers: SecurityAnswersTable;
@@ -414,6 +446,8 @@ export interface Database {
   policyRules: PolicyRulesTable;
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
+  webhookSubscriptions: WebhookSubscriptionsTable;
+  webhookDeliveries: WebhookDeliveriesTable;
   breakGlassGrants: BreakGlassGrantsTable;
   deliveryProviders: DeliveryProvidersTable;
   deliveries: DeliveriesTable;
@@ -432,6 +466,8 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
+export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
 export type TrustedDeviceRow = Selectable<TrustedDevicesTable>;
 export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;

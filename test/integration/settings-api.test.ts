@@ -58,6 +58,7 @@ describe('global settings', () => {
       break_glass: { allow_self_approval: false, min_acr: 'aal2' },
       questions: { catalogue: DEFAULT_QUESTIONS, required_answers: 3, asked: 2 },
       recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
+      step_webhooks: { enabled: false, subscription_id: null },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
