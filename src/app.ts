@@ -39,6 +39,8 @@ import { samlRoutes } from './http/saml/saml.routes.js';
 import { samlSloRoutes } from './http/saml/slo.routes.js';
 import { selfServiceRoutes } from './http/self-service/self-service.routes.js';
 import { createViewRenderer } from './lib/views.js';
+import { promptRoutes } from './http/prompt/prompts.routes.js';
+import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
 
 // The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
 const webauthnBrowserBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
@@ -84,6 +86,8 @@ export function buildApp(c: Container): Koa {
   const assets = assetRoutes({
     'simplewebauthn-browser.js': { file: webauthnBrowserBundle, type: 'text/javascript; charset=utf-8' },
     'passkey.js': { file: path.join(projectRoot, 'assets', 'passkey.js'), type: 'text/javascript; charset=utf-8' },
+    'prompt.js': { file: path.join(projectRoot, 'assets', 'prompt.js'), type: 'text/javascript; charset=utf-8' },
+    'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -153,7 +157,16 @@ export function buildApp(c: Container): Koa {
     breakGlassRoutes(c.breakGlass).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),
     userSessionRoutes(c.sessionAdmin).routes(),
+    promptWebhookRoutes(c.promptWebhooks, c.allowLoopbackHttp).routes(),
   );
+  // Devices answering prompts have no session: their routes come before the self-service ones.
+  const prompts = promptRoutes({
+    prompts: c.prompts,
+    limiter,
+    perIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
+    views,
+    serviceWorker: path.join(projectRoot, 'assets', 'prompt-sw.js'),
+  });
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
   const ours = compose([
@@ -164,6 +177,7 @@ export function buildApp(c: Container): Koa {
     mfa.allowedMethods(),
     passwordChange.routes(),
     passwordChange.allowedMethods(),
+    prompts.routes(),
     selfService.routes(),
     selfService.allowedMethods(),
     api.routes(),
@@ -171,7 +185,11 @@ export function buildApp(c: Container): Koa {
   ] as Middleware[]) as Middleware;
   const interactionAnswers = compose([noStore(), ours]);
   app.use(async (ctx, next) => {
-    await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next());
+    await (ctx.path.startsWith('/interaction/')
+      ? interactionAnswers(ctx, next)
+      : ctx.path.startsWith('/api/') || ctx.path.startsWith('/prompt/')
+        ? ours(ctx, next)
+        : next());
   });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';

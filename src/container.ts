@@ -89,6 +89,9 @@ import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
 import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
+import { createPromptService } from './authn/factors/prompt/prompts.js';
+import { createPromptRepository } from './store/repositories/prompt.repository.js';
+import { createPromptWebhookService } from './admin/prompt-webhook.service.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -140,6 +143,24 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
   const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger);
   const delivery = { codes: outbox as CodeDelivery, mail: outbox as MailDelivery };
+  const promptRepo = createPromptRepository(db);
+  // A push receiver on http://127.0.0.1 is a test's or a developer's; production pushes over https only.
+  const allowLoopbackHttp = config.nodeEnv !== 'production';
+  const prompts = createPromptService({
+    repo: promptRepo,
+    box,
+    clock,
+    audit,
+    ephemeral,
+    logger,
+    issuer: config.issuer,
+    geo: loadGeoIp,
+    appName: async (clientId) => {
+      const name = (await cachedClients.find(clientId))?.metadata.client_name;
+      return typeof name === 'string' ? name : undefined;
+    },
+    allowLoopbackHttp,
+  });
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -150,6 +171,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     issuer: config.issuer,
     config,
     delivery,
+    prompt: { service: prompts, repo: promptRepo, allowLoopbackHttp },
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
@@ -354,6 +376,10 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfa,
     authnStates,
     factorManagement,
+    /** Push approval: devices' answers and the organisations' prompt webhooks. */
+    prompts,
+    promptWebhooks: createPromptWebhookService({ organizations, repo: promptRepo, box, audit }),
+    allowLoopbackHttp,
     /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
     risk,
     sentinel: createSentinelService({ risk, accounts, audit, clock }),

@@ -315,6 +315,53 @@ export interface BreakGlassGrantsTable {
 /** What a person decided about a grant; whether an approved one is still active is a matter of time. */
 export type BreakGlassStatus = 'pending_approval' | 'approved' | 'denied' | 'revoked';
 
+/** How prompts reach a device (see migration 0025); its `credentials` row (kind `prompt`) has the same id. */
+export interface PromptDevicesTable {
+  id: string;
+  transport: PromptTransport;
+  /** The device's ES256 public key (JWK): it signs the device's answers. */
+  publicJwk: ColumnType<Record<string, unknown>, string, string>;
+  /** Web Push: the browser's PushSubscription (JSON), sealed: its endpoint is a capability to push to the device. */
+  subscriptionSealed: string | null;
+}
+
+export type PromptTransport = 'webpush' | 'webhook';
+
+/** One prompt, looked up by the SHA-256 of its id (a bearer value); answered once. */
+export interface PromptsTable {
+  ref: string;
+  userId: string;
+  /** Keyed hash of the login it was started for: only that login's poll can use its answer. */
+  bindingHash: string;
+  number: number;
+  choices: number[];
+  status: ColumnType<PromptStatus, PromptStatus | undefined, PromptStatus>;
+  appName: string;
+  location: string;
+  /** The device that answered. */
+  deviceId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** `used`/`refused`: the login read the approval/denial; `closed`: replaced by a newer prompt of the same login. */
+export type PromptStatus = 'pending' | 'approved' | 'denied' | 'used' | 'refused' | 'closed';
+
+/** An organisation's own app, which pushes prompts to its users' devices; the secret signs what we send it. */
+export interface PromptWebhooksTable {
+  organizationId: string;
+  url: string;
+  secretSealed: string;
+  updatedAt: Generated<Date>;
+}
+
+/** The IdP's VAPID key pair (RFC 8292), one row. */
+export interface PromptVapidKeysTable {
+  singleton: Generated<boolean>;
+  publicKey: string;
+  privateSealed: string;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   webauthnCredentials: WebauthnCredentialsTable;
@@ -337,6 +384,10 @@ export interface Database {
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
   breakGlassGrants: BreakGlassGrantsTable;
+  promptDevices: PromptDevicesTable;
+  prompts: PromptsTable;
+  promptWebhooks: PromptWebhooksTable;
+  promptVapidKeys: PromptVapidKeysTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -355,3 +406,4 @@ export type PolicyRuleRow = Selectable<PolicyRulesTable>;
 export type RiskLoginRow = Selectable<RiskLoginsTable>;
 export type SessionRecordRow = Selectable<SessionRecordsTable>;
 export type BreakGlassGrantRow = Selectable<BreakGlassGrantsTable>;
+export type PromptRow = Selectable<PromptsTable>;

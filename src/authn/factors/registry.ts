@@ -9,6 +9,9 @@ import type { WebauthnCredentialRepository } from '../../store/repositories/weba
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
 import { createPasskeyFactor } from './passkey/passkey.factor.js';
+import { createPromptFactor } from './prompt/prompt.factor.js';
+import type { PromptService } from './prompt/prompts.js';
+import type { PromptRepository } from '../../store/repositories/prompt.repository.js';
 import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
 import { createTotpFactor } from './totp/totp.factor.js';
 
@@ -23,6 +26,8 @@ export interface FactorDeps {
   config: { webauthn: WebauthnConfig };
   /** How codes and e-mails leave the IdP. */
   delivery: { codes: CodeDelivery; mail: MailDelivery };
+  /** Push approval: the prompts, the devices' store, and whether push endpoints on http://127.0.0.1 are allowed (never in production). */
+  prompt: { service: PromptService; repo: PromptRepository; allowLoopbackHttp: boolean };
 }
 
 /**
@@ -30,13 +35,14 @@ export interface FactorDeps {
  * which a challenge offers them.
  */
 export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
-  // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
-  const factors: readonly Factor[] = [
-    ...plugins,
+  // Methods plugged in by an embedder come first, and replace a built-in method of the same name; backup codes stay last (see forResponse).
+  const builtIn: readonly Factor[] = [
     createTotpFactor(deps),
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
+    createPromptFactor({ ...deps, ...deps.prompt }),
     createBackupCodeFactor(deps.credentials),
   ];
+  const factors: readonly Factor[] = [...plugins, ...builtIn.filter((b) => !plugins.some((p) => p.descriptor.method === b.descriptor.method))];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
