@@ -8,7 +8,11 @@
   note.setAttribute('role', 'status');
   begin.after(note);
   const post = async (url) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ csrf }) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ csrf }),
+    });
     return { ok: res.ok, body: await res.json().catch(() => ({})) };
   };
   async function poll() {

@@ -3,7 +3,11 @@
 (() => {
   const $ = (s) => document.querySelector(s);
   const status = (text) => ($('[data-prompt-status]').textContent = text);
-  const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const b64url = (bytes) =>
+    btoa(String.fromCharCode(...new Uint8Array(bytes)))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '');
   const fromB64url = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
   const json = async (url, body) => {
     const res = await fetch(url, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -23,8 +27,7 @@
         req.onerror = () => reject(req.error);
       };
     });
-  const sign = async (privateKey, text) =>
-    b64url(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, new TextEncoder().encode(text)));
+  const sign = async (privateKey, text) => b64url(await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, privateKey, new TextEncoder().encode(text)));
 
   async function enable() {
     const reg = await navigator.serviceWorker.register('/prompt/sw.js', { scope: '/prompt/' });

@@ -43,7 +43,12 @@ export async function up(db: Kysely<any>): Promise<void> {
 
   await db.schema
     .createTable('prompt_vapid_keys')
-    .addColumn('singleton', 'boolean', (c) => c.primaryKey().defaultTo(true).check(sql`singleton`))
+    .addColumn('singleton', 'boolean', (c) =>
+      c
+        .primaryKey()
+        .defaultTo(true)
+        .check(sql`singleton`),
+    )
     .addColumn('public_key', 'text', (c) => c.notNull())
     .addColumn('private_sealed', 'text', (c) => c.notNull())
     .execute();

@@ -21,7 +21,15 @@ export function createPromptWebhookService(deps: {
     return org;
   }
   const record = (type: string, org: { id: string; slug: string }, by: Caller) =>
-    deps.audit.record({ type, outcome: 'success', actor: by.actor, ip: by.ip, requestId: by.requestId, organizationId: org.id, data: { organization: org.slug } });
+    deps.audit.record({
+      type,
+      outcome: 'success',
+      actor: by.actor,
+      ip: by.ip,
+      requestId: by.requestId,
+      organizationId: org.id,
+      data: { organization: org.slug },
+    });
 
   return {
     async get(slug: string, by: Caller) {

@@ -344,8 +344,11 @@ export interface PromptsTable {
   expiresAt: Date;
 }
 
-/** `used`/`refused`: the login read the approval/denial; `closed`: replaced by a newer prompt of the same login. */
-export type PromptStatus = 'pending' | 'approved' | 'denied' | 'used' | 'refused' | 'closed';
+/**
+ * `used`/`refused`: a poll of the login claimed the approval/denial; `finished`: the approval became
+ * the login's factor; `closed`: replaced by a newer prompt of the same login.
+ */
+export type PromptStatus = 'pending' | 'approved' | 'denied' | 'used' | 'refused' | 'finished' | 'closed';
 
 /** An organisation's own app, which pushes prompts to its users' devices; the secret signs what we send it. */
 export interface PromptWebhooksTable {

@@ -7,7 +7,7 @@ import type { Container } from '../../src/container.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, MINUTE, PASSWORD, newUser, passwordStep, type Flow } from '../helpers/mfa-flow.js';
 import { apiClient } from '../helpers/api.js';
-import { appWebhook, deviceKey, pushService } from '../helpers/prompt-device.js';
+import { appWebhook, deviceKey, pushService, type PromptMessage } from '../helpers/prompt-device.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 const APP_SECRET = 'app-webhook-secret-0123456789abcdef0123';
@@ -63,13 +63,17 @@ async function begin(flow: Flow, transport: 'webpush' | 'webhook' = 'webpush') {
   const res = await flow.post('mfa/prompt/begin');
   expect(res.status).toBe(200);
   expect(res.body).toEqual({ status: 'prompt_sent', number: expect.any(Number), expires_in: 120, delivered: 1 });
-  const message = await receiverOf(transport).next();
+  const message: PromptMessage & { vapid?: string } = await receiverOf(transport).next();
   return { number: res.body.number as number, message };
 }
 
 const respond = async (id: string, body: unknown) => {
-  const res = await fetch(`${idp.url}/api/v1/prompts/${id}/respond`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json().catch(() => undefined)) as any };
+  const res = await fetch(`${idp.url}/api/v1/prompts/${id}/respond`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: await res.json().catch((): any => undefined) };
 };
 const status = (flow: Flow) => flow.post('mfa/prompt/status');
 
@@ -125,7 +129,12 @@ test('approve-only (no number) and hostile bodies are refused and change nothing
   const id = message.prompt_id;
   const noNumber = { decision: 'approve', signature: device.sign(`idp-prompt-answer-v1\n${id}\napprove\n`) };
   expect((await respond(id, noNumber)).status).toBe(400);
-  for (const hostile of [{}, { decision: 'approve', number: '12', signature: 'x' }, { decision: 'maybe', number, signature: 'x' }, { ...device.answer(id, 'approve', number), number: 100 }]) {
+  for (const hostile of [
+    {},
+    { decision: 'approve', number: '12', signature: 'x' },
+    { decision: 'maybe', number, signature: 'x' },
+    { ...device.answer(id, 'approve', number), number: 100 },
+  ]) {
     expect((await respond(id, hostile)).status).toBe(400);
   }
   expect((await respond('not-a-prompt', device.answer(id, 'approve', number))).status).toBe(404);
@@ -205,7 +214,7 @@ test('prompts are throttled per account (push fatigue): 429 with Retry-After', a
 });
 
 test('twenty concurrent approvals (and polls) of one prompt make one state change and one login', async () => {
-  const { flow, device } = await atChallenge('prompt-race');
+  const { flow, device, user } = await atChallenge('prompt-race');
   const { number, message } = await begin(flow);
   const approval = device.answer(message.prompt_id, 'approve', number);
   const answers = await Promise.all(Array.from({ length: 20 }, () => respond(message.prompt_id, approval)));
@@ -213,6 +222,9 @@ test('twenty concurrent approvals (and polls) of one prompt make one state chang
   expect(answers.filter((a) => a.status !== 200).map((a) => a.status)).toEqual(Array(19).fill(409));
   const polls = await Promise.all(Array.from({ length: 10 }, () => status(flow)));
   expect(polls.filter((p) => p.body.status === 'success')).toHaveLength(1);
+  // The polls that lost the answer to the one that finished were not counted as failures.
+  expect(polls.filter((p) => p.status !== 200 && p.body.error !== 'invalid_step')).toEqual([]);
+  expect((await idp.container.accounts.findById(user.id))!.mfaFailedAttempts).toBe(0);
 });
 
 test('polling a pending prompt counts nothing: many polls never lock the account', async () => {

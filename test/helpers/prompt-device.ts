@@ -100,13 +100,18 @@ export async function pushService() {
   });
   return {
     ...server,
-    subscription: () => ({ endpoint: `${server.url}/push/${crypto.randomUUID()}`, keys: { p256dh: uaPublic.toString('base64url'), auth: authSecret.toString('base64url') } }),
+    subscription: () => ({
+      endpoint: `${server.url}/push/${crypto.randomUUID()}`,
+      keys: { p256dh: uaPublic.toString('base64url'), auth: authSecret.toString('base64url') },
+    }),
   };
 }
 
 /** An organisation's app: it accepts only requests signed with its secret. */
 export async function appWebhook(secret: string) {
   return receiver<PromptMessage>((req, body) =>
-    verifyPayload(secret, body.toString('utf8'), req.headers['x-idp-signature'] as string | undefined, Date.now()) ? (JSON.parse(body.toString('utf8')) as PromptMessage) : undefined,
+    verifyPayload(secret, body.toString('utf8'), req.headers['x-idp-signature'] as string | undefined, Date.now())
+      ? (JSON.parse(body.toString('utf8')) as PromptMessage)
+      : undefined,
   );
 }

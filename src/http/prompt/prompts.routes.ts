@@ -13,7 +13,13 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
  * bearer value that expires within two minutes). Rate limited per address, as ids are guessable
  * input. The device page for browsers and its service worker live under /prompt/.
  */
-export function promptRoutes(deps: { prompts: PromptService; limiter: RateLimiter; perIpPerMinute: number; views: ViewRenderer; serviceWorker: string }): Router {
+export function promptRoutes(deps: {
+  prompts: PromptService;
+  limiter: RateLimiter;
+  perIpPerMinute: number;
+  views: ViewRenderer;
+  serviceWorker: string;
+}): Router {
   const router = new Router();
   const worker = fs.readFileSync(deps.serviceWorker);
 

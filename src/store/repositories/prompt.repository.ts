@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
-import type { PromptRow, PromptStatus, PromptTransport } from '../database.js';
+import type { PromptRow, PromptTransport } from '../database.js';
 
 const KIND = 'prompt';
 
@@ -54,7 +54,8 @@ export function createPromptRepository(db: Db) {
         return row.id;
       }),
     listDevices: (userId: string): Promise<PromptDevice[]> => devices().where('c.userId', '=', userId).orderBy('c.createdAt').orderBy('d.id').execute(),
-    findDevice: (userId: string, id: string): Promise<PromptDevice | undefined> => devices().where('c.userId', '=', userId).where('d.id', '=', id).executeTakeFirst(),
+    findDevice: (userId: string, id: string): Promise<PromptDevice | undefined> =>
+      devices().where('c.userId', '=', userId).where('d.id', '=', id).executeTakeFirst(),
     async renameDevice(userId: string, id: string, name: string): Promise<boolean> {
       const res = await db
         .updateTable('credentials')
@@ -98,15 +99,27 @@ export function createPromptRepository(db: Db) {
         .returningAll()
         .executeTakeFirst(),
     /**
-     * The login reads the answer, once, and only the login the prompt was started for: approved →
-     * used, denied → refused (counted as a failure by the reader). Answers the status it read.
+     * A poll of the login the prompt was started for claims the device's answer, once: approved →
+     * used, denied → refused. Answers the status it claimed; undefined when another poll claimed it first.
      */
-    settlePrompt: (ref: string, userId: string, bindingHash: string): Promise<{ status: PromptStatus; deviceId: string | null } | undefined> =>
-      sql<{ status: PromptStatus; deviceId: string | null }>`update prompts p set status = case when old.status = 'approved' then 'used' else 'refused' end from prompts old
+    claimAnswer: (ref: string, userId: string, bindingHash: string): Promise<'approved' | 'denied' | undefined> =>
+      sql<{ status: 'approved' | 'denied' }>`update prompts p set status = case when old.status = 'approved' then 'used' else 'refused' end from prompts old
         where p.ref = ${ref} and old.ref = p.ref and p.user_id = ${userId} and p.binding_hash = ${bindingHash} and p.status in ('approved', 'denied')
-        returning old.status as status, p.device_id as "deviceId"`
+        returning old.status as status`
         .execute(db)
-        .then((r) => r.rows[0]),
+        .then((r) => r.rows[0]?.status),
+    /** The claimed approval becomes the login's factor, once: used → finished, answering the approving device. */
+    finishApproval: (ref: string, userId: string, bindingHash: string): Promise<string | undefined> =>
+      db
+        .updateTable('prompts')
+        .set({ status: 'finished' })
+        .where('ref', '=', ref)
+        .where('userId', '=', userId)
+        .where('bindingHash', '=', bindingHash)
+        .where('status', '=', 'used')
+        .returning('deviceId')
+        .executeTakeFirst()
+        .then((r) => r?.deviceId ?? undefined),
 
     findWebhook: (organizationId: string) => db.selectFrom('promptWebhooks').selectAll().where('organizationId', '=', organizationId).executeTakeFirst(),
     /** The prompt webhook of the user's organisation. */

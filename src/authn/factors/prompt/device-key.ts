@@ -5,7 +5,8 @@ import { createPublicKey, verify } from 'node:crypto';
  * read as another: an answer names the prompt, the decision and the number picked; a registration
  * signs the enrolment's nonce.
  */
-export const answerMessage = (promptId: string, decision: string, number: number | undefined) => `idp-prompt-answer-v1\n${promptId}\n${decision}\n${number ?? ''}`;
+export const answerMessage = (promptId: string, decision: string, number: number | undefined) =>
+  `idp-prompt-answer-v1\n${promptId}\n${decision}\n${number ?? ''}`;
 export const registrationMessage = (nonce: string) => `idp-prompt-register-v1\n${nonce}`;
 
 /**

@@ -44,7 +44,8 @@ export function createPromptEnrolment(deps: {
       }
       const nonce = await deps.ephemeral.take(nonceKey(accountId, binding));
       if (!nonce) throw new FactorError('invalid_code', 'no device registration is pending');
-      if (!verifiesWith(device.public_key, registrationMessage(nonce), device.proof)) throw new FactorError('invalid_code', 'the proof is not signed by the key');
+      if (!verifiesWith(device.public_key, registrationMessage(nonce), device.proof))
+        throw new FactorError('invalid_code', 'the proof is not signed by the key');
       const id = await deps.repo.registerDevice({
         userId: accountId,
         name: name ?? (device.transport === 'webpush' ? 'Browser' : 'Organization app'),

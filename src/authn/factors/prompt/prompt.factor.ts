@@ -20,7 +20,9 @@ const deviceView = (d: PromptDevice) => ({
  * `/confirm`) and managed one by one under `/api/v1/mfa/prompt-devices`; a login starts a prompt at
  * `/interaction/{uid}/mfa/prompt/begin` and polls `/status` until the device's answer is in.
  */
-export function createPromptFactor(deps: Pick<PromptDeps, 'repo' | 'ephemeral' | 'box' | 'clock' | 'allowLoopbackHttp'> & { service: PromptService; credentials: CredentialRepository }): Factor {
+export function createPromptFactor(
+  deps: Pick<PromptDeps, 'repo' | 'ephemeral' | 'box' | 'clock' | 'allowLoopbackHttp'> & { service: PromptService; credentials: CredentialRepository },
+): Factor {
   const { repo, service } = deps;
   return {
     descriptor: promptDescriptor,

@@ -142,37 +142,50 @@ export function createPromptService(deps: PromptDeps) {
         callback_url: `${base}/respond`,
         details_url: base,
       });
-      await audit.record({ type: 'authn.prompt.sent', outcome: delivered ? 'success' : 'failure', subject: ctx.accountId, data: { devices: devices.length, delivered } });
+      await audit.record({
+        type: 'authn.prompt.sent',
+        outcome: delivered ? 'success' : 'failure',
+        subject: ctx.accountId,
+        data: { devices: devices.length, delivered },
+      });
       return { shown: { status: 'prompt_sent', number, expires_in: ttl, delivered }, state: { ref } };
     },
 
-    /** The login's poll: pending or over, or undefined when an answer is in for `settle` to read. */
+    /**
+     * The login's poll: how the prompt stands, or undefined for the one poll that claimed the
+     * device's answer (it goes on to `settle`, and is counted like any factor check). Concurrent
+     * polls claim an answer once between them, so a second poll is never counted as a failure.
+     */
     async waiting(ctx: FactorContext): Promise<Record<string, unknown> | undefined> {
       const state = stateOf(ctx);
       const row = state && (await repo.findPrompt(state.ref));
-      if (!row || row.userId !== ctx.accountId || !ctx.binding || row.bindingHash !== bindingHash(ctx.binding)) return undefined;
+      if (!state || !row || row.userId !== ctx.accountId || !ctx.binding || row.bindingHash !== bindingHash(ctx.binding)) return undefined;
       switch (row.status) {
         case 'pending': {
           const left = Math.ceil((row.expiresAt.getTime() - ctx.now) / 1000);
           return left > 0 ? { status: 'pending', number: row.number, expires_in: left } : { status: 'expired' };
         }
+        case 'approved':
+        case 'denied':
+          if (await repo.claimAnswer(state.ref, ctx.accountId, row.bindingHash)) return undefined;
+          return { status: 'pending' };
+        // Claimed by another poll, which is finishing the login.
+        case 'used':
+          return { status: 'pending' };
         case 'refused':
           return { status: 'denied' };
-        case 'used':
-        case 'closed':
-          return { status: 'expired' };
         default:
-          return undefined;
+          return { status: 'expired' };
       }
     },
 
-    /** Reads the device's answer, once: the approving device's id, or a refusal. */
+    /** The claimed answer: the approving device's id (once), or a refusal. */
     async settle(ctx: FactorContext): Promise<string> {
       const state = stateOf(ctx);
-      const read = state && ctx.binding ? await repo.settlePrompt(state.ref, ctx.accountId, bindingHash(ctx.binding)) : undefined;
-      if (read?.status !== 'approved' || !read.deviceId) throw new FactorError('invalid_code', read ? 'the prompt was denied' : 'the prompt was not answered');
-      await repo.touchDevice(read.deviceId);
-      return read.deviceId;
+      const deviceId = state && ctx.binding ? await repo.finishApproval(state.ref, ctx.accountId, bindingHash(ctx.binding)) : undefined;
+      if (!deviceId) throw new FactorError('invalid_code', 'the prompt was denied or not answered');
+      await repo.touchDevice(deviceId);
+      return deviceId;
     },
 
     /** What the device page shows of an open prompt: the login's details and the choices, not which is right. */

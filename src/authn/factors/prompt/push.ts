@@ -39,7 +39,13 @@ export function createPromptPush(deps: PushDeps) {
   const timeout = deps.timeoutMs ?? 5000;
 
   async function post(url: string, headers: Record<string, string>, body: Uint8Array | string): Promise<void> {
-    const res = await fetch(url, { method: "POST", headers, body: typeof body === "string" ? body : new Uint8Array(body), redirect: 'error', signal: AbortSignal.timeout(timeout) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+      redirect: 'error',
+      signal: AbortSignal.timeout(timeout),
+    });
     await res.body?.cancel();
     if (!res.ok) throw new Error(`the receiver answered ${res.status}`);
   }
@@ -56,7 +62,7 @@ export function createPromptPush(deps: PushDeps) {
         TTL: ttlSec,
         urgency: 'high',
       });
-      await post(request.endpoint, request.headers as Record<string, string>, request.body as Buffer);
+      await post(request.endpoint, request.headers, request.body);
       return;
     }
     const hook = await deps.webhookOf(device.userId);
