@@ -123,6 +123,16 @@ test('a wrong number is a denial, counted as a failure; the answer cannot be cha
   expect((await idp.container.accounts.findById(user.id))!.mfaFailedAttempts).toBe(1);
 });
 
+test('"It was not me" denies: the login is refused, and a new prompt is needed', async () => {
+  const { flow, device } = await atChallenge('prompt-deny');
+  const { message } = await begin(flow);
+  expect(await respond(message.prompt_id, device.answer(message.prompt_id, 'deny'))).toEqual({ status: 200, body: { status: 'denied' } });
+  expect((await status(flow)).status).toBe(401);
+  const again = await begin(flow);
+  await respond(again.message.prompt_id, device.answer(again.message.prompt_id, 'approve', again.number));
+  expect((await status(flow)).body.status).toBe('success');
+});
+
 test('approve-only (no number) and hostile bodies are refused and change nothing', async () => {
   const { flow, device } = await atChallenge('prompt-nonumber');
   const { number, message } = await begin(flow);
@@ -243,4 +253,29 @@ test('polling with no prompt started is refused before any check', async () => {
   const res = await status(flow);
   expect(res.status).toBe(400);
   expect(res.body.error).toBe('invalid_step');
+});
+
+test('without script, the challenge page sends the prompt, shows the number, and its form asks whether the answer is in', async () => {
+  const { flow, device } = await atChallenge('prompt-page');
+  const form = async (path: string, csrf: string) => {
+    const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ csrf }),
+    });
+    return { status: res.status, html: await res.text() };
+  };
+  const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+  expect(page).toContain('mfa/prompt/begin');
+  const csrf = /<input type="hidden" name="csrf" value="([^"]+)">/.exec(page)![1]!;
+  const sent = await form('mfa/prompt/begin', csrf);
+  const message = await push.next();
+  const number = Number(/data-prompt-number>(\d+)</.exec(sent.html)![1]);
+  expect(message.choices).toContain(number);
+  expect(sent.html).toContain('mfa/prompt/status');
+  const waiting = await form('mfa/prompt/status', csrf);
+  expect(waiting.status).toBe(200);
+  expect(waiting.html).toContain(`data-prompt-number>${number}<`);
+  await respond(message.prompt_id, device.answer(message.prompt_id, 'approve', number));
+  expect((await form('mfa/prompt/status', csrf)).status).toBe(303);
 });
