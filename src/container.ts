@@ -326,7 +326,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const timers = [
     setInterval(() => {
-      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune()]).catch((err) =>
+      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune(), promptRepo.sweepPrompts(new Date(clock.now()))]).catch((err) =>
         logger.warn({ err }, 'sweep of expired rows failed'),
       );
     }, 60_000),

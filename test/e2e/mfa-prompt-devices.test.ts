@@ -87,7 +87,9 @@ test('a registration is refused without a valid proof, with a private key, a non
   const good = { transport: 'webpush', public_key: key.jwk, proof: key.proof(start.body.nonce), subscription: subscription() };
   const confirm = (credential: unknown) => call(browser, 'POST', '/mfa/prompt/confirm', { credential });
   expect((await confirm({ ...good, public_key: { ...key.jwk, d: 'A'.repeat(43) } })).status).toBe(400);
-  expect((await confirm({ ...good, subscription: subscription('http://push.example.test/x') })).status).toBe(400);
+  for (const endpoint of ['http://push.example.test/x', 'https://10.0.0.5/x', 'https://[::1]/x', 'https://intranet/x', 'https://user:pw@push.example.test/x']) {
+    expect((await confirm({ ...good, subscription: subscription(endpoint) })).status).toBe(400);
+  }
   expect((await confirm({ ...good, subscription: subscription(`https://push.example.test/${'x'.repeat(1100)}`) })).status).toBe(400);
   expect((await confirm({ ...good, public_key: { ...key.jwk, x: key.jwk.y } })).status).toBe(400);
   expect((await confirm({ ...good, proof: deviceKey().proof(start.body.nonce) })).status).toBe(401);

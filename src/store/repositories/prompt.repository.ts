@@ -87,6 +87,13 @@ export function createPromptRepository(db: Db) {
         db,
       );
     },
+    /** Drops prompts expired more than an hour ago (the sweep timer). */
+    async sweepPrompts(now: Date): Promise<void> {
+      await db
+        .deleteFrom('prompts')
+        .where('expiresAt', '<', new Date(now.getTime() - 3_600_000))
+        .execute();
+    },
     findPrompt: (ref: string): Promise<PromptRow | undefined> => db.selectFrom('prompts').selectAll().where('ref', '=', ref).executeTakeFirst(),
     /** A device's answer: pending → approved/denied, once, and only before the prompt expires (compare-and-set). */
     answerPrompt: (ref: string, status: 'approved' | 'denied', deviceId: string, now: Date): Promise<PromptRow | undefined> =>

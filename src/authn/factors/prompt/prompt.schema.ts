@@ -17,13 +17,22 @@ export const publicJwkSchema = z
   })
   .transform(({ kty, crv, x, y }) => ({ kty, crv, x, y }));
 
-/** Push services are reached over https only (RFC 8030 §8); the size caps are far above any real subscription. */
+/**
+ * A push service is reached over https (RFC 8030 §8) at a public DNS name, as every browser's is: an
+ * address or a name with no dot (an internal host) is refused, so a subscription cannot aim the
+ * IdP's requests into its own network by address. The size caps are far above any real subscription.
+ */
+const isPushServiceUrl = (raw: string, allowLoopbackHttp: boolean) => {
+  if (allowLoopbackHttp && /^http:\/\/127\.0\.0\.1(:\d+)?\//.test(raw)) return true;
+  const url = new URL(raw);
+  return url.protocol === 'https:' && /^[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}$/i.test(url.hostname) && !url.username && !url.password;
+};
 const subscriptionSchema = (allowLoopbackHttp: boolean) =>
   z.object({
     endpoint: z
       .url()
       .max(1024)
-      .refine((u) => u.startsWith('https://') || (allowLoopbackHttp && /^http:\/\/127\.0\.0\.1(:\d+)?\//.test(u)), 'must be an https URL'),
+      .refine((u) => isPushServiceUrl(u, allowLoopbackHttp), 'must be an https URL of a push service'),
     expirationTime: z.number().nullable().optional(),
     keys: z.object({ p256dh: b64url(128), auth: b64url(64) }),
   });
