@@ -42,9 +42,17 @@ export function mfaRoutes(deps: {
     } catch (err) {
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.error !== 'invalid_code') throw err;
       ctx.status = 401;
-      await again(factor.challenge ? 'That passkey was not accepted. Try again.' : 'That code is not valid. Try again.');
+      await again(refusal(factor));
     }
   }
+
+  /** What a browser is told of a refused response, by the kind of response the method takes. */
+  const refusal = (factor: Factor) =>
+    factor.challenge?.waiting
+      ? 'The sign-in was not approved on your device. Send a new prompt.'
+      : factor.challenge
+        ? 'That passkey was not accepted. Try again.'
+        : 'That code is not valid. Try again.';
 
   /** An answer not in yet (a prompt on a device): JSON clients poll again; a form gets the challenge page with how it stands. */
   async function pending(ctx: Context, request: LoginRequest, factor: Factor, shown: Record<string, unknown>) {

@@ -8,7 +8,9 @@ export const challengeView = `<form method="post" action="/interaction/<%= it.ui
   <p>Get a prompt on a device you registered, and pick the number shown here.</p>
   <button type="submit">Send a prompt</button>
 </form>
-<% if (it.started && it.started.method === 'prompt') { %>
+<% if (it.started && it.started.method === 'prompt' && it.started.number === undefined) { %>
+<p class="error" role="alert"><%= it.started.status === 'denied' ? 'The sign-in was not approved on your device.' : 'The prompt expired.' %> Send a new one.</p>
+<% } else if (it.started && it.started.method === 'prompt') { %>
 <form method="post" action="/interaction/<%= it.uid %>/mfa/prompt/status" data-prompt="status">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <p>Pick <strong data-prompt-number><%= it.started.number %></strong> on your device.</p>
