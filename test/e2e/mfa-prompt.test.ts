@@ -279,3 +279,30 @@ test('without script, the challenge page sends the prompt, shows the number, and
   await respond(message.prompt_id, device.answer(message.prompt_id, 'approve', number));
   expect((await form('mfa/prompt/status', csrf)).status).toBe(303);
 });
+
+test('a device that cannot be reached does not stop the others: the prompt goes to every device', async () => {
+  const { flow, device, user } = await atChallenge('prompt-two-devices');
+  // A second device, on the organisation's app.
+  const app2 = await enrol(idp.container, user.id, 'webhook');
+  const res = await flow.post('mfa/prompt/begin');
+  expect(res.body.delivered).toBe(2);
+  const [viaPush, viaApp] = await Promise.all([push.next(), app.next()]);
+  expect(viaPush.prompt_id).toBe(viaApp.prompt_id);
+  expect(new Set([viaPush.device_id, viaApp.device_id])).toEqual(new Set([device.id, app2.id]));
+  // The app's device answers; the browser's answer afterwards is too late.
+  await respond(viaApp.prompt_id, app2.answer(viaApp.prompt_id, 'approve', res.body.number));
+  expect((await respond(viaPush.prompt_id, device.answer(viaPush.prompt_id, 'approve', res.body.number))).status).toBe(409);
+  expect((await status(flow)).body.status).toBe('success');
+
+  // Its push service gone, the browser is not reached; the login is still told the prompt went out to none.
+  await idp.container.db
+    .updateTable('promptDevices')
+    .set({ subscriptionSealed: idp.container.box.seal(JSON.stringify({ ...push.subscription(), endpoint: 'http://127.0.0.1:9/push' })) })
+    .where('id', '=', device.id)
+    .execute();
+  const next = (await passwordStep(config, user.username, PASSWORD)).flow;
+  const again = await next.post('mfa/prompt/begin');
+  expect(again.status).toBe(200);
+  expect(again.body.delivered).toBe(1);
+  await app.next();
+});
