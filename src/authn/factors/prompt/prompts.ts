@@ -61,8 +61,9 @@ const stateOf = (ctx: FactorContext): PromptState | undefined => {
 /**
  * Push approval with number matching. A prompt is a row with a random id (sent only to the
  * devices), bound to the login that asked (hash of `ctx.binding`); a device answers it with a
- * signature by its registered key, once and before it expires (compare-and-set); the login reads
- * the answer once (compare-and-set again), so an answer is used by one login, one time.
+ * signature by its registered key, once and before it expires (compare-and-set); one poll of the
+ * login claims the answer and the check turns the claim into the factor (compare-and-set each), so
+ * an answer is used by one login, one time.
  */
 export function createPromptService(deps: PromptDeps) {
   const { repo, clock, audit } = deps;
@@ -110,7 +111,6 @@ export function createPromptService(deps: PromptDeps) {
   }
 
   return {
-    ttl,
     vapidPublicKey: async () => (await vapid.get()).publicKey,
 
     /** A new prompt for this login, sent to every device of the account; the number goes to the sign-in page only. */
