@@ -1,3 +1,4 @@
+/* global location, setTimeout */
 // The sign-in page's prompt: starts it, shows the number, and polls until the device has answered.
 (() => {
   const begin = document.querySelector('form[data-prompt="begin"]');

@@ -1,3 +1,4 @@
+/* global self */
 // Shows a prompt pushed to this browser; a click opens the device page on it (the id in the fragment).
 self.addEventListener('push', (event) => {
   const prompt = event.data ? event.data.json() : undefined;

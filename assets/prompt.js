@@ -1,3 +1,4 @@
+/* global atob, btoa, crypto, indexedDB, location, navigator, Notification, TextEncoder */
 // The device page: registers this browser for prompts (a non-extractable ES256 key kept in
 // IndexedDB, and a Web Push subscription), and answers a prompt with a signature by that key.
 (() => {
