@@ -47,6 +47,8 @@ import { trustedContactRoutes } from './http/self-service/trusted-contacts.route
 import { recoveryRoutes } from './http/recovery/recovery.routes.js';
 import { recoveryRequestRoutes } from './http/admin/recovery-requests.routes.js';
 import { createViewRenderer } from './lib/views.js';
+import { promptRoutes } from './http/prompt/prompts.routes.js';
+import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
 
 // The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
 const webauthnBrowserBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
@@ -93,6 +95,8 @@ export function buildApp(c: Container): Koa {
     'simplewebauthn-browser.js': { file: webauthnBrowserBundle, type: 'text/javascript; charset=utf-8' },
     'passkey.js': { file: path.join(projectRoot, 'assets', 'passkey.js'), type: 'text/javascript; charset=utf-8' },
     'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
+    'prompt.js': { file: path.join(projectRoot, 'assets', 'prompt.js'), type: 'text/javascript; charset=utf-8' },
+    'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -174,9 +178,18 @@ export function buildApp(c: Container): Koa {
     recoveryRequestRoutes(c.recoveryAdmin).routes(),
     webhookRoutes(c.webhooks).routes(),
     authStepRoutes(c.stepWebhooks).routes(),
+    promptWebhookRoutes(c.promptWebhooks, c.allowLoopbackHttp).routes(),
   );
   // Providers' status reports carry the provider's signature, not an API key: matched before the API's key check.
   const deliveryStatus = deliveryStatusRoutes(c.deliveryStatus);
+  // Devices answering prompts have no session: their routes come before the self-service ones.
+  const prompts = promptRoutes({
+    prompts: c.prompts,
+    limiter,
+    perIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
+    views,
+    serviceWorker: path.join(projectRoot, 'assets', 'prompt-sw.js'),
+  });
 
   // Our own routes live under two prefixes; everything else goes straight to the provider.
   const ours = compose([
@@ -193,6 +206,7 @@ export function buildApp(c: Container): Koa {
     recoverySignedIn.allowedMethods(),
     stepWebhooks.routes(),
     stepWebhooks.allowedMethods(),
+    prompts.routes(),
     selfService.routes(),
     selfService.allowedMethods(),
     deliveryStatus.routes(),
@@ -201,7 +215,11 @@ export function buildApp(c: Container): Koa {
   ] as Middleware[]) as Middleware;
   const interactionAnswers = compose([noStore(), ours]);
   app.use(async (ctx, next) => {
-    await (ctx.path.startsWith('/interaction/') ? interactionAnswers(ctx, next) : ctx.path.startsWith('/api/') ? ours(ctx, next) : next());
+    await (ctx.path.startsWith('/interaction/')
+      ? interactionAnswers(ctx, next)
+      : ctx.path.startsWith('/api/') || ctx.path.startsWith('/prompt/')
+        ? ours(ctx, next)
+        : next());
   });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';

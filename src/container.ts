@@ -115,6 +115,9 @@ import { createStepWebhookService } from './webhooks/step.service.js';
 
 /** How long a delivery attempt's record is kept (for support and provider disputes). */
 const DELIVERY_RECORD_DAYS = 90;
+import { createPromptService } from './authn/factors/prompt/prompts.js';
+import { createPromptRepository } from './store/repositories/prompt.repository.js';
+import { createPromptWebhookService } from './admin/prompt-webhook.service.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -199,6 +202,24 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     mail,
   };
+  const promptRepo = createPromptRepository(db);
+  // A push receiver on http://127.0.0.1 is a test's or a developer's; production pushes over https only.
+  const allowLoopbackHttp = config.nodeEnv !== 'production';
+  const prompts = createPromptService({
+    repo: promptRepo,
+    box,
+    clock,
+    audit,
+    ephemeral,
+    logger,
+    issuer: config.issuer,
+    geo: loadGeoIp,
+    appName: async (clientId) => {
+      const name = (await cachedClients.find(clientId))?.metadata.client_name;
+      return typeof name === 'string' ? name : undefined;
+    },
+    allowLoopbackHttp,
+  });
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -212,6 +233,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     securityAnswers: createSecurityAnswerRepository(db),
     // The settings service is built after the registry (it validates method names against it); this runs only later.
     settingsFor: async (accountId: string) => settings.effective((await accounts.findById(accountId))?.organizationId),
+    prompt: { service: prompts, repo: promptRepo, allowLoopbackHttp },
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   // Security notices to the account's verified addresses, from the audit trail (ten an hour per user at most).
@@ -399,7 +421,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
 
   const timers = [
     setInterval(() => {
-      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune()]).catch((err) =>
+      Promise.all([sweepExpired(db), authnStates.sweep(), risk.sweep(), sessionPolicy.prune(), promptRepo.sweepPrompts(new Date(clock.now()))]).catch((err) =>
         logger.warn({ err }, 'sweep of expired rows failed'),
       );
     }, 60_000),
@@ -456,6 +478,10 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfa,
     authnStates,
     factorManagement,
+    /** Push approval: devices' answers and the organisations' prompt webhooks. */
+    prompts,
+    promptWebhooks: createPromptWebhookService({ organizations, repo: promptRepo, box, audit }),
+    allowLoopbackHttp,
     /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
     risk,
     sentinel: createSentinelService({ risk, accounts, audit, clock }),

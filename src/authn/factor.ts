@@ -13,6 +13,8 @@ export interface FactorContext {
    * keeps state of its own (a code it sent) binds it to this, so another login cannot answer it.
    */
   binding?: string;
+  /** Where the login comes from, for a method that shows it on another device (a prompt: the app and the approximate place). */
+  origin?: { ip?: string; clientId?: string };
 }
 
 /**
@@ -90,6 +92,13 @@ export interface ChallengeStep {
    * (a code sent by SMS: five tries per code).
    */
   readonly answered?: 'once' | 'until_verified';
+  /**
+   * For a challenge answered elsewhere (a prompt approved on a device; with `until_verified`): what
+   * to tell the login while the answer is not in (`{status: 'pending'}`, `{status: 'expired'}`), or
+   * undefined once it is and `verify` should judge it. Polling it counts no attempt and reserves,
+   * consumes or changes nothing.
+   */
+  waiting?(ctx: FactorContext): Promise<Record<string, unknown> | undefined>;
 }
 
 /**

@@ -54,7 +54,9 @@ export type Outcome =
   /** The password was a temporary one: the user sets their own before the login goes on. */
   | { kind: 'password_change' }
   /** `unmet`: the relying party asked for more than this account can prove; it is told so (OpenID Connect Core §3.1.2.6). */
-  | { kind: 'deny'; description: string; unmet?: boolean };
+  | { kind: 'deny'; description: string; unmet?: boolean }
+  /** A challenge answered elsewhere (a prompt on a device) is not answered yet: `shown` says how it stands; nothing was counted. */
+  | { kind: 'pending'; shown: Record<string, unknown> };
 
 export interface RequestMeta {
   ip: string;
@@ -385,13 +387,13 @@ export function createMfaService(deps: MfaServiceDeps) {
      * state stays in the transaction under the method's challenge path, replacing any earlier one
      * there, and only what the client needs is returned.
      */
-    async startChallenge(input: { uid: string; method: MfaMethod; input?: unknown; requiredAal?: Aal }): Promise<Record<string, unknown>> {
+    async startChallenge(input: { uid: string; method: MfaMethod; input?: unknown; requiredAal?: Aal; ip?: string }): Promise<Record<string, unknown>> {
       const tx = await requireTx(input.uid, 'mfa');
       const factor = offered(tx, input.method);
       const step = factor.challenge;
       if (!step) throw new IdpError('invalid_method', `${input.method} has no challenge to start`);
       const { shown, state } = await step.start(
-        { accountId: tx.accountId, now: clock.now(), requiredAal: input.requiredAal, binding: bindingOf(tx) },
+        { accountId: tx.accountId, now: clock.now(), requiredAal: input.requiredAal, binding: bindingOf(tx), origin: { ip: input.ip, clientId: tx.clientId } },
         input.input,
       );
       await transactions.saveChallenge(tx, factor.paths.challenge, input.method, state);
@@ -413,6 +415,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       if (!method) throw new IdpError('invalid_step', `start a ${path} challenge first`);
       // The method that started the challenge must still be one this login offers.
       const factor = offered(tx, method);
+      // An answer awaited on another device is polled: until it is in, nothing is counted, reserved or taken.
+      const waiting = await factor.challenge?.waiting?.({ accountId: tx.accountId, now: clock.now(), challenge: challenge?.state, binding: bindingOf(tx) });
+      if (waiting) return { kind: 'pending', shown: waiting };
       const attempt = await transactions.countAttempt(input.uid);
       if (attempt > deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);

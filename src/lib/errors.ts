@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   // Who is asking could not be established.
   'invalid_credentials', // wrong login name or password (one answer for every reason)
   'invalid_code', // a second-factor response that is not right
+  'invalid_signature', // a device's answer not signed by a key registered to the account
   'invalid_token', // a missing, expired or unknown API key or access token
   'login_required', // no signed-in session
   // Known, but not allowed.
@@ -27,6 +28,7 @@ export const ERROR_CODES = [
   'not_found',
   'conflict', // it exists already
   'factor_required', // the last factor the policy needs cannot be removed
+  'prompt_expired', // a push prompt no longer open: expired, or replaced by a newer one
   // Too much, too fast.
   'too_many_requests', // a rate limit
   'too_many_attempts', // the attempts of one challenge are used up

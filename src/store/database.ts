@@ -424,6 +424,56 @@ export interface WebhookDeliveriesTable {
   updatedAt: Generated<Date>;
 }
 
+/** How prompts reach a device (see migration 0025); its `credentials` row (kind `prompt`) has the same id. */
+export interface PromptDevicesTable {
+  id: string;
+  transport: PromptTransport;
+  /** The device's ES256 public key (JWK): it signs the device's answers. */
+  publicJwk: ColumnType<Record<string, unknown>, string, string>;
+  /** Web Push: the browser's PushSubscription (JSON), sealed: its endpoint is a capability to push to the device. */
+  subscriptionSealed: string | null;
+}
+
+export type PromptTransport = 'webpush' | 'webhook';
+
+/** One prompt, looked up by the SHA-256 of its id (a bearer value); answered once. */
+export interface PromptsTable {
+  ref: string;
+  userId: string;
+  /** Keyed hash of the login it was started for: only that login's poll can use its answer. */
+  bindingHash: string;
+  number: number;
+  choices: number[];
+  status: ColumnType<PromptStatus, PromptStatus | undefined, PromptStatus>;
+  appName: string;
+  location: string;
+  /** The device that answered. */
+  deviceId: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/**
+ * `used`/`refused`: a poll of the login claimed the approval/denial; `finished`: the approval became
+ * the login's factor; `closed`: replaced by a newer prompt of the same login.
+ */
+export type PromptStatus = 'pending' | 'approved' | 'denied' | 'used' | 'refused' | 'finished' | 'closed';
+
+/** An organisation's own app, which pushes prompts to its users' devices; the secret signs what we send it. */
+export interface PromptWebhooksTable {
+  organizationId: string;
+  url: string;
+  secretSealed: string;
+  updatedAt: Generated<Date>;
+}
+
+/** The IdP's VAPID key pair (RFC 8292), one row. */
+export interface PromptVapidKeysTable {
+  singleton: Generated<boolean>;
+  publicKey: string;
+  privateSealed: string;
+}
+
 export interface Database {
   credentials: CredentialsTable;
   securityAnswers: SecurityAnswersTable;
@@ -446,6 +496,10 @@ export interface Database {
   policyRules: PolicyRulesTable;
   riskLogins: RiskLoginsTable;
   sessionRecords: SessionRecordsTable;
+  promptDevices: PromptDevicesTable;
+  prompts: PromptsTable;
+  promptWebhooks: PromptWebhooksTable;
+  promptVapidKeys: PromptVapidKeysTable;
   webhookSubscriptions: WebhookSubscriptionsTable;
   webhookDeliveries: WebhookDeliveriesTable;
   breakGlassGrants: BreakGlassGrantsTable;
@@ -464,6 +518,7 @@ export type SamlSessionParticipantRow = Selectable<SamlSessionParticipantsTable>
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SamlSigningKeyRow = Selectable<SamlSigningKeysTable>;
+export type PromptRow = Selectable<PromptsTable>;
 export type Organization = Selectable<OrganizationsTable>;
 export type CredentialRow = Selectable<CredentialsTable>;
 export type WebhookSubscriptionRow = Selectable<WebhookSubscriptionsTable>;

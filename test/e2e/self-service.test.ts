@@ -163,6 +163,7 @@ describe('authentication', () => {
       methods: [],
       totp: { enrolled: false, pending: false },
       passkeys: { enrolled: false, count: 0 },
+      prompt: { enrolled: false, count: 0 },
       backup_codes: { remaining: 0 },
       questions: expect.objectContaining({ set: false, questions: [] }),
     });
@@ -221,6 +222,7 @@ describe('TOTP enrolment and removal', () => {
       methods: ['totp'],
       totp: { enrolled: true, pending: false },
       passkeys: { enrolled: false, count: 0 },
+      prompt: { enrolled: false, count: 0 },
       backup_codes: { remaining: 0 },
       questions: expect.objectContaining({ set: false, questions: [] }),
     });

@@ -33,7 +33,7 @@ describe('global settings', () => {
     expect(r.body).toEqual({
       mfa: {
         policy: 'any',
-        allowed_methods: ['totp', 'passkey', 'backup_code'],
+        allowed_methods: ['totp', 'passkey', 'backup_code', 'prompt'],
         enforce_enrollment: false,
         grace_period_seconds: 0,
         required_for_roles: [],
@@ -248,7 +248,7 @@ describe("a client's own mfa_policy", () => {
 describe('methods the server provides', () => {
   // A method the server has no plug-in for would be accepted and then lock every user of the policy out.
   test.each([
-    [{ mfa: { allowed_methods: ['totp', 'prompt'] } }, 'mfa.allowed_methods.1', 'prompt'],
+    [{ mfa: { allowed_methods: ['totp', 'questions'] } }, 'mfa.allowed_methods.1', 'questions'],
     [{ mfa: { allowed_methods: ['sms'] } }, 'mfa.allowed_methods.0', 'sms'],
   ])('a method with no plug-in %j → 400 naming %s and the method, nothing stored', async (patch, field, method) => {
     for (const path of ['/settings', '/organizations/acme/settings']) {

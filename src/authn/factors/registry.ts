@@ -11,6 +11,9 @@ import type { WebauthnCredentialRepository } from '../../store/repositories/weba
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
 import { createPasskeyFactor } from './passkey/passkey.factor.js';
+import { createPromptFactor } from './prompt/prompt.factor.js';
+import type { PromptService } from './prompt/prompts.js';
+import type { PromptRepository } from '../../store/repositories/prompt.repository.js';
 import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
 import { createQuestionsFactor } from './questions/questions.factor.js';
 import { createTotpFactor } from './totp/totp.factor.js';
@@ -30,6 +33,8 @@ export interface FactorDeps {
   securityAnswers: SecurityAnswerRepository;
   /** The settings in force for an account (its organisation's), for methods configured there. */
   settingsFor: (accountId: string) => Promise<EffectiveSettings>;
+  /** Push approval: the prompts, the devices' store, and whether push endpoints on http://127.0.0.1 are allowed (never in production). */
+  prompt: { service: PromptService; repo: PromptRepository; allowLoopbackHttp: boolean };
 }
 
 /**
@@ -37,14 +42,15 @@ export interface FactorDeps {
  * which a challenge offers them.
  */
 export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[] = []) {
-  // Methods plugged in by an embedder come first; backup codes stay last (see forResponse).
-  const factors: readonly Factor[] = [
-    ...plugins,
+  // Methods plugged in by an embedder come first, and replace a built-in method of the same name; backup codes stay last (see forResponse).
+  const builtIn: readonly Factor[] = [
     createTotpFactor(deps),
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
     createQuestionsFactor({ answers: deps.securityAnswers, ephemeral: deps.ephemeral, settingsFor: deps.settingsFor }),
+    createPromptFactor({ ...deps, ...deps.prompt }),
     createBackupCodeFactor(deps.credentials),
   ];
+  const factors: readonly Factor[] = [...plugins, ...builtIn.filter((b) => !plugins.some((p) => p.descriptor.method === b.descriptor.method))];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 

@@ -36,12 +36,32 @@ export function mfaRoutes(deps: {
    */
   async function answer(ctx: Context, request: LoginRequest, factor: Factor, run: () => Promise<Outcome>, again: (error: string) => Promise<void>) {
     try {
-      await kit.respondOutcome(ctx, request, await run());
+      const outcome = await run();
+      if (outcome.kind === 'pending') await pending(ctx, request, factor, outcome.shown);
+      else await kit.respondOutcome(ctx, request, outcome);
     } catch (err) {
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.error !== 'invalid_code') throw err;
       ctx.status = 401;
-      await again(factor.challenge ? 'That passkey was not accepted. Try again.' : 'That code is not valid. Try again.');
+      await again(refusal(factor));
     }
+  }
+
+  /** What a browser is told of a refused response, by the kind of response the method takes. */
+  const refusal = (factor: Factor) =>
+    factor.challenge?.waiting
+      ? 'The sign-in was not approved on your device. Send a new prompt.'
+      : factor.challenge
+        ? 'That passkey was not accepted. Try again.'
+        : 'That code is not valid. Try again.';
+
+  /** An answer not in yet (a prompt on a device): JSON clients poll again; a form gets the challenge page with how it stands. */
+  async function pending(ctx: Context, request: LoginRequest, factor: Factor, shown: Record<string, unknown>) {
+    if (wantsJson(ctx)) {
+      ctx.body = shown;
+      return;
+    }
+    const tx = await mfa.transactions.get(request.uid);
+    await kit.render(ctx, request, 'mfa', { methods: tx?.methods ?? [], started: { method: factor.descriptor.method, ...shown } });
   }
 
   /** The challenge page with the methods this login offers. */
@@ -77,7 +97,8 @@ export function mfaRoutes(deps: {
     const finish = first.paths.finish ?? 'finish';
     router.post(finish ? `/mfa/${path}/${finish}` : `/mfa/${path}`, async (ctx) => {
       const request = await kit.loadForPost(ctx, 'login');
-      const code = responseOf(ctx);
+      // A challenge answered elsewhere (a prompt) is polled: the request carries no response.
+      const code = first.challenge?.waiting ? undefined : responseOf(ctx);
       const target = group.length > 1 ? { path } : { method: first.descriptor.method };
       await answer(
         ctx,
@@ -92,7 +113,7 @@ export function mfaRoutes(deps: {
       const input = body(ctx);
       const factor = group.length > 1 ? group.find((f) => f.descriptor.method === channelOf(input)) : first;
       if (!factor) throw new IdpError('invalid_method', `channel must be one of ${group.map((f) => f.descriptor.method).join(', ')}`);
-      const shown = await mfa.startChallenge({ uid: request.uid, method: factor.descriptor.method, input, requiredAal: request.requestedAal });
+      const shown = await mfa.startChallenge({ uid: request.uid, method: factor.descriptor.method, input, requiredAal: request.requestedAal, ip: ctx.ip });
       if (wantsJson(ctx)) {
         ctx.body = shown;
         return;
