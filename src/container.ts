@@ -89,6 +89,9 @@ import { createSqlEphemeralStore, sweepExpired } from './store/sql/sql-ephemeral
 import { createSqlOidcStore } from './store/sql/sql-oidc.store.js';
 import { createOutbox } from './delivery/outbox.js';
 import type { CodeDelivery, MailDelivery } from './delivery/delivery.js';
+import { createOneTimeCodes } from './authn/one-time-codes/codes.js';
+import { createCodeSender } from './authn/one-time-codes/code-sender.js';
+import { createDestinationService } from './authn/one-time-codes/destinations.service.js';
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -140,6 +143,11 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
   const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger);
   const delivery = { codes: outbox as CodeDelivery, mail: outbox as MailDelivery };
+  // Keys the hashes of one-time codes, of their bindings and of destinations (found again without being stored in clear).
+  const otpKey = hmac(encryptionKey, 'one-time-codes-v1');
+  const oneTimeCodes = createOneTimeCodes({ ephemeral, clock, key: otpKey });
+  // The settings service needs the registered methods first: the sender reads it only once requests run.
+  const codeSender = createCodeSender({ codes: oneTimeCodes, ephemeral, delivery, audit, key: otpKey, settings: { effective: (orgId) => settings.effective(orgId) } });
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -150,6 +158,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     issuer: config.issuer,
     config,
     delivery,
+    accounts,
+    otp: { codes: oneTimeCodes, sender: codeSender },
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   const settings = createSettingsService({ settings: createSettingsRepository(db), organizations, config, methods: factors.methods });
@@ -215,6 +225,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   });
   // Factors managed outside a login: the platform API and the signed-in user's self-service.
   const factorManagement = createFactorManagementService({ credentials, factors, outcomes, settings, ephemeral, audit, clock, config });
+  const destinations = createDestinationService({
+    credentials,
+    box,
+    codes: oneTimeCodes,
+    sender: codeSender,
+    mail: delivery.mail,
+    outcomes,
+    audit,
+    logger,
+    key: otpKey,
+    now: () => clock.now(),
+  });
   const adapter = createAdapterClass({
     durable: durableOidc,
     shortLived: redis ? createRedisOidcStore(redis) : durableOidc,
@@ -354,6 +376,11 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     mfa,
     authnStates,
     factorManagement,
+    /** Verified phone numbers and e-mail addresses, where one-time codes go. */
+    destinations,
+    /** One-time codes by binding (`login:<uid>`, `session:<id>`, `verify:<credentialId>`) and their sending. */
+    oneTimeCodes,
+    codeSender,
     /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
     risk,
     sentinel: createSentinelService({ risk, accounts, audit, clock }),
@@ -397,7 +424,21 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
     breakGlassElevation: breakGlass,
     breakGlass: createBreakGlassService({ grants: breakGlassGrants, accounts, settings, sessions: sessionTerminator, audit, metrics, clock, config }),
-    userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
+    userService: createUserService(
+      {
+        accounts,
+        organizations,
+        sessions: sessionTerminator,
+        audit,
+        metrics,
+        clock,
+        verifiedContacts: {
+          check: (given) => destinations.check(given),
+          adopt: (user, given, by) =>
+            destinations.adopt(user, given, { actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' }),
+        },
+      },
+      [
       createMfaProfileExtension({ credentials, clock }),
     ]),
     userRecovery: createUserRecoveryService({

@@ -31,6 +31,7 @@ export const ERROR_CODES = [
   'too_many_requests', // a rate limit
   'too_many_attempts', // the attempts of one challenge are used up
   'mfa_locked', // the account's second factor is locked after repeated failures
+  'resend_too_soon', // a one-time code went to the same place moments ago
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

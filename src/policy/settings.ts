@@ -94,6 +94,21 @@ export const breakGlassSettingsSchema = z
   })
   .strict();
 
+/**
+ * The `otp` block: one-time codes sent by SMS, voice call or e-mail. A code lives at most ten minutes
+ * (NIST SP 800-63B §5.1.3.1 asks for a short life); sends are limited per account, destination and
+ * address against SMS pumping.
+ */
+export const otpSettingsSchema = z
+  .object({
+    code_ttl_seconds: z.number().int().min(30).max(600),
+    resend_after_seconds: z.number().int().min(1).max(600),
+    sends_per_account_per_hour: z.number().int().min(1).max(1000),
+    sends_per_destination_per_10_minutes: z.number().int().min(1).max(1000),
+    sends_per_ip_per_10_minutes: z.number().int().min(1).max(100_000),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -107,6 +122,7 @@ export const settingsPatchSchema = z
     risk: riskSettingsSchema.partial().optional(),
     sessions: sessionSettingsSchema.partial().optional(),
     break_glass: breakGlassSettingsSchema.partial().optional(),
+    otp: otpSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -119,6 +135,7 @@ export type NetworkSettings = z.infer<typeof networkSettingsSchema>;
 export type RiskSettings = z.infer<typeof riskSettingsSchema>;
 export type SessionSettings = z.infer<typeof sessionSettingsSchema>;
 export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
+export type OtpSettings = z.infer<typeof otpSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -130,6 +147,7 @@ export interface EffectiveSettings {
   risk: RiskSettings;
   sessions: SessionSettings;
   break_glass: BreakGlassSettings;
+  otp: OtpSettings;
 }
 
 /**
@@ -169,6 +187,13 @@ export function defaultSettings(
       bind_to_device: false,
     },
     break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+    otp: {
+      code_ttl_seconds: 300,
+      resend_after_seconds: 30,
+      sends_per_account_per_hour: 10,
+      sends_per_destination_per_10_minutes: 5,
+      sends_per_ip_per_10_minutes: 20,
+    },
   };
 }
 
@@ -249,6 +274,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       risk: { ...acc.risk, ...patch?.risk },
       sessions: { ...acc.sessions, ...patch?.sessions },
       break_glass: { ...acc.break_glass, ...patch?.break_glass },
+      otp: { ...acc.otp, ...patch?.otp },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -262,7 +288,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'otp'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -272,6 +298,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('risk'),
     ...block('sessions'),
     ...block('break_glass'),
+    ...block('otp'),
     ...roles,
   };
 }

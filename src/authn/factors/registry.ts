@@ -5,12 +5,18 @@ import type { SecretBox } from '../../lib/crypto.js';
 import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
 import type { EphemeralStore } from '../../store/ephemeral-store.js';
 import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
+import type { AccountRepository } from '../../store/repositories/account.repository.js';
+import type { CodeSender } from '../one-time-codes/code-sender.js';
+import type { OneTimeCodes } from '../one-time-codes/codes.js';
 import type { WebauthnCredentialRepository } from '../../store/repositories/webauthn-credential.repository.js';
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
 import { createPasskeyFactor } from './passkey/passkey.factor.js';
 import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
 import { createTotpFactor } from './totp/totp.factor.js';
+import { createSmsFactor } from './sms/sms.factor.js';
+import { createVoiceFactor } from './voice/voice.factor.js';
+import { createEmailFactor } from './email/email.factor.js';
 
 export interface FactorDeps {
   credentials: CredentialRepository;
@@ -23,6 +29,9 @@ export interface FactorDeps {
   config: { webauthn: WebauthnConfig };
   /** How codes and e-mails leave the IdP. */
   delivery: { codes: CodeDelivery; mail: MailDelivery };
+  accounts: Pick<AccountRepository, 'findById'>;
+  /** Codes sent by SMS, voice or e-mail: their store and their sending (`one-time-codes/`). */
+  otp: { codes: OneTimeCodes; sender: CodeSender };
 }
 
 /**
@@ -35,13 +44,21 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     ...plugins,
     createTotpFactor(deps),
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
+    // After TOTP, whose codes have the same form: a code that names no started challenge is a TOTP code.
+    ...[createSmsFactor, createVoiceFactor, createEmailFactor].map((create) => create({ ...deps, ...deps.otp })),
     createBackupCodeFactor(deps.credentials),
   ];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
+  /** How many active credentials give the method, given the number of each kind (a phone gives SMS and voice). */
+  const activeOf = (counts: Readonly<Record<string, number>>, method: MfaMethod): number => {
+    const d = byMethod.get(method)?.descriptor;
+    return counts[d?.credentialKind ?? method] ?? 0;
+  };
   /** Methods with an active credential, given the number of active credentials of each kind. */
-  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] => descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] =>
+    descriptors.filter((d) => activeOf(counts, d.method) > 0).map((d) => d.method);
 
   return {
     factors,
@@ -58,6 +75,9 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
       return enrolledIn(await deps.credentials.countActiveByKind(accountId));
     },
     enrolledIn,
+    activeOf,
+    /** The credentials kind a method's credentials are stored under. */
+    kindOf: (method: MfaMethod): string => byMethod.get(method)?.descriptor.credentialKind ?? method,
   };
 }
 

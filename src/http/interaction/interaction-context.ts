@@ -41,10 +41,19 @@ export function createInteractionKit(deps: {
   offersRememberMe?: (clientId: string) => Promise<boolean>;
   /** Before a finished login's session is saved: ends the account's oldest sessions beyond its limit; returns how many. */
   makeRoom?: (login: Extract<Outcome, { kind: 'finish' }>['login'], keepSessionUid: string | undefined) => Promise<number>;
+  /** The account's verified destinations for the offered methods that send a code (SMS, voice, e-mail). */
+  destinations?: (accountId: string, methods: readonly MfaMethod[]) => Promise<{ id: string; channel: MfaMethod; mask: string }[]>;
 }): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
   const byOrigin = new Map(deps.protocols.map((p) => [p.origin, p]));
+
+  /** Where this login's challenge can send a code: listed only when there is somewhere. */
+  async function destinationsOf(uid: string, methods: readonly MfaMethod[]) {
+    const tx = deps.destinations ? await mfa.transactions.get(uid) : undefined;
+    const found = tx && deps.destinations ? await deps.destinations(tx.accountId, methods) : [];
+    return found.length ? { destinations: found } : {};
+  }
 
   const kit: InteractionKit = {
     async load(ctx) {
@@ -71,12 +80,14 @@ export function createInteractionKit(deps: {
       ctx.type = 'html';
       allowFormTargets(ctx.res, request.formTargets);
       const rememberMe = view === 'login' && !extra.reauth && deps.offersRememberMe ? await deps.offersRememberMe(request.clientId) : false;
+      const offered = view === 'mfa' && Array.isArray(extra.methods) ? await destinationsOf(request.uid, extra.methods as MfaMethod[]) : {};
       ctx.body = await views.render(view, {
         uid: request.uid,
         clientId: request.clientId,
         csrf: csrf.token(request.uid),
         scopes: request.scopes,
         rememberMe,
+        ...offered,
         ...extra,
       });
     },
@@ -112,7 +123,7 @@ export function createInteractionKit(deps: {
           respondStep(ctx, { status: 'aborted', redirect_to: await kit.protocolOf(request).abort(exchange(ctx), request, { unmet: outcome.description }) });
           return;
         case 'mfa':
-          if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods };
+          if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods, ...(await destinationsOf(request.uid, outcome.methods)) };
           else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
           return;
         case 'enroll':

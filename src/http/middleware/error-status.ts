@@ -27,5 +27,6 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   factor_required: 409,
   too_many_requests: 429,
   too_many_attempts: 429,
+  resend_too_soon: 429,
   mfa_locked: 429,
 };
