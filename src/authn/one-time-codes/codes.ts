@@ -46,15 +46,16 @@ export function createOneTimeCodes(deps: { ephemeral: EphemeralStore; clock: Clo
   return {
     /**
      * Seconds until a new code may be sent for this binding, reserving the send when it may (0):
-     * of concurrent callers, one gets 0.
+     * of concurrent callers that saw the same last send, one gets 0.
      */
     async reserveSend(binding: string, resendAfterSeconds: number): Promise<number> {
-      if ((await ephemeral.increment(gateKey(binding), resendAfterSeconds)) === 1) {
-        await ephemeral.set(sentKey(binding), String(clock.now()), resendAfterSeconds);
-        return 0;
-      }
-      const sentAt = Number((await ephemeral.get(sentKey(binding))) ?? clock.now());
-      return Math.max(1, Math.ceil((sentAt + resendAfterSeconds * 1000 - clock.now()) / 1000));
+      const now = clock.now();
+      const last = await ephemeral.get(sentKey(binding));
+      const wait = last ? Math.ceil((Number(last) + resendAfterSeconds * 1000 - now) / 1000) : 0;
+      if (wait > 0) return wait;
+      if ((await ephemeral.increment(`${gateKey(binding)}:${last ?? 'none'}`, resendAfterSeconds)) !== 1) return resendAfterSeconds;
+      await ephemeral.set(sentKey(binding), String(now), resendAfterSeconds);
+      return 0;
     },
 
     /** A new code for the binding (after `reserveSend`); the earlier one no longer works. */
