@@ -147,7 +147,14 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const otpKey = hmac(encryptionKey, 'one-time-codes-v1');
   const oneTimeCodes = createOneTimeCodes({ ephemeral, clock, key: otpKey });
   // The settings service needs the registered methods first: the sender reads it only once requests run.
-  const codeSender = createCodeSender({ codes: oneTimeCodes, ephemeral, delivery, audit, key: otpKey, settings: { effective: (orgId) => settings.effective(orgId) } });
+  const codeSender = createCodeSender({
+    codes: oneTimeCodes,
+    ephemeral,
+    delivery,
+    audit,
+    key: otpKey,
+    settings: { effective: (orgId) => settings.effective(orgId) },
+  });
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -435,12 +442,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
         verifiedContacts: {
           check: (given) => destinations.check(given),
           adopt: (user, given, by) =>
-            destinations.adopt(user, given, { actor: by.actor ?? 'unknown', ip: by.ip ?? undefined, requestId: by.requestId ?? undefined, via: 'platform_api' }),
+            destinations.adopt(user, given, {
+              actor: by.actor ?? 'unknown',
+              ip: by.ip ?? undefined,
+              requestId: by.requestId ?? undefined,
+              via: 'platform_api',
+            }),
         },
       },
-      [
-      createMfaProfileExtension({ credentials, clock }),
-    ]),
+      [createMfaProfileExtension({ credentials, clock })],
+    ),
     userRecovery: createUserRecoveryService({
       accounts,
       credentials,

@@ -22,7 +22,10 @@ export interface UserServiceDeps {
    * What a new user's verified phone and address become (the destinations of one-time codes):
    * `check` refuses an unusable one before the user is created, `adopt` records them after.
    */
-  verifiedContacts?: { check(given: { phone?: string; email?: string }): void; adopt(user: User, given: { phone?: string; email?: string }, by: Caller): Promise<void> };
+  verifiedContacts?: {
+    check(given: { phone?: string; email?: string }): void;
+    adopt(user: User, given: { phone?: string; email?: string }, by: Caller): Promise<void>;
+  };
 }
 
 // Opaque to clients; inside, the id the next page starts after.

@@ -149,7 +149,8 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     async assertFresh(user: User, f: Freshness): Promise<void> {
       const now = clock.now();
       const recent = (at: number) => now - at <= windowSec * 1000;
-      const enrolled = await factors.enrolledMethods(user.id);
+      // Only a factor that can reach AAL2 can prove it: an account with e-mail codes alone proves freshness by a recent sign-in.
+      const enrolled = (await factors.enrolledMethods(user.id)).filter((m) => (factors.get(m)?.descriptor.aal ?? 1) >= 2);
       const hasFactor = enrolled.length > 0;
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
@@ -289,8 +290,8 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     },
 
     /**
-     * Refused (409) when removing the user's `kind` credential (one of them, with `only`) would
-     * leave the policy's MFA unsatisfied, as for a method's removal.
+     * Refused (409) when removing one of the user's `kind` credentials would leave the policy's MFA
+     * unsatisfied, as for a method's removal.
      */
     async assertRemovable(user: User, kind: string): Promise<void> {
       const counts = await credentials.countActiveByKind(user.id);

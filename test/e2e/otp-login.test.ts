@@ -126,7 +126,9 @@ test('voice: the code goes out as a call (channel voice) and earns amr tel + otp
 test('e-mail: a code to the verified address signs in at AAL1 only, and never satisfies acr_values=aal2', async () => {
   const user = await userWith('otp-email', { email: true });
   const { flow, body } = await atChallenge(user);
-  expect(body.destinations).toEqual([{ id: expect.any(String), channel: 'email', mask: `${user.email[0]}…${user.email.split('@')[0]!.slice(-1)}@example.test` }]);
+  expect(body.destinations).toEqual([
+    { id: expect.any(String), channel: 'email', mask: `${user.email[0]}…${user.email.split('@')[0]!.slice(-1)}@example.test` },
+  ]);
   const message = await sentCode(flow, 'email', body.destinations[0]!.id, user.email);
   const ok = await answer(flow, message.code!);
   const { claims } = await flow.complete(ok.body.redirect_to);
@@ -134,13 +136,20 @@ test('e-mail: a code to the verified address signs in at AAL1 only, and never sa
   expect(claims.acr).toBe('aal1');
 
   // Asked for AAL2, an account with only an e-mail address cannot get there.
-  const { flow: strict, login } = await passwordStep(config, user.username, PASSWORD, { params: { acr_values: 'aal2' } });
-  if (login.body.status === 'mfa_required') {
-    expect(login.body.methods).not.toContain('email');
-  } else {
-    expect(login.body.status).not.toBe('success');
-  }
-  expect((await strict.details()).status).toBeLessThan(500);
+  const { login } = await passwordStep(config, user.username, PASSWORD, { params: { acr_values: 'aal2' } });
+  expect(login.body.status).toBe('mfa_enrollment_required');
+  expect(login.body.allowed_methods).not.toContain('email');
+
+  // With a phone as well, AAL2 is offered through the phone only: the address is neither listed nor usable.
+  const both = await userWith('otp-email-aal2', { phone: true, email: true });
+  const { flow: strict, body: offered } = await atChallenge(both, { acr_values: 'aal2' });
+  expect(offered.methods).toContain('sms');
+  expect(offered.methods).not.toContain('email');
+  expect(offered.destinations.map((d) => d.channel)).not.toContain('email');
+  const emailId = (await idp.container.destinations.list(both.id)).find((d) => d.type === 'email')!.id;
+  const refused = await send(strict, 'email', emailId);
+  expect(refused.status).toBe(400);
+  expect(refused.body.error).toBe('invalid_method');
 });
 
 test('a code expires after the configured lifetime (fake clock)', async () => {
@@ -217,7 +226,7 @@ test("another login's code does not answer this one, and a used code answers not
   expect((await answer(other.flow, mineCode.code!)).status).toBe(401);
 });
 
-test('an unknown or another account\'s destination id is answered like a real one, and nothing is sent', async () => {
+test("an unknown or another account's destination id is answered like a real one, and nothing is sent", async () => {
   const user = await userWith('otp-unknown');
   const stranger = await userWith('otp-stranger');
   const { flow } = await atChallenge(user);
@@ -233,7 +242,11 @@ test('an unknown or another account\'s destination id is answered like a real on
   expect(theirs.body.mask).not.toBe(`xxx-xxx-${stranger.phone.slice(-4)}`);
   expect((await outbox(dataDir)).length).toBe(before);
   // Hostile bodies are a 400, never a 500.
-  for (const bad of [{ channel: 'sms' }, { channel: 'fax', destination_id: strangerAt.body.destinations[0]!.id }, { channel: 'sms', destination_id: "x' or 1=1" }]) {
+  for (const bad of [
+    { channel: 'sms' },
+    { channel: 'fax', destination_id: strangerAt.body.destinations[0]!.id },
+    { channel: 'sms', destination_id: "x' or 1=1" },
+  ]) {
     const res = await flow.post('mfa/otp/send', bad);
     expect(res.status).toBe(400);
   }
@@ -286,8 +299,9 @@ test('the mfa page (no script) lists a send form per destination, then the code 
   expect(html).toContain('/mfa/otp/send');
   expect(html).toContain(`xxx-xxx-${user.phone.slice(-4)}`);
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
-  if (csrf) {
-    const form = new URLSearchParams({ csrf, channel: 'sms', destination_id: body.destinations[0]!.id });
+  expect(csrf).toBeDefined();
+  {
+    const form = new URLSearchParams({ csrf: csrf!, channel: 'sms', destination_id: body.destinations[0]!.id });
     const started = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/otp/send`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },

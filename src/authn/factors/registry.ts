@@ -57,8 +57,7 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     return counts[d?.credentialKind ?? method] ?? 0;
   };
   /** Methods with an active credential, given the number of active credentials of each kind. */
-  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] =>
-    descriptors.filter((d) => activeOf(counts, d.method) > 0).map((d) => d.method);
+  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] => descriptors.filter((d) => activeOf(counts, d.method) > 0).map((d) => d.method);
 
   return {
     factors,

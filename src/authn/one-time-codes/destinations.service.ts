@@ -98,7 +98,12 @@ export function createDestinationService(deps: DestinationDeps) {
     await Promise.all(
       others.map((r) =>
         deps.mail
-          .send({ to: deps.box.open(r.secretSealed!), template: 'destination-added', data: { type: added.kind, mask: added.name }, organizationId: user.organizationId })
+          .send({
+            to: deps.box.open(r.secretSealed!),
+            template: 'destination-added',
+            data: { type: added.kind, mask: added.name },
+            organizationId: user.organizationId,
+          })
           .catch((err: unknown) => deps.logger.warn({ err, destination: r.id }, 'the notice of a new destination could not be sent')),
       ),
     );
@@ -112,7 +117,14 @@ export function createDestinationService(deps: DestinationDeps) {
     // A second request for the same pending one starts it again.
     await Promise.all(same.map((r) => credentials.deleteOwned(user.id, r.id)));
     if ((await credentials.listAll(user.id, kind)).length >= MAX_PER_KIND) throw conflict(`${kind}: at most ${MAX_PER_KIND} per account`);
-    const row = await credentials.insert({ userId: user.id, kind, name: maskOf(kind, value), secretSealed: deps.box.seal(value), secretHash: hash, confirmed: verified });
+    const row = await credentials.insert({
+      userId: user.id,
+      kind,
+      name: maskOf(kind, value),
+      secretSealed: deps.box.seal(value),
+      secretHash: hash,
+      confirmed: verified,
+    });
     return row as CredentialRow & { kind: DestinationKind };
   }
 
@@ -132,7 +144,8 @@ export function createDestinationService(deps: DestinationDeps) {
       for (const kind of DESTINATION_KINDS) {
         const channels = CHANNELS[kind].filter((c) => methods.includes(c));
         if (!channels.length) continue;
-        for (const row of await credentials.listActive(accountId, kind)) for (const channel of channels) out.push({ id: row.id, channel, mask: row.name ?? '' });
+        for (const row of await credentials.listActive(accountId, kind))
+          for (const channel of channels) out.push({ id: row.id, channel, mask: row.name ?? '' });
       }
       return out;
     },
@@ -141,7 +154,13 @@ export function createDestinationService(deps: DestinationDeps) {
      * A new destination: pending, with a code sent to it, or (an administrator vouching for it)
      * verified at once. The account's other sessions and devices end once it is verified, not before.
      */
-    async add(user: User, kind: DestinationKind, raw: string, ctx: ChangeContext, opts: { verified?: boolean } = {}): Promise<DestinationView & { code_sent?: Sent }> {
+    async add(
+      user: User,
+      kind: DestinationKind,
+      raw: string,
+      ctx: ChangeContext,
+      opts: { verified?: boolean } = {},
+    ): Promise<DestinationView & { code_sent?: Sent }> {
       const row = await insert(user, kind, raw, opts.verified === true);
       if (opts.verified) {
         await deps.outcomes.changed(user, ctx, 'authn.destination.verified', { type: kind, destination: row.id, vouched: true });
@@ -213,7 +232,14 @@ export function createDestinationService(deps: DestinationDeps) {
         if (value) await insert(user, kind, value, true);
       }
       if (given.phone || given.email) {
-        await deps.audit.record({ type: 'authn.destination.verified', outcome: 'success', actor: ctx.actor, subject: user.id, organizationId: user.organizationId, data: { via: ctx.via, vouched: true } });
+        await deps.audit.record({
+          type: 'authn.destination.verified',
+          outcome: 'success',
+          actor: ctx.actor,
+          subject: user.id,
+          organizationId: user.organizationId,
+          data: { via: ctx.via, vouched: true },
+        });
       }
     },
   };

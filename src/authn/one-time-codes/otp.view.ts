@@ -2,7 +2,11 @@
  * The challenge page's part for one channel: a button per destination of that channel (sends a
  * code there), then, once a code went out by this channel, the field for it. Eta, autoescaped.
  */
-export const otpChallengeView = (channel: 'sms' | 'voice' | 'email', send: string, sentTo: string) => `<% const mine = (it.destinations || []).filter((d) => d.channel === '${channel}') %>
+export const otpChallengeView = (
+  channel: 'sms' | 'voice' | 'email',
+  send: string,
+  sentTo: string,
+) => `<% const mine = (it.destinations || []).filter((d) => d.channel === '${channel}') %>
 <% for (const d of mine) { %>
 <form method="post" action="/interaction/<%= it.uid %>/mfa/otp/send">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">

@@ -74,8 +74,14 @@ export function destinationRoutes(deps: DestinationRouteDeps): Router {
     ctx.status = 201;
     ctx.body = await destinations.add(user, kind, value, changeContext(ctx));
   };
-  router.post('/phones', add('phone', (ctx) => validate(phoneBody, body(ctx)).phone));
-  router.post('/emails', add('email', (ctx) => validate(emailBody, body(ctx)).email));
+  router.post(
+    '/phones',
+    add('phone', (ctx) => validate(phoneBody, body(ctx)).phone),
+  );
+  router.post(
+    '/emails',
+    add('email', (ctx) => validate(emailBody, body(ctx)).email),
+  );
 
   for (const [collection, kind] of COLLECTIONS) {
     router.get(`/${collection}/:id`, async (ctx) => {

@@ -101,8 +101,7 @@ export function createCredentialRepository(db: Db) {
     listAll: (userId: string, kind: string): Promise<CredentialRow[]> =>
       base().where('userId', '=', userId).where('kind', '=', kind).orderBy('createdAt').execute(),
     /** One credential of the user's, confirmed or not. */
-    findOwned: (userId: string, id: string): Promise<CredentialRow | undefined> =>
-      base().where('userId', '=', userId).where('id', '=', id).executeTakeFirst(),
+    findOwned: (userId: string, id: string): Promise<CredentialRow | undefined> => base().where('userId', '=', userId).where('id', '=', id).executeTakeFirst(),
     /** Marks a pending credential confirmed; false when it is not (or no longer) the user's pending one. */
     async confirm(userId: string, id: string): Promise<boolean> {
       const row = await db
