@@ -243,6 +243,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     logger,
     key: otpKey,
     now: () => clock.now(),
+    provenBy: { phone: factors.get('sms')!.descriptor, email: factors.get('email')!.descriptor },
   });
   const adapter = createAdapterClass({
     durable: durableOidc,

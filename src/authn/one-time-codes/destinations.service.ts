@@ -3,13 +3,11 @@ import type { MailDelivery } from '../../delivery/delivery.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import { conflict, notFound } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
-import type { MfaMethod } from '../../policy/types.js';
+import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
 import type { CredentialRow, User } from '../../store/database.js';
 import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
 import { FactorError, eventOf } from '../factor.js';
 import type { FactorOutcomes } from '../factor-outcomes.js';
-import { emailDescriptor } from '../factors/email/descriptor.js';
-import { smsDescriptor } from '../factors/sms/descriptor.js';
 import type { ChangeContext } from '../self-service.service.js';
 import type { OneTimeCodes } from './codes.js';
 import type { CodeSender, Sent } from './code-sender.js';
@@ -47,6 +45,8 @@ export interface DestinationDeps {
   logger: Pick<Logger, 'warn'>;
   key: string;
   now: () => number;
+  /** The method a verification code proves, per kind: its event is recorded as the session's second factor. */
+  provenBy: Record<DestinationKind, FactorDescriptor>;
 }
 
 const isDestination = (row: CredentialRow): row is CredentialRow & { kind: DestinationKind } => (DESTINATION_KINDS as readonly string[]).includes(row.kind);
@@ -207,7 +207,7 @@ export function createDestinationService(deps: DestinationDeps) {
       if (!(await credentials.confirm(user.id, row.id))) throw new FactorError('invalid_code', 'the destination was removed meanwhile');
       await deps.outcomes.changed(user, ctx, 'authn.destination.verified', { type: row.kind, destination: row.id });
       await notify(user, row);
-      const event = eventOf(row.kind === 'phone' ? smsDescriptor : emailDescriptor, deps.now(), row.id);
+      const event = eventOf(deps.provenBy[row.kind], deps.now(), row.id);
       return { destination: view({ ...row, confirmedAt: new Date() }), event };
     },
 
