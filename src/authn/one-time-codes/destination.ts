@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { createRequire } from 'node:module';
 import { hmac } from '../../lib/crypto.js';
 import { badRequest } from '../../lib/errors.js';
 import { z } from '../../lib/zod.js';
@@ -7,6 +7,9 @@ import { z } from '../../lib/zod.js';
 export type DestinationKind = 'phone' | 'email';
 
 export const DESTINATION_KINDS: readonly DestinationKind[] = ['phone', 'email'];
+
+// Its CommonJS build: the ES build imports its metadata JSON without an import attribute, which some loaders refuse.
+const { parsePhoneNumberFromString } = createRequire(import.meta.url)('libphonenumber-js/max') as typeof import('libphonenumber-js/max');
 
 const emailSchema = z.email().max(254);
 
