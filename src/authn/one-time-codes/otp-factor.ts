@@ -11,7 +11,7 @@ import type { DestinationKind } from './destination.js';
 import { otpCodeSchema, sendBody } from './otp.schema.js';
 
 export interface OtpFactorDeps {
-  credentials: Pick<CredentialRepository, 'listActive'>;
+  credentials: Pick<CredentialRepository, 'listActive' | 'deleteKind'>;
   accounts: Pick<AccountRepository, 'findById'>;
   box: SecretBox;
   codes: OneTimeCodes;
@@ -71,9 +71,7 @@ export function createOtpFactor(descriptor: FactorDescriptor, challengeView: str
       if (!still) throw new FactorError('invalid_code', 'the destination was removed');
       return eventOf(descriptor, ctx.now, state.destinationId);
     },
-    selfService: {
-      summaryKey: descriptor.method,
-      status: async (_accountId, active) => ({ enrolled: active > 0, destinations: active }),
-    },
+    // Every destination of the kind goes, pending ones included: removing SMS removes the phones, and voice with them.
+    remove: async (accountId) => (await deps.credentials.deleteKind(accountId, kind)) > 0,
   };
 }
