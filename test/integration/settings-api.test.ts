@@ -32,7 +32,7 @@ describe('global settings', () => {
     expect(r.body).toEqual({
       mfa: {
         policy: 'any',
-        allowed_methods: ['totp', 'passkey', 'backup_code'],
+        allowed_methods: ['totp', 'passkey', 'backup_code', 'sms', 'voice'],
         enforce_enrollment: false,
         grace_period_seconds: 0,
         required_for_roles: [],
@@ -55,6 +55,13 @@ describe('global settings', () => {
         bind_to_device: false,
       },
       break_glass: { allow_self_approval: false, min_acr: 'aal2' },
+      otp: {
+        code_ttl_seconds: 300,
+        resend_after_seconds: 30,
+        sends_per_account_per_hour: 10,
+        sends_per_destination_per_10_minutes: 5,
+        sends_per_ip_per_10_minutes: 20,
+      },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
@@ -117,6 +124,11 @@ describe('global settings', () => {
     [{ mfa: { is_admin: true } }, 'mfa.is_admin'],
     [{ lockout: { mfa_max_failures: 101 } }, 'lockout.mfa_max_failures'],
     [{ lockout: { lock_minutes: [] } }, 'lockout.lock_minutes'],
+    [{ otp: { code_ttl_seconds: 601 } }, 'otp.code_ttl_seconds'],
+    [{ otp: { code_ttl_seconds: 0 } }, 'otp.code_ttl_seconds'],
+    [{ otp: { resend_after_seconds: 0 } }, 'otp.resend_after_seconds'],
+    [{ otp: { sends_per_account_per_hour: 0 } }, 'otp.sends_per_account_per_hour'],
+    [{ otp: { code: '123456' } }, 'otp.code'],
     [{ mfa: null }, 'mfa'],
     [{ telemetry: { enabled: true } }, 'settings.telemetry'],
     [[1, 2], 'settings'],
@@ -218,7 +230,7 @@ describe("a client's own mfa_policy", () => {
 
   test.each([
     [{ allowed_methods: ['questions'] }, 'mfa_policy.allowed_methods.0', 'questions'],
-    [{ allowed_methods: ['totp', 'voice'] }, 'mfa_policy.allowed_methods.1', 'voice'],
+    [{ allowed_methods: ['totp', 'prompt'] }, 'mfa_policy.allowed_methods.1', 'prompt'],
   ])('mfa_policy %j naming a method with no plug-in → 400 naming %s and the method, on POST and PATCH', async (policy, field, method) => {
     const created = await api('POST', '/clients', { redirect_uris: [REDIRECT_URI], mfa_policy: policy });
     expectError(created, 400, 'invalid_request', field);
@@ -245,7 +257,7 @@ describe('methods the server provides', () => {
   // A method the server has no plug-in for would be accepted and then lock every user of the policy out.
   test.each([
     [{ mfa: { allowed_methods: ['totp', 'prompt'] } }, 'mfa.allowed_methods.1', 'prompt'],
-    [{ mfa: { allowed_methods: ['sms'] } }, 'mfa.allowed_methods.0', 'sms'],
+    [{ mfa: { allowed_methods: ['questions'] } }, 'mfa.allowed_methods.0', 'questions'],
   ])('a method with no plug-in %j → 400 naming %s and the method, nothing stored', async (patch, field, method) => {
     for (const path of ['/settings', '/organizations/acme/settings']) {
       const before = await api('GET', path);
