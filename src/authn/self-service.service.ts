@@ -334,7 +334,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
             },
             code,
           );
-          if (key && !once) await deps.ephemeral.del(key);
+          if (key && !once) await Promise.all([deps.ephemeral.del(key), deps.ephemeral.del(startedKey(session))]);
         } catch (err) {
           if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
           event = await factor.enrolment.confirm(user.id, code);
