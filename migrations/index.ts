@@ -20,6 +20,7 @@ import * as m0018 from './0018_risk_history.js';
 import * as m0019 from './0019_session_records.js';
 import * as m0020 from './0020_temporary_passwords.js';
 import * as m0021 from './0021_break_glass.js';
+import * as m0022 from './0022_otp_destinations.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -44,4 +45,5 @@ export const migrations: Record<string, Migration> = {
   '0019_session_records': m0019,
   '0020_temporary_passwords': m0020,
   '0021_break_glass': m0021,
+  '0022_otp_destinations': m0022,
 };

@@ -226,4 +226,9 @@ test('admin API: list, add (pending or vouched for), remove; users created with 
     'invalid_request',
   );
   expectJsonError(await admin('GET', `/users/${id}/destinations`, undefined, null), 401);
+  // Vouched for at once by many requests: one destination.
+  const racePhone = nextPhone();
+  const raced = await Promise.all(Array.from({ length: 8 }, () => admin('POST', `/users/${id}/destinations`, { phone: racePhone, verified: true })));
+  expect(raced.filter((r) => r.status === 201)).toHaveLength(1);
+  expect(raced.filter((r) => r.status !== 201).map((r) => r.status)).toEqual(Array(7).fill(409));
 });

@@ -117,7 +117,7 @@ test('voice: the code goes out as a call (channel voice) and earns amr tel + otp
   const user = await userWith('otp-voice');
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'voice', body.destinations[0]!.id, user.phone);
-  expect(message.channel).toBe('voice');
+  expect(message).toMatchObject({ channel: 'voice', locale: 'en' });
   const ok = await answer(flow, message.code!);
   const { claims } = await flow.complete(ok.body.redirect_to);
   expect(claims.amr).toEqual(['pwd', 'tel', 'otp', 'mfa']);

@@ -49,6 +49,8 @@ export interface DestinationDeps {
   provenBy: Record<DestinationKind, FactorDescriptor>;
 }
 
+const duplicate = (kind: DestinationKind) => conflict(`${kind}: is already one of this account's destinations`);
+
 const isDestination = (row: CredentialRow): row is CredentialRow & { kind: DestinationKind } => (DESTINATION_KINDS as readonly string[]).includes(row.kind);
 
 const view = (row: CredentialRow & { kind: DestinationKind }): DestinationView => ({
@@ -113,18 +115,24 @@ export function createDestinationService(deps: DestinationDeps) {
     const value = normalise(kind, raw);
     const hash = destinationHash(deps.key, kind, value);
     const same = await credentials.findByHash(user.id, kind, hash);
-    if (same.some((r) => r.confirmedAt !== null)) throw conflict(`${kind}: is already one of this account's destinations`);
+    if (same.some((r) => r.confirmedAt !== null)) throw duplicate(kind);
     // A second request for the same pending one starts it again.
     await Promise.all(same.map((r) => credentials.deleteOwned(user.id, r.id)));
     if ((await credentials.listAll(user.id, kind)).length >= MAX_PER_KIND) throw conflict(`${kind}: at most ${MAX_PER_KIND} per account`);
-    const row = await credentials.insert({
-      userId: user.id,
-      kind,
-      name: maskOf(kind, value),
-      secretSealed: deps.box.seal(value),
-      secretHash: hash,
-      confirmed: verified,
-    });
+    const row = await credentials
+      .insert({
+        userId: user.id,
+        kind,
+        name: maskOf(kind, value),
+        secretSealed: deps.box.seal(value),
+        secretHash: hash,
+        confirmed: verified,
+      })
+      .catch((err: unknown) => {
+        // The same one verified by a concurrent request (the unique index on verified destinations).
+        if ((err as { code?: unknown }).code === '23505') throw duplicate(kind);
+        throw err;
+      });
     return row as CredentialRow & { kind: DestinationKind };
   }
 
@@ -204,7 +212,8 @@ export function createDestinationService(deps: DestinationDeps) {
         }
         throw err;
       }
-      if (!(await credentials.confirm(user.id, row.id))) throw new FactorError('invalid_code', 'the destination was removed meanwhile');
+      // Removed meanwhile, or the same one verified through another pending row.
+      if (!(await credentials.confirm(user.id, row.id))) throw duplicate(row.kind);
       await deps.outcomes.changed(user, ctx, 'authn.destination.verified', { type: row.kind, destination: row.id });
       await notify(user, row);
       const event = eventOf(deps.provenBy[row.kind], deps.now(), row.id);

@@ -102,7 +102,10 @@ export function createCredentialRepository(db: Db) {
       base().where('userId', '=', userId).where('kind', '=', kind).orderBy('createdAt').execute(),
     /** One credential of the user's, confirmed or not. */
     findOwned: (userId: string, id: string): Promise<CredentialRow | undefined> => base().where('userId', '=', userId).where('id', '=', id).executeTakeFirst(),
-    /** Marks a pending credential confirmed; false when it is not (or no longer) the user's pending one. */
+    /**
+     * Marks a pending credential confirmed; false when it is not (or no longer) the user's pending
+     * one, or when the same destination was confirmed meanwhile (its unique index).
+     */
     async confirm(userId: string, id: string): Promise<boolean> {
       const row = await db
         .updateTable('credentials')
@@ -111,7 +114,11 @@ export function createCredentialRepository(db: Db) {
         .where('userId', '=', userId)
         .where('confirmedAt', 'is', null)
         .returning('id')
-        .executeTakeFirst();
+        .executeTakeFirst()
+        .catch((err: unknown) => {
+          if ((err as { code?: unknown }).code === '23505') return undefined;
+          throw err;
+        });
       return row !== undefined;
     },
     /** Removes one credential of the user's; false when there was none. */
