@@ -440,6 +440,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
         audit,
         metrics,
         clock,
+        methodsOf: (counts) => [...factors.enrolledIn(counts)].sort(),
         verifiedContacts: {
           check: (given) => destinations.check(given),
           adopt: (user, given, by) =>
@@ -451,7 +452,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
             }),
         },
       },
-      [createMfaProfileExtension({ credentials, clock })],
+      [createMfaProfileExtension({ credentials, clock, methodsOf: (counts) => [...factors.enrolledIn(counts)].sort() })],
     ),
     userRecovery: createUserRecoveryService({
       accounts,

@@ -22,6 +22,8 @@ export interface UserServiceDeps {
    * What a new user's verified phone and address become (the destinations of one-time codes):
    * `check` refuses an unusable one before the user is created, `adopt` records them after.
    */
+  /** The methods a user's active credentials give (a phone gives SMS and voice); by default, the credential kinds. */
+  methodsOf?: (counts: Readonly<Record<string, number>>) => string[];
   verifiedContacts?: {
     check(given: { phone?: string; email?: string }): void;
     adopt(user: User, given: { phone?: string; email?: string }, by: Caller): Promise<void>;
@@ -197,7 +199,10 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       for (const orgId of new Set(page.map((u) => u.organizationId))) slugs.set(orgId, (await organizations.findById(orgId))?.slug ?? null);
       const now = deps.clock.now();
       return {
-        users: page.map((u) => ({ ...userView(u, slugs.get(u.organizationId) ?? null, now), mfa_methods: mfaMethodsOf(u.activeCredentials) })),
+        users: page.map((u) => ({
+          ...userView(u, slugs.get(u.organizationId) ?? null, now),
+          mfa_methods: (deps.methodsOf ?? mfaMethodsOf)(u.activeCredentials),
+        })),
         next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null,
       };
     },

@@ -205,6 +205,7 @@ test('admin API: list, add (pending or vouched for), remove; users created with 
   });
   expect(created.status).toBe(201);
   const id = created.body.user.id as string;
+  expect((await admin('GET', `/users/${id}`)).body.user.mfa_methods).toEqual(['sms', 'voice']);
   const listed = await admin('GET', `/users/${id}/destinations`);
   expect(listed.body.destinations).toEqual([expect.objectContaining({ type: 'phone', verified: true, mask: `xxx-xxx-${phone.slice(-4)}` })]);
 
