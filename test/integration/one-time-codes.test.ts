@@ -10,7 +10,7 @@ import { FakeClock } from '../helpers/mfa-flow.js';
 import { makePostgresFixture, makeRedisFixture, type StoreFixture } from '../contract/fixtures.js';
 
 const KEY = 'test-one-time-codes-key';
-const options = { ttlSeconds: 300, resendAfterSeconds: 30, destinationId: 'd1', channel: 'sms' };
+const options = { ttlSeconds: 300, destinationId: 'd1', channel: 'sms' };
 let n = 0;
 const binding = () => `login:test-${process.pid}-${++n}-${Date.now()}`;
 

@@ -79,7 +79,6 @@ export function createCodeSender(deps: SenderDeps) {
       }
       const code = await deps.codes.issue(req.binding, {
         ttlSeconds: otp.code_ttl_seconds,
-        resendAfterSeconds: otp.resend_after_seconds,
         destinationId: req.destinationId,
         channel: req.channel,
       });

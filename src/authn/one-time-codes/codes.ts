@@ -10,7 +10,7 @@ export const TRIES_PER_CODE = 5;
 
 /** What a code was sent for: the destination it went to, by which channel. */
 export interface CodeFacts {
-  destinationId: string | null;
+  destinationId: string;
   channel: string;
 }
 
@@ -24,7 +24,6 @@ interface Stored extends CodeFacts {
 
 export interface IssueOptions extends CodeFacts {
   ttlSeconds: number;
-  resendAfterSeconds: number;
 }
 
 /**

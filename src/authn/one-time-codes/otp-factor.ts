@@ -23,8 +23,6 @@ interface SentState {
   destinationId: string;
 }
 
-const purposeOf = (binding: string) => (binding.startsWith('verify:') ? 'verify_destination' : 'sign_in');
-
 /**
  * A method whose code is sent to one of the account's verified destinations (SMS, voice, e-mail),
  * all at the challenge path `otp`: `send` names the channel and the destination, `verify` answers
@@ -49,7 +47,7 @@ export function createOtpFactor(descriptor: FactorDescriptor, challengeView: str
       kind,
       destinationId,
       to: row?.secretSealed ? deps.box.open(row.secretSealed) : undefined,
-      purpose: purposeOf(ctx.binding),
+      purpose: 'sign_in',
     });
     return { shown: { ...shown }, state: { destinationId } satisfies SentState };
   }
