@@ -72,16 +72,10 @@ export function createCodeSender(deps: SenderDeps) {
         retry_after: otp.resend_after_seconds,
         expires_in: otp.code_ttl_seconds,
       };
-      if (!req.to) {
-        // An earlier code of this binding must not answer a start that named another destination.
-        await deps.codes.discard(req.binding);
-        return shown;
-      }
-      const code = await deps.codes.issue(req.binding, {
-        ttlSeconds: otp.code_ttl_seconds,
-        destinationId: req.destinationId,
-        channel: req.channel,
-      });
+      // A code is made and stored for an unknown destination too (the same work, and an earlier code is
+      // voided alike), but it goes nowhere, so nothing can answer it.
+      const code = await deps.codes.issue(req.binding, { ttlSeconds: otp.code_ttl_seconds, destinationId: req.destinationId, channel: req.channel });
+      if (!req.to) return shown;
       const delivered = await deps.delivery.codes.send({
         channel: req.channel,
         to: req.to,
