@@ -252,6 +252,16 @@ test("an unknown or another account's destination id is answered like a real one
   }
 });
 
+test('a start naming an unknown destination voids the code sent before, like any new start', async () => {
+  const user = await userWith('otp-unknown-void');
+  const { flow, body } = await atChallenge(user);
+  clock.freeze();
+  const real = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
+  clock.advance(31_000);
+  expect((await send(flow, 'sms', '00000000-0000-4000-8000-000000000001')).status).toBe(200);
+  expect((await answer(flow, real.code!)).status).toBe(401);
+});
+
 test('sends are limited per account: fifty in a minute are throttled', async () => {
   await idp.container.settings.patchGlobal({ otp: { ...HIGH_LIMITS, sends_per_account_per_hour: 10 } });
   const user = await userWith('otp-pump');
