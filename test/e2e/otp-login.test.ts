@@ -321,5 +321,16 @@ test('the mfa page (no script) lists a send form per destination, then the code 
     expect(started.status).toBe(200);
     expect(after).toContain('/mfa/otp/verify');
     expect(after).toContain('one-time-code');
+    // A wrong code gives the page again with the code field still there (no new send needed).
+    const { code } = await lastCodeTo(dataDir, user.phone);
+    const wrong = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/otp/verify`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ csrf: csrf!, code: otherCode(code) }).toString(),
+    });
+    expect(wrong.status).toBe(401);
+    const again = await wrong.text();
+    expect(again).toContain('role="alert"');
+    expect(again).toContain('/mfa/otp/verify');
   }
 });

@@ -18,8 +18,11 @@ export interface OtpFactorDeps {
   sender: CodeSender;
 }
 
+/** The challenge path the sent-code methods share. */
+export const OTP_CHALLENGE_PATH = 'otp';
+
 /** What a send keeps in the login (or session) for the answer: the destination the code went to. */
-interface SentState {
+export interface SentState {
   destinationId: string;
 }
 
@@ -54,7 +57,7 @@ export function createOtpFactor(descriptor: FactorDescriptor, challengeView: str
 
   return {
     descriptor,
-    paths: { challenge: 'otp', manage: descriptor.method, begin: 'send', finish: 'verify' },
+    paths: { challenge: OTP_CHALLENGE_PATH, manage: descriptor.method, begin: 'send', finish: 'verify' },
     challengeView,
     recognizes: (response) => otpCodeSchema.safeParse(response).success,
     challenge: { start, answered: 'until_verified' },

@@ -6,6 +6,7 @@ import { allowFormTargets } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { MfaMethod } from '../../policy/types.js';
+import { OTP_CHALLENGE_PATH, type SentState } from '../../authn/one-time-codes/otp-factor.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -52,7 +53,19 @@ export function createInteractionKit(deps: {
   async function destinationsOf(uid: string, methods: readonly MfaMethod[]) {
     const tx = deps.destinations ? await mfa.transactions.get(uid) : undefined;
     const found = tx && deps.destinations ? await deps.destinations(tx.accountId, methods) : [];
-    return found.length ? { destinations: found } : {};
+    return found.length ? { destinations: found, tx } : {};
+  }
+
+  /**
+   * The page again after a wrong code keeps the code field of the code this login sent (a new send
+   * would have to wait out the resend interval).
+   */
+  async function pageDestinations(uid: string, methods: readonly MfaMethod[]) {
+    const { destinations, tx } = await destinationsOf(uid, methods);
+    if (!destinations || !tx) return {};
+    const sent = await mfa.transactions.challenge(tx, OTP_CHALLENGE_PATH, false);
+    const to = destinations.find((d) => d.channel === sent?.method && d.id === (sent.state as Partial<SentState> | undefined)?.destinationId);
+    return { destinations, ...(to ? { started: { method: to.channel, mask: to.mask } } : {}) };
   }
 
   const kit: InteractionKit = {
@@ -80,7 +93,7 @@ export function createInteractionKit(deps: {
       ctx.type = 'html';
       allowFormTargets(ctx.res, request.formTargets);
       const rememberMe = view === 'login' && !extra.reauth && deps.offersRememberMe ? await deps.offersRememberMe(request.clientId) : false;
-      const offered = view === 'mfa' && Array.isArray(extra.methods) ? await destinationsOf(request.uid, extra.methods as MfaMethod[]) : {};
+      const offered = view === 'mfa' && Array.isArray(extra.methods) ? await pageDestinations(request.uid, extra.methods as MfaMethod[]) : {};
       ctx.body = await views.render(view, {
         uid: request.uid,
         clientId: request.clientId,
@@ -123,8 +136,10 @@ export function createInteractionKit(deps: {
           respondStep(ctx, { status: 'aborted', redirect_to: await kit.protocolOf(request).abort(exchange(ctx), request, { unmet: outcome.description }) });
           return;
         case 'mfa':
-          if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods, ...(await destinationsOf(request.uid, outcome.methods)) };
-          else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
+          if (wantsJson(ctx)) {
+            const { destinations } = await destinationsOf(request.uid, outcome.methods);
+            ctx.body = { status: 'mfa_required', methods: outcome.methods, ...(destinations ? { destinations } : {}) };
+          } else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
           return;
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };
