@@ -18,6 +18,7 @@ import { sentinelRoutes } from './http/admin/sentinel.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
 import { userDestinationRoutes } from './http/admin/destinations.routes.js';
+import { OTP_CHALLENGE_PATH } from './authn/one-time-codes/otp-factor.js';
 import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
@@ -98,7 +99,10 @@ export function buildApp(c: Container): Koa {
     issuer: c.config.issuer,
     offersRememberMe: (clientId) => c.sessionPolicy.offersRememberMe(clientId),
     makeRoom: (login, keep) => c.sessionPolicy.makeRoom(login, keep),
-    destinations: (accountId, methods) => c.destinations.offered(accountId, methods),
+    destinations: {
+      methods: c.factors.factors.filter((f) => f.paths.challenge === OTP_CHALLENGE_PATH).map((f) => f.descriptor.method),
+      offered: (accountId, methods) => c.destinations.offered(accountId, methods),
+    },
   });
   const limiter = createRateLimiter(c.rateLimitCounters);
   const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });

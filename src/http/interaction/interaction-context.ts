@@ -43,7 +43,11 @@ export function createInteractionKit(deps: {
   /** Before a finished login's session is saved: ends the account's oldest sessions beyond its limit; returns how many. */
   makeRoom?: (login: Extract<Outcome, { kind: 'finish' }>['login'], keepSessionUid: string | undefined) => Promise<number>;
   /** The account's verified destinations for the offered methods that send a code (SMS, voice, e-mail). */
-  destinations?: (accountId: string, methods: readonly MfaMethod[]) => Promise<{ id: string; channel: MfaMethod; mask: string }[]>;
+  destinations?: {
+    /** The methods that send a code: a challenge offering none of them reads nothing more. */
+    methods: readonly MfaMethod[];
+    offered(accountId: string, methods: readonly MfaMethod[]): Promise<{ id: string; channel: MfaMethod; mask: string }[]>;
+  };
 }): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
@@ -51,8 +55,9 @@ export function createInteractionKit(deps: {
 
   /** Where this login's challenge can send a code: listed only when there is somewhere. */
   async function destinationsOf(uid: string, methods: readonly MfaMethod[]) {
-    const tx = deps.destinations ? await mfa.transactions.get(uid) : undefined;
-    const found = tx && deps.destinations ? await deps.destinations(tx.accountId, methods) : [];
+    const sending = deps.destinations && methods.some((m) => deps.destinations!.methods.includes(m)) ? deps.destinations : undefined;
+    const tx = sending ? await mfa.transactions.get(uid) : undefined;
+    const found = tx && sending ? await sending.offered(tx.accountId, methods) : [];
     return found.length ? { destinations: found, tx } : {};
   }
 
