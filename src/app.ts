@@ -17,6 +17,8 @@ import { policyRuleRoutes } from './http/admin/policy-rules.routes.js';
 import { sentinelRoutes } from './http/admin/sentinel.routes.js';
 import { settingsRoutes } from './http/admin/settings.routes.js';
 import { userRoutes } from './http/admin/users.routes.js';
+import { userDestinationRoutes } from './http/admin/destinations.routes.js';
+import { OTP_CHALLENGE_PATH } from './authn/one-time-codes/otp-factor.js';
 import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
@@ -110,6 +112,10 @@ export function buildApp(c: Container): Koa {
     issuer: c.config.issuer,
     offersRememberMe: (clientId) => c.sessionPolicy.offersRememberMe(clientId),
     makeRoom: (login, keep) => c.sessionPolicy.makeRoom(login, keep),
+    destinations: {
+      methods: c.factors.factors.filter((f) => f.paths.challenge === OTP_CHALLENGE_PATH).map((f) => f.descriptor.method),
+      offered: (accountId, methods) => c.destinations.offered(accountId, methods),
+    },
   });
   const limiter = createRateLimiter(c.rateLimitCounters);
   const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });
@@ -143,6 +149,7 @@ export function buildApp(c: Container): Koa {
     sessions: c.sessionAdmin,
     sso: c.ssoSessions,
     passwords: c.passwordChange,
+    destinations: c.destinations,
     limiter,
     issuerName: new URL(c.config.issuer).hostname,
     codesPerUserPerMinute: codesPerMinute,
@@ -164,6 +171,7 @@ export function buildApp(c: Container): Koa {
     // Before the users' `/users/{id}` routes, which would otherwise take `/users/devices` and the like.
     platform.routes(),
     users.routes(),
+    userDestinationRoutes({ destinations: c.destinations, accounts: c.accounts }).routes(),
     settingsRoutes(c.settingsAdmin).routes(),
     organizationRoutes(c.organizationService).routes(),
     samlServiceProviderRoutes(c.samlSpService).routes(),

@@ -113,11 +113,15 @@ import { authEventListener } from './webhooks/auth-events.js';
 import { createWebhookSubscriptionService } from './webhooks/subscription.service.js';
 import { createStepWebhookService } from './webhooks/step.service.js';
 
-/** How long a delivery attempt's record is kept (for support and provider disputes). */
-const DELIVERY_RECORD_DAYS = 90;
 import { createPromptService } from './authn/factors/prompt/prompts.js';
 import { createPromptRepository } from './store/repositories/prompt.repository.js';
 import { createPromptWebhookService } from './admin/prompt-webhook.service.js';
+import { createOneTimeCodes } from './authn/one-time-codes/codes.js';
+import { createCodeSender } from './authn/one-time-codes/code-sender.js';
+import { createDestinationService } from './authn/one-time-codes/destinations.service.js';
+
+/** How long a delivery attempt's record is kept (for support and provider disputes). */
+const DELIVERY_RECORD_DAYS = 90;
 
 export interface ContainerOptions {
   logger?: Logger;
@@ -220,6 +224,18 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     },
     allowLoopbackHttp,
   });
+  // Keys the hashes of one-time codes, of their bindings and of destinations (found again without being stored in clear).
+  const otpKey = hmac(encryptionKey, 'one-time-codes-v1');
+  const oneTimeCodes = createOneTimeCodes({ ephemeral, clock, key: otpKey });
+  // The settings service needs the registered methods first: the sender reads it only once requests run.
+  const codeSender = createCodeSender({
+    codes: oneTimeCodes,
+    ephemeral,
+    delivery,
+    audit,
+    key: otpKey,
+    settings: { effective: (orgId) => settings.effective(orgId) },
+  });
   const factorDeps = {
     credentials,
     webauthn: createWebauthnCredentialRepository(db),
@@ -234,6 +250,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     // The settings service is built after the registry (it validates method names against it); this runs only later.
     settingsFor: async (accountId: string) => settings.effective((await accounts.findById(accountId))?.organizationId),
     prompt: { service: prompts, repo: promptRepo, allowLoopbackHttp },
+    accounts,
+    otp: { codes: oneTimeCodes, sender: codeSender },
   };
   const factors = createFactorRegistry(factorDeps, opts.factors?.(factorDeps));
   // Security notices to the account's verified addresses, from the audit trail (ten an hour per user at most).
@@ -320,6 +338,19 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     clock,
     logger,
     issuerName: new URL(config.issuer).hostname,
+  });
+  const destinations = createDestinationService({
+    credentials,
+    box,
+    codes: oneTimeCodes,
+    sender: codeSender,
+    mail: delivery.mail,
+    outcomes,
+    audit,
+    logger,
+    key: otpKey,
+    now: () => clock.now(),
+    provenBy: { phone: factors.get('sms')!.descriptor, email: factors.get('email')!.descriptor },
   });
   const adapter = createAdapterClass({
     durable: durableOidc,
@@ -482,6 +513,11 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     prompts,
     promptWebhooks: createPromptWebhookService({ organizations, repo: promptRepo, box, audit }),
     allowLoopbackHttp,
+    /** Verified phone numbers and e-mail addresses, where one-time codes go. */
+    destinations,
+    /** One-time codes by binding (`login:<uid>`, `session:<id>`, `verify:<credentialId>`) and their sending. */
+    oneTimeCodes,
+    codeSender,
     /** The risk engine: `assess` an attempt, `record` a successful login's facts. */
     risk,
     sentinel: createSentinelService({ risk, accounts, audit, clock }),
@@ -535,9 +571,28 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       config,
       approved: notifier.told,
     }),
-    userService: createUserService({ accounts, organizations, sessions: sessionTerminator, audit, metrics, clock }, [
-      createMfaProfileExtension({ credentials, clock }),
-    ]),
+    userService: createUserService(
+      {
+        accounts,
+        organizations,
+        sessions: sessionTerminator,
+        audit,
+        metrics,
+        clock,
+        methodsOf: (counts) => [...factors.enrolledIn(counts)].sort(),
+        verifiedContacts: {
+          check: (given) => destinations.check(given),
+          adopt: (user, given, by) =>
+            destinations.adopt(user, given, {
+              actor: by.actor ?? 'unknown',
+              ip: by.ip ?? undefined,
+              requestId: by.requestId ?? undefined,
+              via: 'platform_api',
+            }),
+        },
+      },
+      [createMfaProfileExtension({ credentials, clock, methodsOf: (counts) => [...factors.enrolledIn(counts)].sort() })],
+    ),
     userRecovery: createUserRecoveryService({
       accounts,
       credentials,

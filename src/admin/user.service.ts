@@ -18,6 +18,16 @@ export interface UserServiceDeps {
   audit: AuditService;
   metrics: Metrics;
   clock: Clock;
+  /**
+   * What a new user's verified phone and address become (the destinations of one-time codes):
+   * `check` refuses an unusable one before the user is created, `adopt` records them after.
+   */
+  /** The methods a user's active credentials give (a phone gives SMS and voice); by default, the credential kinds. */
+  methodsOf?: (counts: Readonly<Record<string, number>>) => string[];
+  verifiedContacts?: {
+    check(given: { phone?: string; email?: string }): void;
+    adopt(user: User, given: { phone?: string; email?: string }, by: Caller): Promise<void>;
+  };
 }
 
 // Opaque to clients; inside, the id the next page starts after.
@@ -130,6 +140,8 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       const username = input.username ? normalizeUsername(input.username) : null;
       const email = input.email ?? null;
       assertUsernameIsNoAddress(username, email);
+      const vouched = { ...(input.phone_verified && input.phone ? { phone: input.phone } : {}), ...(input.email_verified && email ? { email } : {}) };
+      deps.verifiedContacts?.check(vouched);
       const passwordHash = input.password ? await hashPassword(input.password) : null;
       const user = await saving(() =>
         accounts.insert({
@@ -147,6 +159,7 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
         }),
       );
       await deps.audit.record({ type: 'admin.user.created', outcome: 'success', ...by, subject: user.id, organizationId: org.id });
+      await deps.verifiedContacts?.adopt(user, vouched, by);
       deps.metrics.userAdmin.inc({ action: 'created' });
       return user;
     },
@@ -186,7 +199,10 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       for (const orgId of new Set(page.map((u) => u.organizationId))) slugs.set(orgId, (await organizations.findById(orgId))?.slug ?? null);
       const now = deps.clock.now();
       return {
-        users: page.map((u) => ({ ...userView(u, slugs.get(u.organizationId) ?? null, now), mfa_methods: mfaMethodsOf(u.activeCredentials) })),
+        users: page.map((u) => ({
+          ...userView(u, slugs.get(u.organizationId) ?? null, now),
+          mfa_methods: (deps.methodsOf ?? mfaMethodsOf)(u.activeCredentials),
+        })),
         next_cursor: rows.length > q.limit ? encodeCursor(page[page.length - 1]!.id) : null,
       };
     },

@@ -49,6 +49,10 @@ const bindingOf = (ctx: ChangeContext) => `${ctx.via}:${ctx.keepSessionUid ?? ct
 const mfaLocked = () => new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures');
 const proofKey = (sessionUid: string) => `mfa-proof:${sessionUid}`;
 const challengeKey = (sessionUid: string, method: MfaMethod) => `mfa-verify-challenge:${sessionUid}:${method}`;
+/** The method whose challenge this session started last: a code of its form answers it (a code sent by SMS looks like a TOTP code). */
+const startedKey = (sessionUid: string) => `mfa-verify-started:${sessionUid}`;
+/** A code sent for a session's step-up is bound to that session. */
+const sessionBinding = (sessionUid: string) => `session:${sessionUid}`;
 
 /** The stored proof is read back through a schema: a value of another shape proves nothing. */
 const proofSchema = z.object({
@@ -95,7 +99,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     return issued.shown;
   }
 
-  const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.methods.filter((m) => (counts[m] ?? 0) > 0);
+  const methodsOf = (counts: Record<string, number>): MfaMethod[] => factors.enrolledIn(counts);
 
   /** A part of a method's plug-in; a method without it has no such operation. */
   function part<T>(value: T | undefined, method: MfaMethod): T {
@@ -110,9 +114,10 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
    * enrolment, not for giving the last factor up, hence an account created long ago.
    */
   async function assertNotLast(user: User, method: MfaMethod, counts: Record<string, number>): Promise<void> {
-    if (!counts[method] || factors.get(method)?.descriptor.recovery) return;
+    if (!factors.activeOf(counts, method) || factors.get(method)?.descriptor.recovery) return;
     const { mfa } = await policyFor(user);
-    const left = methodsOf({ ...counts, [method]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
+    // What the credentials' kind gives goes with them (a phone: SMS and voice).
+    const left = methodsOf({ ...counts, [factors.kindOf(method)]: 0 }).filter((m) => !factors.get(m)?.descriptor.recovery);
     const next = decide({
       methods: factors.descriptors,
       mfa,
@@ -133,7 +138,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const counts = await credentials.countActiveByKind(userId);
       const entries = await Promise.all(
         factors.factors.flatMap(({ descriptor: { method }, selfService: s }) =>
-          s ? [s.status(userId, counts[method] ?? 0).then((status) => [s.summaryKey, status] as const)] : [],
+          s ? [s.status(userId, factors.activeOf(counts, method)).then((status) => [s.summaryKey, status] as const)] : [],
         ),
       );
       return { methods: methodsOf(counts), ...Object.fromEntries(entries) };
@@ -141,7 +146,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
 
     /** One method's entry of the summary. */
     async status(userId: string, method: MfaMethod): Promise<Record<string, unknown>> {
-      return part(factors.get(method)?.selfService, method).status(userId, (await credentials.countActiveByKind(userId))[method] ?? 0);
+      return part(factors.get(method)?.selfService, method).status(userId, factors.activeOf(await credentials.countActiveByKind(userId), method));
     },
 
     /**
@@ -151,10 +156,9 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
     async assertFresh(user: User, f: Freshness): Promise<void> {
       const now = clock.now();
       const recent = (at: number) => now - at <= windowSec * 1000;
-      const enrolled = await factors.enrolledMethods(user.id);
-      // Only a factor that reaches AAL2 can step a session up: an account holding weak ones alone
-      // (security questions, email codes) is asked what an account without a factor is.
-      const hasFactor = enrolled.some((m) => (factors.get(m)?.descriptor.aal ?? 1) >= 2);
+      // Only a factor that can reach AAL2 can prove it: an account with e-mail codes alone proves freshness by a recent sign-in.
+      const enrolled = (await factors.enrolledMethods(user.id)).filter((m) => (factors.get(m)?.descriptor.aal ?? 1) >= 2);
+      const hasFactor = enrolled.length > 0;
       if (hasFactor) {
         // Changing factors is a step-up to AAL2 with a short max age, decided like every other one.
         const { mfa } = await policyFor(user);
@@ -267,7 +271,7 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       const managed = part(factors.get(method)?.selfService?.credentials, method);
       if (ctx.via === 'self_service') {
         const counts = await credentials.countActiveByKind(user.id);
-        if ((counts[method] ?? 0) <= 1) await assertNotLast(user, method, counts);
+        if (factors.activeOf(counts, method) <= 1) await assertNotLast(user, method, counts);
       }
       if (!(await managed.remove(user.id, id))) throw notFound(`no such ${method}`);
       await changed(user, ctx, 'authn.factor.removed', { method, credential: id });
@@ -289,11 +293,23 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
      * A challenge for a step-up in this session with a method that issues one (WebAuthn request
      * options); `verifyCode` answers it. A new one replaces the earlier.
      */
-    async startVerification(user: User, sessionUid: string, method: MfaMethod): Promise<Record<string, unknown>> {
+    async startVerification(user: User, sessionUid: string, method: MfaMethod, input?: unknown): Promise<Record<string, unknown>> {
       const step = part(factors.get(method)?.challenge, method);
-      const { shown, state } = await step.start({ accountId: user.id, now: clock.now() });
+      const { shown, state } = await step.start({ accountId: user.id, now: clock.now(), binding: sessionBinding(sessionUid) }, input);
       await deps.ephemeral.set(challengeKey(sessionUid, method), JSON.stringify(state), windowSec);
+      await deps.ephemeral.set(startedKey(sessionUid), method, windowSec);
       return shown;
+    },
+
+    /**
+     * Refused (409) when removing one of the user's `kind` credentials would leave the policy's MFA
+     * unsatisfied, as for a method's removal.
+     */
+    async assertRemovable(user: User, kind: string): Promise<void> {
+      const counts = await credentials.countActiveByKind(user.id);
+      if ((counts[kind] ?? 0) > 1) return;
+      const method = factors.descriptors.find((d) => (d.credentialKind ?? d.method) === kind)?.method;
+      if (method) await assertNotLast(user, method, counts);
     },
 
     /**
@@ -309,15 +325,28 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (user.status !== 'active') throw new IdpError(user.status === 'locked' ? 'account_locked' : 'account_disabled', `this account is ${user.status}`);
       const reserved = await deps.outcomes.reserve(user);
       if (!reserved) throw mfaLocked();
-      const factor = factors.forResponse(code);
+      const session = ctx.keepSessionUid;
+      const started = session ? factors.get((await deps.ephemeral.get(startedKey(session))) as MfaMethod) : undefined;
+      const factor = started?.recognizes(code) ? started : factors.forResponse(code);
       const method = factor.descriptor.method;
-      // A challenge this session started, taken once whatever the answer.
-      const challenge = factor.challenge && ctx.keepSessionUid ? await deps.ephemeral.take(challengeKey(ctx.keepSessionUid, method)) : undefined;
+      // A challenge this session started: taken once whatever the answer, unless its method limits the tries itself.
+      const once = (factor.challenge?.answered ?? 'once') === 'once';
+      const key = session && challengeKey(session, method);
+      const challenge = factor.challenge && key ? await (once ? deps.ephemeral.take(key) : deps.ephemeral.get(key)) : undefined;
       let enrolled = false;
       let event: AuthEvent;
       try {
         try {
-          event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge ? (JSON.parse(challenge) as unknown) : undefined }, code);
+          event = await factor.verify(
+            {
+              accountId: user.id,
+              now: clock.now(),
+              challenge: challenge ? (JSON.parse(challenge) as unknown) : undefined,
+              ...(session ? { binding: sessionBinding(session) } : {}),
+            },
+            code,
+          );
+          if (key && !once) await Promise.all([deps.ephemeral.del(key), deps.ephemeral.del(startedKey(session))]);
         } catch (err) {
           if (!(err instanceof FactorError) || !opts.confirmPending || !factor.enrolment) throw err;
           event = await factor.enrolment.confirm(user.id, code);

@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   // Too much, too fast.
   'too_many_requests', // a rate limit
   'too_many_attempts', // the attempts of one challenge are used up
+  'resend_too_soon', // a one-time code went to the same place moments ago
   'mfa_locked', // the account's second factor is locked after repeated failures
   // Something beyond us failed.
   'delivery_failed', // no SMS/voice provider or mail server took the message

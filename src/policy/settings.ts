@@ -149,6 +149,21 @@ export const stepWebhookSettingsSchema = z
   })
   .strict();
 
+/**
+ * The `otp` block: one-time codes sent by SMS, voice call or e-mail. A code lives at most ten minutes
+ * (NIST SP 800-63B §5.1.3.1 asks for a short life); sends are limited per account, destination and
+ * address against SMS pumping.
+ */
+export const otpSettingsSchema = z
+  .object({
+    code_ttl_seconds: z.number().int().min(30).max(600),
+    resend_after_seconds: z.number().int().min(1).max(600),
+    sends_per_account_per_hour: z.number().int().min(1).max(1000),
+    sends_per_destination_per_10_minutes: z.number().int().min(1).max(1000),
+    sends_per_ip_per_10_minutes: z.number().int().min(1).max(100_000),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -166,6 +181,7 @@ export const settingsPatchSchema = z
     questions: questionSettingsSchema.partial().optional(),
     recovery: recoverySettingsSchema.partial().optional(),
     step_webhooks: stepWebhookSettingsSchema.partial().optional(),
+    otp: otpSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -181,6 +197,7 @@ export type BreakGlassSettings = z.infer<typeof breakGlassSettingsSchema>;
 export type QuestionSettings = z.infer<typeof questionSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type StepWebhookSettings = z.infer<typeof stepWebhookSettingsSchema>;
+export type OtpSettings = z.infer<typeof otpSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -195,6 +212,7 @@ export interface EffectiveSettings {
   questions: QuestionSettings;
   recovery: RecoverySettings;
   step_webhooks: StepWebhookSettings;
+  otp: OtpSettings;
 }
 
 /**
@@ -237,6 +255,13 @@ export function defaultSettings(
     questions: { catalogue: DEFAULT_QUESTIONS.map((q) => ({ ...q })), required_answers: 3, asked: 2 },
     recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
     step_webhooks: { enabled: false, subscription_id: null },
+    otp: {
+      code_ttl_seconds: 300,
+      resend_after_seconds: 30,
+      sends_per_account_per_hour: 10,
+      sends_per_destination_per_10_minutes: 5,
+      sends_per_ip_per_10_minutes: 20,
+    },
   };
 }
 
@@ -320,6 +345,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       questions: { ...acc.questions, ...patch?.questions },
       recovery: { ...acc.recovery, ...patch?.recovery },
       step_webhooks: { ...acc.step_webhooks, ...patch?.step_webhooks },
+      otp: { ...acc.otp, ...patch?.otp },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -333,7 +359,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery' | 'step_webhooks'>(k: K) =>
+  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery' | 'step_webhooks' | 'otp'>(k: K) =>
     stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
@@ -346,6 +372,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('questions'),
     ...block('recovery'),
     ...block('step_webhooks'),
+    ...block('otp'),
     ...roles,
   };
 }

@@ -26,6 +26,11 @@ export interface FactorDescriptor {
   readonly enrollableInLogin: boolean;
   /** Meant for regaining access: offered beside the method a policy names, never the one factor left. */
   readonly recovery: boolean;
+  /**
+   * The `credentials` kind that makes the method usable, when not the method's own name: a verified
+   * phone (`phone`) gives both SMS and voice codes.
+   */
+  readonly credentialKind?: string;
 }
 
 /** What one verified factor proved, and when. AAL, amr and acr are derived from a list of these. */

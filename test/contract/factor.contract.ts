@@ -34,6 +34,8 @@ export interface FactorDriver<Held> {
   fromSelfService?(shown: Record<string, unknown>): Promise<Held>;
   /** For a method set up from what the user chooses (PUT /api/v1/mfa/{manage}): a new choice to send. */
   choice?(): Record<string, unknown>;
+  /** For a method whose challenge start takes a body (where a code is sent): that body. */
+  beginBody?(held: Held): unknown;
 }
 
 export interface FactorFixture {
@@ -64,11 +66,14 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       if (!f) throw new Error(`${driver.method} is not registered`);
       return f;
     };
-    /** Where a login's response goes: after a begin step for a method that has one (at its `finish` segment, empty for the challenge path itself). */
+    /** Where a login's response goes: after a begin step for a method that has one. */
     const answerPath = () => {
-      const finish = factor().paths.finish ?? 'finish';
-      return `mfa/${factor().paths.challenge}${factor().challenge && finish ? `/${finish}` : ''}`;
+      const finish = factor().challenge ? (factor().paths.finish ?? 'finish') : '';
+      return `mfa/${factor().paths.challenge}${finish ? `/${finish}` : ''}`;
     };
+    const beginPath = () => `mfa/${factor().paths.challenge}/${factor().paths.begin ?? 'begin'}`;
+    /** A challenge that stays until a right answer (a code sent by SMS) is started once per login: a new start would be a resend. */
+    const startedOnce = () => factor().challenge?.answered === 'until_verified';
     /** The enrolment routes under /api/v1/mfa/{manage}. */
     const enrolmentPaths = () => factor().selfService?.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
 
@@ -78,15 +83,18 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
     }
 
     /** A new login of the user, stopped at the MFA challenge, which must offer this method. */
-    async function challenge(username: string) {
+    async function challenge(username: string, held?: Held) {
       const { flow, login } = await passwordStep(get().config, username, PASSWORD);
       expect(login.status).toBe(200);
       expect(login.body).toMatchObject({ status: 'mfa_required', methods: expect.arrayContaining([driver.method]) });
       /** The challenge to answer: what the begin step answers, for a method that has one. */
+      let kept: Record<string, unknown> | undefined;
       const begin = async (): Promise<Record<string, unknown> | undefined> => {
         if (!factor().challenge) return undefined;
-        const started = await flow.post(`mfa/${factor().paths.challenge}/begin`);
+        if (kept && startedOnce()) return kept;
+        const started = await flow.post(beginPath(), held !== undefined ? driver.beginBody?.(held) : undefined);
         expect(started.status).toBe(200);
+        kept = started.body;
         return started.body;
       };
       const answer = (response: unknown) => flow.post(answerPath(), bodyOf(response));
@@ -106,12 +114,13 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test("enrol → verify → remove: the login earns the descriptor's amr and aal (aal1 for a weak method); once removed, the method is neither offered nor accepted", async () => {
       const user = await enrolledUser('life');
-      const flow = await challenge(user.username);
+      const flow = await challenge(user.username, user.held);
       // The challenge page shows the method's own form, posting to its own endpoint.
       const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
       expect(page.status).toBe(200);
       const html = await page.text();
-      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/${answerPath()}"`);
+      // A method whose code is sent on request shows where to ask for it; the code field comes once it is sent.
+      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/${startedOnce() ? beginPath() : answerPath()}"`);
       expect(html).toMatch(/name="csrf" value="[^"<]+"/);
       const ok = await flow.respond((c) => driver.valid(user.held, c));
       expect(ok.status).toBe(200);
@@ -224,7 +233,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const self = await selfServiceUser('self');
       const held = await setUpThroughSelfService(self);
       if (!selfService || held === undefined) {
-        expect((await self.call('GET', `/${manage}`)).status).toBe(404);
+        // No status route: nothing there, or (a method that can only be removed there) not for GET.
+        expect([404, 405]).toContain((await self.call('GET', `/${manage}`)).status);
         return;
       }
       // The method's entry in the summary is what its own status route answers.
@@ -277,10 +287,10 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test('replay: a response accepted once is refused in the next login, even sent by many at once', async () => {
       const user = await enrolledUser('replay');
-      const first = await challenge(user.username);
+      const first = await challenge(user.username, user.held);
       const code = await driver.valid(user.held, await first.begin());
       expect((await first.answer(code)).status).toBe(200);
-      const again = await Promise.all(Array.from({ length: 4 }, () => challenge(user.username)));
+      const again = await Promise.all(Array.from({ length: 4 }, () => challenge(user.username, user.held)));
       const answers = await Promise.all(
         again.map(async (f) => {
           await f.begin();
@@ -292,7 +302,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test('a race: the same fresh response sent to five challenges at once is accepted exactly once', async () => {
       const user = await enrolledUser('race');
-      const flows = await Promise.all(Array.from({ length: 5 }, () => challenge(user.username)));
+      const flows = await Promise.all(Array.from({ length: 5 }, () => challenge(user.username, user.held)));
       const begun = await Promise.all(flows.map((f) => f.begin()));
       const code = await driver.valid(user.held, begun[0]);
       const results = await Promise.all(flows.map((f) => f.answer(code)));
@@ -302,7 +312,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test('expiry: a response past its validity is refused', async () => {
       const user = await enrolledUser('expiry');
-      const flow = await challenge(user.username);
+      const flow = await challenge(user.username, user.held);
       await flow.begin();
       expectRefused(await flow.answer(await driver.expired(get().idp, user.id, user.held)));
     });
@@ -310,7 +320,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
     test('the attempt cap: a burst of wrong responses at one challenge gets at most the cap of answers, then the challenge is void even for a right one', async () => {
       const cap = get().attemptsPerChallenge;
       const user = await enrolledUser('cap');
-      const flow = await challenge(user.username);
+      const flow = await challenge(user.username, user.held);
       // Codes come all at once; a challenge-response method answers one challenge per begin, so in turn.
       const burst = [];
       if (factor().challenge) for (let i = 0; i < cap + 3; i++) burst.push(await flow.respond((c) => driver.wrong(user.held, c)));
@@ -330,10 +340,10 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
 
     test("another account's credential is refused, and stays usable by its owner", async () => {
       const [alice, bob] = await Promise.all([enrolledUser('alice'), enrolledUser('bob')]);
-      const atBob = await challenge(bob.username);
+      const atBob = await challenge(bob.username, bob.held);
       const alicesCode = await driver.valid(alice.held, await atBob.begin());
       expectRefused(await atBob.answer(alicesCode));
-      const atAlice = await challenge(alice.username);
+      const atAlice = await challenge(alice.username, alice.held);
       // A code is still unused; a challenge-response method answers Alice's own challenge.
       expect((await atAlice.answer(factor().challenge ? await driver.valid(alice.held, await atAlice.begin()) : alicesCode)).status).toBe(200);
     });
@@ -343,7 +353,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       // A new challenge per few inputs: each one counts toward the attempt cap.
       const perChallenge = Math.max(1, get().attemptsPerChallenge - 1);
       for (let i = 0; i < HOSTILE_CODES.length; i += perChallenge) {
-        const flow = await challenge(user.username);
+        const flow = await challenge(user.username, user.held);
         for (const code of HOSTILE_CODES.slice(i, i + perChallenge)) {
           await flow.begin();
           const r = await flow.answer(code);
@@ -352,7 +362,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
           else expect(r.status).toBe(400);
         }
       }
-      const flow = await challenge(user.username);
+      const flow = await challenge(user.username, user.held);
       for (const { body, type } of HOSTILE_BODIES) {
         await flow.begin();
         const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${answerPath()}`, {
@@ -365,7 +375,7 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
         expect(await res.json()).toEqual({ error: expect.any(String), error_description: expect.any(String) });
       }
       // None of it cost the user the method: a right code still signs in.
-      const last = await challenge(user.username);
+      const last = await challenge(user.username, user.held);
       expect((await last.respond((c) => driver.valid(user.held, c))).status).toBe(200);
     });
   });

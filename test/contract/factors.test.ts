@@ -3,6 +3,9 @@
  * fails the suite, so no plug-in goes untested.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { generate } from 'otplib';
 import { DEFAULT_QUESTIONS } from '../../src/policy/settings.js';
@@ -12,14 +15,19 @@ import { awayFromStepBoundary, codeAt, wrongCode } from '../helpers/mfa-flow.js'
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { describeFactor, type FactorDriver } from './factor.contract.js';
+import { otpDriver } from './otp-drivers.js';
 
 const ATTEMPTS = 5;
 let idp: TestIdp;
 let config: oc.Configuration;
 let enrolConfig: oc.Configuration;
+/** Where the outbox delivery writes the codes the sent-code methods' drivers read. */
+let dataDir: string;
 
 beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'idp-factor-contract-'));
   idp = await startTestIdp('factor-contract', 'postgres+redis', {
+    dataDir,
     rateLimit: { loginPerIpPerMinute: 10_000 },
     mfa: { attemptsPerChallenge: ATTEMPTS, recentAuthSeconds: 300 },
   });
@@ -28,11 +36,16 @@ beforeAll(async () => {
   const enforcing = await registerClient(idp.url, { first_party: true, mfa_policy: { enforce_enrollment: true } });
   enrolConfig = await discover(idp.url, enforcing.client_id, enforcing.client_secret);
   // The account-wide lockout has its own tests; here it must not end the challenges first.
-  // Every registered method is allowed, the weak ones (not allowed by default) included.
-  await idp.container.settings.patchGlobal({ lockout: { mfa_max_failures: 100 }, mfa: { allowed_methods: [...idp.container.factors.methods] } });
+  // The send limits against SMS pumping have their own tests; e-mail codes are allowed here so their contract runs.
+  await idp.container.settings.patchGlobal({
+    lockout: { mfa_max_failures: 100 },
+    mfa: { allowed_methods: [...idp.container.factors.methods] },
+    otp: { sends_per_account_per_hour: 1000, sends_per_destination_per_10_minutes: 1000, sends_per_ip_per_10_minutes: 100_000 },
+  });
 });
 afterAll(async () => {
   await idp.stop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 const fixture = () => ({ idp, config, enrolConfig, attemptsPerChallenge: ATTEMPTS });
@@ -179,6 +192,7 @@ const drivers = new Map<string, FactorDriver<any>>([
   [backupCodes.method, backupCodes],
   [passkey.method, passkey],
   [questions.method, questions],
+  ...(['sms', 'voice', 'email'] as const).map((channel) => [channel, otpDriver(channel, () => dataDir)] as [string, FactorDriver<any>]),
 ]);
 
 test('every registered method has a contract driver', () => {

@@ -59,6 +59,13 @@ describe('global settings', () => {
       questions: { catalogue: DEFAULT_QUESTIONS, required_answers: 3, asked: 2 },
       recovery: { waiting_period_hours: 24, trusted_contacts_required: 2, trusted_contacts_max: 3 },
       step_webhooks: { enabled: false, subscription_id: null },
+      otp: {
+        code_ttl_seconds: 300,
+        resend_after_seconds: 30,
+        sends_per_account_per_hour: 10,
+        sends_per_destination_per_10_minutes: 5,
+        sends_per_ip_per_10_minutes: 20,
+      },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
@@ -121,6 +128,11 @@ describe('global settings', () => {
     [{ mfa: { is_admin: true } }, 'mfa.is_admin'],
     [{ lockout: { mfa_max_failures: 101 } }, 'lockout.mfa_max_failures'],
     [{ lockout: { lock_minutes: [] } }, 'lockout.lock_minutes'],
+    [{ otp: { code_ttl_seconds: 601 } }, 'otp.code_ttl_seconds'],
+    [{ otp: { code_ttl_seconds: 0 } }, 'otp.code_ttl_seconds'],
+    [{ otp: { resend_after_seconds: 0 } }, 'otp.resend_after_seconds'],
+    [{ otp: { sends_per_account_per_hour: 0 } }, 'otp.sends_per_account_per_hour'],
+    [{ otp: { code: '123456' } }, 'otp.code'],
     [{ mfa: null }, 'mfa'],
     [{ telemetry: { enabled: true } }, 'settings.telemetry'],
     [[1, 2], 'settings'],

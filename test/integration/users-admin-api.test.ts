@@ -394,7 +394,7 @@ describe('factor reset', () => {
   test('an unknown method or field is a 400; the scope is idp:write', async () => {
     const u = await user('reset-bad');
     await enrolTotp(idp.container, u.id);
-    for (const method of ['sms', 'TOTP', '__proto__', 'constructor', '']) {
+    for (const method of ['fax', 'TOTP', '__proto__', 'constructor', '']) {
       expectJsonError(await api('POST', `/users/${u.id}/factors/reset`, { method }, keys.writer), 400, 'invalid_request', 'method:');
     }
     expectJsonError(await api('POST', `/users/${u.id}/factors/reset`, { method: ['totp'] }, keys.writer), 400, 'invalid_request', 'method:');

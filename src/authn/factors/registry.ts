@@ -7,6 +7,9 @@ import type { FactorDescriptor, MfaMethod } from '../../policy/types.js';
 import type { EphemeralStore } from '../../store/ephemeral-store.js';
 import type { CredentialRepository } from '../../store/repositories/credential.repository.js';
 import type { SecurityAnswerRepository } from '../../store/repositories/security-answer.repository.js';
+import type { AccountRepository } from '../../store/repositories/account.repository.js';
+import type { CodeSender } from '../one-time-codes/code-sender.js';
+import type { OneTimeCodes } from '../one-time-codes/codes.js';
 import type { WebauthnCredentialRepository } from '../../store/repositories/webauthn-credential.repository.js';
 import type { Factor } from '../factor.js';
 import { createBackupCodeFactor } from './backup-code/backup-code.factor.js';
@@ -17,6 +20,9 @@ import type { PromptRepository } from '../../store/repositories/prompt.repositor
 import { relyingParty, type WebauthnConfig } from './passkey/relying-party.js';
 import { createQuestionsFactor } from './questions/questions.factor.js';
 import { createTotpFactor } from './totp/totp.factor.js';
+import { createSmsFactor } from './sms/sms.factor.js';
+import { createVoiceFactor } from './voice/voice.factor.js';
+import { createEmailFactor } from './email/email.factor.js';
 
 export interface FactorDeps {
   credentials: CredentialRepository;
@@ -35,6 +41,9 @@ export interface FactorDeps {
   settingsFor: (accountId: string) => Promise<EffectiveSettings>;
   /** Push approval: the prompts, the devices' store, and whether push endpoints on http://127.0.0.1 are allowed (never in production). */
   prompt: { service: PromptService; repo: PromptRepository; allowLoopbackHttp: boolean };
+  accounts: Pick<AccountRepository, 'findById'>;
+  /** Codes sent by SMS, voice or e-mail: their store and their sending (`one-time-codes/`). */
+  otp: { codes: OneTimeCodes; sender: CodeSender };
 }
 
 /**
@@ -48,14 +57,21 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
     createPasskeyFactor({ ...deps, rp: relyingParty(deps.issuer, deps.config.webauthn) }),
     createQuestionsFactor({ answers: deps.securityAnswers, ephemeral: deps.ephemeral, settingsFor: deps.settingsFor }),
     createPromptFactor({ ...deps, ...deps.prompt }),
+    // After TOTP, whose codes have the same form: a code that names no started challenge is a TOTP code.
+    ...[createSmsFactor, createVoiceFactor, createEmailFactor].map((create) => create({ ...deps, ...deps.otp })),
     createBackupCodeFactor(deps.credentials),
   ];
   const factors: readonly Factor[] = [...plugins, ...builtIn.filter((b) => !plugins.some((p) => p.descriptor.method === b.descriptor.method))];
   const byMethod = new Map<MfaMethod, Factor>(factors.map((f) => [f.descriptor.method, f]));
   const descriptors: readonly FactorDescriptor[] = factors.map((f) => f.descriptor);
 
+  /** How many active credentials give the method, given the number of each kind (a phone gives SMS and voice). */
+  const activeOf = (counts: Readonly<Record<string, number>>, method: MfaMethod): number => {
+    const d = byMethod.get(method)?.descriptor;
+    return counts[d?.credentialKind ?? method] ?? 0;
+  };
   /** Methods with an active credential, given the number of active credentials of each kind. */
-  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] => descriptors.filter((d) => (counts[d.method] ?? 0) > 0).map((d) => d.method);
+  const enrolledIn = (counts: Readonly<Record<string, number>>): MfaMethod[] => descriptors.filter((d) => activeOf(counts, d.method) > 0).map((d) => d.method);
 
   return {
     factors,
@@ -72,6 +88,9 @@ export function createFactorRegistry(deps: FactorDeps, plugins: readonly Factor[
       return enrolledIn(await deps.credentials.countActiveByKind(accountId));
     },
     enrolledIn,
+    activeOf,
+    /** The credentials kind a method's credentials are stored under. */
+    kindOf: (method: MfaMethod): string => byMethod.get(method)?.descriptor.credentialKind ?? method,
   };
 }
 

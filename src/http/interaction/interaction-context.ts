@@ -6,6 +6,7 @@ import { allowFormTargets } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { MfaMethod } from '../../policy/types.js';
+import { OTP_CHALLENGE_PATH, type SentState } from '../../authn/one-time-codes/otp-factor.js';
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
@@ -41,10 +42,36 @@ export function createInteractionKit(deps: {
   offersRememberMe?: (clientId: string) => Promise<boolean>;
   /** Before a finished login's session is saved: ends the account's oldest sessions beyond its limit; returns how many. */
   makeRoom?: (login: Extract<Outcome, { kind: 'finish' }>['login'], keepSessionUid: string | undefined) => Promise<number>;
+  /** The account's verified destinations for the offered methods that send a code (SMS, voice, e-mail). */
+  destinations?: {
+    /** The methods that send a code: a challenge offering none of them reads nothing more. */
+    methods: readonly MfaMethod[];
+    offered(accountId: string, methods: readonly MfaMethod[]): Promise<{ id: string; channel: MfaMethod; mask: string }[]>;
+  };
 }): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
   const byOrigin = new Map(deps.protocols.map((p) => [p.origin, p]));
+
+  /** Where this login's challenge can send a code: listed only when there is somewhere. */
+  async function destinationsOf(uid: string, methods: readonly MfaMethod[]) {
+    const sending = deps.destinations && methods.some((m) => deps.destinations!.methods.includes(m)) ? deps.destinations : undefined;
+    const tx = sending ? await mfa.transactions.get(uid) : undefined;
+    const found = tx && sending ? await sending.offered(tx.accountId, methods) : [];
+    return found.length ? { destinations: found, tx } : {};
+  }
+
+  /**
+   * The page again after a wrong code keeps the code field of the code this login sent (a new send
+   * would have to wait out the resend interval).
+   */
+  async function pageDestinations(uid: string, methods: readonly MfaMethod[]) {
+    const { destinations, tx } = await destinationsOf(uid, methods);
+    if (!destinations || !tx) return {};
+    const sent = await mfa.transactions.challenge(tx, OTP_CHALLENGE_PATH, false);
+    const to = destinations.find((d) => d.channel === sent?.method && d.id === (sent.state as Partial<SentState> | undefined)?.destinationId);
+    return { destinations, ...(to ? { started: { method: to.channel, mask: to.mask } } : {}) };
+  }
 
   const kit: InteractionKit = {
     async load(ctx) {
@@ -71,12 +98,14 @@ export function createInteractionKit(deps: {
       ctx.type = 'html';
       allowFormTargets(ctx.res, request.formTargets);
       const rememberMe = view === 'login' && !extra.reauth && deps.offersRememberMe ? await deps.offersRememberMe(request.clientId) : false;
+      const offered = view === 'mfa' && Array.isArray(extra.methods) ? await pageDestinations(request.uid, extra.methods as MfaMethod[]) : {};
       ctx.body = await views.render(view, {
         uid: request.uid,
         clientId: request.clientId,
         csrf: csrf.token(request.uid),
         scopes: request.scopes,
         rememberMe,
+        ...offered,
         ...extra,
       });
     },
@@ -112,8 +141,10 @@ export function createInteractionKit(deps: {
           respondStep(ctx, { status: 'aborted', redirect_to: await kit.protocolOf(request).abort(exchange(ctx), request, { unmet: outcome.description }) });
           return;
         case 'mfa':
-          if (wantsJson(ctx)) ctx.body = { status: 'mfa_required', methods: outcome.methods };
-          else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
+          if (wantsJson(ctx)) {
+            const { destinations } = await destinationsOf(request.uid, outcome.methods);
+            ctx.body = { status: 'mfa_required', methods: outcome.methods, ...(destinations ? { destinations } : {}) };
+          } else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
           return;
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };

@@ -29,6 +29,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   prompt_expired: 410,
   too_many_requests: 429,
   too_many_attempts: 429,
+  resend_too_soon: 429,
   mfa_locked: 429,
   delivery_failed: 503,
 };

@@ -108,7 +108,8 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     if (plugin.challenge) {
       router.post(`/${manage}/verify/begin`, async (ctx) => {
         const p = principalOf(ctx);
-        ctx.body = await factors.startVerification(p.user, p.sessionUid, method);
+        // The body says where a code goes (a destination of the account's), for a method that sends one.
+        ctx.body = await factors.startVerification(p.user, p.sessionUid, method, body(ctx));
       });
     }
 

@@ -97,6 +97,38 @@ export function createCredentialRepository(db: Db) {
         }
       });
     },
+    /** Every credential of a kind, pending ones included, oldest first. */
+    listAll: (userId: string, kind: string): Promise<CredentialRow[]> =>
+      base().where('userId', '=', userId).where('kind', '=', kind).orderBy('createdAt').execute(),
+    /** One credential of the user's, confirmed or not. */
+    findOwned: (userId: string, id: string): Promise<CredentialRow | undefined> => base().where('userId', '=', userId).where('id', '=', id).executeTakeFirst(),
+    /**
+     * Marks a pending credential confirmed; false when it is not (or no longer) the user's pending
+     * one, or when the same destination was confirmed meanwhile (its unique index).
+     */
+    async confirm(userId: string, id: string): Promise<boolean> {
+      const row = await db
+        .updateTable('credentials')
+        .set({ confirmedAt: new Date(), updatedAt: new Date() })
+        .where('id', '=', id)
+        .where('userId', '=', userId)
+        .where('confirmedAt', 'is', null)
+        .returning('id')
+        .executeTakeFirst()
+        .catch((err: unknown) => {
+          if ((err as { code?: unknown }).code === '23505') return undefined;
+          throw err;
+        });
+      return row !== undefined;
+    },
+    /** Removes one credential of the user's; false when there was none. */
+    async deleteOwned(userId: string, id: string): Promise<boolean> {
+      const res = await db.deleteFrom('credentials').where('userId', '=', userId).where('id', '=', id).executeTakeFirst();
+      return Number(res.numDeletedRows) > 0;
+    },
+    /** The user's credentials of a kind with this keyed hash (the same phone number or address twice). */
+    findByHash: (userId: string, kind: string, secretHash: string): Promise<CredentialRow[]> =>
+      base().where('userId', '=', userId).where('kind', '=', kind).where('secretHash', '=', secretHash).execute(),
     async deleteKindPending(userId: string, kind: string): Promise<void> {
       await db.deleteFrom('credentials').where('userId', '=', userId).where('kind', '=', kind).where('confirmedAt', 'is', null).execute();
     },
