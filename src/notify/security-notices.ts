@@ -21,6 +21,8 @@ const NOTICES: Record<string, (e: AuditRecord) => Omit<SecurityNotice, 'kind' | 
     e.subject
       ? { userId: e.subject, title: 'New backup codes were created for your account', lines: ['Your previous backup codes no longer work.'] }
       : undefined,
+  'authn.security_answers.changed': (e) =>
+    e.subject ? { userId: e.subject, title: 'The answers to your security questions were changed', lines: [] } : undefined,
   'authn.totp.replayed': (e) =>
     e.subject
       ? {

@@ -163,7 +163,7 @@ describe('role layers', () => {
   });
 
   test('a role layer naming a method this server lacks is refused', async () => {
-    const r = await api('PATCH', '/settings', { roles: { ops: { mfa: { allowed_methods: ['totp', 'questions'] } } } });
+    const r = await api('PATCH', '/settings', { roles: { ops: { mfa: { allowed_methods: ['totp', 'fax'] } } } });
     expect(r.status).toBe(400);
     expect(r.body.error_description).toMatch(/^roles\.ops\.mfa\.allowed_methods\.1/);
   });

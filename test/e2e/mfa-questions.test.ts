@@ -413,23 +413,32 @@ describe('the challenge', () => {
     const base = flow.interactionUrl!.pathname;
     expect(page).toContain(`formaction="${base}/mfa/questions/begin"`);
     expect(page).toContain('Answer security questions');
-    const started = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions/begin`, form({ csrf: csrfOf(page) }));
-    expect(started.status).toBe(200);
-    const html = await started.text();
-    expect(html).toContain(`action="${base}/mfa/questions"`);
-    const fields = [...html.matchAll(/name="answers\[(\d)\]\[identifier\]" value="([^"]+)">\s*<label for="answer-\d">([^<]+)<\/label>/g)];
-    expect(fields).toHaveLength(2);
     const unescape = (s: string) =>
       s
         .replace(/&#39;/g, "'")
         .replace(/&quot;/g, '"')
         .replace(/&amp;/g, '&');
-    const body: Record<string, string> = { csrf: csrfOf(html) };
-    for (const [, i, identifier, question] of fields) {
-      body[`answers[${i}][identifier]`] = identifier!;
-      body[`answers[${i}][answer]`] = CHOSEN.get(unescape(question!))!;
+    /** Starts the challenge from a page's form and answers what it shows with `answer`. */
+    async function answerFrom(from: string, answer: (question: string) => string) {
+      const started = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions/begin`, form({ csrf: csrfOf(from) }));
+      expect(started.status).toBe(200);
+      const html = await started.text();
+      expect(html).toContain(`action="${base}/mfa/questions"`);
+      const fields = [...html.matchAll(/name="answers\[(\d)\]\[identifier\]" value="([^"]+)">\s*<label for="answer-\d">([^<]+)<\/label>/g)];
+      expect(fields).toHaveLength(2);
+      const body: Record<string, string> = { csrf: csrfOf(html) };
+      for (const [, i, identifier, question] of fields) {
+        body[`answers[${i}][identifier]`] = identifier!;
+        body[`answers[${i}][answer]`] = answer(unescape(question!));
+      }
+      return flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions`, form(body));
     }
-    const done = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions`, form(body));
+    // A wrong answer: the page again, saying what was refused in words about answers (not codes or passkeys).
+    const wrong = await answerFrom(page, () => 'not the answer');
+    expect(wrong.status).toBe(401);
+    const refused = await wrong.text();
+    expect(refused).toContain('<p class="error" role="alert">Those answers were not accepted. Try again.</p>');
+    const done = await answerFrom(refused, (question) => CHOSEN.get(question)!);
     expect(done.status).toBe(303);
   });
 });

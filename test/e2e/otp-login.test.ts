@@ -330,7 +330,7 @@ test('the mfa page (no script) lists a send form per destination, then the code 
     });
     expect(wrong.status).toBe(401);
     const again = await wrong.text();
-    expect(again).toContain('role="alert"');
+    expect(again).toContain('<p class="error" role="alert">That code is not valid. Try again.</p>');
     expect(again).toContain('/mfa/otp/verify');
   }
 });

@@ -1,33 +1,23 @@
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { outbox, type OutboxMessage } from './outbox.js';
 
-/** A message the outbox delivery wrote: a code (`channel`, `code`) or an e-mail (`template`, `data`). */
-export interface OutboxMessage {
-  file: string;
-  to: string;
-  channel?: string;
-  code?: string;
-  purpose?: string;
-  template?: string;
-  data?: Record<string, unknown>;
-}
+export { outbox };
 
-/** Every message of the IdP's outbox (`<dataDir>/outbox`), oldest first. */
-export async function outbox(dataDir: string): Promise<OutboxMessage[]> {
-  const dir = path.join(dataDir, 'outbox');
-  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.json')).sort();
-  return Promise.all(files.map(async (file) => ({ file, ...(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Omit<OutboxMessage, 'file'>) })));
-}
+/** The code a message carries: an SMS or voice code as it is, an e-mail's in its `code` template's data. */
+const codeOf = (m: OutboxMessage): string | undefined => m.code ?? (m.template === 'code' ? (m.data as { code?: string } | undefined)?.code : undefined);
 
 /** The codes sent to `to`, oldest first. */
-export const codesTo = async (dataDir: string, to: string) => (await outbox(dataDir)).filter((m) => m.to === to && m.code !== undefined);
+export const codesTo = async (dataDir: string, to: string) =>
+  (await outbox(dataDir)).flatMap((m) => {
+    const code = m.to === to ? codeOf(m) : undefined;
+    return code === undefined ? [] : [{ ...m, code }];
+  });
 
 /** The latest code sent to `to`. */
 export async function lastCodeTo(dataDir: string, to: string): Promise<OutboxMessage & { code: string }> {
   const sent = await codesTo(dataDir, to);
   const last = sent[sent.length - 1];
   if (!last?.code) throw new Error('no code was sent there');
-  return last as OutboxMessage & { code: string };
+  return last;
 }
 
 /** A six-digit code that is not `code`. */

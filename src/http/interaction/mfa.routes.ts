@@ -50,9 +50,11 @@ export function mfaRoutes(deps: {
   const refusal = (factor: Factor) =>
     factor.challenge?.waiting
       ? 'The sign-in was not approved on your device. Send a new prompt.'
-      : factor.challenge
+      : factor.descriptor.phishingResistant
         ? 'That passkey was not accepted. Try again.'
-        : 'That code is not valid. Try again.';
+        : factor.descriptor.amr.includes('kba')
+          ? 'Those answers were not accepted. Try again.'
+          : 'That code is not valid. Try again.';
 
   /** An answer not in yet (a prompt on a device): JSON clients poll again; a form gets the challenge page with how it stands. */
   async function pending(ctx: Context, request: LoginRequest, factor: Factor, shown: Record<string, unknown>) {
