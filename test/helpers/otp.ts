@@ -19,8 +19,14 @@ export async function outbox(dataDir: string): Promise<OutboxMessage[]> {
   return Promise.all(files.map(async (file) => ({ file, ...(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Omit<OutboxMessage, 'file'>) })));
 }
 
-/** The codes sent to `to`, oldest first. */
-export const codesTo = async (dataDir: string, to: string) => (await outbox(dataDir)).filter((m) => m.to === to && m.code !== undefined);
+/**
+ * The codes sent to `to`, oldest first. An e-mail code reaches the outbox as the mail delivery's
+ * message (template `code`), so it is read from its data.
+ */
+export const codesTo = async (dataDir: string, to: string) =>
+  (await outbox(dataDir))
+    .map((m) => (m.template === 'code' && typeof m.data?.code === 'string' ? { ...m, channel: 'email', code: m.data.code } : m))
+    .filter((m) => m.to === to && m.code !== undefined);
 
 /** The latest code sent to `to`. */
 export async function lastCodeTo(dataDir: string, to: string): Promise<OutboxMessage & { code: string }> {
