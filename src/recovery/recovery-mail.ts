@@ -27,6 +27,12 @@ export function createRecoveryMail(deps: RecoveryMailDeps) {
       await Promise.all(to.map((a) => notice(user, a, 'Recover your account', lines, url)));
     },
 
+    /**
+     * One code to every verified number, checked against the one hash the request keeps. No fresh code
+     * is offered for a failover (`codeFor`): replacing that hash would void the code another number
+     * already got. So a provider that may have sent it ends that number's failover (delivery_failed,
+     * logged) rather than the same code reaching the phone twice; the code already out stays valid.
+     */
     async sendCode(user: User, to: readonly string[], code: string): Promise<void> {
       await Promise.all(
         to.map((n) => deps.codes.send({ channel: 'sms', to: n, code, purpose: 'recovery', organizationId: user.organizationId, accountId: user.id })),

@@ -74,24 +74,42 @@ export function createCodeSender(deps: SenderDeps) {
       };
       // A code is made and stored for an unknown destination too (the same work, and an earlier code is
       // voided alike), but it goes nowhere, so nothing can answer it.
-      const code = await deps.codes.issue(req.binding, { ttlSeconds: otp.code_ttl_seconds, destinationId: req.destinationId, channel: req.channel });
+      const options = { ttlSeconds: otp.code_ttl_seconds, destinationId: req.destinationId, channel: req.channel };
+      let latest = await deps.codes.issue(req.binding, options);
       if (!req.to) return shown;
-      const delivered = await deps.delivery.codes.send({
-        channel: req.channel,
-        to: req.to,
-        code,
-        purpose: req.purpose,
-        organizationId: req.user.organizationId,
-        locale: req.locale ?? 'en',
-        accountId: req.user.id,
-        destinationId: req.destinationId,
-      });
+      const delivered = await deps.delivery.codes
+        .send({
+          channel: req.channel,
+          to: req.to,
+          code: latest,
+          purpose: req.purpose,
+          organizationId: req.user.organizationId,
+          locale: req.locale ?? 'en',
+          accountId: req.user.id,
+          destinationId: req.destinationId,
+          // A provider that may have delivered the code is followed by one with a new code, so one phone
+          // never gets the same code twice; issuing it voids the earlier one, so only the last sent works.
+          codeFor: async () => (latest = await deps.codes.issue(req.binding, options)),
+        })
+        .catch(async (err: unknown) => {
+          // Nothing was accepted, yet the last code may have reached the phone: it must not answer a login
+          // the user was told had no code sent.
+          await deps.codes.discardIfStill(req.binding, latest);
+          throw err;
+        });
       await deps.audit.record({
         type: 'authn.otp.sent',
         outcome: 'success',
         subject: req.user.id,
         organizationId: req.user.organizationId,
-        data: { channel: req.channel, destination: req.destinationId, purpose: req.purpose, provider: delivered.provider, delivery_id: delivered.deliveryId },
+        data: {
+          channel: req.channel,
+          destination: req.destinationId,
+          purpose: req.purpose,
+          provider: delivered.provider,
+          delivery_id: delivered.deliveryId,
+          attempt: delivered.attempt ?? 0,
+        },
       });
       return shown;
     },

@@ -98,6 +98,18 @@ export function createOneTimeCodes(deps: { ephemeral: EphemeralStore; clock: Clo
 
     /** Forgets the binding's code (a destination removed before it was verified). */
     discard: (binding: string) => ephemeral.del(codeKey(binding)),
+
+    /**
+     * Forgets the binding's code if it is still `code` (a send that failed after the code may have
+     * left): a newer code, issued meanwhile by a later send, is put back untouched.
+     */
+    async discardIfStill(binding: string, code: string): Promise<void> {
+      const taken = await ephemeral.take(codeKey(binding));
+      if (!taken) return;
+      const stored = JSON.parse(taken) as Stored;
+      if (safeEqual(hashOf(binding, code), stored.hash)) return;
+      await ephemeral.set(codeKey(binding), taken, Math.max(1, Math.ceil((stored.expiresAt - clock.now()) / 1000)));
+    },
   };
 }
 
