@@ -19,15 +19,19 @@ export async function outbox(dataDir: string): Promise<OutboxMessage[]> {
   return Promise.all(files.map(async (file) => ({ file, ...(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Omit<OutboxMessage, 'file'>) })));
 }
 
-/** The codes sent to `to`, oldest first. */
-export const codesTo = async (dataDir: string, to: string) => (await outbox(dataDir)).filter((m) => m.to === to && m.code !== undefined);
+/** The codes sent to `to`, oldest first: a text or a call carries its code as `code`, an e-mail (template `code`) in its data. */
+export const codesTo = async (dataDir: string, to: string) =>
+  (await outbox(dataDir)).flatMap((m) => {
+    const code = m.code ?? (m.template === 'code' ? m.data?.code : undefined);
+    return m.to === to && typeof code === 'string' ? [{ ...m, code }] : [];
+  });
 
 /** The latest code sent to `to`. */
 export async function lastCodeTo(dataDir: string, to: string): Promise<OutboxMessage & { code: string }> {
   const sent = await codesTo(dataDir, to);
   const last = sent[sent.length - 1];
-  if (!last?.code) throw new Error('no code was sent there');
-  return last as OutboxMessage & { code: string };
+  if (!last) throw new Error('no code was sent there');
+  return last;
 }
 
 /** A six-digit code that is not `code`. */
