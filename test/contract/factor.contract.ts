@@ -36,6 +36,21 @@ export interface FactorDriver<Held> {
   choice?(): Record<string, unknown>;
   /** For a method whose challenge start takes a body (where a code is sent): that body. */
   beginBody?(held: Held): unknown;
+  /** What must happen before each start of a challenge (lifting a per-account limit that has tests of its own). */
+  beforeStart?(held: Held): Promise<void>;
+  /**
+   * For a method answered out of band (on a device, while the login polls, which carries no
+   * response): the device sends a response made by `valid`, `wrong` or `expired` where the method
+   * takes it; gives what that endpoint answered.
+   */
+  send?(response: unknown): Promise<Reply>;
+  /** For a method answered out of band: the device's answer to the challenge with a hostile value in place of its code, or a body as it is. */
+  hostile?(held: Held, challenge: Record<string, unknown> | undefined, input: { value: unknown } | { body: string; type: string }): Promise<Reply>;
+}
+
+export interface Reply {
+  status: number;
+  body: any;
 }
 
 export interface FactorFixture {
@@ -72,8 +87,15 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       return `mfa/${factor().paths.challenge}${finish ? `/${finish}` : ''}`;
     };
     const beginPath = () => `mfa/${factor().paths.challenge}/${factor().paths.begin ?? 'begin'}`;
-    /** A challenge that stays until a right answer (a code sent by SMS) is started once per login: a new start would be a resend. */
-    const startedOnce = () => factor().challenge?.answered === 'until_verified';
+    /** A method whose answer is awaited from a device (a prompt): the login polls, and the device answers at the method's own endpoint. */
+    const outOfBand = () => factor().challenge?.waiting !== undefined;
+    /** A challenge that stays until a right answer: a code sent on request, or a prompt sent to a device. */
+    const staysUntilVerified = () => factor().challenge?.answered === 'until_verified';
+    /**
+     * A code sent by SMS is started once per login: a new start would be a resend. A prompt takes one
+     * answer from the device, so each try is a new prompt.
+     */
+    const startedOnce = () => staysUntilVerified() && !outOfBand();
     /** The enrolment routes under /api/v1/mfa/{manage}. */
     const enrolmentPaths = () => factor().selfService?.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
 
@@ -92,12 +114,20 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const begin = async (): Promise<Record<string, unknown> | undefined> => {
         if (!factor().challenge) return undefined;
         if (kept && startedOnce()) return kept;
+        if (held !== undefined) await driver.beforeStart?.(held);
         const started = await flow.post(beginPath(), held !== undefined ? driver.beginBody?.(held) : undefined);
         expect(started.status).toBe(200);
         kept = started.body;
         return started.body;
       };
-      const answer = (response: unknown) => flow.post(answerPath(), bodyOf(response));
+      /** The response, then (for a method answered out of band) a poll, with what the device was answered under `device`. */
+      const answer = async (response: unknown): Promise<Reply & { device?: Reply }> => {
+        if (!outOfBand()) return flow.post(answerPath(), bodyOf(response));
+        if (!driver.send) throw new Error(`${driver.method} is answered out of band: its driver must send the device's answers`);
+        const device = await driver.send(response);
+        expect(device.status).toBeLessThan(500);
+        return { ...(await flow.post(answerPath(), bodyOf(response))), device };
+      };
       return {
         ...flow,
         begin,
@@ -107,7 +137,19 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       };
     }
 
-    const expectRefused = (r: { status: number; body: any }) => {
+    /** The login goes on (a poll that only says the login still waits is not that). */
+    const accepted = (r: Reply) => r.status === 200 && r.body.status === 'success';
+    const expectAccepted = (r: Reply) => expect(r).toMatchObject({ status: 200, body: { status: 'success' } });
+
+    /**
+     * Refused: 401 invalid_code. Answered out of band, a response that did not land on this login's
+     * prompt (refused where the device answers, or for another login) leaves the login waiting, counting nothing.
+     */
+    const expectRefused = (r: Reply) => {
+      if (outOfBand() && r.status === 200) {
+        expect(r.body).toMatchObject({ status: 'pending' });
+        return;
+      }
       expect(r.status).toBe(401);
       expect(r.body).toEqual({ error: 'invalid_code', error_description: expect.any(String) });
     };
@@ -119,8 +161,8 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
       expect(page.status).toBe(200);
       const html = await page.text();
-      // A method whose code is sent on request shows where to ask for it; the code field comes once it is sent.
-      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/${startedOnce() ? beginPath() : answerPath()}"`);
+      // A method whose code (or prompt) is sent on request shows where to ask for it; the code field comes once it is sent.
+      expect(html).toContain(`action="${flow.interactionUrl!.pathname}/${staysUntilVerified() ? beginPath() : answerPath()}"`);
       expect(html).toMatch(/name="csrf" value="[^"<]+"/);
       const ok = await flow.respond((c) => driver.valid(user.held, c));
       expect(ok.status).toBe(200);
@@ -244,11 +286,19 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expect(status.status).toBe(200);
       expect(summary.body[selfService.summaryKey]).toEqual(status.body);
       // The new factor steps the session up, which a change of factors needs.
-      const challenge = factor().challenge ? (await self.call('POST', `/${manage}/verify/begin`)).body : undefined;
-      expect(await self.call('POST', '/verify', bodyOf(await driver.valid(held, challenge)))).toEqual({
-        status: 200,
-        body: { status: 'success', method: driver.method },
-      });
+      if (outOfBand()) {
+        // Only a login polls for a device's answer: a session steps up with it by signing in again (the enrolment just made this one fresh).
+        const refused = await self.call('POST', `/${manage}/verify/begin`);
+        expect(refused.status).toBeGreaterThanOrEqual(400);
+        expect(refused.status).toBeLessThan(500);
+        expect(refused.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+      } else {
+        const challenge = factor().challenge ? (await self.call('POST', `/${manage}/verify/begin`)).body : undefined;
+        expect(await self.call('POST', '/verify', bodyOf(await driver.valid(held, challenge)))).toEqual({
+          status: 200,
+          body: { status: 'success', method: driver.method },
+        });
+      }
       expect((await self.call('DELETE', `/${manage}`)).status).toBe(204);
       expect((await self.call('GET', '')).body.methods).not.toContain(driver.method);
     });
@@ -289,32 +339,35 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       const user = await enrolledUser('replay');
       const first = await challenge(user.username, user.held);
       const code = await driver.valid(user.held, await first.begin());
-      expect((await first.answer(code)).status).toBe(200);
+      expectAccepted(await first.answer(code));
       const again = await Promise.all(Array.from({ length: 4 }, () => challenge(user.username, user.held)));
-      const answers = await Promise.all(
-        again.map(async (f) => {
-          await f.begin();
-          return f.answer(code);
-        }),
-      );
+      for (const f of again) await f.begin();
+      const answers = await Promise.all(again.map((f) => f.answer(code)));
       for (const r of answers) expectRefused(r);
+      // Out of band, the device's endpoint refuses it too.
+      for (const { device } of answers) if (device) expect(device.status).toBeGreaterThanOrEqual(400);
     });
 
     test('a race: the same fresh response sent to five challenges at once is accepted exactly once', async () => {
       const user = await enrolledUser('race');
       const flows = await Promise.all(Array.from({ length: 5 }, () => challenge(user.username, user.held)));
-      const begun = await Promise.all(flows.map((f) => f.begin()));
+      const begun = [];
+      for (const f of flows) begun.push(await f.begin());
       const code = await driver.valid(user.held, begun[0]);
       const results = await Promise.all(flows.map((f) => f.answer(code)));
-      expect(results.filter((r) => r.status === 200)).toHaveLength(1);
-      for (const r of results.filter((x) => x.status !== 200)) expectRefused(r);
+      expect(results.filter(accepted)).toHaveLength(1);
+      for (const r of results.filter((x) => !accepted(x))) expectRefused(r);
+      // Out of band, the device's endpoint takes the answer once.
+      if (outOfBand()) expect(results.filter((r) => r.device!.status === 200)).toHaveLength(1);
     });
 
     test('expiry: a response past its validity is refused', async () => {
       const user = await enrolledUser('expiry');
       const flow = await challenge(user.username, user.held);
       await flow.begin();
-      expectRefused(await flow.answer(await driver.expired(get().idp, user.id, user.held)));
+      const r = await flow.answer(await driver.expired(get().idp, user.id, user.held));
+      expectRefused(r);
+      if (r.device) expect(r.device.status).toBeGreaterThanOrEqual(400);
     });
 
     test('the attempt cap: a burst of wrong responses at one challenge gets at most the cap of answers, then the challenge is void even for a right one', async () => {
@@ -345,18 +398,29 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       expectRefused(await atBob.answer(alicesCode));
       const atAlice = await challenge(alice.username, alice.held);
       // A code is still unused; a challenge-response method answers Alice's own challenge.
-      expect((await atAlice.answer(factor().challenge ? await driver.valid(alice.held, await atAlice.begin()) : alicesCode)).status).toBe(200);
+      expectAccepted(await atAlice.answer(factor().challenge ? await driver.valid(alice.held, await atAlice.begin()) : alicesCode));
     });
 
     test('hostile input: every non-code answers a JSON 4xx (a value of the wrong type a 400), never a 500', async () => {
       const user = await enrolledUser('hostile');
+      // Out of band, the login's poll carries no response: hostile input goes where the device answers, and leaves the login waiting.
+      const sendHostile = async (flow: Awaited<ReturnType<typeof challenge>>, input: { value: unknown } | { body: string; type: string }) => {
+        if (!driver.hostile) throw new Error(`${driver.method} is answered out of band: its driver must send hostile answers`);
+        const r = await driver.hostile(user.held, await flow.begin(), input);
+        expect(await flow.post(answerPath())).toMatchObject({ status: 200, body: { status: 'pending' } });
+        return r;
+      };
       // A new challenge per few inputs: each one counts toward the attempt cap.
       const perChallenge = Math.max(1, get().attemptsPerChallenge - 1);
       for (let i = 0; i < HOSTILE_CODES.length; i += perChallenge) {
         const flow = await challenge(user.username, user.held);
         for (const code of HOSTILE_CODES.slice(i, i + perChallenge)) {
-          await flow.begin();
-          const r = await flow.answer(code);
+          let r: Reply;
+          if (outOfBand()) r = await sendHostile(flow, { value: code });
+          else {
+            await flow.begin();
+            r = await flow.answer(code);
+          }
           expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
           if (typeof code === 'string') expect([400, 401, 413]).toContain(r.status);
           else expect(r.status).toBe(400);
@@ -364,19 +428,29 @@ export function describeFactor<Held>(get: () => FactorFixture, driver: FactorDri
       }
       const flow = await challenge(user.username, user.held);
       for (const { body, type } of HOSTILE_BODIES) {
-        await flow.begin();
+        if (outOfBand()) {
+          const r = await sendHostile(flow, { body, type });
+          expect(r.status).toBeGreaterThanOrEqual(400);
+          expect(r.status).toBeLessThan(500);
+          expect(r.body).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+        } else await flow.begin();
         const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${answerPath()}`, {
           method: 'POST',
           headers: { accept: 'application/json', 'content-type': type },
           body,
         });
-        expect(res.status).toBeGreaterThanOrEqual(400);
-        expect(res.status).toBeLessThan(500);
-        expect(await res.json()).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+        const answered = await res.json();
+        // A poll that reads no body may answer that the login still waits; never more.
+        if (outOfBand() && res.status === 200) expect(answered).toMatchObject({ status: 'pending' });
+        else {
+          expect(res.status).toBeGreaterThanOrEqual(400);
+          expect(res.status).toBeLessThan(500);
+          expect(answered).toEqual({ error: expect.any(String), error_description: expect.any(String) });
+        }
       }
       // None of it cost the user the method: a right code still signs in.
       const last = await challenge(user.username, user.held);
-      expect((await last.respond((c) => driver.valid(user.held, c))).status).toBe(200);
+      expectAccepted(await last.respond((c) => driver.valid(user.held, c)));
     });
   });
 }

@@ -16,6 +16,7 @@ import { discover, registerClient, type oc } from '../helpers/rp.js';
 import { SoftAuthenticator } from '../helpers/soft-authenticator.js';
 import { describeFactor, type FactorDriver } from './factor.contract.js';
 import { otpDriver } from './otp-drivers.js';
+import { promptDriver } from './prompt-driver.js';
 
 const ATTEMPTS = 5;
 let idp: TestIdp;
@@ -44,6 +45,7 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
+  await prompt.close();
   await idp.stop();
   await rm(dataDir, { recursive: true, force: true });
 });
@@ -187,11 +189,15 @@ const questions: FactorDriver<Answers> = {
   fromSelfService: async (choice) => answersOf(choice),
 };
 
+// The push service the prompt driver's devices subscribe to is started with the suite (top-level await).
+const prompt = await promptDriver(() => idp);
+
 const drivers = new Map<string, FactorDriver<any>>([
   [totp.method, totp],
   [backupCodes.method, backupCodes],
   [passkey.method, passkey],
   [questions.method, questions],
+  [prompt.driver.method, prompt.driver],
   ...(['sms', 'voice', 'email'] as const).map((channel) => [channel, otpDriver(channel, () => dataDir)] as [string, FactorDriver<any>]),
 ]);
 
