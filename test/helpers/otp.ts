@@ -19,8 +19,14 @@ export async function outbox(dataDir: string): Promise<OutboxMessage[]> {
   return Promise.all(files.map(async (file) => ({ file, ...(JSON.parse(await readFile(path.join(dir, file), 'utf8')) as Omit<OutboxMessage, 'file'>) })));
 }
 
+/** The code a message carries: a text or a call's own, or an e-mail's of the `code` template (sent as mail, channel `email`). */
+function asCode(m: OutboxMessage): OutboxMessage {
+  const mailed = m.template === 'code' && typeof m.data?.code === 'string' ? m.data.code : undefined;
+  return mailed === undefined ? m : { ...m, channel: 'email', code: mailed };
+}
+
 /** The codes sent to `to`, oldest first. */
-export const codesTo = async (dataDir: string, to: string) => (await outbox(dataDir)).filter((m) => m.to === to && m.code !== undefined);
+export const codesTo = async (dataDir: string, to: string) => (await outbox(dataDir)).map(asCode).filter((m) => m.to === to && m.code !== undefined);
 
 /** The latest code sent to `to`. */
 export async function lastCodeTo(dataDir: string, to: string): Promise<OutboxMessage & { code: string }> {
