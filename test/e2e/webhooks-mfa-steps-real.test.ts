@@ -118,7 +118,16 @@ describe('questions', () => {
     expect(asked).toHaveLength(2);
     for (const q of asked) expect(CHOSEN.has(q.question)).toBe(true);
 
-    expect((await answer({ token: first.json.data.token, method: 'questions', security: answering(asked, (a) => `${a} not`) })).status).toBe(200);
+    // What the questions factor would refuse as malformed is a 400 here, and the token still answers.
+    const token = first.json.data.token as string;
+    const [a, b] = answering(asked);
+    for (const [security, field] of [
+      [[{ ...a, answer: 'x'.repeat(257) }, b], 'security.0.answer'],
+      [[a, { ...b, identifier: 'i'.repeat(65) }], 'security.1.identifier'],
+      [Array.from({ length: 11 }, () => a), 'security'],
+    ] as const)
+      expectJsonError(await answer({ token, method: 'questions', security }), 400, 'invalid_request', field);
+    expect((await answer({ token, method: 'questions', security: answering(asked, (x) => `${x} not`) })).status).toBe(200);
     const again = await nextFor(user.id, 'auth.step', [first]);
     expect(again.json.data).toMatchObject({ method: 'questions', error: 'invalid_answer' });
     const reasked = again.json.data.input as { identifier: string; question: string }[];
