@@ -116,6 +116,7 @@ export function buildApp(c: Container): Koa {
       methods: c.factors.factors.filter((f) => f.paths.challenge === OTP_CHALLENGE_PATH).map((f) => f.descriptor.method),
       offered: (accountId, methods) => c.destinations.offered(accountId, methods),
     },
+    runsInApp: (uid) => c.stepWebhooks.runsInApp(uid),
   });
   const limiter = createRateLimiter(c.rateLimitCounters);
   const interactions = interactionRoutes({ kit, login: c.login, mfa: c.mfa, config: c.config, limiter });

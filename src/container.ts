@@ -624,7 +624,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     stepWebhooks: createStepWebhookService({
       mfa,
       settings,
-      credentials,
+      destinations,
       subscriptions: webhookRepo,
       queue: webhookQueue,
       ephemeral,

@@ -1,3 +1,4 @@
+import { MAX_ANSWERS, MAX_ANSWER_LENGTH } from '../authn/factors/questions/questions.schema.js';
 import { z } from '../lib/zod.js';
 
 export const STEP_METHODS = ['questions', 'code', 'prompt'] as const;
@@ -16,11 +17,12 @@ export const stepAnswerBody = z.strictObject({
 });
 export type StepAnswer = z.infer<typeof stepAnswerBody>;
 
-const identifier = z.string().min(1).max(200);
+// Within what the questions factor takes, so an answer it would find malformed is a 400 here that keeps the token.
+const identifier = z.string().min(1).max(64);
 
 export const questionAnswers = z
-  .array(z.strictObject({ identifier, answer: z.string().min(1).max(500) }))
+  .array(z.strictObject({ identifier, answer: z.string().min(1).max(MAX_ANSWER_LENGTH) }))
   .min(1)
-  .max(20);
+  .max(MAX_ANSWERS);
 export const destinationChoice = z.strictObject({ identifier });
 export const codeAnswer = z.strictObject({ identifier, answer: z.string().min(1).max(32) });

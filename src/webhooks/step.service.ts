@@ -1,11 +1,11 @@
 import type { MfaService, Outcome, RequestMeta } from '../authn/mfa.service.js';
+import type { DestinationService } from '../authn/one-time-codes/destinations.service.js';
 import { hmac, randomToken } from '../lib/crypto.js';
 import { badRequest, IdpError, notFound, type ErrorCode } from '../lib/errors.js';
 import type { z } from '../lib/zod.js';
 import type { SettingsService } from '../policy/settings.service.js';
 import type { Aal, MfaMethod } from '../policy/types.js';
 import type { EphemeralStore } from '../store/ephemeral-store.js';
-import type { CredentialRepository } from '../store/repositories/credential.repository.js';
 import type { WebhookRepository } from '../store/repositories/webhook.repository.js';
 import type { WebhookQueue } from './events.js';
 import { codeAnswer, destinationChoice, questionAnswers, type StepAnswer, type StepMethod } from './step.schema.js';
@@ -37,15 +37,16 @@ interface StepState {
 /** What the browser's login takes once the platform answered: the login's outcome, or why it ended. */
 type Result = { outcome: Outcome } | { error: ErrorCode; description: string };
 
-const DESTINATION_KINDS: Partial<Record<MfaMethod, { kind: 'phone' | 'email'; type: Destination['type']; label: string }>> = {
-  sms: { kind: 'phone', type: 'text', label: 'Text message to' },
-  voice: { kind: 'phone', type: 'voice', label: 'Voice call to' },
-  email: { kind: 'email', type: 'email', label: 'Email to' },
+/** How the platform is shown each method that sends a code. */
+const CODE_CHANNELS: Partial<Record<MfaMethod, { type: Destination['type']; label: string }>> = {
+  sms: { type: 'text', label: 'Text message to' },
+  voice: { type: 'voice', label: 'Voice call to' },
+  email: { type: 'email', label: 'Email to' },
 };
 
 /** Which kind of step a method is run as, in the order the login offers the methods. */
 const stepMethodOf = (m: MfaMethod): StepMethod | undefined =>
-  m === 'questions' ? 'questions' : m === 'prompt' ? 'prompt' : DESTINATION_KINDS[m] ? 'code' : undefined;
+  m === 'questions' ? 'questions' : m === 'prompt' ? 'prompt' : CODE_CHANNELS[m] ? 'code' : undefined;
 
 function parse<S extends z.ZodType>(schema: S, value: unknown, field: string): z.infer<S> {
   const parsed = schema.safeParse(value);
@@ -60,7 +61,8 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, field: string): z
 export interface StepWebhookServiceDeps {
   mfa: Pick<MfaService, 'transactions' | 'startChallenge' | 'verify' | 'approvedOutOfBand'>;
   settings: Pick<SettingsService, 'effective'>;
-  credentials: Pick<CredentialRepository, 'listActive'>;
+  /** The verified destinations a login offering some methods lists (their masks, one entry per method). */
+  destinations: Pick<DestinationService, 'offered'>;
   subscriptions: Pick<WebhookRepository, 'findSubscription'>;
   queue: WebhookQueue;
   ephemeral: EphemeralStore;
@@ -113,20 +115,13 @@ export function createStepWebhookService(deps: StepWebhookServiceDeps) {
       },
     );
 
+  /** The account's verified destinations for the offered methods, as the sign-in page lists them. */
   async function destinationsOf(accountId: string, offered: readonly MfaMethod[]): Promise<Destination[]> {
-    const methods = offered.filter((m) => DESTINATION_KINDS[m]);
-    const byKind = new Map<string, Awaited<ReturnType<CredentialRepository['listActive']>>>();
-    for (const kind of new Set(methods.map((m) => DESTINATION_KINDS[m]!.kind))) byKind.set(kind, await deps.credentials.listActive(accountId, kind));
-    return methods.flatMap((method) => {
-      const d = DESTINATION_KINDS[method]!;
-      return (byKind.get(d.kind) ?? []).map((c) => ({
-        identifier: `${method}:${c.id}`,
-        type: d.type,
-        method,
-        credentialId: c.id,
-        mask: c.name ?? '',
-        label: `${d.label} ${c.name ?? ''}`.trim(),
-      }));
+    return (await deps.destinations.offered(accountId, offered)).flatMap(({ id, channel, mask }) => {
+      const shown = CODE_CHANNELS[channel];
+      return shown
+        ? [{ identifier: `${channel}:${id}`, type: shown.type, method: channel, credentialId: id, mask, label: `${shown.label} ${mask}`.trim() }]
+        : [];
     });
   }
 
@@ -173,7 +168,24 @@ export function createStepWebhookService(deps: StepWebhookServiceDeps) {
     await conclude(state, { outcome });
   }
 
+  /** The step method and the organisation's subscription, when this login's second factor is run through its app. */
+  async function runBy(tx: { organizationId: string; methods: readonly MfaMethod[] }) {
+    const method = tx.methods.map(stepMethodOf).find((m) => m !== undefined);
+    if (!method) return undefined;
+    const { step_webhooks: config } = await deps.settings.effective(tx.organizationId);
+    const subscription = config.enabled && config.subscription_id ? await deps.subscriptions.findSubscription(config.subscription_id) : undefined;
+    // Only the organisation's own subscription (or a global one) may carry its users' steps.
+    if (!subscription?.enabled || (subscription.organizationId !== null && subscription.organizationId !== tx.organizationId)) return undefined;
+    return { method, subscription };
+  }
+
   return {
+    /** Whether the browser at this login's MFA step is to continue in the organisation's app. */
+    async runsInApp(uid: string): Promise<boolean> {
+      const tx = await deps.mfa.transactions.get(uid);
+      return tx?.stage === 'mfa' && (await runBy(tx)) !== undefined;
+    },
+
     /**
      * The browser's poll: the first one starts the steps (when the organisation runs them through
      * webhooks), later ones answer `pending` until the platform's answer decided the login; that
@@ -188,11 +200,8 @@ export function createStepWebhookService(deps: StepWebhookServiceDeps) {
       }
       const tx = await deps.mfa.transactions.get(input.uid);
       if (!tx || tx.stage !== 'mfa') throw new IdpError('invalid_step', 'this interaction is not at the mfa step');
-      const method = tx.methods.map(stepMethodOf).find((m) => m !== undefined);
-      const { step_webhooks: config } = await deps.settings.effective(tx.organizationId);
-      const subscription = config.enabled && config.subscription_id ? await deps.subscriptions.findSubscription(config.subscription_id) : undefined;
-      if (!method || !subscription?.enabled || (subscription.organizationId !== null && subscription.organizationId !== tx.organizationId))
-        throw new IdpError('invalid_method', "this sign-in's second factor is not run through the organization's app");
+      const { method, subscription } = (await runBy(tx)) ?? {};
+      if (!method || !subscription) throw new IdpError('invalid_method', "this sign-in's second factor is not run through the organization's app");
       // Of concurrent polls, one starts the steps.
       if ((await ephemeral.increment(startedKey(input.uid), ttlSeconds)) > 1) return { pending: { method } };
       const state: Omit<StepState, 'stage'> = {

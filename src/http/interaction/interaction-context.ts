@@ -48,6 +48,8 @@ export function createInteractionKit(deps: {
     methods: readonly MfaMethod[];
     offered(accountId: string, methods: readonly MfaMethod[]): Promise<{ id: string; channel: MfaMethod; mask: string }[]>;
   };
+  /** Whether the login's second factor is run through its organisation's app (`step_webhooks`): the browser then waits on "Continue in your app". */
+  runsInApp?: (uid: string) => Promise<boolean>;
 }): InteractionKit {
   const { csrf, views, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
@@ -144,7 +146,8 @@ export function createInteractionKit(deps: {
           if (wantsJson(ctx)) {
             const { destinations } = await destinationsOf(request.uid, outcome.methods);
             ctx.body = { status: 'mfa_required', methods: outcome.methods, ...(destinations ? { destinations } : {}) };
-          } else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
+          } else if (await deps.runsInApp?.(request.uid)) await kit.render(ctx, request, 'mfa-step');
+          else await kit.render(ctx, request, 'mfa', { methods: outcome.methods });
           return;
         case 'enroll':
           if (wantsJson(ctx)) ctx.body = { status: 'mfa_enrollment_required', allowed_methods: outcome.methods };

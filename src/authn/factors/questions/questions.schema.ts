@@ -6,7 +6,7 @@ export const MIN_ANSWER_LENGTH = 3;
 /** As typed; longer input is refused before any work. */
 export const MAX_ANSWER_LENGTH = 256;
 /** More answers than any catalogue lets a user set (or a challenge ask) is not a request of this method. */
-const MAX_ANSWERS = 10;
+export const MAX_ANSWERS = 10;
 
 /**
  * One spelling per answer, so that what the user remembers matches however it is typed: Unicode
