@@ -118,7 +118,7 @@ test('voice: the code goes out as a call (channel voice) and earns amr tel + otp
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'voice', body.destinations[0]!.id, user.phone);
   expect(message).toMatchObject({ channel: 'voice', locale: 'en' });
-  const ok = await answer(flow, message.code!);
+  const ok = await answer(flow, message.code);
   const { claims } = await flow.complete(ok.body.redirect_to);
   expect(claims.amr).toEqual(['pwd', 'tel', 'otp', 'mfa']);
 });
@@ -130,7 +130,7 @@ test('e-mail: a code to the verified address signs in at AAL1 only, and never sa
     { id: expect.any(String), channel: 'email', mask: `${user.email[0]}…${user.email.split('@')[0]!.slice(-1)}@example.test` },
   ]);
   const message = await sentCode(flow, 'email', body.destinations[0]!.id, user.email);
-  const ok = await answer(flow, message.code!);
+  const ok = await answer(flow, message.code);
   const { claims } = await flow.complete(ok.body.redirect_to);
   expect(claims.amr).toEqual(['pwd', 'email', 'otp']);
   expect(claims.acr).toBe('aal1');
@@ -158,7 +158,7 @@ test('a code expires after the configured lifetime (fake clock)', async () => {
   clock.freeze();
   const message = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
   clock.advance(301_000);
-  const late = await answer(flow, message.code!);
+  const late = await answer(flow, message.code);
   expect(late.status).toBe(401);
   expect(late.body.error).toBe('invalid_code');
 });
@@ -178,16 +178,16 @@ test('a second send within 30 s is refused (429 resend_too_soon, Retry-After); l
   clock.advance(21_000);
   const second = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
   expect(second.code).toBeDefined();
-  if (first.code !== second.code) expect((await answer(flow, first.code!)).status).toBe(401);
-  expect((await answer(flow, second.code!)).body.status).toBe('success');
+  if (first.code !== second.code) expect((await answer(flow, first.code)).status).toBe(401);
+  expect((await answer(flow, second.code)).body.status).toBe('success');
 });
 
 test('five tries per code: after five wrong codes the right one is refused too', async () => {
   const user = await userWith('otp-tries');
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
-  for (let i = 0; i < 5; i++) expect((await answer(flow, otherCode(message.code!))).status).toBe(401);
-  const right = await answer(flow, message.code!);
+  for (let i = 0; i < 5; i++) expect((await answer(flow, otherCode(message.code))).status).toBe(401);
+  const right = await answer(flow, message.code);
   expect(right.status).toBe(401);
   expect(right.body.error).toBe('invalid_code');
 });
@@ -196,15 +196,15 @@ test('concurrent wrong guesses cannot exceed five tries on one code', async () =
   const user = await userWith('otp-tries-race');
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
-  await Promise.all(Array.from({ length: 10 }, () => answer(flow, otherCode(message.code!))));
-  expect((await answer(flow, message.code!)).status).toBe(401);
+  await Promise.all(Array.from({ length: 10 }, () => answer(flow, otherCode(message.code))));
+  expect((await answer(flow, message.code)).status).toBe(401);
 });
 
 test('twenty concurrent right answers: exactly one succeeds', async () => {
   const user = await userWith('otp-race');
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
-  const answers = await Promise.all(Array.from({ length: 20 }, () => answer(flow, message.code!)));
+  const answers = await Promise.all(Array.from({ length: 20 }, () => answer(flow, message.code)));
   expect(answers.filter((a) => a.status === 200 && a.body.status === 'success')).toHaveLength(1);
   expect(answers.filter((a) => a.status >= 500)).toEqual([]);
 });
@@ -218,12 +218,12 @@ test("another login's code does not answer this one, and a used code answers not
   clock.advance(31_000);
   await sentCode(other.flow, 'sms', id, user.phone);
   // The other login's state is there, but the code is bound to the first login.
-  expect((await answer(other.flow, mineCode.code!)).status).toBe(401);
-  const ok = await answer(mine.flow, mineCode.code!);
+  expect((await answer(other.flow, mineCode.code)).status).toBe(401);
+  const ok = await answer(mine.flow, mineCode.code);
   expect(ok.body.status).toBe('success');
   // Used: the finished login answers nothing, and the code proves nothing elsewhere.
-  expect((await answer(mine.flow, mineCode.code!)).status).toBeGreaterThanOrEqual(400);
-  expect((await answer(other.flow, mineCode.code!)).status).toBe(401);
+  expect((await answer(mine.flow, mineCode.code)).status).toBeGreaterThanOrEqual(400);
+  expect((await answer(other.flow, mineCode.code)).status).toBe(401);
 });
 
 test("an unknown or another account's destination id is answered like a real one, and nothing is sent", async () => {
@@ -259,7 +259,7 @@ test('a start naming an unknown destination voids the code sent before, like any
   const real = await sentCode(flow, 'sms', body.destinations[0]!.id, user.phone);
   clock.advance(31_000);
   expect((await send(flow, 'sms', '00000000-0000-4000-8000-000000000001')).status).toBe(200);
-  expect((await answer(flow, real.code!)).status).toBe(401);
+  expect((await answer(flow, real.code)).status).toBe(401);
 });
 
 test('sends are limited per account: fifty in a minute are throttled', async () => {
@@ -292,13 +292,13 @@ test('no code, phone number or address reaches the log', async () => {
   const user = await userWith('otp-log', { phone: true, email: true });
   const { flow, body } = await atChallenge(user);
   const message = await sentCode(flow, 'sms', body.destinations.find((d) => d.channel === 'sms')!.id, user.phone);
-  await answer(flow, otherCode(message.code!));
-  await answer(flow, message.code!);
+  await answer(flow, otherCode(message.code));
+  await answer(flow, message.code);
   const log = logLines.join('\n');
   expect(log).not.toContain(user.phone);
   expect(log).not.toContain(user.phone.slice(1));
   expect(log).not.toContain(user.email);
-  expect(log).not.toContain(`"${message.code!}"`);
+  expect(log).not.toContain(`"${message.code}"`);
 });
 
 test('the mfa page (no script) lists a send form per destination, then the code field', async () => {
