@@ -3,7 +3,7 @@
  * subscription and a key that proves itself), listing, renaming and removing devices, the VAPID key,
  * the organisation's prompt webhook, and the device page with its service worker.
  */
-import type { Browser } from '../helpers/browser.js';
+import { jsonCall, type Browser } from '../helpers/browser.js';
 import { apiClient } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, newUser } from '../helpers/mfa-flow.js';
@@ -21,15 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => idp.stop());
 
-async function call(browser: Browser, method: string, path: string, body?: unknown) {
-  const res = await browser.fetch(`${idp.url}/api/v1${path}`, {
-    method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined, res };
-}
+const call = (browser: Browser, method: string, path: string, body?: unknown) => jsonCall(browser, `${idp.url}/api/v1`, method, path, body);
 
 const subscription = (endpoint = 'https://push.example.test/send/abc') => ({ endpoint, keys: { p256dh: 'B'.repeat(87), auth: 'A'.repeat(22) } });
 

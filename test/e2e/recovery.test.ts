@@ -8,7 +8,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateSecret } from 'otplib';
-import { Browser } from '../helpers/browser.js';
+import { Browser, jsonCall } from '../helpers/browser.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, MINUTE, awayFromStepBoundary, codeAt } from '../helpers/mfa-flow.js';
 import { eventually, outbox, type OutboxMessage } from '../helpers/outbox.js';
@@ -372,15 +372,7 @@ describe('trusted contacts', () => {
     };
     return (await authorize(firstParty, { browser: new Browser(), onStep: steps })).browser;
   }
-  async function call(browser: Browser, method: string, p: string, body?: unknown) {
-    const res = await browser.fetch(`${idp.url}/api/v1${p}`, {
-      method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  }
+  const call = (browser: Browser, method: string, path: string, body?: unknown) => jsonCall(browser, `${idp.url}/api/v1`, method, path, body);
 
   test('2 of 3 approvals: a contact approving twice counts once; a non-contact and the owner are refused', async () => {
     const owner = await newUser();

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { generateSecret } from 'otplib';
 import { hmac } from '../../src/lib/crypto.js';
 import { activeGrant, breakGlassKeys } from '../helpers/break-glass.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, jsonCall } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { awayFromStepBoundary, codeAt } from '../helpers/mfa-flow.js';
 import { eventually, outbox, type OutboxMessage } from '../helpers/outbox.js';
@@ -74,15 +74,7 @@ async function noticeTo(address: string, title: string): Promise<OutboxMessage> 
   return found;
 }
 
-async function call(browser: Browser, method: string, p: string, body?: unknown) {
-  const res = await browser.fetch(`${idp.url}/api/v1${p}`, {
-    method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (browser: Browser, method: string, path: string, body?: unknown) => jsonCall(browser, `${idp.url}/api/v1`, method, path, body);
 
 test('a new factor and new backup codes: to the verified address and verified e-mail destinations, without the codes', async () => {
   const user = await newUser();

@@ -78,3 +78,14 @@ export class Browser {
     throw new Error('too many redirects');
   }
 }
+
+/** A JSON request of the IdP's API (`base` is its `/api/v1`) with this browser's cookies; the answer's body parsed when it has one. */
+export async function jsonCall(browser: Browser, base: string, method: string, path: string, body?: unknown) {
+  const res = await browser.fetch(`${base}${path}`, {
+    method,
+    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined, res };
+}

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { namedCredentials } from './named-credential.js';
 import type { PromptRow, PromptTransport } from '../database.js';
 
 const KIND = 'prompt';
@@ -20,6 +21,7 @@ export type NewPrompt = Omit<PromptRow, 'status' | 'deviceId'>;
 
 /** Prompt devices (beside their `credentials` rows), prompts, organisations' prompt webhooks and the VAPID key pair. */
 export function createPromptRepository(db: Db) {
+  const named = namedCredentials(db, KIND);
   const devices = () =>
     db
       .selectFrom('promptDevices as d')
@@ -56,20 +58,8 @@ export function createPromptRepository(db: Db) {
     listDevices: (userId: string): Promise<PromptDevice[]> => devices().where('c.userId', '=', userId).orderBy('c.createdAt').orderBy('d.id').execute(),
     findDevice: (userId: string, id: string): Promise<PromptDevice | undefined> =>
       devices().where('c.userId', '=', userId).where('d.id', '=', id).executeTakeFirst(),
-    async renameDevice(userId: string, id: string, name: string): Promise<boolean> {
-      const res = await db
-        .updateTable('credentials')
-        .set({ name, updatedAt: new Date() })
-        .where('id', '=', id)
-        .where('userId', '=', userId)
-        .where('kind', '=', KIND)
-        .executeTakeFirst();
-      return res.numUpdatedRows > 0n;
-    },
-    async removeDevice(userId: string, id: string): Promise<boolean> {
-      const res = await db.deleteFrom('credentials').where('id', '=', id).where('userId', '=', userId).where('kind', '=', KIND).executeTakeFirst();
-      return res.numDeletedRows > 0n;
-    },
+    renameDevice: named.rename,
+    removeDevice: named.remove,
     async touchDevice(id: string): Promise<void> {
       await db.updateTable('credentials').set({ lastUsedAt: new Date() }).where('id', '=', id).execute();
     },

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
+import { namedCredentials } from './named-credential.js';
 import type { WebauthnCredentialsTable } from '../database.js';
 
 /** A registered WebAuthn credential as the passkey method reads it: key, counter, authenticator facts, owner and name. */
@@ -18,6 +19,7 @@ export type NewWebauthnCredential = Omit<WebauthnCredential, 'id' | 'createdAt' 
 const KIND = 'passkey';
 
 export function createWebauthnCredentialRepository(db: Db) {
+  const named = namedCredentials(db, KIND);
   const joined = () =>
     db
       .selectFrom('webauthnCredentials as w')
@@ -115,20 +117,8 @@ export function createWebauthnCredentialRepository(db: Db) {
         update credentials set last_used_at = now(), updated_at = now() where id in (select id from used) returning id`.execute(db);
       return rows.length === 1;
     },
-    async rename(userId: string, id: string, name: string): Promise<boolean> {
-      const res = await db
-        .updateTable('credentials')
-        .set({ name, updatedAt: new Date() })
-        .where('id', '=', id)
-        .where('userId', '=', userId)
-        .where('kind', '=', KIND)
-        .executeTakeFirst();
-      return res.numUpdatedRows > 0n;
-    },
-    async remove(userId: string, id: string): Promise<boolean> {
-      const res = await db.deleteFrom('credentials').where('id', '=', id).where('userId', '=', userId).where('kind', '=', KIND).executeTakeFirst();
-      return res.numDeletedRows > 0n;
-    },
+    rename: named.rename,
+    remove: named.remove,
   };
 }
 
