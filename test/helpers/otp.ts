@@ -2,14 +2,14 @@ import { outbox, type OutboxMessage } from './outbox.js';
 
 export { outbox };
 
-/** The code a message carries: an SMS or voice code as it is, an e-mail's in its `code` template's data. */
+/** The code a message carries: an SMS or voice code as it is, an e-mail's (channel `email`) in its `code` template's data. */
 const codeOf = (m: OutboxMessage): string | undefined => m.code ?? (m.template === 'code' ? (m.data as { code?: string } | undefined)?.code : undefined);
 
 /** The codes sent to `to`, oldest first. */
 export const codesTo = async (dataDir: string, to: string) =>
   (await outbox(dataDir)).flatMap((m) => {
     const code = m.to === to ? codeOf(m) : undefined;
-    return code === undefined ? [] : [{ ...m, code }];
+    return code === undefined ? [] : [{ ...m, code, channel: m.channel ?? 'email' }];
   });
 
 /** The latest code sent to `to`. */
