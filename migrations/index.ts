@@ -20,12 +20,12 @@ import * as m0018 from './0018_risk_history.js';
 import * as m0019 from './0019_session_records.js';
 import * as m0020 from './0020_temporary_passwords.js';
 import * as m0021 from './0021_break_glass.js';
+import * as m0022 from './0022_otp_destinations.js';
 import * as m0023 from './0023_delivery.js';
 import * as m0024 from './0024_security_questions.js';
 import * as m0025 from './0025_prompt.js';
 import * as m0026 from './0026_webhooks.js';
 import * as m0027 from './0027_recovery.js';
-import * as m0022 from './0022_otp_destinations.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -50,10 +50,10 @@ export const migrations: Record<string, Migration> = {
   '0019_session_records': m0019,
   '0020_temporary_passwords': m0020,
   '0021_break_glass': m0021,
+  '0022_otp_destinations': m0022,
   '0023_delivery': m0023,
   '0024_security_questions': m0024,
   '0025_prompt': m0025,
   '0026_webhooks': m0026,
   '0027_recovery': m0027,
-  '0022_otp_destinations': m0022,
 };
