@@ -1,5 +1,8 @@
 import type { Db } from '../db.js';
 
+/** A `credentials` row confirmed at once (a passkey, a prompt device, a set of security answers): set up in one step, no secret of its own. */
+export const confirmedCredential = (userId: string, kind: string, name: string | null) => ({ userId, kind, name, confirmedAt: new Date() });
+
 /**
  * Renaming and removing one of a user's credentials of a kind (a passkey, a prompt device): the
  * row must be the user's and of that kind, so an id of another kind or account changes nothing.

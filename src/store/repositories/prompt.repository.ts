@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
-import { namedCredentials } from './named-credential.js';
+import { confirmedCredential, namedCredentials } from './named-credential.js';
 import type { PromptRow, PromptTransport } from '../database.js';
 
 const KIND = 'prompt';
@@ -36,17 +36,7 @@ export function createPromptRepository(db: Db) {
       db.transaction().execute(async (trx) => {
         const row = await trx
           .insertInto('credentials')
-          .values({
-            userId: d.userId,
-            kind: KIND,
-            name: d.name,
-            secretSealed: null,
-            secretHash: null,
-            confirmedAt: new Date(),
-            lastUsedAt: null,
-            usedAt: null,
-            lastTotpStep: null,
-          })
+          .values(confirmedCredential(d.userId, KIND, d.name))
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx

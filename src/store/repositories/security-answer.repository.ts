@@ -1,4 +1,5 @@
 import type { Db } from '../db.js';
+import { confirmedCredential } from './named-credential.js';
 
 const KIND = 'questions';
 
@@ -41,17 +42,7 @@ export function createSecurityAnswerRepository(db: Db) {
         await trx.deleteFrom('credentials').where('userId', '=', userId).where('kind', '=', KIND).execute();
         const { id } = await trx
           .insertInto('credentials')
-          .values({
-            userId,
-            kind: KIND,
-            name: 'Security questions',
-            secretSealed: null,
-            secretHash: null,
-            confirmedAt: new Date(),
-            lastUsedAt: null,
-            usedAt: null,
-            lastTotpStep: null,
-          })
+          .values(confirmedCredential(userId, KIND, 'Security questions'))
           .returning('id')
           .executeTakeFirstOrThrow();
         await trx

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Db } from '../db.js';
-import { namedCredentials } from './named-credential.js';
+import { confirmedCredential, namedCredentials } from './named-credential.js';
 import type { WebauthnCredentialsTable } from '../database.js';
 
 /** A registered WebAuthn credential as the passkey method reads it: key, counter, authenticator facts, owner and name. */
@@ -58,17 +58,7 @@ export function createWebauthnCredentialRepository(db: Db) {
         .execute(async (trx) => {
           const row = await trx
             .insertInto('credentials')
-            .values({
-              userId: c.userId,
-              kind: KIND,
-              name: c.name,
-              secretSealed: null,
-              secretHash: null,
-              confirmedAt: new Date(),
-              lastUsedAt: null,
-              usedAt: null,
-              lastTotpStep: null,
-            })
+            .values(confirmedCredential(c.userId, KIND, c.name))
             .returning(['id', 'createdAt'])
             .executeTakeFirstOrThrow();
           const key = await trx
