@@ -7,6 +7,12 @@ import pg from 'pg';
 const CACHED_CONFIG = /^\s*select [^()]* from "?(clients|settings|organizations)"? where/i;
 
 /**
+ * Server settings for a test that counts statements: no webhook worker polling its queue on a timer,
+ * whose statements would land in whatever request happens to be counted.
+ */
+export const QUIET_SERVER = { webhooks: { workerIntervalMs: 0 } };
+
+/**
  * Counts the statements every pg client of this process sends while `counted` runs (installed for the
  * test file). Nothing else may run against the server meanwhile.
  */

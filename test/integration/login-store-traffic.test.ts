@@ -6,7 +6,7 @@
  */
 import { startTestIdp, type Mode, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
-import { countStatements, reads } from '../helpers/pg-traffic.js';
+import { QUIET_SERVER, countStatements, reads } from '../helpers/pg-traffic.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 
 const { counted, mark } = countStatements();
@@ -33,7 +33,7 @@ describe.each<[Mode, number, number]>([
   let config: oc.Configuration;
 
   beforeAll(async () => {
-    idp = await startTestIdp('login-traffic', mode);
+    idp = await startTestIdp('login-traffic', mode, QUIET_SERVER);
     const client = await registerClient(idp.url, { first_party: true });
     config = await discover(idp.url, client.client_id, client.client_secret);
     await idp.container.settings.patchGlobal({ mfa: { policy: 'any', reauth_interval_minutes: 0 } });

@@ -5,7 +5,7 @@
  */
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
-import { countStatements } from '../helpers/pg-traffic.js';
+import { QUIET_SERVER, countStatements } from '../helpers/pg-traffic.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -15,7 +15,7 @@ let config: oc.Configuration;
 const { counted } = countStatements();
 
 beforeAll(async () => {
-  idp = await startTestIdp('refresh-traffic', 'postgres+redis');
+  idp = await startTestIdp('refresh-traffic', 'postgres+redis', QUIET_SERVER);
   client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
   await idp.container.settings.patchGlobal({ mfa: { policy: 'any', reauth_interval_minutes: 0 } });

@@ -5,7 +5,7 @@
  */
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, newUser } from '../helpers/mfa-flow.js';
-import { countStatements } from '../helpers/pg-traffic.js';
+import { QUIET_SERVER, countStatements } from '../helpers/pg-traffic.js';
 import { discover, oc, registerClient } from '../helpers/rp.js';
 import { signInOidc, silent } from '../helpers/sessions.js';
 
@@ -15,7 +15,7 @@ let config: oc.Configuration;
 const { counted } = countStatements();
 
 beforeAll(async () => {
-  idp = await startTestIdp('session-traffic', 'postgres+redis', { trustedProxies: ['127.0.0.1'] }, { clock });
+  idp = await startTestIdp('session-traffic', 'postgres+redis', { trustedProxies: ['127.0.0.1'], ...QUIET_SERVER }, { clock });
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
 });
