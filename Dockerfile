@@ -16,6 +16,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
 COPY views ./views
+COPY locales ./locales
 COPY assets ./assets
 COPY schemas ./schemas
 USER node

@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import Koa, { type Middleware } from 'koa';
 import compose from 'koa-compose';
 import mount from 'koa-mount';
-import { projectRoot, viewsDir } from './config.js';
+import { projectRoot } from './config.js';
 import type { Container } from './container.js';
 import { assetRoutes } from './http/assets/assets.routes.js';
 import { apiKeyRoutes } from './http/admin/api-keys.routes.js';
@@ -48,7 +48,6 @@ import { selfServiceAuth } from './http/self-service/authenticate.js';
 import { trustedContactRoutes } from './http/self-service/trusted-contacts.routes.js';
 import { recoveryRoutes } from './http/recovery/recovery.routes.js';
 import { recoveryRequestRoutes } from './http/admin/recovery-requests.routes.js';
-import { createViewRenderer } from './lib/views.js';
 import { promptRoutes } from './http/prompt/prompts.routes.js';
 import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
 
@@ -60,15 +59,6 @@ export function buildApp(c: Container): Koa {
   const app = new Koa();
   app.proxy = c.config.trustedProxies.length > 0;
   app.maxIpsCount = 1;
-  const views = createViewRenderer(
-    viewsDir,
-    Object.fromEntries(
-      c.factors.factors.flatMap((f): [string, string][] => [
-        [`challenge:${f.descriptor.method}`, f.challengeView],
-        ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
-      ]),
-    ),
-  );
 
   app.use(trustedProxies(c.config.trustedProxies));
   // The provider (mounted) and our own routes read its signed cookies through our context, hence with its keys.
@@ -84,7 +74,7 @@ export function buildApp(c: Container): Koa {
   });
   app.use(requestContext(c.logger, c.metrics));
   app.use(securityHeaders());
-  app.use(errorHandler(c.logger, views));
+  app.use(errorHandler(c.logger, c.pages));
   app.use(auditWrites(c.audit));
 
   const ops = opsRoutes(c.readiness).routes() as unknown as Middleware;
@@ -99,6 +89,8 @@ export function buildApp(c: Container): Koa {
     'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
     'prompt.js': { file: path.join(projectRoot, 'assets', 'prompt.js'), type: 'text/javascript; charset=utf-8' },
     'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
+    'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
+    'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -107,7 +99,8 @@ export function buildApp(c: Container): Koa {
   const kit = createInteractionKit({
     protocols: c.loginProtocols,
     csrf: c.csrf,
-    views,
+    pages: c.pages,
+    relyingParty: c.relyingParty,
     mfa: c.mfa,
     issuer: c.config.issuer,
     offersRememberMe: (clientId) => c.sessionPolicy.offersRememberMe(clientId),
@@ -196,7 +189,7 @@ export function buildApp(c: Container): Koa {
     prompts: c.prompts,
     limiter,
     perIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
-    views,
+    pages: c.pages,
     serviceWorker: path.join(projectRoot, 'assets', 'prompt-sw.js'),
   });
 
@@ -235,7 +228,7 @@ export function buildApp(c: Container): Koa {
   const prefix = issuerPath === '/' ? '' : issuerPath;
   const samlLimits = { limiter, messagesPerIpPerMinute: c.config.rateLimit.samlPerIpPerMinute };
   const saml = samlRoutes({ saml: c.saml, sso: c.samlSso, prefix, ...samlLimits });
-  const samlSlo = samlSloRoutes({ slo: c.samlSlo, sessions: c.ssoSessions, csrf: c.csrf, prefix, ...samlLimits });
+  const samlSlo = samlSloRoutes({ pages: c.pages, slo: c.samlSlo, sessions: c.ssoSessions, csrf: c.csrf, prefix, ...samlLimits });
   app.use(compose([saml.routes(), saml.allowedMethods(), samlSlo.routes(), samlSlo.allowedMethods()] as Middleware[]));
   app.use(wellKnownCache([`${prefix}/.well-known/openid-configuration`, `${prefix}/jwks`], () => c.providers.current));
   const mounted = new WeakMap<Container['providers']['current'], Middleware>();
@@ -254,7 +247,7 @@ export function buildApp(c: Container): Koa {
 /** The metrics listener's app: /metrics and a JSON 404 for anything else. */
 export function buildMetricsApp(c: Container): Koa {
   const app = new Koa();
-  app.use(errorHandler(c.logger, createViewRenderer(viewsDir)));
+  app.use(errorHandler(c.logger, c.pages));
   app.use(metricsRoutes(c.metrics).routes() as unknown as Middleware);
   return app;
 }

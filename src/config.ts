@@ -211,6 +211,9 @@ export const projectRoot = (() => {
 /** The page templates. */
 export const viewsDir = path.join(projectRoot, 'views');
 
+/** The message catalogues of every page, e-mail and SMS, one folder per language. */
+export const localesDir = path.join(projectRoot, 'locales');
+
 /** Defaults from config/default.yaml, then the environment, then explicit overrides (tests). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Config {
   const defaults = YAML.parse(fs.readFileSync(path.join(projectRoot, 'config', 'default.yaml'), 'utf8')) as Record<string, unknown>;

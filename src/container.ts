@@ -96,7 +96,7 @@ import { createProviderAdminService } from './delivery/provider-admin.service.js
 import { createSmtpMail } from './delivery/smtp-mail.js';
 import { createDeliveryProviderRepository } from './store/repositories/delivery-provider.repository.js';
 import { createDeliveryRepository } from './store/repositories/delivery.repository.js';
-import { viewsDir } from './config.js';
+import { localesDir, viewsDir } from './config.js';
 import type { MailDelivery } from './delivery/delivery.js';
 import { createSecurityNotifier } from './notify/security-notifier.js';
 import { createRecoveryAdminService } from './recovery/recovery-admin.service.js';
@@ -119,6 +119,12 @@ import { createPromptWebhookService } from './admin/prompt-webhook.service.js';
 import { createOneTimeCodes } from './authn/one-time-codes/codes.js';
 import { createCodeSender } from './authn/one-time-codes/code-sender.js';
 import { createDestinationService } from './authn/one-time-codes/destinations.service.js';
+import { loadMessages } from './i18n/i18n.js';
+import { createPages } from './i18n/pages.js';
+import { createViewRenderer } from './lib/views.js';
+import { providerPages } from './oidc/render-error.js';
+
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
 /** How long a delivery attempt's record is kept (for support and provider disputes). */
 const DELIVERY_RECORD_DAYS = 90;
@@ -365,8 +371,21 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     const ahead = adapter.takeStepUp(key);
     return (ahead ? ahead.stepUp : (await authnStates.get(key))?.stepUp) ?? false;
   });
+  // Every page: the templates (each factor's challenge and enrolment forms as partials), in the request's language and its organisation's branding.
+  const views = createViewRenderer(
+    viewsDir,
+    Object.fromEntries(
+      factors.factors.flatMap((f): [string, string][] => [
+        [`challenge:${f.descriptor.method}`, f.challengeView],
+        ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
+      ]),
+    ),
+  );
+  const messages = loadMessages(localesDir);
+  const pages = createPages({ views, messages, branding: async (orgId) => (await settings.effective(orgId ?? undefined)).branding });
   const providers = await createProviderHolder({
     config,
+    pages: providerPages(pages),
     keyStore,
     clients: cachedClients,
     logger,
@@ -465,6 +484,13 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   return {
     config,
     logger,
+    messages,
+    pages,
+    /** What the pages show of a relying party: its name and logo, and the organisation whose branding applies (SAML SPs have none here). */
+    relyingParty: async (clientId: string) => {
+      const found = await cachedClients.find(clientId);
+      return found && { organizationId: found.organizationId ?? null, name: text(found.metadata.client_name), logoUri: text(found.metadata.logo_uri) };
+    },
     clock,
     box,
     db,

@@ -29,6 +29,8 @@ export interface LoginRequest {
   formTargets: string[];
   /** What the relying party asks access to, for the consent page. */
   scopes: string[];
+  /** The languages the relying party asked the pages in (OIDC `ui_locales`), most wanted first. */
+  uiLocales?: string;
 }
 
 /** What a finished login proved, as a protocol hands it on (OIDC ID token, SAML assertion). */

@@ -2,7 +2,7 @@
  * Sources one response adds to its page's Content-Security-Policy, keyed by the Node response so
  * that the provider's pages and ours can both contribute without sharing a framework type.
  */
-export type CspDirective = 'script-src' | 'form-action';
+export type CspDirective = 'script-src' | 'form-action' | 'img-src';
 
 /** What koa's `response.is('html')` answers, without parsing the media type on every (token) response. */
 export const isHtml = (contentType: unknown): boolean => typeof contentType === 'string' && contentType.toLowerCase().startsWith('text/html');
@@ -42,4 +42,15 @@ export function allowFormTargets(res: object, urls: Iterable<string>): void {
     if (SOURCE.test(source)) sources.push(source);
   }
   addCspSources(res, 'form-action', sources);
+}
+
+/** Lets the page show images from these https origins (an organisation's or a client's logo). */
+export function allowImages(res: object, urls: Iterable<string | null | undefined>): void {
+  const sources: string[] = [];
+  for (const raw of urls) {
+    if (!raw || !URL.canParse(raw)) continue;
+    const url = new URL(raw);
+    if (url.protocol === 'https:' && SOURCE.test(url.origin)) sources.push(url.origin);
+  }
+  addCspSources(res, 'img-src', sources);
 }

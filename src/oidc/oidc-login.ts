@@ -53,6 +53,7 @@ export function createOidcLogin(providers: ProviderHolder, sessions: Pick<Sessio
         // Every form ends, after redirects, at the redirect_uri the provider validated for this request.
         formTargets: [text(details.params.redirect_uri)],
         scopes: text(details.params.scope).split(' ').filter(Boolean),
+        ...(details.params.ui_locales ? { uiLocales: text(details.params.ui_locales) } : {}),
       };
       loaded.set(request, details);
       return request;

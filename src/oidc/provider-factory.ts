@@ -8,7 +8,7 @@ import { allowClientFormTargets } from './form-targets.js';
 import type { KeyStore } from './key-store.js';
 import { buildProvider, type ProviderDeps } from './provider.js';
 import type { ProviderHolder } from './provider-holder.js';
-import { renderProviderError } from './render-error.js';
+import type { ProviderPages } from './render-error.js';
 
 export interface ProviderFactoryDeps {
   config: Config;
@@ -17,6 +17,7 @@ export interface ProviderFactoryDeps {
   adapter: AdapterClass;
   findAccount: FindAccount;
   logger: Logger;
+  pages: ProviderPages;
   extend?: Partial<Pick<ProviderDeps, 'policy' | 'extraTokenClaims' | 'sessions' | 'accessTokenTtl'>>;
 }
 
@@ -34,7 +35,7 @@ export async function createProviderHolder(deps: ProviderFactoryDeps): Promise<P
       keys,
       findAccount: deps.findAccount,
       clients: deps.clients,
-      renderError: renderProviderError,
+      pages: deps.pages,
     });
     provider.on('server_error', (_ctx, err) => deps.logger.error({ err }, 'oidc-provider server error'));
     allowClientFormTargets(provider);

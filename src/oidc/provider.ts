@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import type { ClientRepository } from '../store/repositories/client.repository.js';
 import type { AdapterClass } from './adapter.js';
 import type { KeyMaterial } from './key-store.js';
-import { renderLoggedOut, renderLogout } from './render-error.js';
+import type { ProviderPages } from './render-error.js';
 import type { OidcSessionHooks } from './session-hooks.js';
 
 export interface ProviderDeps {
@@ -13,7 +13,7 @@ export interface ProviderDeps {
   findAccount: FindAccount;
   clients: Pick<ClientRepository, 'find'>;
   policy?: ReturnType<typeof interactionPolicy.base>;
-  renderError: NonNullable<Configuration['renderError']>;
+  pages: ProviderPages;
   /** Adds claims (acr/amr/step_up, later) to JWT access tokens. */
   extraTokenClaims?: Configuration['extraTokenClaims'];
   /** The organisations' session settings: session TTLs, the record of each login's session, refresh-token rotation. */
@@ -132,7 +132,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       // A client revokes only its own tokens.
       revocation: { enabled: true, allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId },
       userinfo: { enabled: true },
-      rpInitiatedLogout: { enabled: true, logoutSource: renderLogout, postLogoutSuccessSource: renderLoggedOut },
+      rpInitiatedLogout: { enabled: true, logoutSource: deps.pages.renderLogout, postLogoutSuccessSource: deps.pages.renderLoggedOut },
       backchannelLogout: { enabled: true },
       pushedAuthorizationRequests: { enabled: true },
       resourceIndicators: {
@@ -177,7 +177,7 @@ export function buildProvider(deps: ProviderDeps): Provider {
       Session: (ctx, session) =>
         deps.sessions ? deps.sessions.ttl(ctx, session) : sessionTtlSeconds(config.session, session.loginTs, Math.floor(Date.now() / 1000)),
     },
-    renderError: deps.renderError,
+    renderError: deps.pages.renderError,
     ...(deps.extraTokenClaims ? { extraTokenClaims: deps.extraTokenClaims } : {}),
   };
 

@@ -1,5 +1,6 @@
 import { z } from '../lib/zod.js';
 import { parseCidr } from './networks.js';
+import { LOCALES } from '../i18n/i18n.js';
 import { MFA_METHODS, type MfaMethod } from './types.js';
 
 /** The policies that name one method: the method each one requires. */
@@ -164,6 +165,30 @@ export const otpSettingsSchema = z
   })
   .strict();
 
+const httpsUrl = z
+  .url({ protocol: /^https$/ })
+  .max(2048)
+  .describe('an https URL');
+
+/**
+ * The `branding` block: how the hosted pages, e-mails and consoles present the organisation. The
+ * logo and support link must be https (a page served over TLS loads nothing insecure); the colour
+ * is the primary buttons' and links'; `default_locale` is the language when neither the relying
+ * party (`ui_locales`) nor the browser asks for one we speak.
+ */
+export const brandingSettingsSchema = z
+  .object({
+    display_name: z.string().trim().min(1).max(100).nullable(),
+    logo_url: httpsUrl.nullable(),
+    primary_color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour as #rrggbb')
+      .nullable(),
+    support_url: httpsUrl.nullable(),
+    default_locale: z.enum(LOCALES),
+  })
+  .strict();
+
 export const settingsPatchSchema = z
   .object({
     mfa: mfaSettingsSchema.partial().optional(),
@@ -182,6 +207,7 @@ export const settingsPatchSchema = z
     recovery: recoverySettingsSchema.partial().optional(),
     step_webhooks: stepWebhookSettingsSchema.partial().optional(),
     otp: otpSettingsSchema.partial().optional(),
+    branding: brandingSettingsSchema.partial().optional(),
   })
   .strict();
 
@@ -198,6 +224,7 @@ export type QuestionSettings = z.infer<typeof questionSettingsSchema>;
 export type RecoverySettings = z.infer<typeof recoverySettingsSchema>;
 export type StepWebhookSettings = z.infer<typeof stepWebhookSettingsSchema>;
 export type OtpSettings = z.infer<typeof otpSettingsSchema>;
+export type BrandingSettings = z.infer<typeof brandingSettingsSchema>;
 export type SettingsPatch = z.infer<typeof settingsPatchSchema>;
 export type RoleLayers = Record<string, { mfa: Partial<MfaSettings> }>;
 export interface EffectiveSettings {
@@ -213,6 +240,7 @@ export interface EffectiveSettings {
   recovery: RecoverySettings;
   step_webhooks: StepWebhookSettings;
   otp: OtpSettings;
+  branding: BrandingSettings;
 }
 
 /**
@@ -262,6 +290,7 @@ export function defaultSettings(
       sends_per_destination_per_10_minutes: 5,
       sends_per_ip_per_10_minutes: 20,
     },
+    branding: { display_name: null, logo_url: null, primary_color: null, support_url: null, default_locale: 'en' },
   };
 }
 
@@ -346,6 +375,7 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
       recovery: { ...acc.recovery, ...patch?.recovery },
       step_webhooks: { ...acc.step_webhooks, ...patch?.step_webhooks },
       otp: { ...acc.otp, ...patch?.otp },
+      branding: { ...acc.branding, ...patch?.branding },
       roles: mergeRoles(acc.roles, patch?.roles),
     }),
     base,
@@ -359,8 +389,11 @@ export function mergeSettings(base: EffectiveSettings, layers: readonly Settings
 
 /** A stored layer merged with a patch: block by block, key by key; a role set to null is removed. */
 export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): SettingsPatch {
-  const block = <K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery' | 'step_webhooks' | 'otp'>(k: K) =>
-    stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {};
+  const block = <
+    K extends 'mfa' | 'lockout' | 'networks' | 'risk' | 'sessions' | 'break_glass' | 'questions' | 'recovery' | 'step_webhooks' | 'otp' | 'branding',
+  >(
+    k: K,
+  ) => (stored[k] || patch[k] ? { [k]: { ...stored[k], ...patch[k] } } : {});
   const roles = stored.roles || patch.roles ? { roles: mergeRoles(stored.roles, patch.roles) } : {};
   return {
     ...block('mfa'),
@@ -373,6 +406,7 @@ export function mergeLayer(stored: SettingsPatch, patch: SettingsPatch): Setting
     ...block('recovery'),
     ...block('step_webhooks'),
     ...block('otp'),
+    ...block('branding'),
     ...roles,
   };
 }

@@ -67,6 +67,7 @@ describe('global settings', () => {
         sends_per_destination_per_10_minutes: 5,
         sends_per_ip_per_10_minutes: 20,
       },
+      branding: { display_name: null, logo_url: null, primary_color: null, support_url: null, default_locale: 'en' },
     });
     expectError(await api('GET', '/settings', undefined, null), 401, 'invalid_token');
   });
@@ -134,6 +135,10 @@ describe('global settings', () => {
     [{ otp: { resend_after_seconds: 0 } }, 'otp.resend_after_seconds'],
     [{ otp: { sends_per_account_per_hour: 0 } }, 'otp.sends_per_account_per_hour'],
     [{ otp: { code: '123456' } }, 'otp.code'],
+    [{ branding: { logo_url: 'http://cdn.example/logo.png' } }, 'branding.logo_url'],
+    [{ branding: { logo_url: 'javascript:alert(1)' } }, 'branding.logo_url'],
+    [{ branding: { primary_color: 'red;} body{display:none' } }, 'branding.primary_color'],
+    [{ branding: { default_locale: 'xx' } }, 'branding.default_locale'],
     [{ mfa: null }, 'mfa'],
     [{ telemetry: { enabled: true } }, 'settings.telemetry'],
     [[1, 2], 'settings'],

@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type { HttpExchange, LoginProtocol, LoginRequest } from '../../authn/login-request.js';
 import type { MfaService, Outcome, RequestMeta } from '../../authn/mfa.service.js';
 import { DEVICE_COOKIE } from '../../authn/trusted-device.service.js';
-import { allowFormTargets } from '../../lib/csp.js';
+import { allowFormTargets, allowImages } from '../../lib/csp.js';
 import { IdpError, badRequest } from '../../lib/errors.js';
 import { requestScope } from '../../lib/request-scope.js';
 import type { MfaMethod } from '../../policy/types.js';
@@ -10,7 +10,7 @@ import { OTP_CHALLENGE_PATH, type SentState } from '../../authn/one-time-codes/o
 import { validate } from '../middleware/body.js';
 import type { Csrf } from '../middleware/csrf.js';
 import { wantsJson } from '../middleware/error-handler.js';
-import type { ViewRenderer } from '../../lib/views.js';
+import type { Pages } from '../../i18n/pages.js';
 import { uidParam } from './interaction.schema.js';
 import { respondStep } from './respond.js';
 
@@ -35,7 +35,9 @@ export const exchange = (ctx: Context): HttpExchange => ({ req: ctx.req, res: ct
 export function createInteractionKit(deps: {
   protocols: readonly LoginProtocol[];
   csrf: Csrf;
-  views: ViewRenderer;
+  pages: Pages;
+  /** The relying party's name, logo and organisation (whose branding and language the pages take). */
+  relyingParty(clientId: string): Promise<{ organizationId: string | null; name?: string | undefined; logoUri?: string | undefined } | undefined>;
   mfa: MfaService;
   issuer: string;
   /** Whether the sign-in page offers "Keep me signed in" for this relying party (its organisation's `allow_remember_me`). */
@@ -51,7 +53,7 @@ export function createInteractionKit(deps: {
   /** Whether the login's second factor is run through its organisation's app (`step_webhooks`): the browser then waits on "Continue in your app". */
   runsInApp?: (uid: string) => Promise<boolean>;
 }): InteractionKit {
-  const { csrf, views, mfa } = deps;
+  const { csrf, pages, mfa } = deps;
   const secureCookies = deps.issuer.startsWith('https://');
   const byOrigin = new Map(deps.protocols.map((p) => [p.origin, p]));
 
@@ -97,19 +99,26 @@ export function createInteractionKit(deps: {
     meta: (ctx) => ({ ip: ctx.ip, userAgent: ctx.get('user-agent') || undefined, requestId: ctx.state.requestId, deviceToken: ctx.cookies.get(DEVICE_COOKIE) }),
     protocolOf: (request) => byOrigin.get(request.origin)!,
     async render(ctx, request, view, extra = {}) {
-      ctx.type = 'html';
       allowFormTargets(ctx.res, request.formTargets);
+      const rp = await deps.relyingParty(request.clientId);
+      allowImages(ctx.res, [rp?.logoUri]);
       const rememberMe = view === 'login' && !extra.reauth && deps.offersRememberMe ? await deps.offersRememberMe(request.clientId) : false;
       const offered = view === 'mfa' && Array.isArray(extra.methods) ? await pageDestinations(request.uid, extra.methods as MfaMethod[]) : {};
-      ctx.body = await views.render(view, {
-        uid: request.uid,
-        clientId: request.clientId,
-        csrf: csrf.token(request.uid),
-        scopes: request.scopes,
-        rememberMe,
-        ...offered,
-        ...extra,
-      });
+      await pages.render(
+        ctx,
+        view,
+        {
+          uid: request.uid,
+          clientId: request.clientId,
+          client: { name: rp?.name ?? null, logoUri: rp?.logoUri ?? null },
+          csrf: csrf.token(request.uid),
+          scopes: request.scopes,
+          rememberMe,
+          ...offered,
+          ...extra,
+        },
+        { organizationId: rp?.organizationId, uiLocales: request.uiLocales },
+      );
     },
     async renderEnrolment(ctx, request, method, offered, extra = {}) {
       const { shown } = await mfa.enrollBegin(request.uid, method, deps.issuer);

@@ -2,7 +2,7 @@ import type { Context, Middleware } from 'koa';
 import { IdpError, isConnectionError, isUnstorableText } from '../../lib/errors.js';
 import type { Logger } from '../../lib/logger.js';
 import { HTTP_STATUS } from './error-status.js';
-import type { ViewRenderer } from '../../lib/views.js';
+import type { Pages } from '../../i18n/pages.js';
 
 export interface ErrorBody {
   error: string;
@@ -42,12 +42,12 @@ const BARE_STATUS: Record<number, ErrorBody> = {
   501: { error: 'not_implemented', error_description: 'this method is not implemented' },
 };
 
-export function errorHandler(logger: Logger, views: ViewRenderer): Middleware {
+export function errorHandler(logger: Logger, pages: Pages): Middleware {
   return async (ctx, next) => {
     const send = async (status: number, body: ErrorBody) => {
       ctx.status = status;
       if (wantsJson(ctx)) ctx.body = body;
-      else ctx.body = await views.render('error', { title: 'Something went wrong', ...body });
+      else await pages.render(ctx, 'error', { title: 'Something went wrong', ...body });
     };
     try {
       await next();

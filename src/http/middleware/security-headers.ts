@@ -20,6 +20,7 @@ export function securityHeaders(): Middleware {
       directives: {
         'script-src': [(_req, res) => ["'self'", ...cspSources(res, 'script-src')].join(' ')],
         'form-action': [(_req, res) => ["'self'", ...cspSources(res, 'form-action')].join(' ')],
+        'img-src': [(_req, res) => ["'self'", 'data:', ...cspSources(res, 'img-src')].join(' ')],
       },
     },
   });

@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import type { PromptService } from '../../authn/factors/prompt/prompts.js';
 import { promptAnswerSchema, promptIdSchema } from '../../authn/factors/prompt/prompt.schema.js';
 import { notFound } from '../../lib/errors.js';
-import type { ViewRenderer } from '../../lib/views.js';
+import type { Pages } from '../../i18n/pages.js';
 import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 
@@ -13,13 +13,7 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
  * bearer value that expires within two minutes). Rate limited per address, as ids are guessable
  * input. The device page for browsers and its service worker live under /prompt/.
  */
-export function promptRoutes(deps: {
-  prompts: PromptService;
-  limiter: RateLimiter;
-  perIpPerMinute: number;
-  views: ViewRenderer;
-  serviceWorker: string;
-}): Router {
+export function promptRoutes(deps: { prompts: PromptService; limiter: RateLimiter; perIpPerMinute: number; pages: Pages; serviceWorker: string }): Router {
   const router = new Router();
   const worker = fs.readFileSync(deps.serviceWorker);
 
@@ -46,9 +40,8 @@ export function promptRoutes(deps: {
 
   // The page a notification opens (the prompt id travels in the fragment, never to a server log).
   router.get('/prompt/', async (ctx) => {
-    ctx.type = 'html';
     ctx.set('Cache-Control', 'no-store');
-    ctx.body = await deps.views.render('prompt', {});
+    await deps.pages.render(ctx, 'prompt');
   });
   // Served from /prompt/ so that its scope is /prompt/ and nothing else of the site.
   router.get('/prompt/sw.js', (ctx) => {

@@ -1,8 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { z } from 'zod';
-import { viewsDir } from '../../config.js';
-import { createViewRenderer } from '../../lib/views.js';
+import type { Pages } from '../../i18n/pages.js';
 import { allowPostForm, samlPostPage } from '../../saml/post-form.js';
 import type { SsoSessions } from '../../authn/sso-session.js';
 import type { SamlSlo, SloStep } from '../../saml/slo.js';
@@ -15,6 +14,7 @@ import type { RateLimiter } from '../middleware/rate-limit.js';
 import { exchange } from '../interaction/interaction-context.js';
 
 export interface SamlSloRouteDeps {
+  pages: Pages;
   slo: SamlSlo;
   sessions: Pick<SsoSessions, 'current'>;
   csrf: Csrf;
@@ -32,15 +32,13 @@ const logoutBody = z.object({ csrf: z.string().max(128).optional(), logout: z.li
 /** SAML single logout: `/saml/slo` (both bindings) and `/saml/logout` (the user signs out at the IdP). */
 export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
   const { slo } = deps;
-  const views = createViewRenderer(viewsDir);
   const router = new Router({ prefix: `${deps.prefix}/saml` });
   const throttle = samlThrottle(deps.limiter, deps.messagesPerIpPerMinute);
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
   const logoutBinding = (sessionUid: string) => `saml-logout:${sessionUid}`;
   async function page(ctx: Context, title: string, text: string) {
-    ctx.type = 'html';
-    ctx.body = await views.render('message', { title, text });
+    await deps.pages.render(ctx, 'message', { title, text });
   }
 
   /** A message goes to the SP as a signed Redirect or as the auto-posting form; at the end of the chain, the signed-out page. */
@@ -80,8 +78,7 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
     const session = await deps.sessions.current(exchange(ctx));
     if (!session) return page(ctx, 'Signed out', 'You are not signed in.');
     const form = `<form id="op.logoutForm" method="post" action="${escapeMarkup(`${deps.prefix}/saml/logout`)}"><input type="hidden" name="csrf" value="${deps.csrf.token(logoutBinding(session.uid))}"></form>`;
-    ctx.type = 'html';
-    ctx.body = await views.render('logout', { form });
+    await deps.pages.render(ctx, 'logout', { form });
   });
 
   router.post('/logout', noStore(), parseBodies(4096), async (ctx) => {
