@@ -26,6 +26,7 @@ import * as m0024 from './0024_security_questions.js';
 import * as m0025 from './0025_prompt.js';
 import * as m0026 from './0026_webhooks.js';
 import * as m0027 from './0027_recovery.js';
+import * as m0028 from './0028_user_profile.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -56,4 +57,5 @@ export const migrations: Record<string, Migration> = {
   '0025_prompt': m0025,
   '0026_webhooks': m0026,
   '0027_recovery': m0027,
+  '0028_user_profile': m0028,
 };

@@ -37,6 +37,10 @@ export interface UsersTable {
   mfaLockCount: Generated<number>;
   /** Set while the password is a temporary one an administrator issued: it signs in until then, and only into a change of password. */
   passwordTemporaryUntil: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The name the person gives (pages and e-mails greet them by it). */
+  name: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The language the person reads (`en`, `de`) when a request does not say one. */
+  locale: ColumnType<string | null, string | null | undefined, string | null>;
   createdAt: Generated<Date>;
   updatedAt: Generated<Date>;
 }
