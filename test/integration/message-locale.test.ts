@@ -144,6 +144,22 @@ describe('a user whose language is German', () => {
     expect(notice.text).toContain('Wenn Sie das nicht waren, melden Sie sich bei MFA IdP an');
   });
 
+  test("a trusted contact's notice closes with its own advice, not the owner's", async () => {
+    const { user, email } = await newUser('ml-english', { locale: 'de' });
+    await idp.container.delivery.mail.send({
+      to: email,
+      template: 'security-notice',
+      data: { notice: 'trusted_contact_named', values: { username: 'anna' } },
+      organizationId: user.organizationId,
+      locale: user.locale,
+    });
+    const notice = await messageTo(email, (m) => m.data?.notice === 'trusted_contact_named');
+    expect(notice.subject).toBe('Sie wurden als Vertrauensperson angegeben');
+    expect(notice.text).toContain('anna hat Sie als Vertrauensperson angegeben');
+    expect(notice.text).toContain('\n\nWenn Sie diese Person nicht kennen, informieren Sie Ihre Administration.\n');
+    expect(notice.text).not.toContain('Wenn Sie das nicht waren');
+  });
+
   test('gets the recovery link in German', async () => {
     const { email } = await newUser('ml-english', { locale: 'de' });
     const r = await fetch(`${idp.url}/api/v1/recovery/start`, {
