@@ -31,7 +31,13 @@ const SUBJECTS: Record<MailTemplate, (w: Wording, data: Record<string, unknown>,
   'security-notice': ({ t }, data, values) => t(`email:notice.${str(data.notice)}.title`, values),
 };
 
-const dateIn = (lang: Locale, d: Date) => new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' }).format(d);
+// A formatter is costly to make and safe to share.
+const DATES = new Map<Locale, Intl.DateTimeFormat>();
+function dateIn(lang: Locale, d: Date): string {
+  let format = DATES.get(lang);
+  if (!format) DATES.set(lang, (format = new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' })));
+  return format.format(d);
+}
 
 function localised(w: Wording, values: unknown): Record<string, string | number> {
   const out: Record<string, string | number> = {};
