@@ -92,6 +92,7 @@ import { createOutbox } from './delivery/outbox.js';
 import { createCodeDelivery } from './delivery/code-delivery.js';
 import { createDeliveryStatusService } from './delivery/delivery-status.service.js';
 import { createMailTemplates, mailTemplatesDir } from './delivery/mail-templates.js';
+import { createWording } from './delivery/wording.js';
 import { createProviderAdminService } from './delivery/provider-admin.service.js';
 import { createSmtpMail } from './delivery/smtp-mail.js';
 import { createDeliveryProviderRepository } from './store/repositories/delivery-provider.repository.js';
@@ -178,14 +179,19 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   const credentials = createCredentialRepository(db);
   const authnStates = createAuthnStateRepository<AuthEvent>(db);
   // Codes and e-mails: the organisations' SMS/voice providers and the SMTP server; the outbox when none is configured.
-  const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger);
   const site = new URL(config.issuer).hostname;
+  // Every page, e-mail, SMS and call takes its texts from these catalogues.
+  const messages = loadMessages(localesDir);
+  // The settings service is built after the factor registry; messages read it only once requests run.
+  const wording = createWording({ messages, site, branding: async (orgId) => (await settings.effective(orgId)).branding });
+  const mailTemplates = createMailTemplates(mailTemplatesDir(viewsDir), wording);
+  const outbox = createOutbox(path.join(config.dataDir, 'outbox'), logger, { mail: mailTemplates, wording });
   const smtp = config.smtp.url
     ? createSmtpMail({
         url: config.smtp.url,
         from: config.smtp.from ?? `no-reply@${site}`,
         timeoutMs: config.delivery.timeoutMs,
-        templates: createMailTemplates(mailTemplatesDir(viewsDir), site),
+        templates: mailTemplates,
         metrics,
         logger,
       })
@@ -206,7 +212,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       metrics,
       logger,
       clock,
-      site,
+      wording,
       timeoutMs: config.delivery.timeoutMs,
       statusUrl,
     }),
@@ -381,7 +387,6 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
       ]),
     ),
   );
-  const messages = loadMessages(localesDir);
   const pages = createPages({ views, messages, branding: async (orgId) => (await settings.effective(orgId ?? undefined)).branding });
   const providers = await createProviderHolder({
     config,

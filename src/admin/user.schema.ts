@@ -1,5 +1,6 @@
 import { z } from '../lib/zod.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../authn/password.js';
+import { LOCALES } from '../i18n/i18n.js';
 
 const externalId = z.string().min(1).max(255);
 const username = z
@@ -11,6 +12,10 @@ const email = z.email().max(320);
 const phone = z.string().regex(/^\+[1-9]\d{6,14}$/, 'E.164 format, e.g. +14155550100');
 const roles = z.array(z.string().regex(/^[a-z0-9_.:-]{1,64}$/)).max(50);
 const organization = z.string().regex(/^[a-z0-9-]{1,64}$/);
+/** The name the person goes by (e-mails greet them by it); null clears it. */
+const personName = z.string().trim().min(1).max(200).nullable();
+/** The language the person reads when a request does not say one; null leaves it to the organisation's default. */
+const locale = z.enum(LOCALES).nullable();
 
 // Unknown keys (password_hash, mfa_enrolled, is_admin, status, ...) are refused: no mass assignment.
 export const createUserBody = z.strictObject({
@@ -24,6 +29,8 @@ export const createUserBody = z.strictObject({
     organization: organization.optional(),
     email_verified: z.boolean().optional(),
     phone_verified: z.boolean().optional(),
+    name: personName.optional(),
+    locale: locale.optional(),
   }),
 });
 
@@ -43,6 +50,8 @@ export const updateUserBody = z.strictObject({
       email_verified: z.boolean().optional(),
       phone_verified: z.boolean().optional(),
       status: z.enum(['active', 'disabled']).optional(),
+      name: personName.optional(),
+      locale: locale.optional(),
     })
     .refine((u) => Object.keys(u).length > 0, 'names nothing to change'),
 });

@@ -57,6 +57,8 @@ function userView(user: User, organization: string | null, now: number) {
     id: user.id,
     external_id: user.externalId,
     username: user.username,
+    name: user.name,
+    locale: user.locale,
     email: user.email,
     phone: user.phone,
     email_verified: user.emailVerified,
@@ -153,6 +155,8 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
           phoneVerified: input.phone_verified ?? false,
           passwordHash,
           roles: input.roles ?? [],
+          name: input.name ?? null,
+          locale: input.locale ?? null,
           organizationId: org.id,
           lockedUntil: null,
           lastLoginAt: null,
@@ -221,6 +225,8 @@ export function createUserService(deps: UserServiceDeps, extensions: ProfileExte
       if (input.phone !== undefined) patch.phone = input.phone;
       if (input.roles !== undefined) patch.roles = input.roles;
       if (input.status !== undefined) patch.status = input.status;
+      if (input.name !== undefined) patch.name = input.name;
+      if (input.locale !== undefined) patch.locale = input.locale;
       // A new address or number is unverified unless the caller says otherwise.
       patch.emailVerified = input.email_verified ?? (input.email !== undefined && input.email !== user.email ? false : undefined);
       patch.phoneVerified = input.phone_verified ?? (input.phone !== undefined && input.phone !== user.phone ? false : undefined);

@@ -6,10 +6,10 @@ import type { Metrics } from '../lib/metrics.js';
 import type { DeliveryProviderRepository } from '../store/repositories/delivery-provider.repository.js';
 import type { DeliveryRepository } from '../store/repositories/delivery.repository.js';
 import type { CodeDelivery, Delivered, MailDelivery, OutgoingCode } from './delivery.js';
-import { catalogueFor, messageLocale } from './messages/index.js';
+import { phoneTexts } from './code-texts.js';
 import { providerFor } from './providers/index.js';
 import type { PhoneChannel, SendOutcome } from './providers/provider.js';
-import { toText, voiceScript } from './voice-script.js';
+import type { WordingFor } from './wording.js';
 
 export interface CodeDeliveryDeps {
   providers: Pick<DeliveryProviderRepository, 'list'>;
@@ -21,8 +21,8 @@ export interface CodeDeliveryDeps {
   metrics: Pick<Metrics, 'deliveries'>;
   logger: Pick<Logger, 'warn'>;
   clock: { now(): number };
-  /** The host name messages name as the sender (and WebOTP binds the code to). */
-  site: string;
+  /** The language and the sender's name of a message (and the host WebOTP binds the code to). */
+  wording: WordingFor;
   /** How long one provider may take, from the request to the last byte of its answer. */
   timeoutMs: number;
   statusUrl(providerId: string): string;
@@ -64,6 +64,7 @@ export function createCodeDelivery(deps: CodeDeliveryDeps): CodeDelivery {
         data: { code: message.code, purpose: message.purpose },
         organizationId: message.organizationId,
         locale: message.locale,
+        name: message.name,
       });
       await record(message, { id, providerId: null, provider: sent.provider, outcome: { kind: 'accepted', messageId: sent.deliveryId } });
       return { deliveryId: id, provider: sent.provider, attempt: 0 };
@@ -76,7 +77,7 @@ export function createCodeDelivery(deps: CodeDeliveryDeps): CodeDelivery {
   async function sendPhone(message: OutgoingCode & { channel: PhoneChannel }): Promise<Delivered> {
     const rows = (await deps.providers.list(message.organizationId)).filter((r) => r.enabled && r.channels.includes(message.channel));
     if (rows.length === 0) return deps.fallback.send(message);
-    const locale = messageLocale(message.locale);
+    const w = await deps.wording(message);
     let code = message.code;
     let attempt = 0;
     // True once a provider may have sent `code`: it must not go to the phone a second time.
@@ -88,16 +89,14 @@ export function createCodeDelivery(deps: CodeDeliveryDeps): CodeDelivery {
         spent = false;
       }
       const id = randomUUID();
-      const voice = voiceScript(message.purpose, code, locale, deps.site);
       const outcome = await providerFor(row, deps.box, () => deps.clock.now()).send(
         {
           deliveryId: id,
           channel: message.channel,
           to: message.to,
           code,
-          locale,
-          text: message.channel === 'voice' ? toText(voice) : catalogueFor(locale).sms(message.purpose, code, deps.site),
-          voice,
+          locale: w.lang,
+          ...phoneTexts(w, message.channel, message.purpose, code),
           statusCallback: deps.statusUrl(row.id),
         },
         AbortSignal.timeout(deps.timeoutMs),

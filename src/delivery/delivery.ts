@@ -11,8 +11,13 @@ export interface OutgoingCode {
   code: string;
   purpose: MessagePurpose;
   organizationId: string;
-  /** BCP 47; the message's language, falling back to English. */
-  locale?: string;
+  /**
+   * The person's language (`users.locale`, BCP 47); without one we write in, the organisation's
+   * `default_locale`, then English.
+   */
+  locale?: string | null;
+  /** The person's name, which an e-mail greets them by. */
+  name?: string | null;
   /** Who it is for and which destination, for the delivery record (never the number or address itself). */
   accountId?: string;
   destinationId?: string;
@@ -44,13 +49,24 @@ export interface CodeDelivery {
   send(message: OutgoingCode): Promise<Delivered>;
 }
 
-/** An e-mail from a template of `views/email/`, in the recipient's language. */
+/**
+ * A value a message's text interpolates: a date (written the recipient's way, in UTC) or a term of
+ * the `email` catalogue (`{ term: 'method.totp' }`, its last part when the catalogue has none).
+ */
+export type MailValue = string | number | Date | { term: string };
+
+/**
+ * An e-mail from a template of `views/email/`, in the recipient's language (as `OutgoingCode.locale`).
+ * `data.values` are what its catalogue texts interpolate (see `MailValue`).
+ */
 export interface OutgoingMail {
   to: string;
   template: string;
   data: Record<string, unknown>;
   organizationId?: string;
-  locale?: string;
+  locale?: string | null;
+  /** The recipient's name, which the greeting uses. */
+  name?: string | null;
 }
 
 export interface MailDelivery {

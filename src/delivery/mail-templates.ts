@@ -1,14 +1,18 @@
 import path from 'node:path';
 import { Eta } from 'eta';
-import type { MessagePurpose } from './delivery.js';
-import { catalogueFor, messageLocale } from './messages/index.js';
+import type { Locale } from '../i18n/i18n.js';
+import type { MailValue, OutgoingMail } from './delivery.js';
+import type { Wording, WordingFor } from './wording.js';
 
 export const MAIL_TEMPLATES = ['code', 'destination-added', 'security-notice', 'recovery-link'] as const;
 export type MailTemplate = (typeof MAIL_TEMPLATES)[number];
 
 export interface RenderedMail {
+  lang: Locale;
   subject: string;
   text: string;
+  /** The same text as HTML: every piece escaped, links clickable. */
+  html: string;
 }
 
 const oneLine = (s: string) =>
@@ -17,33 +21,78 @@ const oneLine = (s: string) =>
     .trim()
     .slice(0, 200);
 
+const str = (v: unknown) => (typeof v === 'string' ? v : '');
+
+/** Each template's subject line, from the catalogue. */
+const SUBJECTS: Record<MailTemplate, (w: Wording, data: Record<string, unknown>, values: Record<string, string | number>) => string> = {
+  code: ({ t, sender }, data) => t('email:code.subject', { sender, what: t(`email:code.what.${str(data.purpose)}`) }),
+  'destination-added': ({ t, sender }) => t('email:destination_added.subject', { sender }),
+  'recovery-link': ({ t, sender }) => t('email:recovery_link.subject', { sender }),
+  'security-notice': ({ t }, data, values) => t(`email:notice.${str(data.notice)}.title`, values),
+};
+
+// A formatter is costly to make and safe to share.
+const DATES = new Map<Locale, Intl.DateTimeFormat>();
+function dateIn(lang: Locale, d: Date): string {
+  let format = DATES.get(lang);
+  if (!format) DATES.set(lang, (format = new Intl.DateTimeFormat(lang, { dateStyle: 'long', timeStyle: 'long', timeZone: 'UTC' })));
+  return format.format(d);
+}
+
+function localised(w: Wording, values: unknown): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [k, v] of Object.entries((values ?? {}) as Record<string, MailValue>)) {
+    if (v instanceof Date) out[k] = dateIn(w.lang, v);
+    else if (typeof v === 'object') out[k] = w.t(`email:${v.term}`, { defaultValue: v.term.split('.').pop() });
+    else out[k] = v;
+  }
+  return out;
+}
+
+const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The text as HTML paragraphs: a code (an indented line alone) set large, links made clickable. */
+function htmlOf(lang: Locale, subject: string, text: string): string {
+  const paragraphs = text.split(/\n{2,}/).map((p) => {
+    const inner = escapeHtml(p.trim())
+      .replace(/https?:\/\/[^\s<]+/g, (u) => `<a href="${u}">${u}</a>`)
+      .replace(/\n/g, '<br>\n');
+    return /^ {4}\S{1,16}$/.test(p) ? `<p style="font-family:monospace;font-size:1.5em;letter-spacing:0.1em">${inner}</p>` : `<p>${inner}</p>`;
+  });
+  return `<!doctype html>\n<html lang="${lang}"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>\n<body>\n${paragraphs.join('\n')}\n</body></html>\n`;
+}
+
 /**
- * Plain-text e-mails from `<dir>/<language>/<template>.eta` (English when the language has none),
- * subjects from the message catalogue. Text, not HTML: nothing in it can be markup.
+ * E-mails from `<dir>/<template>.eta`, one template per message whose every text comes from the
+ * `email` catalogue in the recipient's language (see `createWording`): a greeting (by name when
+ * the person gave one), the template's body, and a footer naming the organisation. The text is
+ * plain; the HTML alternative is the same text, escaped.
  */
-export function createMailTemplates(dir: string, site: string) {
+export function createMailTemplates(dir: string, wordingFor: WordingFor) {
   const eta = new Eta({ views: dir, autoEscape: false, autoTrim: false, cache: true });
 
-  function subject(template: MailTemplate, locale: string, data: Record<string, unknown>): string {
-    const words = catalogueFor(locale).subjects;
-    switch (template) {
-      case 'code':
-        return words.code(data.purpose as MessagePurpose, site);
-      case 'destination-added':
-        return words.destinationAdded(site);
-      case 'recovery-link':
-        return words.recoveryLink(site);
-      case 'security-notice':
-        return oneLine(typeof data.title === 'string' ? data.title : site);
-    }
-  }
-
   return {
-    async render(template: string, locale: string | undefined, data: Record<string, unknown>): Promise<RenderedMail> {
-      if (!(MAIL_TEMPLATES as readonly string[]).includes(template)) throw new Error(`no e-mail template ${template}`);
-      const language = messageLocale(locale);
-      const text = await eta.renderAsync(`./${language}/${template}`, { ...data, site });
-      return { subject: subject(template as MailTemplate, language, data), text };
+    async render(mail: OutgoingMail): Promise<RenderedMail> {
+      if (!(MAIL_TEMPLATES as readonly string[]).includes(mail.template)) throw new Error(`no e-mail template ${mail.template}`);
+      const template = mail.template as MailTemplate;
+      const w = await wordingFor({ organizationId: mail.organizationId, locale: mail.locale });
+      const values = localised(w, mail.data.values);
+      const body = await eta.renderAsync(`./${template}`, {
+        ...mail.data,
+        values,
+        t: w.t,
+        sender: w.sender,
+        site: w.site,
+        date: (d: unknown) => (d instanceof Date || typeof d === 'string' ? dateIn(w.lang, new Date(d)) : ''),
+      });
+      const name = mail.name?.trim();
+      const text = [
+        name ? w.t('email:greeting_name', { name }) : w.t('email:greeting'),
+        body.trim().replace(/\n{3,}/g, '\n\n'),
+        w.t('email:footer', { sender: w.sender, site: w.site }),
+      ].join('\n\n');
+      const subject = oneLine(SUBJECTS[template](w, mail.data, values));
+      return { lang: w.lang, subject, text: `${text}\n`, html: htmlOf(w.lang, subject, text) };
     },
   };
 }

@@ -26,10 +26,10 @@ export function createSmtpMail(opts: SmtpMailOptions): MailDelivery & { close():
   });
   return {
     async send(mail): Promise<Delivered> {
-      const { subject, text } = await opts.templates.render(mail.template, mail.locale, mail.data);
+      const { subject, text, html } = await opts.templates.render(mail);
       const deliveryId = randomUUID();
       try {
-        const info = (await transport.sendMail({ from: opts.from, to: mail.to, subject, text })) as { rejected?: unknown[] };
+        const info = (await transport.sendMail({ from: opts.from, to: mail.to, subject, text, html })) as { rejected?: unknown[] };
         if (info.rejected?.length) throw new Error('recipient rejected');
       } catch (err) {
         opts.metrics.deliveries.inc({ channel: 'email', provider: 'smtp', outcome: 'refused' });

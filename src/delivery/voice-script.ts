@@ -1,5 +1,5 @@
 import type { MessagePurpose } from './delivery.js';
-import { catalogueFor } from './messages/index.js';
+import type { Wording } from './wording.js';
 
 export type VoicePart = { say: string } | { pause: number };
 
@@ -9,20 +9,20 @@ export interface VoiceScript {
   parts: VoicePart[];
 }
 
-export function voiceScript(purpose: MessagePurpose, code: string, locale: string | undefined, site: string): VoiceScript {
-  const words = catalogueFor(locale);
+export function voiceScript(w: Wording, purpose: MessagePurpose, code: string): VoiceScript {
+  const { t } = w;
   // One character per utterance, a second apart: read as "4 … 2 … 7", never as "four hundred twenty-seven".
   const slowly = [...code].flatMap((c): VoicePart[] => [{ say: c }, { pause: 1 }]);
   return {
-    language: words.voiceLanguage,
+    language: t('sms:voice.language'),
     parts: [
-      { say: words.voice.intro(purpose, site) },
+      { say: t('sms:voice.intro', { sender: w.sender, what: t(`sms:what.${purpose}`) }) },
       { pause: 1 },
       ...slowly,
-      { say: words.voice.repeat },
+      { say: t('sms:voice.repeat') },
       { pause: 1 },
       ...slowly,
-      { say: words.voice.goodbye },
+      { say: t('sms:voice.goodbye') },
     ],
   };
 }

@@ -1,57 +1,42 @@
+import type { MailValue } from '../delivery/delivery.js';
 import type { AuditRecord } from '../store/repositories/audit-event.repository.js';
 
-/** What the account's owner is told, never a code, token, address or phone number. */
+/**
+ * What the account's owner is told, never a code, token, address or phone number. The words are
+ * the `email` catalogue's (`notice.<notice>.title` and `.body`), in the owner's language.
+ */
 export interface SecurityNotice {
   userId: string;
-  /** Equal notices (kind and `lines`) of one user within a short window are sent once. */
+  /** The audit event's type. Equal notices (kind and `values`) of one user within a short window are sent once. */
   kind: string;
-  title: string;
-  lines: string[];
-  /** When and from where, told after `lines`. */
-  context: string[];
+  notice: string;
+  values: Record<string, MailValue>;
+  /** When and from where, told after the body. */
+  at: Date;
+  ip?: string;
 }
 
+type Told = Pick<SecurityNotice, 'userId' | 'notice' | 'values'>;
+
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const term = (group: string, v: unknown) => ({ term: `${group}.${str(v) ?? 'unknown'}` });
+const about = (userId: string | null | undefined, notice: string, values: Record<string, MailValue> = {}): Told | undefined =>
+  userId ? { userId, notice, values } : undefined;
 
 /** The events the owner of an account hears of, and whose account each is about. */
-const NOTICES: Record<string, (e: AuditRecord) => Omit<SecurityNotice, 'kind' | 'context'> | undefined> = {
-  'authn.factor.enrolled': (e) =>
-    e.subject ? { userId: e.subject, title: 'A sign-in factor was added to your account', lines: [`Method: ${str(e.data?.method) ?? 'unknown'}`] } : undefined,
-  'authn.backup_codes.regenerated': (e) =>
-    e.subject
-      ? { userId: e.subject, title: 'New backup codes were created for your account', lines: ['Your previous backup codes no longer work.'] }
-      : undefined,
-  'authn.security_answers.changed': (e) =>
-    e.subject ? { userId: e.subject, title: 'The answers to your security questions were changed', lines: [] } : undefined,
-  'authn.totp.replayed': (e) =>
-    e.subject
-      ? {
-          userId: e.subject,
-          title: 'An authenticator code of yours was used twice',
-          lines: ['A code that had already been used was sent again. If this was not you, someone may be able to see your codes.'],
-        }
-      : undefined,
-  'authn.device.trusted': (e) =>
-    e.subject ? { userId: e.subject, title: 'A device was trusted to skip the second factor', lines: [`For ${Number(e.data?.days) || 0} days.`] } : undefined,
-  'break_glass.approved': (e) => {
-    const userId = str(e.data?.user_id);
-    return userId
-      ? { userId, title: 'Emergency access was granted on your account', lines: ['An administrator approved an emergency (break-glass) access request.'] }
-      : undefined;
-  },
-  'recovery.requested': (e) =>
-    e.subject
-      ? {
-          userId: e.subject,
-          title: 'Account recovery was requested',
-          lines: [`Recovery by ${str(e.data?.method) ?? 'unknown'}.`, 'If this was not you, sign in and review your account, or contact your administrator.'],
-        }
-      : undefined,
+const NOTICES: Record<string, (e: AuditRecord) => Told | undefined> = {
+  'authn.factor.enrolled': (e) => about(e.subject, 'factor_enrolled', { method: term('method', e.data?.method) }),
+  'authn.backup_codes.regenerated': (e) => about(e.subject, 'backup_codes_regenerated'),
+  'authn.security_answers.changed': (e) => about(e.subject, 'security_answers_changed'),
+  'authn.totp.replayed': (e) => about(e.subject, 'totp_replayed'),
+  'authn.device.trusted': (e) => about(e.subject, 'device_trusted', { count: Number(e.data?.days) || 0 }),
+  'break_glass.approved': (e) => about(str(e.data?.user_id), 'break_glass_approved'),
+  'recovery.requested': (e) => about(e.subject, 'recovery_requested', { method: term('recovery_method', e.data?.method) }),
 };
 
 /** The notice a stored audit event calls for, if any. */
 export function noticeOf(e: AuditRecord): SecurityNotice | undefined {
   const notice = Object.hasOwn(NOTICES, e.type) ? NOTICES[e.type]!(e) : undefined;
   if (!notice) return undefined;
-  return { ...notice, kind: e.type, context: [`When: ${(e.at ?? new Date()).toISOString()}`, ...(e.ip ? [`From: ${e.ip}`] : [])] };
+  return { ...notice, kind: e.type, at: e.at ?? new Date(), ...(e.ip ? { ip: e.ip } : {}) };
 }

@@ -30,7 +30,7 @@ export function createSecurityNotifier(deps: SecurityNotifierDeps) {
 
   /** Reserved atomically before any slow work: of a burst of events only the first few get through. */
   async function admitted(n: SecurityNotice): Promise<boolean> {
-    if ((await deps.ephemeral.increment(`notice-same:${n.userId}:${sha256(`${n.kind}\n${n.lines.join('\n')}`)}`, deps.collapseSeconds)) > 1) return false;
+    if ((await deps.ephemeral.increment(`notice-same:${n.userId}:${sha256(`${n.kind}\n${JSON.stringify(n.values)}`)}`, deps.collapseSeconds)) > 1) return false;
     return (await deps.ephemeral.increment(`notice-hour:${n.userId}`, 3600)) <= deps.perUserPerHour;
   }
 
@@ -47,8 +47,10 @@ export function createSecurityNotifier(deps: SecurityNotifierDeps) {
         deps.mail.send({
           to: address,
           template: 'security-notice',
-          data: { title: n.title, lines: [...n.lines, ...n.context] },
+          data: { notice: n.notice, values: n.values, at: n.at, ...(n.ip ? { ip: n.ip } : {}) },
           organizationId: user.organizationId,
+          locale: user.locale,
+          name: user.name,
         }),
       ),
     );

@@ -1,4 +1,4 @@
-import type { CodeDelivery, MailDelivery } from '../delivery/delivery.js';
+import type { CodeDelivery, MailDelivery, MailValue } from '../delivery/delivery.js';
 import { verifiedEmails, verifiedPhones, type RecipientDeps } from '../notify/recipients.js';
 import type { User } from '../store/database.js';
 
@@ -14,17 +14,19 @@ export function createRecoveryMail(deps: RecoveryMailDeps) {
   const origin = new URL(deps.issuer).origin;
   // The token rides in the fragment, which no browser sends to a server or writes to an access log.
   const link = (id: string, action: 'confirm' | 'cancel', token: string) => `${origin}/api/v1/recovery/${id}/${action}#token=${token}`;
-  const notice = (user: User, to: string, title: string, lines: string[], url?: string) =>
-    deps.mail.send({ to, template: 'security-notice', data: { title, lines, ...(url ? { link: url } : {}) }, organizationId: user.organizationId });
+  // Each message in its recipient's language (their own, else their organisation's), greeting them by name.
+  const addressed = (user: User) => ({ organizationId: user.organizationId, locale: user.locale, name: user.name });
+  const notice = (user: User, to: string, kind: string, values: Record<string, MailValue>, url?: string) =>
+    deps.mail.send({ to, template: 'security-notice', data: { notice: kind, values, ...(url ? { link: url } : {}) }, ...addressed(user) });
+  const nameOf = (user: User): MailValue => user.username ?? { term: 'someone' };
 
   return {
     emailsOf: (user: User) => verifiedEmails(deps, user),
     phonesOf: (user: User) => verifiedPhones(deps, user),
 
     async sendLink(user: User, to: readonly string[], id: string, token: string): Promise<void> {
-      const url = link(id, 'confirm', token);
-      const lines = ['Someone asked to recover your account. If it was you, open the link within 30 minutes (POST the token to the address).'];
-      await Promise.all(to.map((a) => notice(user, a, 'Recover your account', lines, url)));
+      const data = { link: link(id, 'confirm', token), minutes: 30 };
+      await Promise.all(to.map((a) => deps.mail.send({ to: a, template: 'recovery-link', data, ...addressed(user) })));
     },
 
     /**
@@ -34,38 +36,25 @@ export function createRecoveryMail(deps: RecoveryMailDeps) {
      * logged) rather than the same code reaching the phone twice; the code already out stays valid.
      */
     async sendCode(user: User, to: readonly string[], code: string): Promise<void> {
-      await Promise.all(
-        to.map((n) => deps.codes.send({ channel: 'sms', to: n, code, purpose: 'recovery', organizationId: user.organizationId, accountId: user.id })),
-      );
+      await Promise.all(to.map((n) => deps.codes.send({ channel: 'sms', to: n, code, purpose: 'recovery', ...addressed(user), accountId: user.id })));
     },
 
     /** To every verified address of the owner once a request is confirmed: the real owner can still cancel it. */
     async sendWaiting(user: User, id: string, cancelToken: string, readyAt: Date): Promise<void> {
-      const lines = [
-        `A recovery of your account was confirmed. From ${readyAt.toISOString()} it allows a new sign-in factor to be added.`,
-        'If this was not you, cancel it now with the link (POST the token to the address).',
-      ];
       const to = await verifiedEmails(deps, user);
-      await Promise.all(to.map((a) => notice(user, a, 'Your account is being recovered', lines, link(id, 'cancel', cancelToken))));
+      await Promise.all(to.map((a) => notice(user, a, 'recovery_waiting', { ready_at: readyAt }, link(id, 'cancel', cancelToken))));
     },
 
     /** To each trusted contact: who asks, and where to approve while signed in. */
     async askContacts(user: User, contacts: readonly User[], id: string): Promise<void> {
-      const lines = [
-        `${user.username ?? 'A user'} asked to recover their account and named you as a trusted contact.`,
-        `Only if you have confirmed with them in person or by phone, approve it while signed in: POST ${origin}/api/v1/me/recovery-approvals/${id} {"approve": true}.`,
-      ];
-      await Promise.all(
-        contacts.map(async (c) => Promise.all((await verifiedEmails(deps, c)).map((a) => notice(c, a, 'A recovery needs your approval', lines)))),
-      );
+      const values = { username: nameOf(user), url: `${origin}/api/v1/me/recovery-approvals/${id}` };
+      await Promise.all(contacts.map(async (c) => Promise.all((await verifiedEmails(deps, c)).map((a) => notice(c, a, 'recovery_approval', values)))));
     },
 
     /** To a user newly named as someone's trusted contact. */
     async toldNamed(user: User, contacts: readonly User[]): Promise<void> {
-      const lines = [`${user.username ?? 'A user'} named you as a trusted contact: you may be asked to approve a recovery of their account.`];
-      await Promise.all(
-        contacts.map(async (c) => Promise.all((await verifiedEmails(deps, c)).map((a) => notice(c, a, 'You were named a trusted contact', lines)))),
-      );
+      const values = { username: nameOf(user) };
+      await Promise.all(contacts.map(async (c) => Promise.all((await verifiedEmails(deps, c)).map((a) => notice(c, a, 'trusted_contact_named', values)))));
     },
   };
 }

@@ -12,7 +12,7 @@ import type { OutgoingCode } from '../../src/delivery/delivery.js';
 import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { newUser } from '../helpers/mfa-flow.js';
-import { logSink, startHttpPeer, startSmtpPeer, startTwilioPeer, type Behaviour } from '../helpers/delivery-peers.js';
+import { decodeMail, logSink, startHttpPeer, startSmtpPeer, startTwilioPeer, type Behaviour } from '../helpers/delivery-peers.js';
 
 const SID = `AC${'a1'.repeat(16)}`;
 const TOKEN = 'twilio-auth-token-0123456789abcdef';
@@ -263,7 +263,7 @@ describe('voice', () => {
     expect(twiml).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?><Response>.*<\/Response>$/);
     const said = sayings(twiml);
     expect(new Set(said.map(([lang]) => lang))).toEqual(new Set(['de-DE']));
-    expect(said[0]![1]).toBe('Guten Tag. Hier ist localhost. Ihr Bestätigungscode lautet:');
+    expect(said[0]![1]).toBe('Guten Tag. Hier spricht MFA IdP. Ihr Bestätigungscode lautet:');
     const digits = said
       .filter(([, text]) => /^\d$/.test(text!))
       .map(([, d]) => d)
@@ -282,7 +282,7 @@ describe('voice', () => {
     const { message } = outgoing(org, { channel: 'voice', locale: 'xx' });
     await idp.container.delivery.codes.send(message);
     const said = sayings(peer.forms()[0]!.form.Twiml!);
-    expect(said[0]).toEqual(['en-US', 'Hello. This is localhost. Your sign-in code is:']);
+    expect(said[0]).toEqual(['en-US', 'Hello. This is MFA IdP. Your sign-in code is:']);
   });
 });
 
@@ -321,7 +321,7 @@ describe('the signed-webhook provider', () => {
       id: delivered.deliveryId,
       channel: 'sms',
       to: message.to,
-      message: expect.stringContaining(`${codes[0]!} ist Ihr Anmeldecode für localhost`),
+      message: expect.stringContaining(`${codes[0]!} ist Ihr Anmeldecode für MFA IdP`),
       code: codes[0],
       locale: 'de',
       status_callback: expect.stringMatching(/\/api\/v1\/delivery-status\//),
@@ -489,21 +489,6 @@ describe('Twilio status callbacks', () => {
 });
 
 describe('e-mail over SMTP', () => {
-  /** The decoded text part and subject of a raw message (quoted-printable and RFC 2047 words, as nodemailer writes them). */
-  function decode(raw: string) {
-    const [head, ...rest] = raw.split(/\r?\n\r?\n/);
-    const qp = (s: string) =>
-      Buffer.from(
-        s.replace(/=\r?\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
-        'latin1',
-      ).toString('utf8');
-    const unfolded = head!.replace(/\r?\n[ \t]+/g, ' ');
-    const subjectLine = /^Subject: (.*)$/m.exec(unfolded)![1]!;
-    const subject = subjectLine.replace(/=\?UTF-8\?Q\?([^?]*)\?=\s*/gi, (_, w: string) => qp(w.replace(/_/g, ' ')));
-    const body = rest.join('\n\n');
-    return { subject, text: /quoted-printable/i.test(head!) ? qp(body) : body };
-  }
-
   test('an e-mail code reaches the mail server, in German, and is recorded', async () => {
     const org = await newOrg();
     const user = await newUser(idp.url, 'mailer');
@@ -517,8 +502,8 @@ describe('e-mail over SMTP', () => {
     const mail = smtp.messages[before]!;
     expect(mail.to).toEqual([address]);
     expect(mail.from).toBe('idp@example.test');
-    const { subject, text } = decode(mail.raw);
-    expect(subject).toBe('Ihr Anmeldecode für localhost');
+    const { subject, text } = decodeMail(mail.raw);
+    expect(subject).toBe('Ihr Anmeldecode für MFA IdP');
     expect(/^ {4}(\d{6})$/m.exec(text)?.[1]).toBe(codes[0]);
     expect(text).toContain('Geben Sie ihn niemals weiter');
 
@@ -534,27 +519,38 @@ describe('e-mail over SMTP', () => {
     });
   });
 
-  test('templates: destination-added, security-notice, recovery-link (English)', async () => {
+  test('templates: destination-added, security-notice, recovery-link (English), with an HTML alternative of the same escaped text', async () => {
     const mail = idp.container.delivery.mail;
-    const sent = async (template: string, data: Record<string, unknown>) => {
+    const sent = async (template: string, data: Record<string, unknown>, name?: string) => {
       const before = smtp.messages.length;
-      await mail.send({ to: 'someone@example.test', template, data, locale: 'en-GB' });
-      return decode(smtp.messages[before]!.raw);
+      await mail.send({ to: 'someone@example.test', template, data, locale: 'en-GB', name });
+      return decodeMail(smtp.messages[before]!.raw);
     };
-    const added = await sent('destination-added', { method: 'SMS', destination: 'xxx-xxx-1234' });
-    expect(added.subject).toBe('A new sign-in method was added to your localhost account');
-    expect(added.text).toContain('SMS (xxx-xxx-1234)');
+    const added = await sent('destination-added', { type: 'phone', mask: '+49 ••• 78' }, 'Ada <b>Lovelace</b>');
+    expect(added.subject).toBe('A new sign-in method was added to your MFA IdP account');
+    expect(added.text).toMatch(/^Hello Ada <b>Lovelace<\/b>,\n/);
+    expect(added.text).toContain('added to your MFA IdP account: the phone number +49 ••• 78.');
+    expect(added.text).toContain('— MFA IdP\nThis is an automatic message from localhost.');
+    expect(added.html).toContain('<html lang="en">');
+    expect(added.html).toContain('Hello Ada &#60;b&#62;Lovelace&#60;/b&#62;,');
+    expect(added.html).not.toContain('<b>');
 
-    const notice = await sent('security-notice', { title: 'Your password was changed\r\nBcc: evil@example.test', lines: ['From a new device.', 'Yesterday.'] });
-    // A title cannot add header lines.
-    expect(notice.subject).toBe('Your password was changed Bcc: evil@example.test');
-    expect(notice.text).toContain('From a new device.');
-    expect(notice.text).toContain('Yesterday.');
+    const notice = await sent('security-notice', {
+      notice: 'device_trusted',
+      values: { count: 30 },
+      at: new Date('2026-03-04T05:06:07Z'),
+      ip: '203.0.113.9\r\nBcc: evil@example.test',
+    });
+    expect(notice.subject).toBe('A device was trusted to skip the second factor');
+    expect(notice.text).toMatch(/^Hello,\n/);
+    expect(notice.text).toContain('It will not be asked for a second factor for 30 days.');
+    expect(notice.text).toContain('When: March 4, 2026 at 5:06:07 AM UTC');
 
-    const link = await sent('recovery-link', { url: 'https://localhost/recover/abc', expiresInMinutes: 15 });
-    expect(link.subject).toBe('Recover your localhost account');
-    expect(link.text).toContain('https://localhost/recover/abc');
-    expect(link.text).toContain('within 15 minutes');
+    const link = await sent('recovery-link', { link: 'https://localhost/recover/abc#token=x&y', minutes: 15 });
+    expect(link.subject).toBe('Recover your MFA IdP account');
+    expect(link.text).toContain('\n    https://localhost/recover/abc#token=x&y\n');
+    expect(link.text).toContain('The link works for 15 minutes.');
+    expect(link.html).toContain('<a href="https://localhost/recover/abc#token=x&#38;y">');
 
     await expect(mail.send({ to: 'someone@example.test', template: '../layout', data: {} })).rejects.toThrow(/no e-mail template/);
   });

@@ -109,7 +109,7 @@ describe('starting', () => {
     expect(Math.abs(median(known.map((k) => k.ms)) - median(unknown.map((u) => u.ms)))).toBeLessThan(50);
     await linkOf(user.email, known[0]!.r.body.request_id);
     // The owner's security notice says a recovery was asked for, and carries no link.
-    const told = await messageTo(user.email, (m) => m.data?.title === 'Account recovery was requested');
+    const told = await messageTo(user.email, (m) => m.subject === 'Account recovery was requested');
     expect(told.data!.link).toBeUndefined();
     // The account is capped at three starts an hour: the fourth is answered alike and sends nothing.
     const fourth = await start(user.username);
@@ -400,11 +400,11 @@ describe('trusted contacts', () => {
     expect(put.status).toBe(200);
     expect(put.body).toMatchObject({ max: 3, required: 2 });
     expect(put.body.contacts.map((c: any) => c.id).sort()).toEqual(contacts.map((c) => c.id).sort());
-    await messageTo(contacts[0]!.email, (m) => m.data?.title === 'You were named a trusted contact');
+    await messageTo(contacts[0]!.email, (m) => m.subject === 'You were named a trusted contact');
 
     const s = await start(owner.username, 'trusted_contacts');
     expect(s.status).toBe(202);
-    await messageTo(contacts[1]!.email, (m) => (m.data?.lines ?? []).some((l) => l.includes(s.body.request_id)));
+    await messageTo(contacts[1]!.email, (m) => m.text?.includes(s.body.request_id) ?? false);
     const id = s.body.request_id as string;
     const [c0, c1] = await Promise.all([signedInWithMfa(contacts[0]!), signedInWithMfa(contacts[1]!)]);
     const outsiderBrowser = await signedInWithMfa(outsider);

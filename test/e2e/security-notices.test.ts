@@ -66,7 +66,7 @@ async function signIn(username: string, code: () => Promise<string>, trust = fal
 }
 
 const to = async (address: string, title?: string) =>
-  (await outbox(dataDir)).filter((m) => m.to === address && m.template === 'security-notice' && (title === undefined || m.data?.title === title));
+  (await outbox(dataDir)).filter((m) => m.to === address && m.template === 'security-notice' && (title === undefined || m.subject === title));
 
 async function noticeTo(address: string, title: string): Promise<OutboxMessage> {
   const found = await eventually(async () => (await to(address, title))[0]);
@@ -99,7 +99,7 @@ test('a new factor and new backup codes: to the verified address and verified e-
   await awayFromStepBoundary();
   expect((await call(browser, 'POST', '/mfa/totp/confirm', { code: await codeAt(enrol.body.secret, Date.now(), -1) })).status).toBe(200);
   const added = await noticeTo(user.email, 'A sign-in factor was added to your account');
-  expect(added.data!.lines).toEqual(expect.arrayContaining(['Method: totp']));
+  expect(added.text).toContain('\nMethod: authenticator app\n');
   await noticeTo(extra, 'A sign-in factor was added to your account');
   expect(await to(pending)).toEqual([]);
 

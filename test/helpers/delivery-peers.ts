@@ -113,3 +113,36 @@ export function logSink() {
   });
   return { lines, sink };
 }
+
+/**
+ * The subject and the decoded parts of a raw message as nodemailer writes it: one text part, or
+ * multipart/alternative (text and HTML); quoted-printable or base64 bodies, RFC 2047 subject words.
+ */
+export function decodeMail(raw: string): { subject: string; text: string; html?: string } {
+  const entity = (s: string) => {
+    const [head, ...body] = s.replace(/\r\n/g, '\n').split('\n\n');
+    return { head: head!.replace(/\n[ \t]+/g, ' '), body: body.join('\n\n') };
+  };
+  const qp = (s: string) =>
+    Buffer.from(
+      s.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))),
+      'latin1',
+    ).toString('utf8');
+  const decoded = (e: { head: string; body: string }) =>
+    /transfer-encoding:\s*quoted-printable/i.test(e.head)
+      ? qp(e.body)
+      : /transfer-encoding:\s*base64/i.test(e.head)
+        ? Buffer.from(e.body, 'base64').toString('utf8')
+        : e.body;
+  const top = entity(raw);
+  const subject = /^Subject: (.*)$/m.exec(top.head)![1]!.replace(/=\?UTF-8\?Q\?([^?]*)\?=\s*/gi, (_, w: string) => qp(w.replace(/_/g, ' ')));
+  const boundary = /boundary="?([^";\n]+)"?/i.exec(top.head)?.[1];
+  if (!boundary) return { subject, text: decoded(top) };
+  const parts = top.body
+    .split(`--${boundary}`)
+    .slice(1, -1)
+    .map((p) => entity(p.replace(/^\n/, '').replace(/\n$/, '')));
+  const part = (type: string) => parts.find((p) => new RegExp(`content-type:\\s*${type}`, 'i').test(p.head));
+  const html = part('text/html');
+  return { subject, text: decoded(part('text/plain')!), ...(html ? { html: decoded(html) } : {}) };
+}

@@ -1,14 +1,22 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
-/** One message the outbox delivery wrote: an e-mail (`template`, `data`) or a code (`channel`, `code`). */
+/**
+ * One message the outbox delivery wrote: an e-mail (`template`, `data`, and the `subject` and `text`
+ * the person would read) or a code (`channel`, `code`, and the SMS `text` or the call's `voice` script),
+ * each in the `locale` it was written in.
+ */
 export interface OutboxMessage {
   to: string;
   template?: string;
-  data?: { title?: string; lines?: string[]; link?: string };
+  data?: { notice?: string; values?: Record<string, unknown>; link?: string; code?: string };
   channel?: string;
   code?: string;
   purpose?: string;
+  locale?: string;
+  subject?: string;
+  text?: string;
+  voice?: { language: string; parts: ({ say: string } | { pause: number })[] };
 }
 
 /** Every message written to `<dataDir>/outbox` so far, oldest first. */

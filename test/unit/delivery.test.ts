@@ -1,5 +1,7 @@
-import { loadConfig } from '../../src/config.js';
-import { messageLocale, catalogueFor } from '../../src/delivery/messages/index.js';
+import { loadConfig, localesDir } from '../../src/config.js';
+import { fitsOneSms, smsText } from '../../src/delivery/code-texts.js';
+import { createWording } from '../../src/delivery/wording.js';
+import { loadMessages } from '../../src/i18n/i18n.js';
 import { withoutNumbers } from '../../src/delivery/providers/http-call.js';
 import { twilioSignature, verifyTwilioSignature } from '../../src/delivery/providers/twilio-signature.js';
 import { toText, toTwiml, voiceScript } from '../../src/delivery/voice-script.js';
@@ -30,31 +32,64 @@ describe('Twilio request signatures', () => {
   });
 });
 
+const messages = loadMessages(localesDir);
+const wordingIn = (site: string, branding: { display_name: string | null; default_locale: string } = { display_name: null, default_locale: 'en' }) =>
+  createWording({ messages, site, branding: async () => branding });
+
 describe('voice scripts', () => {
-  test('read each character alone, twice, and escape what they say', () => {
-    const script = voiceScript('sign_in', '4<2', 'en', 'a&b.example');
+  test('read each character alone, twice, and escape what they say', async () => {
+    const w = await wordingIn('idp.example', { display_name: 'a&b', default_locale: 'en' })({ locale: 'en' });
+    const script = voiceScript(w, 'sign_in', '4<2');
     const twiml = toTwiml(script);
     expect(twiml).not.toContain('a&b');
-    expect(twiml).toContain('a&#38;b.example');
+    expect(twiml).toContain('This is a&#38;b.');
     expect(twiml.match(/<Say language="en-US">&#60;<\/Say>/g)).toHaveLength(2);
-    expect(toText(script)).toBe('Hello. This is a&b.example. Your sign-in code is: 4 < 2 Once again, your code is: 4 < 2 Goodbye.');
+    expect(toText(script)).toBe('Hello. This is a&b. Your sign-in code is: 4 < 2 Once again, your code is: 4 < 2 Goodbye.');
   });
 });
 
-describe('message catalogues', () => {
+describe('the language of a message', () => {
   test.each([
-    ['de', 'de'],
-    ['de-CH', 'de'],
-    ['DE_at', 'de'],
-    ['en-GB', 'en'],
-    ['fr', 'en'],
-    [undefined, 'en'],
-    ['', 'en'],
-    ['__proto__', 'en'],
-    ['constructor', 'en'],
-  ])('%s → %s', (tag, expected) => {
-    expect(messageLocale(tag)).toBe(expected);
-    expect(catalogueFor(tag).voiceLanguage.startsWith(expected)).toBe(true);
+    ['de', 'en', 'de'],
+    ['de-CH', 'en', 'de'],
+    ['DE-at', 'en', 'de'],
+    ['en-GB', 'de', 'en'],
+    ['fr', 'en', 'en'],
+    ['fr', 'de', 'de'],
+    [undefined, 'de', 'de'],
+    [null, 'en', 'en'],
+    ['', 'de', 'de'],
+    ['__proto__', 'en', 'en'],
+    ['constructor', 'de', 'de'],
+  ])('%s with the organisation default %s → %s', async (locale, fallback, expected) => {
+    const w = await wordingIn('idp.example', { display_name: null, default_locale: fallback })({ locale });
+    expect(w.lang).toBe(expected);
+    expect(w.sender).toBe('MFA IdP');
+    expect(voiceScript(w, 'sign_in', '1').language.startsWith(expected)).toBe(true);
+  });
+});
+
+describe('SMS texts', () => {
+  test('the code first, the origin-bound line last, one GSM-7 message in English even for a long host', async () => {
+    const site = `login.${'a'.repeat(40)}.example.com`;
+    const text = smsText(await wordingIn(site)({ locale: 'en' }), 'recovery', '12345678');
+    expect(text).toBe(`12345678 is your MFA IdP account recovery code. Never share it with anyone.\n\n@${site} #12345678`);
+    expect(fitsOneSms(text)).toBe(true);
+  });
+
+  test('a sender name that would split the message is left out', async () => {
+    const w = await wordingIn('idp.example', { display_name: 'A'.repeat(100), default_locale: 'en' })({});
+    expect(smsText(w, 'sign_in', '123456')).toBe('123456 is your sign-in code.\n\n@idp.example #123456');
+  });
+
+  test('GSM-7 counts extension characters twice; another character makes the limit 70', () => {
+    expect(fitsOneSms('a'.repeat(160))).toBe(true);
+    expect(fitsOneSms('a'.repeat(161))).toBe(false);
+    expect(fitsOneSms(`${'a'.repeat(158)}€`)).toBe(true);
+    expect(fitsOneSms(`${'a'.repeat(159)}€`)).toBe(false);
+    expect(fitsOneSms(`Grüße ${'a'.repeat(150)}`)).toBe(true);
+    expect(fitsOneSms(`ł${'a'.repeat(69)}`)).toBe(true);
+    expect(fitsOneSms(`ł${'a'.repeat(70)}`)).toBe(false);
   });
 });
 

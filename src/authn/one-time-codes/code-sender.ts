@@ -21,13 +21,14 @@ export interface SenderDeps {
 
 /** Where a code is to go: a destination of the account (opened), or an id it does not have (`to` absent: nothing is sent). */
 export interface SendRequest {
-  user: Pick<User, 'id' | 'organizationId'>;
+  user: Pick<User, 'id' | 'organizationId' | 'locale' | 'name'>;
   binding: string;
   channel: CodeChannel;
   kind: DestinationKind;
   destinationId: string;
   to?: string;
   purpose: MessagePurpose;
+  /** The language of the page the code was asked from; the user's own (`users.locale`) otherwise. */
   locale?: string;
 }
 
@@ -84,7 +85,8 @@ export function createCodeSender(deps: SenderDeps) {
           code: latest,
           purpose: req.purpose,
           organizationId: req.user.organizationId,
-          locale: req.locale ?? 'en',
+          locale: req.locale ?? req.user.locale,
+          name: req.user.name,
           accountId: req.user.id,
           destinationId: req.destinationId,
           // A provider that may have delivered the code is followed by one with a new code, so one phone

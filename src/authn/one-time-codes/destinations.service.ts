@@ -82,7 +82,7 @@ export function createDestinationService(deps: DestinationDeps) {
 
   const channelFor = (kind: DestinationKind) => (kind === 'phone' ? 'sms' : 'email');
 
-  function sendVerification(user: Pick<User, 'id' | 'organizationId'>, row: CredentialRow & { kind: DestinationKind }): Promise<Sent> {
+  function sendVerification(user: Pick<User, 'id' | 'organizationId' | 'locale' | 'name'>, row: CredentialRow & { kind: DestinationKind }): Promise<Sent> {
     return deps.sender.send({
       user,
       binding: verifyBinding(row.id),
@@ -105,6 +105,8 @@ export function createDestinationService(deps: DestinationDeps) {
             template: 'destination-added',
             data: { type: added.kind, mask: added.name },
             organizationId: user.organizationId,
+            locale: user.locale,
+            name: user.name,
           })
           .catch((err: unknown) => deps.logger.warn({ err, destination: r.id }, 'the notice of a new destination could not be sent')),
       ),

@@ -18,7 +18,7 @@ export function userRoutes(users: UserService, recovery: UserRecoveryService): R
     if (input.roles?.length) assertScope(ctx, 'admin');
     const user = await users.create(input, caller(ctx));
     ctx.status = 201;
-    ctx.body = { user: { id: user.id, external_id: user.externalId, status: user.status } };
+    ctx.body = { user: { id: user.id, external_id: user.externalId, status: user.status, name: user.name, locale: user.locale } };
   });
   router.get('/', requireScope('idp:read'), async (ctx) => {
     ctx.body = await users.list(validate(listUsersQuery, ctx.query), caller(ctx));
