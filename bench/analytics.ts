@@ -3,17 +3,20 @@
  * (`analyticsQueries`, median of 5 runs after one warm-up) for one organisation and for every
  * organisation, over 30 days by day and 365 days by month, with
  *   - no index of its own (the trail's indexes as they were before migration 0029),
- *   - migration 0029's index (organization_id, type, at),
- *   - the alternative index order (type, at, organization_id),
+ *   - the index with the organisation leading, (organization_id, type, at) including subject,
+ *   - migration 0029's index, (type, at, organization_id) including subject,
  *   - daily rolled-up tables (counts per day, organisation, type, outcome and key; distinct
  *     signed-in accounts per day), which a trigger would have to keep in every audit append.
  * It prints the EXPLAIN ANALYZE plan of the event aggregate under each index.
- *   npm run bench -- --only analytics      or      npx tsx bench/analytics.ts [--rows 1000000]
+ *   npm run bench -- --only analytics      or      npx tsx bench/analytics.ts [--rows 1000000] [--keep]
+ * (--keep leaves the schema in place, to look at plans by hand).
  *
  * The rows are seeded with triggers off (session_replication_role = replica): the hash chain does
  * not matter to a read plan, and a million chained appends would take minutes. The schema is
  * dropped at the end.
  */
+import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RawBuilder } from 'kysely';
 import pg from 'pg';
@@ -22,11 +25,6 @@ import { analyticsQueries, type AnalyticsRange, type KindSets } from '../src/sto
 import { ANALYTICS_EVENT_TYPES, EVENTS } from '../src/analytics/event-map.js';
 
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const { values: opt } = parseArgs({
-  options: { rows: { type: 'string', default: '1000000' }, only: { type: 'string' }, short: { type: 'boolean' } },
-  strict: false,
-});
-const ROWS = Number(opt.rows);
 const USERS = 20_000;
 const ORGS = 10;
 const RUNS = 5;
@@ -57,7 +55,8 @@ const MIX: [type: string, weight: number, outcome: 'success' | 'failure', data: 
   ['authn.otp.sent', 6.5, 'success', `'{"channel":"sms"}'`],
 ];
 
-async function main(): Promise<void> {
+/** Seeds `rows` audit rows in a schema of its own, measures each variant, and drops the schema (unless `keep`). */
+export async function runAnalyticsBench({ rows: ROWS, keep = false }: { rows: number; keep?: boolean }): Promise<void> {
   const schema = `bench_analytics_${process.pid}`;
   const handle = await openDatabase({ databaseUrl: DATABASE_URL, dataDir: ':memory:', schema });
   const admin = new pg.Client({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
@@ -66,7 +65,13 @@ async function main(): Promise<void> {
     await migrateToLatest(handle.db, schema);
     const now = Date.now();
     const seeded = performance.now();
-    await seed(admin, now);
+    await seed(admin, now, ROWS);
+    console.log(
+      `load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} CPUs`,
+    );
     console.log(`seeded ${ROWS} audit rows, ${USERS} users in ${ORGS} organisations in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
     const org = (await admin.query<{ id: string }>(`select id from organizations where slug = 'bench-0'`)).rows[0]!.id;
     const day = (n: number) => new Date(Math.floor(now / DAY_MS) * DAY_MS - n * DAY_MS);
@@ -98,9 +103,12 @@ async function main(): Promise<void> {
         console.log(`${label}: ${total.toFixed(1)} ms per API request (${parts.join(', ')})`);
       }
       if (explain) {
-        const compiled = q.eventCounts(ranges[0]![1], ANALYTICS_EVENT_TYPES, EVENTS.reset).compile(handle.db);
-        const plan = await admin.query(`explain (analyze, buffers) ${compiled.sql}`, compiled.parameters as unknown[]);
-        console.log(`EXPLAIN ANALYZE, events, ${ranges[0]![0]}:\n  ${plan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n  ')}`);
+        const [label, r] = ranges[0]!;
+        for (const [name, query] of [statements(r)[0]!, statements(r)[2]!]) {
+          const compiled = query.compile(handle.db);
+          const plan = await admin.query(`explain (analyze, buffers) ${compiled.sql}`, compiled.parameters as unknown[]);
+          console.log(`EXPLAIN ANALYZE, ${name}, ${label}:\n  ${plan.rows.map((row: Record<string, string>) => row['QUERY PLAN']).join('\n  ')}`);
+        }
       }
     };
 
@@ -128,7 +136,8 @@ async function main(): Promise<void> {
     await rollup(admin, ranges);
   } finally {
     await handle.close();
-    await admin.query(`drop schema if exists "${schema}" cascade`);
+    if (keep) console.log(`\nschema kept: ${schema}`);
+    else await admin.query(`drop schema if exists "${schema}" cascade`);
     await admin.end();
   }
 }
@@ -145,7 +154,7 @@ async function medianMs(run: () => Promise<unknown>): Promise<number> {
   return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)]!;
 }
 
-async function seed(c: pg.Client, now: number): Promise<void> {
+async function seed(c: pg.Client, now: number, ROWS: number): Promise<void> {
   await c.query(`insert into organizations (slug, name) select 'bench-' || g, 'Bench ' || g from generate_series(0, ${ORGS - 1}) g`);
   // Half of the accounts in the first organisation, the rest spread over the others.
   await c.query(`insert into users (external_id, username, organization_id, status)
@@ -223,4 +232,8 @@ async function rollup(c: pg.Client, ranges: [string, AnalyticsRange][]): Promise
   }
 }
 
-await main();
+// Run directly (npx tsx bench/analytics.ts), or by run.ts for `--only analytics`.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { rows: { type: 'string', default: '1000000' }, keep: { type: 'boolean', default: false } } });
+  await runAnalyticsBench({ rows: Number(values.rows), keep: values.keep });
+}

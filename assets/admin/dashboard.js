@@ -243,7 +243,9 @@ export async function renderDashboard(root, { api, t, organization } = {}) {
         names.map((n) => ({ key: `${key}.${m}.${n}`, label: `${methodName(m)}: ${t(n)}`, values: groups[m][n], stack: n })),
       );
       return [
-        chart(Chart, t(`section_${key}`), buckets, columns, 'bar', { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }),
+        chart(Chart, t(`section_${key}`), buckets, columns, 'bar', {
+          scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+        }),
         table(t(`section_${key}`), buckets, columns),
       ];
     };
@@ -251,7 +253,7 @@ export async function renderDashboard(root, { api, t, organization } = {}) {
     parts.push(section('challenges', t('challenges_definition'), ...perMethod('challenges', data.challenges, ['succeeded', 'failed'])));
 
     const simple = (key, columns) => [
-      chart(Chart, t(`section_${key}`), buckets, columns, 'bar', { scales: { y: { beginAtZero: true } } }),
+      chart(Chart, t(`section_${key}`), buckets, columns, 'bar', { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }),
       table(t(`section_${key}`), buckets, columns),
     ];
     parts.push(
