@@ -238,3 +238,24 @@ test('the events stay a valid hash chain, and a new server on the same database 
   const after = await apiClient(() => again!.url)('GET', `/analytics/mfa?${RANGE}&interval=week&organization=${orgs.acme}`);
   expect(after.body).toEqual(before);
 });
+
+test('the embedded database (PGlite) answers the same aggregates', async () => {
+  const lite = await startTestIdp('analytics-pglite', 'pglite');
+  try {
+    const liteApi = apiClient(() => lite.url);
+    const user = (await liteApi('POST', '/users', { user: { external_id: 'analytics-lite' } })).body.user.id as string;
+    const record = (type: string, when: string, data: Record<string, unknown>) =>
+      lite.container.audit.record({ type, outcome: 'success', at: at(when), subject: user, organizationId: null, data });
+    await record('authn.factor.enrolled', '2026-03-02T09:00:00Z', { method: 'totp' });
+    await record('admin.user.factors_reset', '2026-03-03T09:00:00Z', { methods: ['totp', 'sms'], removed: ['totp', 'sms'] });
+    await record('authn.login.succeeded', '2026-03-02T10:00:00Z', {});
+    await sql`insert into credentials (user_id, kind, confirmed_at) values (${user}, 'passkey', ${at('2026-03-01T00:00:00Z')})`.execute(lite.container.db);
+    const b = (await liteApi('GET', '/analytics/mfa?from=2026-03-01&to=2026-03-07&interval=week')).body;
+    expect(b.buckets).toEqual(['2026-02-23', '2026-03-02']);
+    expect(b.enrolments.totp).toEqual({ enrolled: [0, 1], removed: [0, 1] });
+    expect(b.enrolments.sms).toEqual({ enrolled: [0, 0], removed: [0, 1] });
+    expect(b.coverage).toMatchObject({ active_users: [0, 1], with_second_factor: [0, 1], with_phishing_resistant: [0, 1] });
+  } finally {
+    await lite.stop();
+  }
+});
