@@ -34,6 +34,7 @@ import type { StatsMessage } from './lib/protocol.js';
 import { summarize, type LatencySummary, type Recorder } from './lib/recorder.js';
 import { mb, num, pct, table } from './lib/report.js';
 import { SoftAuthenticator } from '../test/helpers/soft-authenticator.js';
+import { runAnalyticsBench } from './analytics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options and profiles
@@ -512,6 +513,11 @@ function gitCommit(): string | undefined {
 // Main
 
 async function main(): Promise<void> {
+  // The analytics scenario reads the database only, with no server: it runs alone (bench/analytics.ts).
+  if (only?.includes('ANALYTICS')) {
+    await runAnalyticsBench({ rows: short ? 100_000 : 1_000_000 });
+    if (only.length === 1) return;
+  }
   const cpus = cpuCount();
   const canPin = hasTaskset() && cpus >= 2;
   const serverCpus = canPin ? '0' : undefined;

@@ -27,6 +27,7 @@ import * as m0025 from './0025_prompt.js';
 import * as m0026 from './0026_webhooks.js';
 import * as m0027 from './0027_recovery.js';
 import * as m0028 from './0028_user_profile.js';
+import * as m0029 from './0029_analytics.js';
 
 /** Every migration, in order. Listed statically so the same set runs from tsx, compiled code and tests. */
 export const migrations: Record<string, Migration> = {
@@ -58,4 +59,5 @@ export const migrations: Record<string, Migration> = {
   '0026_webhooks': m0026,
   '0027_recovery': m0027,
   '0028_user_profile': m0028,
+  '0029_analytics': m0029,
 };

@@ -25,6 +25,7 @@ import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
+import { analyticsRoutes } from './http/admin/analytics.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
 import { deliveryProviderRoutes, deliveryStatusRoutes } from './http/admin/delivery.routes.js';
 import { webhookRoutes } from './http/admin/webhooks.routes.js';
@@ -91,6 +92,7 @@ export function buildApp(c: Container): Koa {
     'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
     'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
+    'chart.umd.js': { file: path.join(projectRoot, 'node_modules', 'chart.js', 'dist', 'chart.umd.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -172,6 +174,7 @@ export function buildApp(c: Container): Koa {
     apiKeyRoutes(c.apiKeyAdmin).routes(),
     signingKeyRoutes(c.signingKeys).routes(),
     auditEventRoutes(c.auditTrail).routes(),
+    analyticsRoutes(c.analytics).routes(),
     policyRuleRoutes(c.policyRules).routes(),
     breakGlassRoutes(c.breakGlass).routes(),
     sentinelRoutes({ sentinel: c.sentinel, limiter, perKeyPerMinute: c.config.rateLimit.sentinelPerKeyPerMinute }).routes(),

@@ -124,6 +124,8 @@ import { loadMessages } from './i18n/i18n.js';
 import { createPages } from './i18n/pages.js';
 import { createViewRenderer } from './lib/views.js';
 import { providerPages } from './oidc/render-error.js';
+import { createAnalyticsService } from './analytics/analytics.service.js';
+import { createAnalyticsRepository } from './store/repositories/analytics.repository.js';
 
 const text = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
 
@@ -590,6 +592,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     }),
     samlSpService: createSamlSpService({ providers: samlProviders, organizations, audit }),
     auditTrail: createAuditTrailService({ events: auditEvents, audit }),
+    analytics: createAnalyticsService({ repo: createAnalyticsRepository(db), descriptors: factors.descriptors, clock }),
     breakGlassElevation: breakGlass,
     breakGlass: createBreakGlassService({
       grants: breakGlassGrants,
