@@ -89,6 +89,7 @@ export function buildApp(c: Container): Koa {
     'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
     'prompt.js': { file: path.join(projectRoot, 'assets', 'prompt.js'), type: 'text/javascript; charset=utf-8' },
     'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
+    'copy.js': { file: path.join(projectRoot, 'assets', 'copy.js'), type: 'text/javascript; charset=utf-8' },
     'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
   });
@@ -120,6 +121,8 @@ export function buildApp(c: Container): Koa {
     issuer: c.config.issuer,
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
+    pages: c.pages,
+    relyingParty: c.relyingParty,
   });
   const stepWebhooks = stepWebhookRoutes({ kit, steps: c.stepWebhooks });
   const passwordChange = passwordChangeRoutes({ kit, change: c.temporaryPasswordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
