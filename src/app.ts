@@ -23,6 +23,7 @@ import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
+import { issuerLabel } from './authn/issuer-label.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { breakGlassRoutes } from './http/admin/break-glass.routes.js';
@@ -148,7 +149,7 @@ export function buildApp(c: Container): Koa {
     passwords: c.passwordChange,
     destinations: c.destinations,
     limiter,
-    issuerName: new URL(c.config.issuer).hostname,
+    issuerName: async (organizationId) => issuerLabel((await c.settings.effective(organizationId)).branding.display_name, c.config.issuer),
     codesPerUserPerMinute: codesPerMinute,
   });
 

@@ -12,7 +12,6 @@ import type { CredentialRepository } from '../store/repositories/credential.repo
 import { FactorError, type EnrolmentStart, type Issued } from './factor.js';
 import type { FactorRegistry } from './factors/registry.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
-import { issuerLabel } from './issuer-label.js';
 
 export interface FactorManagementDeps {
   credentials: CredentialRepository;
@@ -213,16 +212,9 @@ export function createFactorManagementService(deps: FactorManagementDeps) {
       if (!mfa.allowed_methods.includes(method)) throw new IdpError('method_not_allowed', `${method} is not allowed by the sign-in policy`);
     },
 
-    /** A pending enrolment of the method, until its first valid code confirms it; filed under the organisation's display name. */
+    /** A pending enrolment of the method, until its first valid code confirms it. */
     async beginEnrolment(user: User, method: MfaMethod, label: string, issuer: string, ctx: ChangeContext): Promise<EnrolmentStart> {
-      const { branding } = await policyFor(user);
-      const start = await part(factors.get(method)?.enrolment, method).begin(
-        user.id,
-        label,
-        issuerLabel(branding.display_name, issuer),
-        undefined,
-        bindingOf(ctx),
-      );
+      const start = await part(factors.get(method)?.enrolment, method).begin(user.id, label, issuer, undefined, bindingOf(ctx));
       await audit('authn.enrollment.started', 'success', user, ctx, { method });
       return start;
     },

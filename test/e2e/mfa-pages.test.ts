@@ -160,8 +160,9 @@ describe('authenticator app enrolment', () => {
     expect(file).toContain('Backup codes for Acme: Widgets');
     for (const c of codes) expect(file).toContain(c);
 
-    // A reload shows them no more.
-    await page.reload();
+    // A reload shows them no more (and no cache kept the first answer).
+    const reloaded = await page.reload();
+    expect(reloaded!.headers()['cache-control']).toBe('no-store');
     expect(await page.locator('[data-backup-codes]').count()).toBe(0);
     expect((await text(page, 'p.notice'))[0]).toContain('Your backup codes were already shown');
     expect(await page.content()).not.toContain(codes[0]);
