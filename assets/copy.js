@@ -1,7 +1,7 @@
 /* global Blob, navigator, setTimeout, URL */
 /**
- * Copy and download buttons of the enrolment pages, rendered hidden and shown only here, where
- * script runs (the text they act on is on the page either way):
+ * Copy and download buttons of the enrolment pages, rendered in a hidden [data-script-only] box
+ * that is shown only here, where script runs (the text they act on is on the page either way):
  *
  *   data-copy="SELECTOR"       copies the element's value, or its list items one per line, or its text
  *   data-download="SELECTOR"   saves the same as a text file (data-filename), under data-heading and data-note
@@ -22,7 +22,11 @@
   }
 
   for (const button of document.querySelectorAll('button[data-copy]')) {
-    if (!navigator.clipboard) continue;
+    // No clipboard here (a page not served securely): the button could do nothing.
+    if (!navigator.clipboard) {
+      button.remove();
+      continue;
+    }
     button.addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText(textOf(button.dataset.copy));
@@ -31,7 +35,6 @@
         // Refused (no permission, no focus): the text stays on the page to copy by hand.
       }
     });
-    button.hidden = false;
   }
 
   for (const button of document.querySelectorAll('button[data-download]')) {
@@ -47,6 +50,7 @@
       // The download has its own copy once started.
       setTimeout(() => URL.revokeObjectURL(url), 1000);
     });
-    button.hidden = false;
   }
+
+  document.querySelectorAll('[data-script-only]').forEach((box) => (box.hidden = false));
 })();

@@ -21,10 +21,10 @@ export const enrolmentView = `<h1><%= it.t('mfa:totp_enrol.heading') %></h1>
 <p class="key" data-key-grouped><%= it.enrollment.secret.match(/.{1,4}/g).join(' ') %></p>
 <label for="totp-key"><%= it.t('mfa:totp_enrol.key_plain') %></label>
 <input id="totp-key" type="text" readonly value="<%= it.enrollment.secret %>" autocomplete="off" spellcheck="false" class="code">
-<div class="actions">
-  <button type="button" class="secondary" data-copy="#totp-key" data-copied="<%= it.t('mfa:totp_enrol.copied') %>" hidden><%= it.t('mfa:totp_enrol.copy_key') %></button>
+<div data-script-only hidden><div class="actions">
+  <button type="button" class="secondary" data-copy="#totp-key" data-copied="<%= it.t('mfa:totp_enrol.copied') %>"><%= it.t('mfa:totp_enrol.copy_key') %></button>
   <span class="muted" role="status" data-copy-status></span>
-</div>
+</div></div>
 <form method="post" action="/interaction/<%= it.uid %>/enroll/totp/confirm">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
 ${codeField('code', `<%= it.t('mfa:totp_enrol.code_label') %>`, 'it.error', 'true')}
