@@ -5,10 +5,14 @@
  * a first factor, and later signing in with one; the German page; the lockout saying for how long.
  * Each page passes the accessibility audit and has no horizontal scroll on a desktop and a phone.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchChromium, type AuthenticatorPage, type Chromium } from '../helpers/chromium.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, awayFromStepBoundary, codeAt, newUser, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
+import { lastCodeTo } from '../helpers/otp.js';
 import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
 import { REDIRECT_URI, authorizationRequest, discover, registerClient, type oc } from '../helpers/rp.js';
 
@@ -16,11 +20,13 @@ let idp: TestIdp;
 let config: oc.Configuration;
 let chrome: Chromium;
 let tab: AuthenticatorPage;
+let dataDir: string;
 
 const BASE = { policy: 'any', enforce_enrollment: false, grace_period_seconds: 0, required_for_roles: [] as string[], trusted_device_duration_days: 0 };
 
 beforeAll(async () => {
-  idp = await startTestIdp('mfa-pages', 'postgres+redis', { rateLimit: { loginPerIpPerMinute: 10_000 } });
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'idp-mfa-pages-'));
+  idp = await startTestIdp('mfa-pages', 'postgres+redis', { dataDir, rateLimit: { loginPerIpPerMinute: 10_000 } });
   const client = await registerClient(idp.url, { first_party: true });
   config = await discover(idp.url, client.client_id, client.client_secret);
   chrome = await launchChromium();
@@ -29,6 +35,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await chrome?.close();
   await idp?.stop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 beforeEach(async () => {
   await idp.container.settings.patchGlobal({ mfa: BASE });
@@ -241,6 +248,27 @@ describe('challenge page', () => {
     expect(await page.title()).toMatch(/^Bestätigen Sie, dass Sie es sind – /);
     // The longer German texts at the phone's width.
     await expectUsableAtEveryWidth(page, [WIDTHS[1]]);
+  });
+
+  test('a code by text message: sent to the number chosen, "Didn\'t get a code?" asks again and says how long to wait, the code signs in', async () => {
+    await idp.container.settings.patchGlobal({ mfa: { allowed_methods: ['totp', 'passkey', 'backup_code', 'sms', 'voice'] } });
+    const phone = `+1650253${String(1000 + (process.pid % 9000))}`;
+    const user = await newUser(idp.url, 'mp-sms', { phone, phone_verified: true });
+    const { page } = tab;
+    const login = await signIn(page, user.username);
+    expect(await text(page, 'h2')).toEqual(['Text message', 'Voice call']);
+    await submitted(page, () => page.getByRole('button', { name: `Text a code to xxx-xxx-${phone.slice(-4)}` }).click());
+    expect(await page.getByLabel(`6-digit code we texted to xxx-xxx-${phone.slice(-4)}`).isVisible()).toBe(true);
+    expect(await focused(page)).toBe('otp-code');
+    expect(await page.getAttribute('#otp-code', 'autocomplete')).toBe('one-time-code');
+
+    await submitted(page, () => page.getByRole('button', { name: 'Send a new code' }).click());
+    expect((await text(page, '[role=alert]'))[0]).toMatch(/^A code was sent moments ago\. You can ask for a new one in \d+ seconds\.$/);
+    // The code already sent still answers.
+    const { code } = await lastCodeTo(dataDir, phone);
+    await page.fill('#otp-code', code);
+    const claims = await login.finish(() => page.press('#otp-code', 'Enter'));
+    expect(claims.sub).toBe(user.id);
   });
 
   test('a locked second factor says for how long', async () => {
