@@ -18,18 +18,29 @@
     name = 'BeginError';
   }
 
+  /** What a form without its own `data-messages` (in the page's language) says, by the error's name. */
   const MESSAGES = {
     NotAllowedError: 'The passkey request was cancelled or timed out. Try again.',
     AbortError: 'The passkey request was cancelled. Try again.',
     InvalidStateError: 'This device already holds a passkey for your account.',
     SecurityError: 'Passkeys cannot be used on this address.',
     BeginError: 'The passkey request could not be started. Reload the page and try again.',
+    other: 'Your passkey could not be used. Try again, or use another way.',
   };
-  const describe = (error) => MESSAGES[error && error.name] || 'Your passkey could not be used. Try again, or use another way.';
+  function describe(form, error) {
+    let own = {};
+    try {
+      own = JSON.parse(form.dataset.messages || '{}');
+    } catch {
+      // A page's broken messages fall back to these.
+    }
+    const messages = { ...MESSAGES, ...own };
+    return messages[error && error.name] || messages.other;
+  }
 
-  function showError(form, message) {
+  function showError(form, error) {
     const alert = form.querySelector('[role=alert]');
-    alert.textContent = message;
+    alert.textContent = describe(form, error);
     alert.hidden = false;
   }
 
@@ -67,7 +78,7 @@
       try {
         submitWith(form, await ceremony());
       } catch (error) {
-        showError(form, describe(error));
+        showError(form, error);
         buttons.forEach((b) => (b.disabled = false));
         afterFailure?.();
       }
@@ -93,7 +104,7 @@
       submitWith(form, await startAuthentication({ optionsJSON, useBrowserAutofill: true }));
     } catch (error) {
       // The button's ceremony cancels this one (AbortError): that is no failure.
-      if (error && error.name !== 'AbortError') showError(form, describe(error));
+      if (error && error.name !== 'AbortError') showError(form, error);
     }
   }
 

@@ -1,9 +1,17 @@
-/* global atob, btoa, crypto, indexedDB, location, navigator, Notification, TextEncoder */
+/* global atob, btoa, console, crypto, indexedDB, location, navigator, Notification, TextEncoder */
 // The device page: registers this browser for prompts (a non-extractable ES256 key kept in
 // IndexedDB, and a Web Push subscription), and answers a prompt with a signature by that key.
 (() => {
   const $ = (s) => document.querySelector(s);
-  const status = (text) => ($('[data-prompt-status]').textContent = text);
+  // The page's texts, in its language.
+  const text = $('[data-prompt-texts]').dataset;
+  const status = (message) => ($('[data-prompt-status]').textContent = message);
+  /** A failure the user can act on says what; anything else is a plain failure (details stay in the console). */
+  const fail = (e) => {
+    console.error(e);
+    status(e.userText || text.failed);
+  };
+  const failure = (userText) => Object.assign(new Error(userText), { userText });
   const b64url = (bytes) =>
     btoa(String.fromCharCode(...new Uint8Array(bytes)))
       .replace(/\+/g, '-')
@@ -32,7 +40,7 @@
 
   async function enable() {
     const reg = await navigator.serviceWorker.register('/prompt/sw.js', { scope: '/prompt/' });
-    if ((await Notification.requestPermission()) !== 'granted') throw new Error('notifications are blocked for this site');
+    if ((await Notification.requestPermission()) !== 'granted') throw failure(text.blocked);
     const start = await json('/api/v1/mfa/prompt/enroll', {});
     const keys = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
     const subscription = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: fromB64url(start.vapid_public_key) });
@@ -44,36 +52,37 @@
       ...(name ? { name } : {}),
     });
     await store('readwrite', (s) => s.put({ id: device.id, privateKey: keys.privateKey }, 'device'));
-    status('This browser now receives sign-in prompts.');
+    status(text.enabled);
   }
 
   async function answer(id, decision, number) {
     const device = await store('readonly', (s) => s.get('device'));
-    if (!device) throw new Error('this browser is not registered for prompts');
+    if (!device) throw failure(text.notRegistered);
     const signature = await sign(device.privateKey, `idp-prompt-answer-v1\n${id}\n${decision}\n${number ?? ''}`);
     const result = await json(`/api/v1/prompts/${encodeURIComponent(id)}/respond`, { decision, ...(number === undefined ? {} : { number }), signature });
     $('[data-prompt-answer]').hidden = true;
-    status(result.status === 'approved' ? 'Approved. You can close this page.' : 'Denied. The sign-in will not go ahead.');
+    status(result.status === 'approved' ? text.approved : text.denied);
   }
 
   async function show(id) {
     const prompt = await json(`/api/v1/prompts/${encodeURIComponent(id)}`);
-    for (const field of ['app', 'location']) $(`[data-field="${field}"]`).textContent = prompt[field];
-    $('[data-field="time"]').textContent = new Date(prompt.time).toLocaleTimeString();
+    const someone = $('[data-prompt-someone]');
+    const values = { app: prompt.app, location: prompt.location, time: new Date(prompt.time).toLocaleTimeString(document.documentElement.lang) };
+    someone.textContent = someone.dataset.template.replace(/\{(app|location|time)\}/g, (_, field) => values[field]);
     const choices = $('[data-choices]');
     for (const n of prompt.choices) {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = String(n);
-      button.addEventListener('click', () => answer(id, 'approve', n).catch((e) => status(e.message)));
+      button.addEventListener('click', () => answer(id, 'approve', n).catch(fail));
       choices.append(button);
     }
-    $('[data-deny]').addEventListener('click', () => answer(id, 'deny').catch((e) => status(e.message)));
+    $('[data-deny]').addEventListener('click', () => answer(id, 'deny').catch(fail));
     $('[data-prompt-answer]').hidden = false;
     $('[data-prompt-enroll]').hidden = true;
   }
 
-  $('[data-enable]').addEventListener('click', () => enable().catch((e) => status(e.message)));
+  $('[data-enable]').addEventListener('click', () => enable().catch(fail));
   const id = location.hash.slice(1);
-  if (id) show(id).catch((e) => status(e.message));
+  if (id) show(id).catch(fail);
 })();

@@ -23,6 +23,7 @@ import { userSessionRoutes } from './http/admin/user-sessions.routes.js';
 import { createInteractionKit } from './http/interaction/interaction-context.js';
 import { interactionRoutes } from './http/interaction/interaction.routes.js';
 import { mfaRoutes } from './http/interaction/mfa.routes.js';
+import { issuerLabel } from './authn/issuer-label.js';
 import { passwordChangeRoutes } from './http/interaction/password-change.routes.js';
 import { auditEventRoutes } from './http/admin/audit-events.routes.js';
 import { analyticsRoutes } from './http/admin/analytics.routes.js';
@@ -90,6 +91,7 @@ export function buildApp(c: Container): Koa {
     'mfa-step.js': { file: path.join(projectRoot, 'assets', 'mfa-step.js'), type: 'text/javascript; charset=utf-8' },
     'prompt.js': { file: path.join(projectRoot, 'assets', 'prompt.js'), type: 'text/javascript; charset=utf-8' },
     'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
+    'copy.js': { file: path.join(projectRoot, 'assets', 'copy.js'), type: 'text/javascript; charset=utf-8' },
     'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
     'chart.umd.js': { file: path.join(projectRoot, 'node_modules', 'chart.js', 'dist', 'chart.umd.js'), type: 'text/javascript; charset=utf-8' },
@@ -122,6 +124,8 @@ export function buildApp(c: Container): Koa {
     issuer: c.config.issuer,
     limiter,
     loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute,
+    pages: c.pages,
+    relyingParty: c.relyingParty,
   });
   const stepWebhooks = stepWebhookRoutes({ kit, steps: c.stepWebhooks });
   const passwordChange = passwordChangeRoutes({ kit, change: c.temporaryPasswordChange, limiter, loginPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
@@ -147,7 +151,7 @@ export function buildApp(c: Container): Koa {
     passwords: c.passwordChange,
     destinations: c.destinations,
     limiter,
-    issuerName: new URL(c.config.issuer).hostname,
+    issuerName: async (organizationId) => issuerLabel((await c.settings.effective(organizationId)).branding.display_name, c.config.issuer),
     codesPerUserPerMinute: codesPerMinute,
   });
 

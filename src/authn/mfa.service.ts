@@ -19,6 +19,7 @@ import { aalOf, acrOf, amrOf } from '../policy/assurance.js';
 import { FactorError, eventOf, type Enrolment, type EnrolmentStart, type Factor } from './factor.js';
 import type { FactorOutcomes } from './factor-outcomes.js';
 import type { FactorRegistry } from './factors/registry.js';
+import { issuerLabel } from './issuer-label.js';
 import type { LoginOrigin, LoginResult } from './login-request.js';
 import type { LoginTransaction, TransactionStore } from './transaction.store.js';
 import type { TrustedDeviceService } from './trusted-device.service.js';
@@ -56,7 +57,9 @@ export type Outcome =
   /** `unmet`: the relying party asked for more than this account can prove; it is told so (OpenID Connect Core §3.1.2.6). */
   | { kind: 'deny'; description: string; unmet?: boolean }
   /** A challenge answered elsewhere (a prompt on a device) is not answered yet: `shown` says how it stands; nothing was counted. */
-  | { kind: 'pending'; shown: Record<string, unknown> };
+  | { kind: 'pending'; shown: Record<string, unknown> }
+  /** The account's first factor was just set up in this login: its backup codes are shown once, and saved, before the login goes on. */
+  | { kind: 'backup_codes' };
 
 export interface RequestMeta {
   ip: string;
@@ -69,6 +72,9 @@ export interface RequestMeta {
 type RiskInput = { verdict: RiskVerdict } | { assess: RequestMeta };
 /** A login's later steps are decided with the verdict its sign-in got, never a fresh (possibly different) one. */
 const keptRisk = (tx: Pick<LoginTransaction, 'risk'>): RiskInput | undefined => (tx.risk ? { verdict: tx.risk } : undefined);
+
+/** Where a login keeps the one-time right to show its new backup codes, taken when they are shown. */
+const BACKUP_CODES_SHOWN = 'backup-codes';
 
 /** An enrolment started in a login is confirmed in that login only. */
 const bindingOf = (tx: LoginTransaction) => `login:${tx.uid}`;
@@ -330,10 +336,19 @@ export function createMfaService(deps: MfaServiceDeps) {
     return { kind: 'password_change' } as const;
   }
 
+  /** The second-factor lockout, with how long it lasts (`until`) when known, for the user to be told. */
+  function mfaLocked(until: Date | null | undefined): IdpError {
+    const left = until ? Math.ceil((until.getTime() - clock.now()) / 1000) : 0;
+    return new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later', left > 0 ? { retryAfterSec: left } : {});
+  }
+
+  /** Until when the account's second factor is locked, read when the lock was set by another request. */
+  const lockedUntil = async (accountId: string) => (await deps.accounts.findSigningIn(accountId))?.mfaLockedUntil;
+
   /** A locked second factor ends the login in progress too: after the lock it starts again from the password, so a lock cannot be waited out inside one login. */
-  async function endLocked(uid: string): Promise<never> {
+  async function endLocked(uid: string, until: Date | null | undefined): Promise<never> {
     await transactions.clear(uid);
-    throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+    throw mfaLocked(until);
   }
 
   return {
@@ -423,8 +438,7 @@ export function createMfaService(deps: MfaServiceDeps) {
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
       if (!reservation) {
         // Nothing reserved: an account no longer active says so (loadUser throws), a locked factor ends the login.
-        await loadUser(tx.accountId);
-        return endLocked(input.uid);
+        return endLocked(input.uid, (await loadUser(tx.accountId)).mfaLockedUntil);
       }
       const { user, attempt: reserved } = reservation;
       let event: AuthEvent;
@@ -432,12 +446,12 @@ export function createMfaService(deps: MfaServiceDeps) {
         event = await factor.verify({ accountId: user.id, now: clock.now(), challenge: challenge?.state, binding: bindingOf(tx) }, input.code);
       } catch (err) {
         if (!(err instanceof FactorError)) throw err;
-        if (await deps.outcomes.failed(user, method, input, reserved)) await endLocked(input.uid);
+        if (await deps.outcomes.failed(user, method, input, reserved)) await endLocked(input.uid, reserved.lockedUntil);
         if (attempt >= deps.config.mfa.attemptsPerChallenge) throw new IdpError('too_many_attempts', 'too many wrong codes: start the sign-in again');
         throw err;
       }
       // A right code found while a concurrent failure locked the factor ends the login like that failure.
-      if (!(await deps.outcomes.verified(user, method, input, reserved))) return endLocked(input.uid);
+      if (!(await deps.outcomes.verified(user, method, input, reserved))) return endLocked(input.uid, await lockedUntil(user.id));
       const events = [...tx.events, event];
       // Decided once, on what has now been proven; a trusted device plays no part once a factor is being proven.
       const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
@@ -478,7 +492,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         // Nothing reserved: a disabled or administratively locked account is answered like a wrong passkey; else the factor is locked.
         const account = await deps.accounts.findSigningIn(owner.accountId);
         if (account?.status !== 'active') throw refused(`account_${account?.status ?? 'gone'}`);
-        throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
+        throw mfaLocked(account.mfaLockedUntil);
       }
       const { user, attempt } = reservation;
       let event: AuthEvent;
@@ -488,9 +502,7 @@ export function createMfaService(deps: MfaServiceDeps) {
         if (err instanceof FactorError) await deps.outcomes.failed(user, input.method, input, attempt);
         throw err;
       }
-      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) {
-        throw new IdpError('mfa_locked', 'second factor temporarily locked after repeated failures; sign in again later');
-      }
+      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) throw mfaLocked(await lockedUntil(user.id));
       const { decision, trustedDeviceId, risk } = await evaluate(
         user,
         input.clientId,
@@ -519,18 +531,29 @@ export function createMfaService(deps: MfaServiceDeps) {
       return afterPasswordStep({ ...tx, events }, input.user, decision, input, null);
     },
 
-    /** One pending credential per login: every render of the enrolment shows the same one until it is confirmed. */
+    /**
+     * One pending credential per login: every render of the enrolment shows the same one until it is
+     * confirmed. The authenticator files it under the organisation's display name (`issuer` is our issuer URL).
+     */
     async enrollBegin(uid: string, method: MfaMethod, issuer: string): Promise<EnrolmentStart> {
       const tx = await requireTx(uid, 'enroll');
       const enrolment = enrolmentOffered(tx, method);
-      const user = await loadUser(tx.accountId);
+      const [user, { branding }] = await Promise.all([loadUser(tx.accountId), deps.settings.effective(tx.organizationId)]);
       const pending = tx.pendingCredentials?.[method];
-      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, issuer, pending, bindingOf(tx));
+      const label = issuerLabel(branding.display_name, issuer);
+      const start = await enrolment.begin(user.id, user.email ?? user.username ?? user.externalId, label, pending, bindingOf(tx));
       if (start.credentialId !== pending) await transactions.save({ ...tx, pendingCredentials: { ...tx.pendingCredentials, [method]: start.credentialId } });
       return start;
     },
 
-    async enrollConfirm(input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal; keepSessionUid?: string } & RequestMeta): Promise<Outcome> {
+    /**
+     * `showBackupCodes`: a caller that can show them once (a browser page) has the account's first
+     * factor followed by a new set of backup codes, the recovery NIST SP 800-63B §5.1.2 allows, before
+     * the login goes on (see backupCodes and backupCodesSaved).
+     */
+    async enrollConfirm(
+      input: { uid: string; method: MfaMethod; code: unknown; requestedAal?: Aal; keepSessionUid?: string; showBackupCodes?: boolean } & RequestMeta,
+    ): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'enroll');
       const enrolment = enrolmentOffered(tx, input.method);
       const user = await loadUser(tx.accountId);
@@ -550,7 +573,36 @@ export function createMfaService(deps: MfaServiceDeps) {
       // The user was read before the confirmation: the method just confirmed counts as enrolled now.
       const enrolledNow = { ...user, activeCredentials: { ...user.activeCredentials, [input.method]: (user.activeCredentials[input.method] ?? 0) + 1 } };
       const { decision, settings } = await evaluate(enrolledNow, tx.clientId, [...tx.events, event], input.requestedAal, input.ip, undefined, keptRisk(tx));
+      const firstFactor = deps.factors.enrolledIn(user.activeCredentials).length === 0;
+      if (input.showBackupCodes && firstFactor && settings.mfa.allowed_methods.includes('backup_code')) {
+        const waiting: LoginTransaction = { ...tx, events: [...tx.events, event], stage: 'backup_codes', methods: [] };
+        await transactions.save(waiting);
+        await transactions.saveChallenge(waiting, BACKUP_CODES_SHOWN, 'backup_code', null);
+        return { kind: 'backup_codes' };
+      }
       return next({ ...tx, events: [...tx.events, event] }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
+    },
+
+    /**
+     * The backup codes of a login at that step, made the first time they are asked for and never
+     * again (the plain codes are kept nowhere): undefined once they were shown.
+     */
+    async backupCodes(uid: string): Promise<string[] | undefined> {
+      const tx = await requireTx(uid, 'backup_codes');
+      const selfService = deps.factors.get('backup_code')?.selfService;
+      if (!selfService?.issue || !(await transactions.challenge(tx, BACKUP_CODES_SHOWN, true))) return undefined;
+      const issued = await selfService.issue(tx.accountId);
+      await audit.record({ type: issued.audit.type, outcome: 'success', subject: tx.accountId, organizationId: tx.organizationId, data: issued.audit.data });
+      return issued.shown.backup_codes as string[];
+    },
+
+    /** The user saved their backup codes: the login goes on as the confirmed factor allows. */
+    async backupCodesSaved(input: { uid: string; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
+      const tx = await requireTx(input.uid, 'backup_codes');
+      if (!(await transactions.take(input.uid))) throw new IdpError('invalid_step', 'this interaction is not at the backup_codes step');
+      const user = await loadUser(tx.accountId);
+      const { decision, settings } = await evaluate(user, tx.clientId, tx.events, input.requestedAal, input.ip, undefined, keptRisk(tx));
+      return next(tx, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);
     },
 
     async trustDevice(input: { uid: string; trust: boolean; name?: string } & RequestMeta): Promise<Outcome> {
@@ -598,12 +650,9 @@ export function createMfaService(deps: MfaServiceDeps) {
       const tx = await requireTx(input.uid, 'mfa');
       const factor = offered(tx, input.method);
       const reservation = await deps.outcomes.reserveSigningIn(tx.accountId, tx.organizationId);
-      if (!reservation) {
-        await loadUser(tx.accountId);
-        return endLocked(input.uid);
-      }
+      if (!reservation) return endLocked(input.uid, (await loadUser(tx.accountId)).mfaLockedUntil);
       const { user, attempt } = reservation;
-      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) return endLocked(input.uid);
+      if (!(await deps.outcomes.verified(user, input.method, input, attempt))) return endLocked(input.uid, await lockedUntil(user.id));
       const events = [...tx.events, eventOf(factor.descriptor, clock.now(), 'webhook', { aal: 1, multiFactor: false })];
       const { decision, settings } = await evaluate(user, tx.clientId, events, input.requestedAal, input.ip, undefined, keptRisk(tx));
       return next({ ...tx, events }, decision, input, settings.mfa.trusted_device_duration_days > 0 && !tx.stepUp);

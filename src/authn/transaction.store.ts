@@ -16,8 +16,9 @@ export interface LoginTransaction {
   /**
    * `reauth`: the password must be given again before `enroll` (the session's is too old to add a factor).
    * `password_change`: the password given was a temporary one; a new one comes before any other step.
+   * `backup_codes`: the first factor was just set up; its backup codes are shown once before the login goes on.
    */
-  stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device' | 'password_change';
+  stage: 'reauth' | 'mfa' | 'enroll' | 'trust_device' | 'password_change' | 'backup_codes';
   methods: MfaMethod[];
   events: AuthEvent[];
   /** The session existed before this interaction (step-up or reauth): no password asked again. */

@@ -69,7 +69,8 @@ beforeEach(async () => {
 });
 
 const csrfOf = (html: string) => /<input type="hidden" name="csrf" value="([^"]+)">/.exec(html)?.[1];
-const secretOf = (html: string) => /<code>([A-Z2-7]+)<\/code>/.exec(html)?.[1];
+/** The key as the page offers it for pasting: unspaced, in a read-only field. */
+const secretOf = (html: string) => /<input id="totp-key" type="text" readonly value="([A-Z2-7]+)"/.exec(html)?.[1];
 
 async function page(flow: Flow) {
   const res = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
@@ -358,9 +359,16 @@ describe('one TOTP secret per login enrolment', () => {
     expect(new URL(again.body.otpauth_uri).searchParams.get('secret')).toBe(secret);
     expect(await credentialRows(user.id)).toHaveLength(1);
 
+    // The account's first factor: its backup codes are shown once, then the login goes on.
     const confirmed = await form(flow, 'enroll/totp/confirm', { csrf, code: await codeAt(secret, clock.now()) });
-    expect(confirmed.status).toBe(200);
-    expect(confirmed.html).toContain('Trust this device?');
+    expect(confirmed.status).toBe(303);
+    expect(confirmed.res.headers.get('location')).toBe(`${flow.interactionUrl!.pathname}/backup-codes`);
+    expect(
+      (await (await flow.browser.fetch(`${flow.interactionUrl!.href}/backup-codes`, { headers: { accept: 'text/html' } })).text()).match(/<li>/g),
+    ).toHaveLength(10);
+    const saved = await form(flow, 'backup-codes', { csrf, saved: 'on' });
+    expect(saved.status).toBe(200);
+    expect(saved.html).toContain('Trust this device?');
     const finished = await form(flow, 'trust-device', { csrf, trust: 'false' });
     expect(finished.status).toBe(303);
     const { claims } = await flow.complete(finished.res.headers.get('location')!);

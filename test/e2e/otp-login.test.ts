@@ -330,7 +330,9 @@ test('the mfa page (no script) lists a send form per destination, then the code 
     });
     expect(wrong.status).toBe(401);
     const again = await wrong.text();
-    expect(again).toContain('<p class="error" role="alert">That code is not valid. Try again.</p>');
+    // Marked at the field, which says why and takes the focus.
+    expect(again).toContain('<p id="otp-code-error" class="field-error">That code is not valid. Try again.</p>');
+    expect(again).toMatch(/<input id="otp-code" [^>]* autofocus aria-invalid="true" aria-describedby="otp-code-error">/);
     expect(again).toContain('/mfa/otp/verify');
   }
 });

@@ -208,12 +208,12 @@ describe('enrolment page', () => {
     // The first offered method by default, with a link to the other.
     expect(first).toContain('Set up your authenticator app');
     expect(first).toContain('<strong aria-current="page">Authenticator app</strong>');
-    expect(first).toContain(`<a href="/interaction/${uid}?enroll=passkey">Passkey</a>`);
+    expect(first).toContain(`<a href="/interaction/${uid}?enroll=passkey">Passkey or security key</a>`);
 
     const passkey = await page(flow.browser, `${flow.interactionUrl!.href}?enroll=passkey`);
     expect(passkey.status).toBe(200);
     expect(passkey.html).toContain('<h1>Create a passkey</h1>');
-    expect(passkey.html).toContain('<strong aria-current="page">Passkey</strong>');
+    expect(passkey.html).toContain('<strong aria-current="page">Passkey or security key</strong>');
     expect(passkey.html).toContain(`<a href="/interaction/${uid}?enroll=totp">Authenticator app</a>`);
     expect(formTag(passkey.html, `/interaction/${uid}/enroll/passkey/confirm`)).toContain('data-passkey="register"');
     const options = JSON.parse(/<script type="application\/json" data-options>([^<]*)<\/script>/.exec(passkey.html)![1]!);
@@ -255,8 +255,14 @@ describe('enrolment page', () => {
       name: 'Laptop',
       credential: JSON.stringify(credential),
     });
+    // A first factor: its backup codes are shown once, and saved, before the login goes on.
     expect(res.status).toBe(303);
-    const { claims } = await flow.complete(res.res.headers.get('location')!);
+    expect(res.res.headers.get('location')).toBe(`/interaction/${uidOf(flow)}/backup-codes`);
+    const codes = await page(flow.browser, `${idp.url}${res.res.headers.get('location')!}`);
+    expect(codes.html.match(/<li>[0-9A-Z]{5}-[0-9A-Z]{5}<\/li>/g)).toHaveLength(10);
+    const saved = await postForm(flow.browser, `${flow.interactionUrl!.href}/backup-codes`, { csrf, saved: 'on' });
+    expect(saved.status).toBe(303);
+    const { claims } = await flow.complete(saved.res.headers.get('location')!);
     expect(claims.sub).toBe(user.id);
     const stored = await new Browser().fetch(`${idp.url}/api/v1/users/${user.id}/passkeys`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } });
     expect(((await stored.json()) as { passkeys: { name: string }[] }).passkeys.map((p) => p.name)).toEqual(['Laptop']);

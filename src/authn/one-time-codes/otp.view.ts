@@ -1,26 +1,36 @@
+import { codeField } from './code-field.view.js';
+import { OTP_CHALLENGE_PATH } from './otp-factor.js';
+
 /**
  * The challenge page's part for one channel: a button per destination of that channel (sends a
- * code there), then, once a code went out by this channel, the field for it. Eta, autoescaped.
+ * code there), then, once a code went out by this channel, the field for it and a way to have it
+ * sent again. Eta, autoescaped.
  */
-export const otpChallengeView = (
-  channel: 'sms' | 'voice' | 'email',
-  send: string,
-  sentTo: string,
-) => `<% const mine = (it.destinations || []).filter((d) => d.channel === '${channel}') %>
+export const otpChallengeView = (channel: 'sms' | 'voice' | 'email') => `<% const mine = (it.destinations || []).filter((d) => d.channel === '${channel}') %>
+<% const sent = it.started && it.started.method === '${channel}' ? mine.find((d) => d.mask === it.started.mask) : undefined %>
+<% if (!mine.length) { %><p class="muted"><%= it.t('mfa:otp.none') %></p><% } %>
 <% for (const d of mine) { %>
-<form method="post" action="/interaction/<%= it.uid %>/mfa/otp/send">
+<form method="post" action="/interaction/<%= it.uid %>/mfa/${OTP_CHALLENGE_PATH}/send">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <input type="hidden" name="channel" value="${channel}">
   <input type="hidden" name="destination_id" value="<%= d.id %>">
-  <button type="submit">${send} <%= d.mask %></button>
+  <button type="submit" class="secondary"><%= it.t('mfa:otp.send.${channel}', { mask: d.mask }) %></button>
 </form>
 <% } %>
 <% if (it.started && it.started.method === '${channel}') { %>
-<form method="post" action="/interaction/<%= it.uid %>/mfa/otp/verify">
+<form method="post" action="/interaction/<%= it.uid %>/mfa/${OTP_CHALLENGE_PATH}/verify">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
-  <label for="otp-code">${sentTo} <%= it.started.mask %></label>
-  <input id="otp-code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required autofocus>
-  <button type="submit">Verify</button>
+${codeField('otp-code', `<%= it.t('mfa:otp.label.${channel}', { mask: it.started.mask }) %>`, 'it.fieldError', "it.focus === '" + channel + "'")}
+  <button type="submit" class="primary"><%= it.t('mfa:challenge.verify') %></button>
 </form>
+<% if (sent) { %>
+<form method="post" action="/interaction/<%= it.uid %>/mfa/${OTP_CHALLENGE_PATH}/send">
+  <input type="hidden" name="csrf" value="<%= it.csrf %>">
+  <input type="hidden" name="channel" value="${channel}">
+  <input type="hidden" name="destination_id" value="<%= sent.id %>">
+  <input type="hidden" name="didNotReceiveCode" value="true">
+  <p class="muted"><%= it.t('mfa:otp.resend_question') %> <button type="submit" class="link" style="margin: 0"><%= it.t('mfa:otp.resend') %></button></p>
+</form>
+<% } %>
 <% } %>
 `;

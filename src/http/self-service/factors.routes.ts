@@ -17,8 +17,8 @@ export interface FactorRouteDeps {
   /** The registered methods: each gets the routes under /mfa/{manage path} that its plug-in provides. */
   plugins: readonly Factor[];
   limiter: RateLimiter;
-  /** Shown by authenticator apps next to the account. */
-  issuerName: string;
+  /** Shown by authenticator apps next to the account: the name of the user's organisation. */
+  issuerName(organizationId: string): Promise<string>;
   codesPerUserPerMinute: number;
 }
 
@@ -68,7 +68,8 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
       const segments = selfService.enrolmentPaths ?? { begin: 'enroll', confirm: 'confirm' };
       router.post(`/${manage}/${segments.begin}`, async (ctx) => {
         const user = await allowedAndFresh(ctx, method);
-        ctx.body = shown(await factors.beginEnrolment(user, method, user.email ?? user.username ?? user.externalId, deps.issuerName, changeContext(ctx)));
+        const issuer = await deps.issuerName(user.organizationId);
+        ctx.body = shown(await factors.beginEnrolment(user, method, user.email ?? user.username ?? user.externalId, issuer, changeContext(ctx)));
       });
 
       router.post(`/${manage}/${segments.confirm}`, async (ctx) => {

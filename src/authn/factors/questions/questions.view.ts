@@ -6,15 +6,15 @@
 export const challengeView = `<form method="post" action="/interaction/<%= it.uid %>/mfa/questions">
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
 <% if (it.started && it.started.method === 'questions') { %>
-  <p>Answer your security questions.</p>
+  <p><%= it.t('mfa:questions.intro') %></p>
 <% it.started.questions.forEach((q, i) => { %>
   <input type="hidden" name="answers[<%= i %>][identifier]" value="<%= q.identifier %>">
   <label for="answer-<%= i %>"><%= q.question %></label>
-  <input id="answer-<%= i %>" name="answers[<%= i %>][answer]" type="text" autocomplete="off" maxlength="256" required<%= i === 0 ? ' autofocus' : '' %>>
+  <input id="answer-<%= i %>" name="answers[<%= i %>][answer]" type="text" autocomplete="off" maxlength="256" required<%= i === 0 && it.focus === 'questions' ? ' autofocus' : '' %>>
 <% }) %>
-  <button type="submit">Verify</button>
+  <button type="submit" class="primary"><%= it.t('mfa:challenge.verify') %></button>
 <% } else { %>
-  <button type="submit" formaction="/interaction/<%= it.uid %>/mfa/questions/begin">Answer security questions</button>
+  <button type="submit" class="secondary" formaction="/interaction/<%= it.uid %>/mfa/questions/begin"><%= it.t('mfa:questions.start') %></button>
 <% } %>
 </form>
 `;
