@@ -227,7 +227,8 @@ export function buildApp(c: Container): Koa {
         : next());
   });
 
-  // The admin console's page, sign-in and sign-out (its API calls go through /api/v1 above).
+  // The admin console's page, sign-in and sign-out (its API calls go through /api/v1 above); its client registered now.
+  c.adminConsole.register().catch((err: unknown) => c.logger.warn({ err }, 'registering the admin console client failed; retried at its first sign-in'));
   const adminConsole = compose([
     noStore(),
     parseBodies(c.config.limits.jsonBodyBytes),

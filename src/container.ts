@@ -458,8 +458,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     onTouchError: (err) => logger.warn({ err }, "recording an API key's last use failed"),
   });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
-  // The admin console signs in through this IdP as a first-party client, registered here on every start.
-  const adminConsole = await createAdminConsole({ issuer: config.issuer, encryptionKey, box, clock, ephemeral, accounts, organizations, clients });
+  // The admin console signs in through this IdP as a first-party client.
+  const adminConsole = createAdminConsole({ issuer: config.issuer, encryptionKey, box, clock, ephemeral, accounts, organizations, clients });
 
   // Webhooks: a durable queue in PostgreSQL, sent by a worker on every node; auth events are enqueued as they are audited.
   const webhookRepo = createWebhookRepository(db);

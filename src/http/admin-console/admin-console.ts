@@ -20,9 +20,19 @@ export interface AdminConsoleDeps {
   clients: ClientRepository;
 }
 
-/** The admin console: its client at the IdP (registered here), its sign-in, its sessions and their part in the API's authentication. */
-export async function createAdminConsole(deps: AdminConsoleDeps) {
-  await ensureConsoleClient({ clients: deps.clients, organizations: deps.organizations, issuer: deps.issuer });
+/** The admin console: its client at the IdP, its sign-in, its sessions and their part in the API's authentication. */
+export function createAdminConsole(deps: AdminConsoleDeps) {
+  /**
+   * Registered by the server that serves the console, before its first sign-in, once per process
+   * (a failure is tried again at the next). Not when the container is built: the CLI builds one
+   * too, with whatever issuer its own environment names, and must not re-point the console there.
+   */
+  let registered: Promise<void> | undefined;
+  const register = () =>
+    (registered ??= ensureConsoleClient({ clients: deps.clients, organizations: deps.organizations, issuer: deps.issuer }).catch((err: unknown) => {
+      registered = undefined;
+      throw err;
+    }));
 
   /** The user and their organisation as the database has them now. */
   async function lookUp(userId: string) {
@@ -47,6 +57,7 @@ export async function createAdminConsole(deps: AdminConsoleDeps) {
 
   return {
     sessions,
+    register,
     login: createConsoleLogin({ issuer: deps.issuer, box: deps.box, now: () => deps.clock.now() }),
     apiAuth: consoleApiAuth(sessions),
     principalOf,
@@ -62,4 +73,4 @@ export async function createAdminConsole(deps: AdminConsoleDeps) {
   };
 }
 
-export type AdminConsole = Awaited<ReturnType<typeof createAdminConsole>>;
+export type AdminConsole = ReturnType<typeof createAdminConsole>;

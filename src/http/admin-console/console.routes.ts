@@ -61,6 +61,7 @@ export function adminConsoleRoutes({ console: admin, pages }: AdminConsoleRouteD
   });
 
   router.get('/login', async (ctx) => {
+    await admin.register();
     const { url, sealed } = await admin.login.start();
     ctx.cookies.set(LOGIN_COOKIE, sealed, loginCookie);
     ctx.redirect(url.href);
