@@ -23,16 +23,12 @@ export interface AdminConsoleDeps {
 /** The admin console: its client at the IdP, its sign-in, its sessions and their part in the API's authentication. */
 export function createAdminConsole(deps: AdminConsoleDeps) {
   /**
-   * Registered by the server that serves the console, before its first sign-in, once per process
-   * (a failure is tried again at the next). Not when the container is built: the CLI builds one
-   * too, with whatever issuer its own environment names, and must not re-point the console there.
+   * Registered by the server that serves the console when it starts, and checked again at each
+   * sign-in (one read; a write only when the client is missing or was changed), so a deleted or
+   * edited registration comes back without a restart. Not when the container is built: the CLI
+   * builds one too, with whatever issuer its own environment names, and must not re-point the console.
    */
-  let registered: Promise<void> | undefined;
-  const register = () =>
-    (registered ??= ensureConsoleClient({ clients: deps.clients, organizations: deps.organizations, issuer: deps.issuer }).catch((err: unknown) => {
-      registered = undefined;
-      throw err;
-    }));
+  const register = () => ensureConsoleClient({ clients: deps.clients, organizations: deps.organizations, issuer: deps.issuer });
 
   /** The user and their organisation as the database has them now. */
   async function lookUp(userId: string) {
