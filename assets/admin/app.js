@@ -49,6 +49,7 @@ export async function api(path, { method = 'GET', body, raw = false } = {}) {
 
 const view = document.getElementById('view');
 const links = [...document.querySelectorAll('.admin-nav a[data-page]')];
+let navigated = false;
 
 /** The page the fragment names (the dashboard by default) with the rest of its path. */
 async function route() {
@@ -68,12 +69,16 @@ async function route() {
   } catch (err) {
     root.append(h('p', { class: 'error', role: 'alert' }, err?.description ?? err?.message ?? t('error.generic')));
   }
+  // After a navigation (not the first load), focus goes to the new page's heading, as a page load would put it at the top.
   const heading = root.querySelector('h2');
-  if (heading && document.activeElement === document.body) {
+  if (heading && navigated) {
     heading.setAttribute('tabindex', '-1');
     heading.focus();
   }
 }
 
-window.addEventListener('hashchange', () => void route());
+window.addEventListener('hashchange', () => {
+  navigated = true;
+  void route();
+});
 void route();
