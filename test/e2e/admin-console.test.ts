@@ -180,6 +180,12 @@ test('the console creates a user, audited as the signed-in administrator; a cook
     const events = await api('GET', '/audit-events?type=admin.user.created&subject=' + made!.id);
     expect(events.body.events.map((e: { actor: string }) => e.actor)).toEqual([`user:${globalAdmin.id}`]);
 
+    await open(page, 'users');
+    await page.getByLabel('Username, e-mail or external ID').fill('made-in-*');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForFunction(() => document.querySelectorAll('#view tbody tr').length === 1);
+    expect(await page.locator('#view tbody').textContent()).toContain('made-in-console');
+
     const refused = await consoleFetch(page, '/users', { csrf: false });
     expect(refused.status).toBe(403);
     expect(refused.body).toEqual({ error: 'invalid_csrf_token', error_description: expect.any(String) });
@@ -188,6 +194,42 @@ test('the console creates a user, audited as the signed-in administrator; a cook
     );
     expect(wrong).toBe(403);
     expect((await consoleFetch(page, '/users')).status).toBe(200);
+  } finally {
+    await p.close();
+  }
+}, 60_000);
+
+test('the console registers a client with an MFA policy override and rotates its secret', async () => {
+  const p = await signIn(globalAdmin);
+  const { page } = p;
+  try {
+    await open(page, 'clients');
+    await page.locator('summary', { hasText: 'Create' }).click();
+    const create = page.locator('details form');
+    await create.getByLabel('Name', { exact: true }).fill('Console app');
+    await create.getByLabel('Redirect URIs', { exact: true }).fill('https://app.example/cb');
+    await create.getByLabel('MFA policy override (JSON)').fill('{"policy": "otp"}');
+    await create.locator('button[type="submit"]').click();
+    const first = (await page.locator('details .key').textContent())!;
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    const listed = (await api('GET', '/clients?limit=100')).body.clients.find((c: { client_name?: string }) => c.client_name === 'Console app');
+    expect(listed.mfa_policy).toEqual({ policy: 'otp' });
+
+    await open(page, `clients/${listed.client_id}`);
+    await page.getByLabel('Issue a new client secret').check();
+    await page.getByRole('button', { name: 'Save' }).click();
+    const second = (await page.locator('#view .key').textContent())!;
+    expect(second).not.toBe(first);
+    const token = await fetch(`${idp.url}/token`, {
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${listed.client_id}:${second}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      body: 'grant_type=client_credentials',
+    });
+    // The new secret authenticates the client (it has no client_credentials grant: refused as such, not as a bad secret).
+    expect(((await token.json()) as { error: string }).error).not.toBe('invalid_client');
   } finally {
     await p.close();
   }
