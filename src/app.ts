@@ -52,7 +52,11 @@ import { recoveryRoutes } from './http/recovery/recovery.routes.js';
 import { recoveryRequestRoutes } from './http/admin/recovery-requests.routes.js';
 import { promptRoutes } from './http/prompt/prompts.routes.js';
 import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
+import { consoleAssets } from './http/admin-console/console-assets.js';
+import { adminConsoleRoutes } from './http/admin-console/console.routes.js';
 
+// Chart.js's standalone browser build sits beside its main entry (dist/).
+const chartBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
 // The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
 const webauthnBrowserBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
 
@@ -94,7 +98,8 @@ export function buildApp(c: Container): Koa {
     'copy.js': { file: path.join(projectRoot, 'assets', 'copy.js'), type: 'text/javascript; charset=utf-8' },
     'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
-    'chart.umd.js': { file: path.join(projectRoot, 'node_modules', 'chart.js', 'dist', 'chart.umd.js'), type: 'text/javascript; charset=utf-8' },
+    'chart.umd.js': { file: chartBundle, type: 'text/javascript; charset=utf-8' },
+    ...consoleAssets(projectRoot),
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -162,7 +167,7 @@ export function buildApp(c: Container): Koa {
   recoverySignedIn.use(trustedContactRoutes({ contacts: c.trustedContacts, factors: c.factorManagement, limiter }).routes());
 
   const api = new Router({ prefix: '/api/v1' });
-  api.use(apiKeyAuth(c.apiKeys));
+  api.use(apiKeyAuth(c.apiKeys, c.adminConsole.apiAuth));
   const clients = clientRoutes(c.clientService);
   const users = userRoutes(c.userService, c.userRecovery);
   const platform = mfaPlatformRoutes({ platform: c.mfaPlatform, plugins: c.factors.factors, limiter, verifyPerUserPerMinute: codesPerMinute });
@@ -229,6 +234,17 @@ export function buildApp(c: Container): Koa {
       : ctx.path.startsWith('/api/') || ctx.path.startsWith('/prompt/')
         ? ours(ctx, next)
         : next());
+  });
+
+  // The admin console's page, sign-in and sign-out (its API calls go through /api/v1 above); its client registered now.
+  c.adminConsole.register().catch((err: unknown) => c.logger.warn({ err }, 'registering the admin console client failed; retried at its first sign-in'));
+  const adminConsole = compose([
+    noStore(),
+    parseBodies(c.config.limits.jsonBodyBytes),
+    adminConsoleRoutes({ console: c.adminConsole, pages: c.pages }).routes(),
+  ] as Middleware[]);
+  app.use(async (ctx, next) => {
+    await (ctx.path === '/admin' || ctx.path.startsWith('/admin/') ? adminConsole(ctx, next) : next());
   });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';

@@ -123,6 +123,7 @@ import { createDestinationService } from './authn/one-time-codes/destinations.se
 import { loadMessages } from './i18n/i18n.js';
 import { createPages } from './i18n/pages.js';
 import { createViewRenderer } from './lib/views.js';
+import { createAdminConsole } from './http/admin-console/admin-console.js';
 import { providerPages } from './oidc/render-error.js';
 import { createAnalyticsService } from './analytics/analytics.service.js';
 import { createAnalyticsRepository } from './store/repositories/analytics.repository.js';
@@ -464,6 +465,8 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     onTouchError: (err) => logger.warn({ err }, "recording an API key's last use failed"),
   });
   if (config.bootstrapApiKey) await apiKeys.ensureBootstrap(config.bootstrapApiKey);
+  // The admin console signs in through this IdP as a first-party client.
+  const adminConsole = createAdminConsole({ issuer: config.issuer, encryptionKey, box, clock, ephemeral, accounts, organizations, clients });
 
   // Webhooks: a durable queue in PostgreSQL, sent by a worker on every node; auth events are enqueued as they are audited.
   const webhookRepo = createWebhookRepository(db);
@@ -520,6 +523,7 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     samlParticipants,
     ssoSessions,
     apiKeys,
+    adminConsole,
     apiKeyAdmin: createApiKeyAdminService({ keys: apiKeys, repo: apiKeyRepo, organizations, audit, clock }),
     signingKeys: createSigningKeysService({
       oidc: keyStore,

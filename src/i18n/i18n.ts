@@ -15,6 +15,8 @@ export interface Messages {
   readonly locales: readonly Locale[];
   /** Every text of `lang`, falling back key by key to English. */
   translator(lang: Locale): Translate;
+  /** A whole namespace of `lang` (English where a top-level key is missing), for a page script that translates in the browser. */
+  bundle(lang: Locale, namespace: string): Record<string, unknown>;
 }
 
 /**
@@ -46,7 +48,12 @@ export function loadMessages(dir: string): Messages {
     returnNull: false,
   });
   const bound = new Map(LOCALES.map((lang) => [lang, instance.getFixedT(lang)]));
-  return { locales: LOCALES, translator: (lang) => bound.get(lang)! };
+  return {
+    locales: LOCALES,
+    translator: (lang) => bound.get(lang)!,
+    bundle: (lang, namespace) =>
+      ({ ...instance.getResourceBundle(LOCALES[0], namespace), ...instance.getResourceBundle(lang, namespace) }) as Record<string, unknown>,
+  };
 }
 
 /**

@@ -36,6 +36,8 @@ export interface PageContext {
   lang: Locale;
   t: Translate;
   brand: Brand;
+  /** A whole catalogue namespace in this language, for a page script. */
+  bundle(namespace: string): Record<string, unknown>;
 }
 
 export interface PageOptions {
@@ -59,6 +61,7 @@ export function createPages(deps: { views: ViewRenderer; messages: Messages; bra
       return {
         lang,
         t: deps.messages.translator(lang),
+        bundle: (namespace: string) => deps.messages.bundle(lang, namespace),
         brand: {
           name: branding.display_name ?? PRODUCT_NAME,
           logoUrl: branding.logo_url,
