@@ -50,6 +50,8 @@ import { recoveryRoutes } from './http/recovery/recovery.routes.js';
 import { recoveryRequestRoutes } from './http/admin/recovery-requests.routes.js';
 import { promptRoutes } from './http/prompt/prompts.routes.js';
 import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
+import { accountRoutes } from './http/account/account.routes.js';
+import { createProfileService } from './authn/profile.service.js';
 
 // The package's exports name no path to its browser bundle, hence from its main entry (script/index.js) up.
 const webauthnBrowserBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '..', 'dist/bundle/index.umd.min.js');
@@ -91,6 +93,8 @@ export function buildApp(c: Container): Koa {
     'prompt-login.js': { file: path.join(projectRoot, 'assets', 'prompt-login.js'), type: 'text/javascript; charset=utf-8' },
     'idp.css': { file: path.join(projectRoot, 'assets', 'idp.css'), type: 'text/css; charset=utf-8' },
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
+    'account.css': { file: path.join(projectRoot, 'assets', 'account.css'), type: 'text/css; charset=utf-8' },
+    'account-passkey.js': { file: path.join(projectRoot, 'assets', 'account-passkey.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -135,7 +139,8 @@ export function buildApp(c: Container): Koa {
     csrf: c.csrf,
     sessions: c.sessionPolicy,
   };
-  const selfService = selfServiceRoutes({
+  const profile = createProfileService({ accounts: c.accounts, audit: c.audit });
+  const selfServiceDeps: SelfServiceRouteDeps = {
     auth: selfServiceAuthDeps,
     factors: c.factorManagement,
     plugins: c.factors.factors,
@@ -147,7 +152,9 @@ export function buildApp(c: Container): Koa {
     limiter,
     issuerName: new URL(c.config.issuer).hostname,
     codesPerUserPerMinute: codesPerMinute,
-  });
+    profile,
+  };
+  const selfService = selfServiceRoutes(selfServiceDeps);
 
   // Recovery for someone who cannot sign in, and the signed-in side of it (trusted contacts, their approvals).
   const recoveryPublic = recoveryRoutes({ recovery: c.recovery, limiter, answersPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
@@ -222,6 +229,23 @@ export function buildApp(c: Container): Koa {
       : ctx.path.startsWith('/api/') || ctx.path.startsWith('/prompt/')
         ? ours(ctx, next)
         : next());
+  });
+
+  // The signed-in user's account console: pages over the same self-service functions.
+  const account = compose([
+    noStore(),
+    parseBodies(c.config.limits.jsonBodyBytes),
+    accountRoutes({
+      ...selfServiceDeps,
+      pages: c.pages,
+      signIn: { issuer: c.config.issuer, providers: c.providers, clientService: c.clientService },
+      contacts: c.trustedContacts,
+      auditTrail: c.auditTrail,
+      clock: c.clock,
+    }),
+  ]);
+  app.use(async (ctx, next) => {
+    await (ctx.path === '/account' || ctx.path.startsWith('/account/') ? account(ctx, next) : next());
   });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';
