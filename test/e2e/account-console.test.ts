@@ -5,25 +5,40 @@
  * refresh token refused), name and language saved (the pages then in German), every page usable at
  * desktop and phone widths, and a form post without its CSRF token refused with nothing changed.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { generate } from 'otplib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { launchChromium, type Chromium } from '../helpers/chromium.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, MINUTE, PASSWORD, awayFromStepBoundary, codeAt, newUser, seedTotp } from '../helpers/mfa-flow.js';
+import { lastCodeTo, otherCode } from '../helpers/otp.js';
 import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
 import { authorize, discover, passwordSteps, refreshWorks, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
 let chrome: Chromium;
+let dataDir: string;
 const clock = new FakeClock();
 
 beforeAll(async () => {
-  idp = await startTestIdp('account-console', 'postgres+redis', { mfa: { recentAuthSeconds: 300 }, rateLimit: { loginPerIpPerMinute: 10_000 } }, { clock });
+  // The outbox (no SMTP here) keeps the e-mails under the data directory, where the test reads their codes.
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'idp-account-'));
+  idp = await startTestIdp(
+    'account-console',
+    'postgres+redis',
+    { dataDir, mfa: { recentAuthSeconds: 300 }, rateLimit: { loginPerIpPerMinute: 10_000 } },
+    { clock },
+  );
+  // E-mail codes and security questions are the operator's to allow; here they are, so their parts of the pages show.
+  await idp.container.settings.patchGlobal({ mfa: { allowed_methods: ['totp', 'passkey', 'backup_code', 'sms', 'voice', 'prompt', 'email', 'questions'] } });
   chrome = await launchChromium();
 }, 30_000);
 afterAll(async () => {
   await chrome?.close();
   await idp?.stop();
+  await rm(dataDir, { recursive: true, force: true });
 });
 
 /** A browser context with JavaScript off: every form of the console must work as plain HTML. */
@@ -70,7 +85,8 @@ test('signing in leads to the overview, named in the navigation as the current p
   // The code the callback got back is taken there: nobody can redeem it.
   expect(callbacks).toHaveLength(1);
   const code = await idp.container.providers.current.AuthorizationCode.find(callbacks[0]!.searchParams.get('code')!);
-  expect(code?.consumed).toBeTruthy();
+  expect(code).toBeDefined();
+  expect(code!.isValid).toBe(false);
   // A callback this browser did not start leads nowhere.
   await page.goto(`${idp.url}/account/callback?state=forged&code=x`);
   await expect(page.locator('body').textContent()).resolves.toContain('invalid_request');
@@ -190,6 +206,62 @@ test('backup codes are regenerated after the step-up the change asks for (a TOTP
   await expect(page.locator('main').textContent()).resolves.toContain(`${codes.length} backup codes left`);
   await expect(page.locator('main').textContent()).resolves.not.toContain(codes[0]!);
   await context.close();
+});
+
+test('an e-mail address is added and verified with the code sent there, without JavaScript; a wrong code is an error on the field', async () => {
+  const user = await newUser(idp.url, 'acct-dest');
+  const address = `${user.username}@example.test`;
+  const { context, page } = await noScript();
+  await signIn(page, user.username);
+  await page.goto(`${idp.url}/account/security`);
+  await page.click('summary:has-text("Add a phone number or e-mail address")');
+  await page.selectOption('#kind', 'email');
+  await page.fill('#value', address);
+  await submit(page, 'button:has-text("Add and send a code")');
+  expect(new URL(page.url()).pathname).toMatch(/^\/account\/security\/destinations\/[0-9a-f-]{36}$/);
+  const { code } = await lastCodeTo(dataDir, address);
+
+  await page.fill('#code', otherCode(code));
+  await submit(page, 'button:has-text("Verify")');
+  await expect(page.locator('#code').getAttribute('aria-invalid')).resolves.toBe('true');
+  await expect(page.locator('#code-error').textContent()).resolves.toBe('That code is not right. Check it and try again.');
+
+  await page.fill('#code', code);
+  await submit(page, 'button:has-text("Verify")');
+  expect(page.url()).toBe(`${idp.url}/account/security?done=destination_verified`);
+  const [destination] = await idp.container.destinations.list(user.id);
+  expect(destination).toMatchObject({ type: 'email', verified: true });
+  await expect(page.locator('#destinations ~ ul li').textContent()).resolves.toContain('verified');
+  await context.close();
+});
+
+test('a passkey is added with the page’s script, then renamed and removed without it; the session it proved ends with it', async () => {
+  const user = await newUser(idp.url, 'acct-passkey');
+  const withScript = await chrome.newPage();
+  await signIn(withScript.page, user.username);
+  await withScript.page.goto(`${idp.url}/account/security`);
+  await submit(withScript.page, 'button:has-text("Add a passkey")');
+  await withScript.page.fill('#passkey-name', 'Laptop');
+  await submit(withScript.page, 'button:has-text("Create passkey")');
+  expect(withScript.page.url()).toBe(`${idp.url}/account/security?done=passkey_added`);
+  const [created] = await idp.container.factorManagement.listCredentials((await idp.container.accounts.findById(user.id))!, 'passkey');
+  expect(created).toMatchObject({ name: 'Laptop' });
+  const id = created!.id as string;
+  await expect(withScript.credentials()).resolves.toHaveLength(1);
+
+  // The same session's cookie in a browser without script.
+  const { context, page } = await noScript();
+  await context.addCookies(await withScript.context.cookies());
+  await page.goto(`${idp.url}/account/security`);
+  await page.fill(`#rename-${id}`, 'Work laptop');
+  await submit(page, 'button:has-text("Rename")');
+  expect(page.url()).toBe(`${idp.url}/account/security?done=passkey_renamed`);
+  await expect(page.locator('#passkeys ~ ul strong').textContent()).resolves.toBe('Work laptop');
+  await submit(page, 'button[aria-label="Remove: Work laptop"]');
+  // Creating it proved a second factor in this session, which therefore ends with it (as through the API): sign in again.
+  expect(new URL(page.url()).pathname).toMatch(/^\/interaction\//);
+  await expect(idp.container.factorManagement.listCredentials((await idp.container.accounts.findById(user.id))!, 'passkey')).resolves.toEqual([]);
+  await Promise.all([context.close(), withScript.close()]);
 });
 
 test('a form post without its CSRF token is refused and changes nothing', async () => {

@@ -134,7 +134,8 @@ export function createConsole(deps: ConsoleDeps) {
       return async (ctx) => {
         try {
           const done = await run(ctx);
-          if (ctx.status === 200 && ctx.body) return; // the change rendered its own answer (a secret shown once)
+          // The change answered itself: a page with what is shown once, or where its next step is.
+          if (ctx.body != null) return;
           ctx.status = 303;
           ctx.redirect(done ? `${pathOf(page)}?done=${done}` : pathOf(page));
         } catch (err) {
