@@ -208,6 +208,29 @@ test('backup codes are regenerated after the step-up the change asks for (a TOTP
   await context.close();
 });
 
+test('the step-up can also be a new sign-in with a second factor (prompt=login, acr_values=aal2), which leads back to the page', async () => {
+  const user = await newUser(idp.url, 'acct-reauth');
+  const secret = await seedTotp(idp.container, user.id);
+  const { context, page } = await noScript();
+  await signIn(page, user.username, secret);
+  clock.advance(10 * MINUTE);
+  await page.goto(`${idp.url}/account/security`);
+  await submit(page, 'button:has-text("Make new backup codes")');
+  await submit(page, 'a:has-text("Or sign in again")');
+  expect(new URL(page.url()).pathname).toMatch(/^\/interaction\//);
+  await page.fill('#password', PASSWORD);
+  if ((await page.locator('#username').getAttribute('readonly')) === null) await page.fill('#username', user.username);
+  await submit(page, 'button[type=submit]:not(.muted)');
+  await awayFromStepBoundary(clock);
+  await page.fill('#code', await codeAt(secret, clock.now(), 1));
+  await submit(page, 'button:has-text("Verify")');
+  if (new URL(page.url()).pathname.startsWith('/interaction/')) await submit(page, 'button:has-text("Not now")');
+  expect(page.url()).toBe(`${idp.url}/account/security`);
+  await submit(page, 'button:has-text("Make new backup codes")');
+  await expect(page.locator('.account-codes code').count()).resolves.toBeGreaterThanOrEqual(8);
+  await context.close();
+});
+
 test('an e-mail address is added and verified with the code sent there, without JavaScript; a wrong code is an error on the field', async () => {
   const user = await newUser(idp.url, 'acct-dest');
   const address = `${user.username}@example.test`;

@@ -94,8 +94,6 @@ export function signInRoutes(deps: SignInDeps): Router {
       ...(q.reauth ? { prompt: 'login' } : {}),
       ...(q.reauth === 'mfa' ? { acr_values: 'aal2' } : {}),
     });
-    const lang = ctx.query.lang;
-    if (typeof lang === 'string' && /^[a-z]{2}$/.test(lang)) params.set('ui_locales', lang);
     ctx.redirect(`${issuerBase}/auth?${params}`);
   });
 
