@@ -120,9 +120,8 @@ export function signInRoutes(deps: SignInDeps): Router {
   return router;
 }
 
-/** The console's answer to a request without a signed-in session: to the sign-in, then back here. */
-export function toSignIn(ctx: Context, reauth?: 'password' | 'mfa'): void {
-  const params = new URLSearchParams({ return: consolePath(ctx.path) });
-  if (reauth) params.set('reauth', reauth);
+/** The console's answer to a request without a signed-in session: to the sign-in, then back to the page (a form post's page is not one). */
+export function toSignIn(ctx: Context): void {
+  const params = new URLSearchParams({ return: consolePath(ctx.method === 'GET' ? ctx.path : '/account') });
   ctx.redirect(`/account/sign-in?${params}`);
 }
