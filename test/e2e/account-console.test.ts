@@ -90,6 +90,12 @@ test('signing in leads to the overview, named in the navigation as the current p
   // A callback this browser did not start leads nowhere.
   await page.goto(`${idp.url}/account/callback?state=forged&code=x`);
   await expect(page.locator('body').textContent()).resolves.toContain('invalid_request');
+  // Signing out (the provider asks first) ends the session: the console then asks for a sign-in.
+  await page.goto(`${idp.url}/account`);
+  await submit(page, 'nav a:has-text("Sign out")');
+  await submit(page, 'button[value="yes"]');
+  await page.goto(`${idp.url}/account`);
+  expect(new URL(page.url()).pathname).toMatch(/^\/interaction\//);
   await context.close();
 });
 

@@ -45,7 +45,7 @@ const idParam = z.string().min(1).max(256);
  * creating a passkey (WebAuthn).
  */
 export function accountRoutes(deps: AccountConsoleDeps): Middleware {
-  const view = createConsole({ pages: deps.pages, auth: deps.auth });
+  const view = createConsole({ pages: deps.pages, auth: deps.auth, signOut: `${deps.signIn.issuer.replace(/\/$/, '')}/session/end` });
   const { factors } = deps;
   const signIn = signInRoutes({ ...deps.signIn, pages: deps.pages });
 

@@ -71,6 +71,8 @@ const when = (iso: string, lang: string) =>
 export interface ConsoleDeps {
   pages: Pages;
   auth: SelfServiceAuthDeps;
+  /** The provider's end-session endpoint, which asks before signing the browser out. */
+  signOut: string;
 }
 
 export type Loader = (ctx: Context) => Promise<Record<string, unknown>>;
@@ -105,7 +107,17 @@ export function createConsole(deps: ConsoleDeps) {
     await deps.pages.render(
       ctx,
       `account/${view}`,
-      { wide: true, when, page, pages: PAGES.map((name) => ({ name, href: pathOf(name) })), csrf: p.csrfToken, user: p.user, done, ...data },
+      {
+        wide: true,
+        when,
+        signOut: deps.signOut,
+        page,
+        pages: PAGES.map((name) => ({ name, href: pathOf(name) })),
+        csrf: p.csrfToken,
+        user: p.user,
+        done,
+        ...data,
+      },
       { organizationId: p.user.organizationId, uiLocales: p.user.locale ?? undefined },
     );
   }
