@@ -53,7 +53,7 @@ const WORDED = new Set([
 ]);
 
 /** The same error the API would answer, as a sentence in the page's language. */
-export function errorMessage(t: Translate, err: IdpError): string {
+function errorMessage(t: Translate, err: IdpError): string {
   const description = err.expose ? err.description : '';
   return WORDED.has(err.error) ? t(`account:errors.${err.error}`, { description }) : description || t('account:errors.other');
 }
@@ -118,9 +118,18 @@ export function createConsole(deps: ConsoleDeps) {
         done,
         ...data,
       },
-      { organizationId: p.user.organizationId, uiLocales: p.user.locale ?? undefined },
+      optionsOf(ctx),
     );
   }
+
+  /** The page options of the signed-in user: their organisation's branding, their own language first. */
+  const optionsOf = (ctx: Context) => {
+    const { user } = principalOf(ctx);
+    return { organizationId: user.organizationId, uiLocales: user.locale ?? undefined };
+  };
+
+  /** The API's refusal as a sentence in the user's language. */
+  const errorFor = async (ctx: Context, err: IdpError) => errorMessage((await deps.pages.context(ctx, optionsOf(ctx))).t, err);
 
   /** A page of the navigation: its loader also renders it again when one of its forms fails. */
   async function show(ctx: Context, page: PageName, extra: Record<string, unknown> = {}) {
@@ -131,6 +140,7 @@ export function createConsole(deps: ConsoleDeps) {
     guard,
     render,
     show,
+    errorFor,
     page(page: PageName, load: Loader): Middleware {
       loaders.set(page, load);
       return (ctx) => show(ctx, page);
@@ -154,10 +164,7 @@ export function createConsole(deps: ConsoleDeps) {
           if (!(err instanceof IdpError) || HTTP_STATUS[err.error] >= 500) throw err;
           if (err.error === 'step_up_required') return toStepUp(ctx, pathOf(page));
           ctx.status = HTTP_STATUS[err.error];
-          const t = (
-            await deps.pages.context(ctx, { organizationId: principalOf(ctx).user.organizationId, uiLocales: principalOf(ctx).user.locale ?? undefined })
-          ).t;
-          await show(ctx, page, { error: errorMessage(t, err) });
+          await show(ctx, page, { error: await errorFor(ctx, err) });
         }
       };
     },

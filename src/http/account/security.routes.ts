@@ -11,7 +11,7 @@ import { addDestinationIn, removeDestinationIn, verifyDestinationIn } from '../s
 import { allowedAndFreshUser, changeContext, confirmEnrolmentIn, freshUser, removeCredentialIn } from '../self-service/factors.routes.js';
 import { freshMfaUser, recoveryMeta } from '../self-service/trusted-contacts.routes.js';
 import type { AccountConsoleDeps } from './account.routes.js';
-import { errorMessage, toStepUp, type Console } from './console.js';
+import { toStepUp, type Console } from './console.js';
 
 // Forms post their CSRF token beside their fields (the authentication checked it); parsing drops it.
 const uuid = z.uuid();
@@ -51,9 +51,7 @@ export function securityRoutes(view: Console, deps: AccountConsoleDeps): Router 
     if (!(err instanceof IdpError) || HTTP_STATUS[err.error] >= 500) throw err;
     if (err.error === 'step_up_required') return toStepUp(ctx, '/account/security');
     ctx.status = HTTP_STATUS[err.error];
-    const { user } = principalOf(ctx);
-    const { t } = await deps.pages.context(ctx, { organizationId: user.organizationId, uiLocales: user.locale ?? undefined });
-    ctx.state.accountError = errorMessage(t, err);
+    ctx.state.accountError = await view.errorFor(ctx, err);
     await again();
   }
 

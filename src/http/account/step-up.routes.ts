@@ -10,7 +10,7 @@ import { responseOf } from '../middleware/factor-response.js';
 import { principalOf } from '../self-service/authenticate.js';
 import { stepUpIn } from '../self-service/factors.routes.js';
 import type { AccountConsoleDeps } from './account.routes.js';
-import { errorMessage, type Console } from './console.js';
+import type { Console } from './console.js';
 import { consolePath } from './sign-in.js';
 
 const returnQuery = z.object({ return: z.string().max(200).optional() });
@@ -43,12 +43,10 @@ export function stepUpRoutes(view: Console, deps: AccountConsoleDeps): Router {
     });
   }
 
-  async function failed(ctx: Context, back: string, err: unknown, extra: Record<string, unknown> = {}) {
+  async function failed(ctx: Context, back: string, err: unknown) {
     if (!(err instanceof IdpError) || HTTP_STATUS[err.error] >= 500) throw err;
-    const { user } = principalOf(ctx);
-    const { t } = await deps.pages.context(ctx, { organizationId: user.organizationId, uiLocales: user.locale ?? undefined });
     ctx.status = HTTP_STATUS[err.error];
-    await show(ctx, back, { error: errorMessage(t, err), ...extra });
+    await show(ctx, back, { error: await view.errorFor(ctx, err) });
   }
 
   router.get('/', async (ctx) => {
