@@ -54,6 +54,8 @@ import { promptRoutes } from './http/prompt/prompts.routes.js';
 import { promptWebhookRoutes } from './http/admin/prompt-webhook.routes.js';
 import { consoleAssets } from './http/admin-console/console-assets.js';
 import { adminConsoleRoutes } from './http/admin-console/console.routes.js';
+import { accountRoutes } from './http/account/account.routes.js';
+import { createProfileService } from './authn/profile.service.js';
 
 // Chart.js's standalone browser build sits beside its main entry (dist/).
 const chartBundle = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.js');
@@ -100,6 +102,8 @@ export function buildApp(c: Container): Koa {
     'favicon.svg': { file: path.join(projectRoot, 'assets', 'favicon.svg'), type: 'image/svg+xml' },
     'chart.umd.js': { file: chartBundle, type: 'text/javascript; charset=utf-8' },
     ...consoleAssets(projectRoot),
+    'account.css': { file: path.join(projectRoot, 'assets', 'account.css'), type: 'text/css; charset=utf-8' },
+    'account-passkey.js': { file: path.join(projectRoot, 'assets', 'account-passkey.js'), type: 'text/javascript; charset=utf-8' },
   });
   app.use(async (ctx, next) => {
     await (ctx.path === '/assets' || ctx.path.startsWith('/assets/') ? assets(ctx, next) : next());
@@ -146,7 +150,8 @@ export function buildApp(c: Container): Koa {
     csrf: c.csrf,
     sessions: c.sessionPolicy,
   };
-  const selfService = selfServiceRoutes({
+  const profile = createProfileService({ accounts: c.accounts, audit: c.audit });
+  const selfServiceDeps: SelfServiceRouteDeps = {
     auth: selfServiceAuthDeps,
     factors: c.factorManagement,
     plugins: c.factors.factors,
@@ -158,7 +163,9 @@ export function buildApp(c: Container): Koa {
     limiter,
     issuerName: async (organizationId) => issuerLabel((await c.settings.effective(organizationId)).branding.display_name, c.config.issuer),
     codesPerUserPerMinute: codesPerMinute,
-  });
+    profile,
+  };
+  const selfService = selfServiceRoutes(selfServiceDeps);
 
   // Recovery for someone who cannot sign in, and the signed-in side of it (trusted contacts, their approvals).
   const recoveryPublic = recoveryRoutes({ recovery: c.recovery, limiter, answersPerIpPerMinute: c.config.rateLimit.loginPerIpPerMinute });
@@ -245,6 +252,23 @@ export function buildApp(c: Container): Koa {
   ] as Middleware[]);
   app.use(async (ctx, next) => {
     await (ctx.path === '/admin' || ctx.path.startsWith('/admin/') ? adminConsole(ctx, next) : next());
+  });
+
+  // The signed-in user's account console: pages over the same self-service functions.
+  const account = compose([
+    noStore(),
+    parseBodies(c.config.limits.jsonBodyBytes),
+    accountRoutes({
+      ...selfServiceDeps,
+      pages: c.pages,
+      signIn: { issuer: c.config.issuer, providers: c.providers, clientService: c.clientService },
+      contacts: c.trustedContacts,
+      auditTrail: c.auditTrail,
+      clock: c.clock,
+    }),
+  ]);
+  app.use(async (ctx, next) => {
+    await (ctx.path === '/account' || ctx.path.startsWith('/account/') ? account(ctx, next) : next());
   });
 
   const issuerPath = new URL(c.config.issuer).pathname.replace(/\/$/, '') || '/';

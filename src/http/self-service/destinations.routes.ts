@@ -11,7 +11,7 @@ import { body, validate } from '../middleware/body.js';
 import type { RateLimiter } from '../middleware/rate-limit.js';
 import { responseOf } from '../middleware/factor-response.js';
 import { principalOf } from './authenticate.js';
-import { changeContext } from './factors.routes.js';
+import { changeContext, freshUser } from './factors.routes.js';
 
 const phoneBody = z.object({ phone: z.string().max(64) });
 const emailBody = z.object({ email: z.string().max(320) });
@@ -31,28 +31,47 @@ export interface DestinationRouteDeps {
   codesPerUserPerMinute: number;
 }
 
+/** Some method the destination gives must be allowed by the policy. */
+async function assertKindAllowed(ctx: Context, factors: FactorManagementService, kind: DestinationKind) {
+  const { user } = principalOf(ctx);
+  const results = await Promise.allSettled(METHODS[kind].map((m) => factors.assertMethodAllowed(user, m)));
+  if (results.some((r) => r.status === 'fulfilled')) return;
+  throw (results[0] as PromiseRejectedResult).reason;
+}
+
+/** Adds a destination, to be verified with the code it is sent: a method the policy allows, a fresh session. */
+export async function addDestinationIn(ctx: Context, deps: Pick<DestinationRouteDeps, 'destinations' | 'factors'>, kind: DestinationKind, value: string) {
+  await assertKindAllowed(ctx, deps.factors, kind);
+  const user = await freshUser(ctx, deps.factors);
+  return deps.destinations.add(user, kind, value, changeContext(ctx));
+}
+
+/** The code came back from the new destination: it is verified, and a second factor proven in this session. */
+export async function verifyDestinationIn(ctx: Context, deps: DestinationRouteDeps, id: string, code: unknown) {
+  const p = principalOf(ctx);
+  await deps.limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
+  const user = await freshUser(ctx, deps.factors);
+  const { destination, event } = await deps.destinations.verify(user, id, code, changeContext(ctx));
+  await deps.factors.recordMfaProof(p.sessionUid, event);
+  return destination;
+}
+
+/** Removes a destination; a session signed in (or stepped up) with it ends with it. */
+export async function removeDestinationIn(ctx: Context, deps: Pick<DestinationRouteDeps, 'destinations' | 'factors'>, id: string) {
+  const user = await freshUser(ctx, deps.factors);
+  const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === id);
+  const context = { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) };
+  await deps.destinations.remove(user, id, context, (k) => deps.factors.assertRemovable(user, k));
+}
+
 /**
  * The user's own phone numbers and e-mail addresses for one-time codes. Adding one is a new
  * authenticator binding: a fresh second factor (or a fresh first sign-in for a first factor) and a
  * method the policy allows, like any other factor change.
  */
 export function destinationRoutes(deps: DestinationRouteDeps): Router {
-  const { destinations, factors, limiter } = deps;
+  const { destinations } = deps;
   const router = new Router({ prefix: '/mfa' });
-
-  async function fresh(ctx: Context) {
-    const p = principalOf(ctx);
-    await factors.assertFresh(p.user, await p.freshness());
-    return p.user;
-  }
-
-  /** Some method the destination gives must be allowed by the policy. */
-  async function allowed(ctx: Context, kind: DestinationKind) {
-    const { user } = principalOf(ctx);
-    const results = await Promise.allSettled(METHODS[kind].map((m) => factors.assertMethodAllowed(user, m)));
-    if (results.some((r) => r.status === 'fulfilled')) return;
-    throw (results[0] as PromiseRejectedResult).reason;
-  }
 
   /** The destination `id` names, when it is the user's and of the collection's kind. */
   async function owned(ctx: Context, kind: DestinationKind | undefined) {
@@ -69,10 +88,8 @@ export function destinationRoutes(deps: DestinationRouteDeps): Router {
 
   const add = (kind: DestinationKind, read: (ctx: Context) => string) => async (ctx: Context) => {
     const value = read(ctx);
-    await allowed(ctx, kind);
-    const user = await fresh(ctx);
+    ctx.body = await addDestinationIn(ctx, deps, kind, value);
     ctx.status = 201;
-    ctx.body = await destinations.add(user, kind, value, changeContext(ctx));
   };
   router.post(
     '/phones',
@@ -93,21 +110,12 @@ export function destinationRoutes(deps: DestinationRouteDeps): Router {
     });
     router.post(`/${collection}/:id/verify`, async (ctx) => {
       const code = responseOf(ctx);
-      const p = principalOf(ctx);
-      await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
       const found = await owned(ctx, kind);
-      const user = await fresh(ctx);
-      const { destination, event } = await destinations.verify(user, found.id, code, changeContext(ctx));
-      // The code just came back from the new destination: a second factor proven in this session.
-      await factors.recordMfaProof(p.sessionUid, event);
-      ctx.body = destination;
+      ctx.body = await verifyDestinationIn(ctx, deps, found.id, code);
     });
     router.delete(`/${collection}/:id`, async (ctx) => {
       const found = await owned(ctx, kind);
-      const user = await fresh(ctx);
-      const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === found.id);
-      const context = { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) };
-      await destinations.remove(user, found.id, context, (k) => factors.assertRemovable(user, k));
+      await removeDestinationIn(ctx, deps, found.id);
       ctx.status = 204;
     });
   }

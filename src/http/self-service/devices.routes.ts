@@ -1,9 +1,16 @@
 import Router from '@koa/router';
+import type { Context } from 'koa';
 import { trustedDeviceView } from '../../admin/trusted-device.view.js';
 import { DEVICE_COOKIE, type TrustedDeviceService } from '../../authn/trusted-device.service.js';
 import { notFound } from '../../lib/errors.js';
 import { UUID } from '../../store/repositories/account.repository.js';
 import { principalOf } from './authenticate.js';
+
+/** Ends one of the user's trusted devices; another user's device, or none, is the same 404. */
+export async function revokeDeviceIn(ctx: Context, devices: Pick<TrustedDeviceService, 'revoke'>, id: string): Promise<void> {
+  const { user } = principalOf(ctx);
+  if (!UUID.test(id) || !(await devices.revoke(user.id, id, `user:${user.id}`))) throw notFound('no such trusted device');
+}
 
 /** Who is signed in (and the CSRF token for cookie sessions), and the user's trusted devices. */
 export function deviceRoutes(deps: { devices: TrustedDeviceService }): Router {
@@ -30,9 +37,7 @@ export function deviceRoutes(deps: { devices: TrustedDeviceService }): Router {
   });
 
   router.delete('/devices/:id', async (ctx) => {
-    const { user } = principalOf(ctx);
-    const id = ctx.params.id!;
-    if (!UUID.test(id) || !(await devices.revoke(user.id, id, `user:${user.id}`))) throw notFound('no such trusted device');
+    await revokeDeviceIn(ctx, devices, ctx.params.id!);
     ctx.status = 204;
   });
 

@@ -27,27 +27,61 @@ export const changeContext = (ctx: Context): ChangeContext => {
   return { actor: `user:${user.id}`, via: 'self_service', ip: ctx.ip, requestId: ctx.state.requestId, keepSessionUid: sessionUid };
 };
 
+/** Every change needs a fresh sign-in (first factor) or a fresh second factor (step-up). */
+export async function freshUser(ctx: Context, factors: Pick<FactorManagementService, 'assertFresh'>) {
+  const p = principalOf(ctx);
+  await factors.assertFresh(p.user, await p.freshness());
+  return p.user;
+}
+
+/** Setting a method up, changing or removing it: the policy must allow the method, the session must be fresh. */
+export async function allowedAndFreshUser(ctx: Context, factors: FactorManagementService, method: MfaMethod) {
+  await factors.assertMethodAllowed(principalOf(ctx).user, method);
+  return freshUser(ctx, factors);
+}
+
+/**
+ * Confirms the session's pending enrolment of `method` with its first response, which then counts as
+ * the session's proof of the new factor; answers the new credential where the method lists them.
+ */
+export async function confirmEnrolmentIn(ctx: Context, deps: FactorRouteDeps, method: MfaMethod, response: unknown) {
+  const { factors } = deps;
+  const p = principalOf(ctx);
+  await deps.limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
+  const user = await freshUser(ctx, factors);
+  const event = await factors.confirmEnrolment(user, method, response, changeContext(ctx));
+  // A first valid code just proved the new factor in this session.
+  await factors.recordMfaProof(p.sessionUid, event);
+  const listed = deps.plugins.find((f) => f.descriptor.method === method)?.selfService?.credentials;
+  return listed && event.credentialId ? await factors.credential(user, method, event.credentialId) : undefined;
+}
+
+/** Removes one credential; a session signed in (or stepped up) with it ends with it. */
+export async function removeCredentialIn(ctx: Context, factors: FactorManagementService, method: MfaMethod, id: string) {
+  const user = await freshUser(ctx, factors);
+  const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === id);
+  await factors.removeCredential(user, method, id, { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) });
+}
+
+/** A valid code (or an answer to a challenge started in this session) makes the session fresh for changes; answers the method. */
+export async function stepUpIn(ctx: Context, deps: Pick<FactorRouteDeps, 'factors' | 'limiter' | 'codesPerUserPerMinute'>, code: unknown) {
+  const p = principalOf(ctx);
+  await deps.limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
+  const { method, event } = await deps.factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });
+  await deps.factors.stepUp(p.user, p.sessionUid, event, changeContext(ctx));
+  return method;
+}
+
 /** The signed-in user's own factors (self-service management). */
 export function factorRoutes(deps: FactorRouteDeps): Router {
-  const { factors, limiter } = deps;
+  const { factors } = deps;
   const router = new Router({ prefix: '/mfa' });
-
-  /** Every change needs a fresh sign-in (first factor) or a fresh second factor (step-up). */
-  async function fresh(ctx: Context) {
-    const p = principalOf(ctx);
-    await factors.assertFresh(p.user, await p.freshness());
-    return p.user;
-  }
+  const fresh = (ctx: Context) => freshUser(ctx, factors);
+  const allowedAndFresh = (ctx: Context, method: MfaMethod) => allowedAndFreshUser(ctx, factors, method);
 
   router.get('/', async (ctx) => {
     ctx.body = await factors.summary(principalOf(ctx).user.id);
   });
-
-  /** Setting a method up, changing or removing it: the policy must allow the method, the session must be fresh. */
-  async function allowedAndFresh(ctx: Context, method: MfaMethod) {
-    await factors.assertMethodAllowed(principalOf(ctx).user, method);
-    return fresh(ctx);
-  }
 
   // Each method's own routes, from what its plug-in provides.
   for (const plugin of deps.plugins) {
@@ -73,14 +107,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
       });
 
       router.post(`/${manage}/${segments.confirm}`, async (ctx) => {
-        const response = responseOf(ctx);
-        const p = principalOf(ctx);
-        await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
-        const user = await fresh(ctx);
-        const event = await factors.confirmEnrolment(user, method, response, changeContext(ctx));
-        // A first valid code just proved the new factor in this session.
-        await factors.recordMfaProof(p.sessionUid, event);
-        const created = selfService.credentials && event.credentialId ? await factors.credential(user, method, event.credentialId) : undefined;
+        const created = await confirmEnrolmentIn(ctx, deps, method, responseOf(ctx));
         if (created) ctx.status = 201;
         ctx.body = created ?? { status: 'success', method };
       });
@@ -97,11 +124,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
         ctx.body = await factors.renameCredential(await fresh(ctx), method, id, name, changeContext(ctx));
       });
       router.delete(`/${managed.collection}/:id`, async (ctx) => {
-        const id = validate(idParam, ctx.params.id);
-        const user = await fresh(ctx);
-        // A session signed in (or stepped up) with the credential being removed ends with it.
-        const mintedWithIt = (await principalOf(ctx).freshness()).events.some((e) => e.credentialId === id);
-        await factors.removeCredential(user, method, id, { ...changeContext(ctx), ...(mintedWithIt ? { keepSessionUid: undefined } : {}) });
+        await removeCredentialIn(ctx, factors, method, validate(idParam, ctx.params.id));
         ctx.status = 204;
       });
     }
@@ -123,7 +146,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
     if (selfService?.set) {
       router.put(`/${manage}`, async (ctx) => {
         // Each set-up costs the server a password hash per answer: limited per user like codes.
-        await limiter.hit(`mfa-set:${principalOf(ctx).user.id}`, deps.codesPerUserPerMinute, 60);
+        await deps.limiter.hit(`mfa-set:${principalOf(ctx).user.id}`, deps.codesPerUserPerMinute, 60);
         ctx.body = await factors.set(await allowedAndFresh(ctx, method), method, body(ctx), changeContext(ctx));
       });
     }
@@ -138,12 +161,7 @@ export function factorRoutes(deps: FactorRouteDeps): Router {
 
   /** Step-up without leaving the page: a valid code (or an answer to a challenge started here) makes the session fresh for factor changes. */
   router.post('/verify', async (ctx) => {
-    const code = responseOf(ctx);
-    const p = principalOf(ctx);
-    await limiter.hit(`mfa-code:${p.user.id}`, deps.codesPerUserPerMinute, 60);
-    const { method, event } = await factors.verifyCode(p.user, code, changeContext(ctx), { confirmPending: false });
-    await factors.stepUp(p.user, p.sessionUid, event, changeContext(ctx));
-    ctx.body = { status: 'success', method };
+    ctx.body = { status: 'success', method: await stepUpIn(ctx, deps, responseOf(ctx)) };
   });
 
   return router;

@@ -9,6 +9,8 @@ import { destinationRoutes } from './destinations.routes.js';
 import type { DestinationService } from '../../authn/one-time-codes/destinations.service.js';
 import { factorRoutes, type FactorRouteDeps } from './factors.routes.js';
 import { passwordRoutes } from './password.routes.js';
+import type { ProfileService } from '../../authn/profile.service.js';
+import { profileRoutes } from './profile.routes.js';
 import { sessionRoutes } from './sessions.routes.js';
 
 export interface SelfServiceRouteDeps extends FactorRouteDeps {
@@ -18,6 +20,7 @@ export interface SelfServiceRouteDeps extends FactorRouteDeps {
   sso: Pick<SsoSessions, 'forget'>;
   passwords: PasswordChangeService;
   destinations: DestinationService;
+  profile: ProfileService;
 }
 
 /** `/api/v1/mfa/…` and `/api/v1/me/…`: the signed-in user's own account, never an API key's. */
@@ -28,6 +31,7 @@ export function selfServiceRoutes(deps: SelfServiceRouteDeps): Router {
   router.use(
     sessionRoutes(deps).routes(),
     passwordRoutes({ passwords: deps.passwords, limiter: deps.limiter, attemptsPerUserPerMinute: deps.codesPerUserPerMinute }).routes(),
+    profileRoutes(deps).routes(),
   );
   return router;
 }

@@ -11,7 +11,20 @@ import { principalOf } from './authenticate.js';
 export const revokeQuery = z.strictObject({ keep_app_access: z.enum(['true', 'false']).optional() });
 export const revokeOptions = (ctx: Context) => ({ keepAppAccess: validate(revokeQuery, ctx.query).keep_app_access === 'true' });
 
-const self = (ctx: Context): Revoker => ({ actor: `user:${principalOf(ctx).user.id}`, by: 'user', ip: ctx.ip, requestId: ctx.state.requestId });
+export const userRevoker = (ctx: Context): Revoker => ({ actor: `user:${principalOf(ctx).user.id}`, by: 'user', ip: ctx.ip, requestId: ctx.state.requestId });
+
+/** Ends one of the user's sessions; ending this browser's own signs it out here too. */
+export async function revokeSessionIn(
+  ctx: Context,
+  deps: { sessions: Pick<SessionAdminService, 'revokeOne'>; sso: Pick<SsoSessions, 'forget'> },
+  id: string,
+  opts: { keepAppAccess: boolean },
+): Promise<void> {
+  const { user, sessionUid } = principalOf(ctx);
+  const { current } = await deps.sessions.revokeOne(user, id, userRevoker(ctx), opts, sessionUid);
+  // The user ended the session this browser is signed in with: its cookie goes too.
+  if (current) deps.sso.forget(exchange(ctx));
+}
 
 /** The signed-in user's own sessions (every browser and device) and the apps they let in offline. */
 export function sessionRoutes(deps: { sessions: SessionAdminService; sso: Pick<SsoSessions, 'forget'> }): Router {
@@ -24,11 +37,7 @@ export function sessionRoutes(deps: { sessions: SessionAdminService; sso: Pick<S
   });
 
   router.delete('/sessions/:id', async (ctx) => {
-    const { user, sessionUid } = principalOf(ctx);
-    const opts = revokeOptions(ctx);
-    const { current } = await sessions.revokeOne(user, ctx.params.id!, self(ctx), opts, sessionUid);
-    // The user ended the session this browser is signed in with: its cookie goes too.
-    if (current) deps.sso.forget(exchange(ctx));
+    await revokeSessionIn(ctx, deps, ctx.params.id!, revokeOptions(ctx));
     ctx.status = 204;
   });
 
@@ -37,7 +46,7 @@ export function sessionRoutes(deps: { sessions: SessionAdminService; sso: Pick<S
   });
 
   router.delete('/app-access/:clientId', async (ctx) => {
-    await sessions.revokeAppAccess(principalOf(ctx).user, ctx.params.clientId!, self(ctx));
+    await sessions.revokeAppAccess(principalOf(ctx).user, ctx.params.clientId!, userRevoker(ctx));
     ctx.status = 204;
   });
 

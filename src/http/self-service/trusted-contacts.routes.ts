@@ -11,6 +11,18 @@ import { principalOf } from './authenticate.js';
 
 const idParam = z.uuid();
 
+/** Naming contacts or vouching for someone needs a second factor verified recently in this session. */
+export async function freshMfaUser(ctx: Context, factors: Pick<FactorManagementService, 'assertFresh'>) {
+  const p = principalOf(ctx);
+  const f = await p.freshness();
+  await factors.assertFresh(p.user, f);
+  if (!f.events.some((e) => e.secondFactor))
+    throw new IdpError('step_up_required', 'a second factor is needed: enrol one and verify it (POST /api/v1/mfa/verify)');
+  return p.user;
+}
+
+export const recoveryMeta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
+
 /**
  * The signed-in user's trusted contacts, and their decisions on others' recoveries; both need a
  * second factor verified recently in this session (a user without one cannot vouch or name contacts).
@@ -21,16 +33,8 @@ export function trustedContactRoutes(deps: {
   limiter: RateLimiter;
 }): Router {
   const router = new Router({ prefix: '/me' });
-  const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId });
-
-  async function freshMfa(ctx: Context) {
-    const p = principalOf(ctx);
-    const f = await p.freshness();
-    await deps.factors.assertFresh(p.user, f);
-    if (!f.events.some((e) => e.secondFactor))
-      throw new IdpError('step_up_required', 'a second factor is needed: enrol one and verify it (POST /api/v1/mfa/verify)');
-    return p.user;
-  }
+  const meta = recoveryMeta;
+  const freshMfa = (ctx: Context) => freshMfaUser(ctx, deps.factors);
 
   router.get('/trusted-contacts', async (ctx) => {
     ctx.body = await deps.contacts.list(principalOf(ctx).user);
