@@ -440,6 +440,30 @@ describe('later steps', () => {
   });
 });
 
+describe('dead ends go back to the app', () => {
+  test('a sign-in rule that refuses the account: the browser is sent back to the app with access_denied, not left on an error page', async () => {
+    const user = await newUser(idp.url, 'hp-denied');
+    const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+    const rule = await fetch(`${idp.url}/api/v1/policy/rules`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'refuse one', condition: `user.username == "${user.username}"`, outcome: 'deny', priority: 1 }),
+    });
+    expect(rule.status).toBe(201);
+    const { id } = (await rule.json()) as { id: string };
+    try {
+      const p = await browserPage();
+      await openLogin(p.page, nameless);
+      const callback = await toApp(p.page, () => typeCredentials(p.page, user.username, PASSWORD));
+      expect(callback.searchParams.get('error')).toBe('access_denied');
+      expect(callback.searchParams.get('code')).toBeNull();
+      await p.close();
+    } finally {
+      await fetch(`${idp.url}/api/v1/policy/rules/${id}`, { method: 'DELETE', headers });
+    }
+  });
+});
+
 describe('branding', () => {
   afterAll(async () => {
     await settings({ branding: { display_name: null, logo_url: null, primary_color: null, default_locale: 'en' } });
