@@ -151,7 +151,7 @@ export function createInteractionKit(deps: {
     ctx.redirect(`/interaction/${request.uid}`);
   }
 
-  /** The page leaves this login only for the app (the end of the flow, or Cancel). */
+  /** A browser's form post (a JSON client's answer is never a page). */
   const isPagePost = (ctx: Context) => ctx.method === 'POST' && !wantsJson(ctx);
 
   const kit: InteractionKit = {
