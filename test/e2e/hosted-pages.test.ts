@@ -10,7 +10,7 @@ import { jest } from '@jest/globals';
 import type { Page, Request } from 'playwright-core';
 import { launchChromium, type AuthenticatorPage, type Chromium } from '../helpers/chromium.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
-import { PASSWORD, codeAt, newUser, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
+import { PASSWORD, beginAuth, codeAt, newUser, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
 import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
 import { REDIRECT_URI, authorizationRequest, discover, registerClient, type oc } from '../helpers/rp.js';
 
@@ -437,6 +437,45 @@ describe('later steps', () => {
     await page.reload();
     expect((await pageState(page)).heading).toBe('Choose a new password');
     await p.close();
+  });
+});
+
+describe('the one-time flash of a form post', () => {
+  afterEach(async () => {
+    await idp.container.settings.patchGlobal({ mfa: { enforce_enrollment: false } });
+  });
+
+  test('an enrolment code refused: the flash carries the error but never the key; the step page shows the same key again, the error once', async () => {
+    await idp.container.settings.patchGlobal({ mfa: { enforce_enrollment: true } });
+    const user = await newUser(idp.url, 'hp-enrol');
+    const flow = await beginAuth(nameless);
+    const html = async () => (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+    const csrf = /name="csrf" value="([^"]+)"/.exec(await html())![1]!;
+    const post = (path: string, fields: Record<string, string>) =>
+      flow.browser.fetch(`${flow.interactionUrl!.href}/${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: new URLSearchParams({ csrf, ...fields }),
+      });
+    expect((await post('login', { username: user.username, password: PASSWORD })).status).toBe(303);
+    const enrolment = await html();
+    const secret = /<code>([A-Z2-7]+)<\/code>/.exec(enrolment)![1]!;
+
+    const refused = await post('enroll/totp/confirm', { code: await wrongCode(secret) });
+    expect(refused.status).toBe(303);
+    const flash = refused.headers.getSetCookie().find((c) => c.startsWith('idp_flash='))!;
+    expect(flash).toMatch(new RegExp(`Path=${flow.interactionUrl!.pathname};`, 'i'));
+    expect(flash.toLowerCase()).toContain('httponly');
+    const carried = Buffer.from(flash.split(';')[0]!.slice('idp_flash='.length), 'base64url').toString('utf8');
+    expect(carried).toContain('That code is not valid');
+    expect(carried).not.toContain(secret);
+
+    const shown = await html();
+    expect(shown).toContain('That code is not valid');
+    expect(shown).toContain(`<code>${secret}</code>`);
+    const reloaded = await html();
+    expect(reloaded).not.toContain('That code is not valid');
+    expect(reloaded).toContain(`<code>${secret}</code>`);
   });
 });
 
