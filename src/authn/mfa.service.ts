@@ -522,6 +522,13 @@ export function createMfaService(deps: MfaServiceDeps) {
       return user.username ?? user.email ?? '';
     },
 
+    /** How long a device trusted at this login's trust step is trusted, in days (the policy in force for its account and app). */
+    async trustedDeviceDays(uid: string): Promise<number> {
+      const tx = await requireTx(uid, 'trust_device');
+      const { settings } = await context(await loadUser(tx.accountId), tx.clientId);
+      return settings.mfa.trusted_device_duration_days;
+    },
+
     /** The password was given again (and checked by the login service): the login carries on with a fresh password. */
     async reauthenticated(input: { uid: string; user: SigningInUser; requestedAal?: Aal } & RequestMeta): Promise<Outcome> {
       const tx = await requireTx(input.uid, 'reauth');

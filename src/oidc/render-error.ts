@@ -8,14 +8,21 @@ export function providerPages(pages: Pages) {
   return {
     /** The provider's HTML error page (bad redirect_uri, unknown client, ...): never a redirect. */
     renderError: (async (ctx, out) => {
-      await pages.render(ctx, 'error', { title: 'Sign-in request rejected', error: out.error, error_description: out.error_description ?? '' });
+      await pages.render(ctx, 'error', { kind: 'request_rejected', error: out.error, error_description: out.error_description ?? '' });
     }) satisfies NonNullable<Configuration['renderError']>,
     /** The "sign out?" confirmation of RP-initiated logout; `form` is the provider's own form (with its xsrf token). */
     renderLogout: async (ctx: ProviderContext, form: string): Promise<void> => {
       await pages.render(ctx, 'logout', { form });
     },
+    /**
+     * Where RP-initiated logout ends when the app gave no post_logout_redirect_uri. "Stay signed in"
+     * (the confirmation without `logout=yes`) ends this too, with the session kept: only the app
+     * that asked is signed out, so the page must not say the person is.
+     */
     renderLoggedOut: async (ctx: ProviderContext): Promise<void> => {
-      await pages.render(ctx, 'error', { title: 'Signed out', error: 'signed_out', error_description: 'You are signed out. You can close this window.' });
+      const session = await ctx.oidc.provider.Session.get(ctx);
+      const signedIn = Boolean(session.accountId);
+      await pages.render(ctx, 'message', signedIn ? { message: 'still_signed_in' } : { message: 'signed_out', tone: 'success' });
     },
   };
 }

@@ -241,14 +241,19 @@ test('the HTML page: a form with a CSRF token; without it 403; a mismatched conf
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: new URLSearchParams(form),
     });
+  /** The step page a form post leads to: answered with a 303 to it (Post/Redirect/Get), which the browser then shows. */
+  const shown = async (posted: Response) => {
+    expect(posted.status).toBe(303);
+    expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+    return (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+  };
   expect((await submit({ new_password: 'html new password', confirm_password: 'html new password' })).status).toBe(403);
-  const mismatch = await submit({ csrf: csrf!, new_password: 'html new password', confirm_password: 'html other password' });
-  expect(mismatch.status).toBe(400);
-  expect(await mismatch.text()).toContain('the two passwords differ');
-  const done = await submit({ csrf: csrf!, new_password: 'html new password', confirm_password: 'html new password' });
-  expect(done.status).toBe(200);
+  const mismatch = await shown(await submit({ csrf: csrf!, new_password: 'html new password', confirm_password: 'html other password' }));
+  expect(mismatch).toContain('The two passwords do not match.');
+  expect(mismatch).toMatch(/id="confirm_password"[^>]*aria-invalid="true"/);
+  const done = await shown(await submit({ csrf: csrf!, new_password: 'html new password', confirm_password: 'html new password' }));
   // The policy enforces enrolment: the enrolment page follows.
-  expect(await done.text()).toContain(`/interaction/${flow.interactionUrl!.pathname.split('/')[2]}/enroll/totp/confirm`);
+  expect(done).toContain(`/interaction/${flow.interactionUrl!.pathname.split('/')[2]}/enroll/totp/confirm`);
 });
 
 test('disable: sessions end (back-channel logout), refresh and sign-in refused; enable: sign-in works again, old refresh tokens stay dead', async () => {

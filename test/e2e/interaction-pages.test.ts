@@ -221,7 +221,7 @@ describe('HTML pages and CSRF', () => {
     expect(plain.json?.status).not.toBe('success');
   });
 
-  test('a wrong password in the HTML form re-renders the page with 401 and escapes the echoed username', async () => {
+  test('a wrong password in the HTML form answers 303 to the step page, which shows the error once and escapes the echoed username', async () => {
     const { browser, interactionUrl } = await startAuth();
     const csrf = csrfOf(await (await browser.fetch(interactionUrl, { headers: { accept: 'text/html' } })).text())!;
     const evil = '"><script>alert(1)</script>';
@@ -232,12 +232,21 @@ describe('HTML pages and CSRF', () => {
       'application/x-www-form-urlencoded',
       'text/html',
     );
-    expect(r.status).toBe(401);
-    expect(r.res.headers.get('content-type')).toMatch(/text\/html/);
-    expect(r.text).toContain('Invalid username or password');
-    expect(r.text).not.toContain('<script>alert(1)</script>');
-    expect(r.text).toContain('&lt;script&gt;');
-    expect(csrfOf(r.text)).toBe(csrf);
+    // Post/Redirect/Get: the answer to the form is a redirect, so a reload repeats the GET, never the post.
+    expect(r.status).toBe(303);
+    expect(new URL(r.res.headers.get('location')!, idp.url).href).toBe(interactionUrl.href);
+    const page = await browser.fetch(interactionUrl, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    expect(html).toContain('Invalid username or password');
+    expect(html).not.toContain('<script>alert(1)</script>');
+    expect(html).toContain('&lt;script&gt;');
+    expect(csrfOf(html)).toBe(csrf);
+    // The message was for that answer only: the page again is the plain form.
+    const again = await (await browser.fetch(interactionUrl, { headers: { accept: 'text/html' } })).text();
+    expect(again).not.toContain('Invalid username or password');
+    expect(again).toContain(`action="/interaction/${interactionUrl.pathname.split('/')[2]}/login"`);
   });
 });
 

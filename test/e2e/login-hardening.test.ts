@@ -86,6 +86,14 @@ async function form(flow: Flow, path: string, fields: Record<string, string>) {
   return { status: res.status, html: await res.text(), res };
 }
 
+/** A form post that shows a page: answered with a 303 to the step page (Post/Redirect/Get), which the browser then shows. */
+async function formThenPage(flow: Flow, path: string, fields: Record<string, string>) {
+  const posted = await form(flow, path, fields);
+  expect(posted.status).toBe(303);
+  expect(new URL(posted.res.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+  return page(flow);
+}
+
 async function credentialRows(userId: string) {
   return idp.container.db.selectFrom('credentials').selectAll().where('userId', '=', userId).where('kind', '=', 'totp').execute();
 }
@@ -185,12 +193,12 @@ describe('enrolment inside a step-up needs a fresh password', () => {
     expect(first.html).not.toContain('<img');
     const csrf = csrfOf(first.html)!;
 
-    const wrong = await form(flow, 'reauth', { csrf, password: 'nope nope nope' });
-    expect(wrong.status).toBe(401);
+    const wrong = await formThenPage(flow, 'reauth', { csrf, password: 'nope nope nope' });
+    expect(wrong.status).toBe(200);
     expect(wrong.html).toContain('Invalid username or password');
     expect(wrong.html).toContain('/reauth"');
 
-    const right = await form(flow, 'reauth', { csrf, password: PASSWORD });
+    const right = await formThenPage(flow, 'reauth', { csrf, password: PASSWORD });
     expect(right.status).toBe(200);
     expect(secretOf(right.html)).toMatch(/^[A-Z2-7]{32,}$/);
     expect(await credentialRows(user.id)).toHaveLength(1);
@@ -349,8 +357,8 @@ describe('one TOTP secret per login enrolment', () => {
     expect(secret).toMatch(/^[A-Z2-7]{32,}$/);
     const csrf = csrfOf(shown.html)!;
 
-    const wrong = await form(flow, 'enroll/totp/confirm', { csrf, code: await wrongCode(secret, clock.now()) });
-    expect(wrong.status).toBe(401);
+    const wrong = await formThenPage(flow, 'enroll/totp/confirm', { csrf, code: await wrongCode(secret, clock.now()) });
+    expect(wrong.status).toBe(200);
     expect(wrong.html).toContain('That code is not valid');
     expect(secretOf(wrong.html)).toBe(secret);
     expect(secretOf((await page(flow)).html)).toBe(secret);
@@ -366,7 +374,7 @@ describe('one TOTP secret per login enrolment', () => {
     expect(
       (await (await flow.browser.fetch(`${flow.interactionUrl!.href}/backup-codes`, { headers: { accept: 'text/html' } })).text()).match(/<li>/g),
     ).toHaveLength(10);
-    const saved = await form(flow, 'backup-codes', { csrf, saved: 'on' });
+    const saved = await formThenPage(flow, 'backup-codes', { csrf, saved: 'on' });
     expect(saved.status).toBe(200);
     expect(saved.html).toContain('Trust this device?');
     const finished = await form(flow, 'trust-device', { csrf, trust: 'false' });

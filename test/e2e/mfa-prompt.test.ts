@@ -257,13 +257,17 @@ test('polling with no prompt started is refused before any check', async () => {
 
 test('without script, the challenge page sends the prompt, shows the number, and its form asks whether the answer is in', async () => {
   const { flow, device } = await atChallenge('prompt-page');
+  /** A form post; one that shows a page is answered with a 303 to the step page (Post/Redirect/Get), which the browser then shows. */
   const form = async (path: string, csrf: string) => {
     const res = await flow.browser.fetch(`${flow.interactionUrl!.href}/${path}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: new URLSearchParams({ csrf }),
     });
-    return { status: res.status, html: await res.text() };
+    const toStepPage = res.status === 303 && new URL(res.headers.get('location')!, flow.interactionUrl).href === flow.interactionUrl!.href;
+    if (!toStepPage) return { status: res.status, html: await res.text() };
+    const page = await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } });
+    return { status: page.status, html: await page.text(), redirected: true };
   };
   const page = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
   expect(page).toContain('mfa/prompt/begin');
@@ -273,8 +277,9 @@ test('without script, the challenge page sends the prompt, shows the number, and
   const number = Number(/data-prompt-number>(\d+)</.exec(sent.html)![1]);
   expect(message.choices).toContain(number);
   expect(sent.html).toContain('mfa/prompt/status');
+  expect(sent.redirected).toBe(true);
   const waiting = await form('mfa/prompt/status', csrf);
-  expect(waiting.status).toBe(200);
+  expect(waiting).toMatchObject({ status: 200, redirected: true });
   expect(waiting.html).toContain(`data-prompt-number>${number}<`);
   await respond(message.prompt_id, device.answer(message.prompt_id, 'approve', number));
   expect((await form('mfa/prompt/status', csrf)).status).toBe(303);

@@ -418,11 +418,15 @@ describe('the challenge', () => {
         .replace(/&#39;/g, "'")
         .replace(/&quot;/g, '"')
         .replace(/&amp;/g, '&');
+    /** The step page a form post leads to: answered with a 303 to it (Post/Redirect/Get), which the browser then shows. */
+    const shown = async (posted: Response) => {
+      expect(posted.status).toBe(303);
+      expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+      return (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+    };
     /** Starts the challenge from a page's form and answers what it shows with `answer`. */
     async function answerFrom(from: string, answer: (question: string) => string) {
-      const started = await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions/begin`, form({ csrf: csrfOf(from) }));
-      expect(started.status).toBe(200);
-      const html = await started.text();
+      const html = await shown(await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions/begin`, form({ csrf: csrfOf(from) })));
       expect(html).toContain(`action="${base}/mfa/questions"`);
       const fields = [...html.matchAll(/name="answers\[(\d)\]\[identifier\]" value="([^"]+)">\s*<label for="answer-\d">([^<]+)<\/label>/g)];
       expect(fields).toHaveLength(2);
@@ -434,12 +438,12 @@ describe('the challenge', () => {
       return flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions`, form(body));
     }
     // A wrong answer: the page again, saying what was refused in words about answers (not codes or passkeys).
-    const wrong = await answerFrom(page, () => 'not the answer');
-    expect(wrong.status).toBe(401);
-    const refused = await wrong.text();
+    const refused = await shown(await answerFrom(page, () => 'not the answer'));
     expect(refused).toContain('<p class="error" role="alert">Those answers were not accepted. Try again.</p>');
     const done = await answerFrom(refused, (question) => CHOSEN.get(question)!);
     expect(done.status).toBe(303);
+    // The finished sign-in goes on to the app, not back to the step page.
+    expect(new URL(done.headers.get('location')!, flow.interactionUrl).pathname).not.toBe(flow.interactionUrl!.pathname);
   });
 });
 

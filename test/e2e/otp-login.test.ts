@@ -317,8 +317,13 @@ test('the mfa page (no script) lists a send form per destination, then the code 
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: form.toString(),
     });
-    const after = await started.text();
-    expect(started.status).toBe(200);
+    // Post/Redirect/Get: the answer is a 303 to the step page, which the browser then shows.
+    const shown = async (posted: Response) => {
+      expect(posted.status).toBe(303);
+      expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+      return (await flow.browser.fetch(flow.interactionUrl!.href, { headers: { accept: 'text/html' } })).text();
+    };
+    const after = await shown(started);
     expect(after).toContain('/mfa/otp/verify');
     expect(after).toContain('one-time-code');
     // A wrong code gives the page again with the code field still there (no new send needed).
@@ -328,8 +333,7 @@ test('the mfa page (no script) lists a send form per destination, then the code 
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: new URLSearchParams({ csrf: csrf!, code: otherCode(code) }).toString(),
     });
-    expect(wrong.status).toBe(401);
-    const again = await wrong.text();
+    const again = await shown(wrong);
     // Marked at the field, which says why and takes the focus.
     expect(again).toContain('<p id="otp-code-error" class="field-error">That code is not valid. Try again.</p>');
     expect(again).toMatch(/<input id="otp-code" [^>]* autofocus aria-invalid="true" aria-describedby="otp-code-error">/);

@@ -52,6 +52,14 @@ async function postForm(browser: Browser, url: string, fields: Record<string, st
   return { status: res.status, html: await res.text(), res };
 }
 
+/** A form post that shows a page: answered with a 303 to the step page (Post/Redirect/Get), which the browser then shows. */
+async function postFormPage(browser: Browser, flow: Flow, path: string, fields: Record<string, string>) {
+  const posted = await postForm(browser, `${flow.interactionUrl!.href}/${path}`, fields);
+  expect(posted.status).toBe(303);
+  expect(new URL(posted.res.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+  return page(browser, flow.interactionUrl!);
+}
+
 /** Every script on the page comes from our origin or is data; nothing runs inline. */
 function expectNoInlineScript(html: string) {
   const scripts = html.match(/<script\b[^>]*>/g) ?? [];
@@ -153,7 +161,7 @@ describe('login page', () => {
     expect(html).not.toContain('/passkey/');
   });
 
-  test('a form post of a passkey for another challenge re-renders the login page with 401; the right one redirects onward with 303', async () => {
+  test('a form post of a passkey for another challenge leads back to the login page, with the error; the right one redirects onward with 303', async () => {
     const { user, authenticator } = await userWithPasskey('pp-form');
     const flow = await beginAuth(config);
     const uid = uidOf(flow);
@@ -162,8 +170,8 @@ describe('login page', () => {
 
     const options = (await flow.post('passkey/begin')).body;
     const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, { origin: origin() });
-    const wrong = await postForm(flow.browser, finish, { csrf, credential: JSON.stringify(elsewhere) });
-    expect(wrong.status).toBe(401);
+    const wrong = await postFormPage(flow.browser, flow, 'passkey/finish', { csrf, credential: JSON.stringify(elsewhere) });
+    expect(wrong.status).toBe(200);
     expect(wrong.res.headers.get('content-type')).toMatch(/text\/html/);
     expect(wrong.html).toContain('<p class="error" role="alert">That passkey was not accepted. Try again.</p>');
     // The login page again, with both ways to sign in.
@@ -197,7 +205,7 @@ describe('enrolment page', () => {
     const user = await newUser(idp.url, label);
     const flow = await beginAuth(config);
     const csrf = csrfOf((await page(flow.browser, flow.interactionUrl!)).html);
-    const login = await postForm(flow.browser, `${flow.interactionUrl!.href}/login`, { csrf, username: user.username, password: PASSWORD });
+    const login = await postFormPage(flow.browser, flow, 'login', { csrf, username: user.username, password: PASSWORD });
     expect(login.status).toBe(200);
     return { user, flow, csrf, first: login.html };
   }
@@ -276,7 +284,7 @@ describe('challenge page', () => {
     const flow = await beginAuth(config);
     const uid = uidOf(flow);
     const csrf = csrfOf((await page(flow.browser, flow.interactionUrl!)).html);
-    const login = await postForm(flow.browser, `${flow.interactionUrl!.href}/login`, { csrf, username: user.username, password: PASSWORD });
+    const login = await postFormPage(flow.browser, flow, 'login', { csrf, username: user.username, password: PASSWORD });
     expect(login.status).toBe(200);
     const html = login.html;
     const passkeyAt = html.indexOf(`action="/interaction/${uid}/mfa/passkey/finish"`);
@@ -297,14 +305,14 @@ describe('challenge page', () => {
     await seedTotp(idp.container, user.id);
     const flow = await beginAuth(config);
     const csrf = csrfOf((await page(flow.browser, flow.interactionUrl!)).html);
-    const login = await postForm(flow.browser, `${flow.interactionUrl!.href}/login`, { csrf, username: user.username, password: PASSWORD });
+    const login = await postFormPage(flow.browser, flow, 'login', { csrf, username: user.username, password: PASSWORD });
     expect(login.status).toBe(200);
     expect(login.html).toContain(`action="/interaction/${uidOf(flow)}/mfa/totp"`);
     expect(login.html).not.toContain('Try another way');
     expect(login.html).not.toContain('data-passkey');
   });
 
-  test('a wrong passkey posted as a form re-renders the challenge page with 401', async () => {
+  test('a wrong passkey posted as a form leads back to the challenge page, with the error', async () => {
     const { user, authenticator } = await userWithPasskey('pp-mfa-wrong');
     await seedTotp(idp.container, user.id);
     const flow = await beginAuth(config);
@@ -312,8 +320,8 @@ describe('challenge page', () => {
     await postForm(flow.browser, `${flow.interactionUrl!.href}/login`, { csrf, username: user.username, password: PASSWORD });
     const options = (await flow.post('mfa/passkey/begin')).body;
     const elsewhere = await authenticator.get({ ...options, challenge: randomBytes(32).toString('base64url') }, { origin: origin() });
-    const res = await postForm(flow.browser, `${flow.interactionUrl!.href}/mfa/passkey/finish`, { csrf, credential: JSON.stringify(elsewhere) });
-    expect(res.status).toBe(401);
+    const res = await postFormPage(flow.browser, flow, 'mfa/passkey/finish', { csrf, credential: JSON.stringify(elsewhere) });
+    expect(res.status).toBe(200);
     expect(res.html).toContain('That passkey was not accepted. Try again.');
     expect(res.html).toContain('Try another way');
   });

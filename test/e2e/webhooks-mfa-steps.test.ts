@@ -190,8 +190,10 @@ describe('the browser page', () => {
       flow.browser.fetch(url, { method: 'POST', headers: { accept: 'text/html', 'content-type': 'application/x-www-form-urlencoded' }, body: form });
     expect((await post('')).status).toBe(403);
     const waiting = await post(`csrf=${encodeURIComponent(csrf)}`);
-    expect(waiting.status).toBe(200);
-    const html = await waiting.text();
+    // Post/Redirect/Get: a 303 to the step page, which the browser then shows.
+    expect(waiting.status).toBe(303);
+    expect(new URL(waiting.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+    const html = await (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
     expect(html).toContain('Continue in your app');
     expect(html).toContain('src="/assets/mfa-step.js"');
     const script = await fetch(`${idp.url}/assets/mfa-step.js`);

@@ -104,8 +104,11 @@ test("login page: no unsafe-inline, form-action this origin and the client's red
 });
 
 test('MFA page: same policy', async () => {
-  const { submit } = await startLogin();
-  const res = await submit('mo');
+  const { browser, submit } = await startLogin();
+  const posted = await submit('mo');
+  // Post/Redirect/Get: the answer to the form is a 303 to the step page, which shows the challenge.
+  expect(posted.status).toBe(303);
+  const res = await browser.fetch(new URL(posted.headers.get('location')!, idp.url), { headers: { accept: 'text/html' } });
   expect(res.status).toBe(200);
   const html = await res.text();
   expect(html).toContain('/mfa/totp');

@@ -57,7 +57,8 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
   }
 
   router.get('/', async (ctx) => {
-    const request = await kit.load(ctx);
+    const request = wantsJson(ctx) ? await kit.load(ctx) : await kit.loadPage(ctx);
+    if (!request) return;
     const { step, methods, outcome } = await currentStep(ctx, request);
     if (outcome && (outcome.kind === 'finish' || outcome.kind === 'deny')) return kit.respondOutcome(ctx, request, outcome);
     if (wantsJson(ctx)) {
@@ -70,6 +71,13 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
       };
       return;
     }
+    // The backup codes of a first factor have a page of their own, which shows them once.
+    if (step === 'backup_codes') {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${request.uid}/backup-codes`);
+    }
+    // What the form post before this GET left to show (its error, the name typed), else the step as it stands.
+    if (await kit.renderFlash(ctx, request, step)) return;
     if (step === 'enroll' && methods?.length) return kit.renderEnrolment(ctx, request, chosenEnrolment(ctx, methods), methods);
     if (step === 'mfa' || step === 'enroll') return kit.respondOutcome(ctx, request, { kind: step, methods: methods ?? [] });
     if (step === 'trust_device' || step === 'reauth' || step === 'password_change') return kit.respondOutcome(ctx, request, { kind: step });
@@ -84,7 +92,8 @@ export function interactionRoutes(deps: InteractionRouteDeps): Router {
     } catch (err) {
       if (err instanceof IdpError && err.error === 'invalid_credentials' && !wantsJson(ctx)) {
         ctx.status = 401;
-        await kit.render(ctx, request, 'login', { error: 'Invalid username or password.', username, ...page });
+        // One answer for a wrong password and a locked account (no account enumeration, OWASP ASVS 2.2.1).
+        await kit.render(ctx, request, 'login', { errorKey: 'login:error.invalid_credentials', field: 'password', username, ...page });
         return undefined;
       }
       throw err;

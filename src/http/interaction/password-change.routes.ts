@@ -19,6 +19,17 @@ const passwordChangeBody = z
     path: ['confirm_password'],
   });
 
+/** The page's words for what was wrong with the new password, and the field to fix ("field: what"). */
+const PAGE_ERRORS: Record<string, string> = {
+  'at least 8 characters': 'too_short',
+  'the two passwords differ': 'mismatch',
+  'must differ from the temporary password': 'same_as_temporary',
+};
+function pageError(description: string) {
+  const [, field = 'new_password', what = description] = /^([a-z_]+): (.*)$/.exec(description) ?? [];
+  return { errorKey: `login:password_change.error.${PAGE_ERRORS[what] ?? 'invalid'}`, field };
+}
+
 /** `POST /interaction/{uid}/password`: the new password of a login signed in with a temporary one. */
 export function passwordChangeRoutes(deps: { kit: InteractionKit; change: PasswordChange; limiter: RateLimiter; loginPerIpPerMinute: number }): Router {
   const { kit } = deps;
@@ -36,7 +47,7 @@ export function passwordChangeRoutes(deps: { kit: InteractionKit; change: Passwo
       // A browser gets the form again with what was wrong; a JSON client gets the error.
       if (wantsJson(ctx) || !(err instanceof IdpError) || err.error !== 'invalid_request') throw err;
       ctx.status = 400;
-      await kit.render(ctx, request, 'password-change', { error: err.description.replace(/^[a-z_]+: /, '') });
+      await kit.render(ctx, request, 'password-change', pageError(err.description));
       return;
     }
     await kit.respondOutcome(ctx, request, outcome);

@@ -47,7 +47,11 @@ export function errorHandler(logger: Logger, pages: Pages): Middleware {
     const send = async (status: number, body: ErrorBody) => {
       ctx.status = status;
       if (wantsJson(ctx)) ctx.body = body;
-      else await pages.render(ctx, 'error', { title: 'Something went wrong', ...body });
+      else {
+        // A sign-in step that failed offers the way back to its page (which shows where the sign-in stands now).
+        const backTo = typeof ctx.state.signInPage === 'string' ? ctx.state.signInPage : undefined;
+        await pages.render(ctx, 'error', { ...body, ...(backTo ? { backTo } : {}) });
+      }
     };
     try {
       await next();

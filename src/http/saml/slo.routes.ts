@@ -37,13 +37,14 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
   const meta = (ctx: Context) => ({ ip: ctx.ip, requestId: ctx.state.requestId as string | undefined });
 
   const logoutBinding = (sessionUid: string) => `saml-logout:${sessionUid}`;
-  async function page(ctx: Context, title: string, text: string) {
-    await deps.pages.render(ctx, 'message', { title, text });
+  /** A page that tells how things stand: `message` names its texts in the login catalogue. */
+  async function page(ctx: Context, message: 'signed_out' | 'not_signed_in' | 'still_signed_in') {
+    await deps.pages.render(ctx, 'message', { message, ...(message === 'signed_out' ? { tone: 'success' } : {}) });
   }
 
   /** A message goes to the SP as a signed Redirect or as the auto-posting form; at the end of the chain, the signed-out page. */
   async function answer(ctx: Context, step: SloStep) {
-    if (step.kind === 'done') return page(ctx, 'Signed out', 'You are signed out. You can close this window.');
+    if (step.kind === 'done') return page(ctx, 'signed_out');
     const { message } = step;
     if (message.binding === 'redirect') {
       ctx.status = 303;
@@ -76,16 +77,16 @@ export function samlSloRoutes(deps: SamlSloRouteDeps): Router {
    */
   router.get('/logout', noStore(), async (ctx) => {
     const session = await deps.sessions.current(exchange(ctx));
-    if (!session) return page(ctx, 'Signed out', 'You are not signed in.');
+    if (!session) return page(ctx, 'not_signed_in');
     const form = `<form id="op.logoutForm" method="post" action="${escapeMarkup(`${deps.prefix}/saml/logout`)}"><input type="hidden" name="csrf" value="${deps.csrf.token(logoutBinding(session.uid))}"></form>`;
     await deps.pages.render(ctx, 'logout', { form });
   });
 
   router.post('/logout', noStore(), parseBodies(4096), async (ctx) => {
     const session = await deps.sessions.current(exchange(ctx));
-    if (!session) return page(ctx, 'Signed out', 'You are not signed in.');
+    if (!session) return page(ctx, 'not_signed_in');
     deps.csrf.verify(ctx, logoutBinding(session.uid));
-    if (validate(logoutBody, body(ctx)).logout !== 'yes') return page(ctx, 'Still signed in', 'You are still signed in. You can close this window.');
+    if (validate(logoutBody, body(ctx)).logout !== 'yes') return page(ctx, 'still_signed_in');
     await answer(ctx, await slo.logoutEverywhere(exchange(ctx), meta(ctx)));
   });
 
