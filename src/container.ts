@@ -125,6 +125,7 @@ import { createPages } from './i18n/pages.js';
 import { createViewRenderer } from './lib/views.js';
 import { createAdminConsole } from './http/admin-console/admin-console.js';
 import { providerPages } from './oidc/render-error.js';
+import { passkeyMessages } from './authn/factors/passkey/passkey.view.js';
 import { createAnalyticsService } from './analytics/analytics.service.js';
 import { createAnalyticsRepository } from './store/repositories/analytics.repository.js';
 
@@ -383,12 +384,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
   // Every page: the templates (each factor's challenge and enrolment forms as partials), in the request's language and its organisation's branding.
   const views = createViewRenderer(
     viewsDir,
-    Object.fromEntries(
-      factors.factors.flatMap((f): [string, string][] => [
-        [`challenge:${f.descriptor.method}`, f.challengeView],
-        ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
-      ]),
-    ),
+    {
+      ...Object.fromEntries(
+        factors.factors.flatMap((f): [string, string][] => [
+          [`challenge:${f.descriptor.method}`, f.challengeView],
+          ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
+        ]),
+      ),
+      // The sign-in page's passwordless form speaks the page's language too.
+      'passkey-messages': passkeyMessages,
+    },
   );
   const pages = createPages({ views, messages, branding: async (orgId) => (await settings.effective(orgId ?? undefined)).branding });
   const providers = await createProviderHolder({

@@ -49,7 +49,7 @@ export const exchange = (ctx: Context): HttpExchange => ({ req: ctx.req, res: ct
  * which started challenge (its mask) to show. Never a secret: an enrolment's key is shown again from
  * the login's transaction.
  */
-const FLASH_KEYS = new Set(['error', 'errorKey', 'field', 'username', 'reauth', 'methods', 'method', 'started']);
+const FLASH_KEYS = new Set(['error', 'errorKey', 'field', 'failed', 'locked', 'username', 'reauth', 'methods', 'method', 'started']);
 
 /** The step each page belongs to: a flash left for another step than the login is at now is not shown. */
 const stepOfPage = (view: string, data: Record<string, unknown>): string | undefined =>
@@ -209,7 +209,8 @@ export function createInteractionKit(deps: {
     },
     async renderFlash(ctx, request, step) {
       const flash = takeFlash(ctx, request.uid);
-      if (!flash || stepOfPage(flash.view, flash.data) !== step) return false;
+      // A locked second factor's page is a message with no form: shown whatever the login's step is now.
+      if (!flash || (stepOfPage(flash.view, flash.data) !== step && flash.data.locked !== true)) return false;
       const { view, data } = flash;
       if (view !== 'enroll') await kit.render(ctx, request, view, data);
       else {

@@ -4,7 +4,8 @@
  * which shows the form only where WebAuthn exists; the button posts the response with the form's
  * CSRF token. The script's messages come with the form (`data-messages`), in the page's language.
  */
-const messages = `data-messages="<%= JSON.stringify({
+/** The script's messages as a form attribute; the sign-in page's passwordless form carries it too. */
+export const passkeyMessages = `data-messages="<%= JSON.stringify({
     NotAllowedError: it.t('mfa:passkey.error.not_allowed'),
     AbortError: it.t('mfa:passkey.error.aborted'),
     InvalidStateError: it.t('mfa:passkey.error.exists'),
@@ -23,7 +24,7 @@ const formEnd = (verb: 'use' | 'create') => `  <p class="error" role="alert" hid
 `;
 
 export const challengeView = `<form method="post" action="/interaction/<%= it.uid %>/mfa/passkey/finish" data-passkey="authenticate"
-  data-begin="/interaction/<%= it.uid %>/mfa/passkey/begin" ${messages} hidden>
+  data-begin="/interaction/<%= it.uid %>/mfa/passkey/begin" ${passkeyMessages} hidden>
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <input type="hidden" name="credential">
   <p><%= it.t('mfa:passkey.intro') %></p>
@@ -34,7 +35,7 @@ ${formEnd('use')}`;
 export const enrolmentView = `<h1><%= it.t('mfa:passkey_enrol.heading') %></h1>
 <p><%= it.t('mfa:enrol.required') %> <%= it.t('mfa:passkey_enrol.intro') %></p>
 <% if (it.error) { %><p class="error" role="alert"><%= it.error %></p><% } %>
-<form method="post" action="/interaction/<%= it.uid %>/enroll/passkey/confirm" data-passkey="register" ${messages} hidden>
+<form method="post" action="/interaction/<%= it.uid %>/enroll/passkey/confirm" data-passkey="register" ${passkeyMessages} hidden>
   <input type="hidden" name="csrf" value="<%= it.csrf %>">
   <input type="hidden" name="credential">
   <script type="application/json" data-options><%~ JSON.stringify(it.enrollment).replace(/</g, '\\\\u003c') %></script>
