@@ -382,19 +382,16 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     return (ahead ? ahead.stepUp : (await authnStates.get(key))?.stepUp) ?? false;
   });
   // Every page: the templates (each factor's challenge and enrolment forms as partials), in the request's language and its organisation's branding.
-  const views = createViewRenderer(
-    viewsDir,
-    {
-      ...Object.fromEntries(
-        factors.factors.flatMap((f): [string, string][] => [
-          [`challenge:${f.descriptor.method}`, f.challengeView],
-          ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
-        ]),
-      ),
-      // The sign-in page's passwordless form speaks the page's language too.
-      'passkey-messages': passkeyMessages,
-    },
-  );
+  const views = createViewRenderer(viewsDir, {
+    ...Object.fromEntries(
+      factors.factors.flatMap((f): [string, string][] => [
+        [`challenge:${f.descriptor.method}`, f.challengeView],
+        ...(f.enrolment ? [[`enroll:${f.descriptor.method}`, f.enrolment.view] as [string, string]] : []),
+      ]),
+    ),
+    // The sign-in page's passwordless form speaks the page's language too.
+    'passkey-messages': passkeyMessages,
+  });
   const pages = createPages({ views, messages, branding: async (orgId) => (await settings.effective(orgId ?? undefined)).branding });
   const providers = await createProviderHolder({
     config,
@@ -504,7 +501,14 @@ export async function createContainer(config: Config, opts: ContainerOptions = {
     /** What the pages show of a relying party: its name and logo, and the organisation whose branding applies (SAML SPs have none here). */
     relyingParty: async (clientId: string) => {
       const found = await cachedClients.find(clientId);
-      return found && { organizationId: found.organizationId ?? null, name: text(found.metadata.client_name), logoUri: text(found.metadata.logo_uri) };
+      return (
+        found && {
+          organizationId: found.organizationId ?? null,
+          name: text(found.metadata.client_name),
+          logoUri: text(found.metadata.logo_uri),
+          homeUri: text(found.metadata.client_uri),
+        }
+      );
     },
     clock,
     box,

@@ -6,6 +6,15 @@ const uri = z.url().max(2048);
 // Unknown fields are refused, so that no stored field (organisation, secret hash) can be set by naming it.
 export const clientFields = z.strictObject({
   client_name: z.string().min(1).max(200).optional(),
+  // What the sign-in and consent pages show of the client (OpenID Connect Dynamic Client Registration §2): an https logo, and its home page.
+  logo_uri: z
+    .url({ protocol: /^https$/, error: 'must be an https URL' })
+    .max(2048)
+    .optional(),
+  client_uri: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .max(2048)
+    .optional(),
   client_secret: z.string().min(32, 'must be at least 32 characters').max(256).optional(),
   // May be empty for a client_credentials-only client; the service requires one for the code flow.
   redirect_uris: z.array(uri).max(20).optional(),

@@ -24,6 +24,8 @@ export interface ClientServiceDeps {
 
 const PROTOCOL_FIELDS = [
   'client_name',
+  'logo_uri',
+  'client_uri',
   'redirect_uris',
   'post_logout_redirect_uris',
   'grant_types',

@@ -104,6 +104,30 @@ describe('authentication and scopes', () => {
 });
 
 describe('clients', () => {
+  test('what the pages show of a client: an https logo and a home page; anything else is refused and nothing is stored', async () => {
+    const created = await api('POST', '/clients', {
+      client_id: 'shown-app',
+      redirect_uris: [REDIRECT_URI],
+      logo_uri: 'https://cdn.example.com/logo.png',
+      client_uri: 'https://app.example.com/',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ logo_uri: 'https://cdn.example.com/logo.png', client_uri: 'https://app.example.com/' });
+    for (const [field, value] of [
+      ['logo_uri', 'http://cdn.example.com/logo.png'],
+      ['logo_uri', 'javascript:alert(1)'],
+      ['client_uri', 'data:text/html,hi'],
+    ]) {
+      const r = await api('PATCH', '/clients/shown-app', { [field!]: value });
+      expectError(r, 400, 'invalid_request');
+      expect(r.body.error_description).toContain(field);
+    }
+    expect((await api('GET', '/clients/shown-app')).body).toMatchObject({
+      logo_uri: 'https://cdn.example.com/logo.png',
+      client_uri: 'https://app.example.com/',
+    });
+  });
+
   test('full CRUD: secret shown once, rotation, deletion', async () => {
     const created = await api('POST', '/clients', {
       client_id: 'crud-app',

@@ -72,7 +72,9 @@ export function createInteractionKit(deps: {
   csrf: Csrf;
   pages: Pages;
   /** The relying party's name, logo and organisation (whose branding and language the pages take). */
-  relyingParty(clientId: string): Promise<{ organizationId: string | null; name?: string | undefined; logoUri?: string | undefined } | undefined>;
+  relyingParty(
+    clientId: string,
+  ): Promise<{ organizationId: string | null; name?: string | undefined; logoUri?: string | undefined; homeUri?: string | undefined } | undefined>;
   mfa: MfaService;
   issuer: string;
   /** Whether the sign-in page offers "Keep me signed in" for this relying party (its organisation's `allow_remember_me`). */
@@ -139,7 +141,8 @@ export function createInteractionKit(deps: {
     await pages.render(
       ctx,
       'expired',
-      { app: { name: rp?.name ?? null, url: last?.appUrl ?? null } },
+      // The app's own home page when it registered one, else the origin its sign-in would have returned to.
+      { app: { name: rp?.name ?? null, url: rp?.homeUri ?? last?.appUrl ?? null } },
       { organizationId: rp?.organizationId, uiLocales: last?.uiLocales },
     );
   }
