@@ -3,7 +3,7 @@ import { outbox, type OutboxMessage } from './outbox.js';
 export { outbox };
 
 /** The code a message carries: an SMS or voice code as it is, an e-mail's (channel `email`) in its `code` template's data. */
-const codeOf = (m: OutboxMessage): string | undefined => m.code ?? (m.template === 'code' ? (m.data as { code?: string } | undefined)?.code : undefined);
+const codeOf = (m: OutboxMessage): string | undefined => m.code ?? (m.template === 'code' ? m.data?.code : undefined);
 
 /** The codes sent to `to`, oldest first. */
 export const codesTo = async (dataDir: string, to: string) =>

@@ -60,7 +60,13 @@ export function securityRoutes(view: Console, deps: AccountConsoleDeps): Router 
     '/totp',
     view.act('security', async (ctx) => {
       const user = await allowedAndFreshUser(ctx, factors, 'totp');
-      const start = await factors.beginEnrolment(user, 'totp', user.email ?? user.username ?? user.externalId, await deps.issuerName(user.organizationId), changeContext(ctx));
+      const start = await factors.beginEnrolment(
+        user,
+        'totp',
+        user.email ?? user.username ?? user.externalId,
+        await deps.issuerName(user.organizationId),
+        changeContext(ctx),
+      );
       const shown = start.shown as { secret: string; qr_code_png?: string; otpauth_uri?: string };
       await view.render(ctx, 'totp-setup', 'security', { key: grouped(shown.secret), qr: shown.qr_code_png, uri: shown.otpauth_uri });
     }),
@@ -85,7 +91,13 @@ export function securityRoutes(view: Console, deps: AccountConsoleDeps): Router 
     '/passkeys',
     view.act('security', async (ctx) => {
       const user = await allowedAndFreshUser(ctx, factors, 'passkey');
-      const start = await factors.beginEnrolment(user, 'passkey', user.email ?? user.username ?? user.externalId, await deps.issuerName(user.organizationId), changeContext(ctx));
+      const start = await factors.beginEnrolment(
+        user,
+        'passkey',
+        user.email ?? user.username ?? user.externalId,
+        await deps.issuerName(user.organizationId),
+        changeContext(ctx),
+      );
       await view.render(ctx, 'passkey-add', 'security', { options: JSON.stringify(start.shown).replace(/</g, '\\u003c') });
     }),
   );
