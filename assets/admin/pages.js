@@ -259,17 +259,8 @@ async function keysPage(root, { api, t }) {
   await reload();
 }
 
-const WEBHOOK_EVENTS = [
-  'login.succeeded',
-  'login.failed',
-  'mfa.enrolled',
-  'device.trusted',
-  'account.locked',
-  'step_up.completed',
-  'auth.step',
-  'auth.completed',
-  'auth.failed',
-];
+/** The events a subscription can ask for, as the server's schema lists them (the page's data carries them). */
+const WEBHOOK_EVENTS = JSON.parse(document.getElementById('admin-data').textContent).webhookEvents;
 const webhookFields = (t, w = {}) => [
   { name: 'url', label: t('fields.url'), type: 'url', value: w.url, required: true },
   { name: 'events', label: t('fields.events'), type: 'lines', value: w.events, help: t('help.events', { events: WEBHOOK_EVENTS.join(', ') }) },

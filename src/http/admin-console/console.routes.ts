@@ -1,3 +1,4 @@
+import { WEBHOOK_EVENTS } from '../../webhooks/webhook.schema.js';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Pages } from '../../i18n/pages.js';
@@ -54,6 +55,7 @@ export function adminConsoleRoutes({ console: admin, pages }: AdminConsoleRouteD
           csrf: session.csrf,
           organization: who.organization,
           messages: { ...(page.t('admin:client', { returnObjects: true }) as Record<string, unknown>), analytics: page.bundle('dashboard') },
+          webhookEvents: WEBHOOK_EVENTS,
         }),
       },
       { organizationId },
