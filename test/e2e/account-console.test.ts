@@ -14,7 +14,7 @@ import { launchChromium, type Chromium } from '../helpers/chromium.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { FakeClock, MINUTE, PASSWORD, awayFromStepBoundary, codeAt, newUser, seedTotp } from '../helpers/mfa-flow.js';
 import { lastCodeTo, otherCode } from '../helpers/otp.js';
-import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
+import { auditsAt, expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
 import { authorize, discover, passwordSteps, refreshWorks, registerClient } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -336,13 +336,13 @@ test('every page is usable at desktop and phone widths (axe, no horizontal scrol
     for (const path of paths) {
       await page.goto(`${idp.url}${path}`);
       expect(new URL(page.url()).pathname).toBe(path);
-      await expectUsablePage(page);
+      await expectUsablePage(page, { audit: auditsAt(size) });
     }
     // The set-up page answers the post that made the key.
     await page.goto(`${idp.url}/account/security`);
     await submit(page, 'button:has-text("Set up an authenticator app")');
     await expect(page.locator('#totp-key').count()).resolves.toBe(1);
-    await expectUsablePage(page);
+    await expectUsablePage(page, { audit: auditsAt(size) });
   }
   await context.close();
 }, 180_000);

@@ -10,7 +10,7 @@ import { launchChromium, type AuthenticatorPage, type Chromium } from '../helper
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { Browser } from '../helpers/browser.js';
 import { PASSWORD, awayFromStepBoundary, codeAt, newUser, passwordStep, seedTotp } from '../helpers/mfa-flow.js';
-import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
+import { auditsAt, expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -317,7 +317,7 @@ test('every console page is usable at desktop and phone widths, in English and G
         await open(page, hash);
         await page.waitForLoadState('networkidle');
         expect({ hash, alerts: await page.locator('#view p.error[role="alert"]:visible').allTextContents() }).toEqual({ hash, alerts: [] });
-        await expectUsablePage(page);
+        await expectUsablePage(page, { audit: auditsAt(size) });
       }
     }
     await page.setExtraHTTPHeaders({ 'accept-language': 'de' });
@@ -334,7 +334,7 @@ test('every console page is usable at desktop and phone widths, in English and G
     for (const size of WIDTHS) {
       await signedOut.page.setViewportSize(size);
       await signedOut.page.goto(`${idp.url}/admin/`);
-      await expectUsablePage(signedOut.page);
+      await expectUsablePage(signedOut.page, { audit: auditsAt(size) });
     }
   } finally {
     await signedOut.close();

@@ -9,7 +9,7 @@ import { startLogoutReceiver, verifyLogoutToken } from '../helpers/backchannel.j
 import { Browser } from '../helpers/browser.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, issueBackupCodes } from '../helpers/mfa.js';
-import { DAY, FakeClock, MINUTE, PASSWORD, codeAt, newUser, passwordStep, type Flow } from '../helpers/mfa-flow.js';
+import { DAY, FakeClock, MINUTE, PASSWORD, codeAt, newUser, passwordStep, type Flow, pageAfterPost } from '../helpers/mfa-flow.js';
 import { authorize, discover, oc, registerClient, type StepHandler } from '../helpers/rp.js';
 
 let idp: TestIdp;
@@ -241,12 +241,7 @@ test('the HTML page: a form with a CSRF token; without it 403; a mismatched conf
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: new URLSearchParams(form),
     });
-  /** The step page a form post leads to: answered with a 303 to it (Post/Redirect/Get), which the browser then shows. */
-  const shown = async (posted: Response) => {
-    expect(posted.status).toBe(303);
-    expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
-    return (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
-  };
+  const shown = (posted: Response) => pageAfterPost(flow, posted);
   expect((await submit({ new_password: 'html new password', confirm_password: 'html new password' })).status).toBe(403);
   const mismatch = await shown(await submit({ csrf: csrf!, new_password: 'html new password', confirm_password: 'html other password' }));
   expect(mismatch).toContain('The two passwords do not match.');

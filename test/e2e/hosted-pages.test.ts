@@ -11,7 +11,7 @@ import type { Page, Request } from 'playwright-core';
 import { launchChromium, type AuthenticatorPage, type Chromium } from '../helpers/chromium.js';
 import { ADMIN_KEY, startTestIdp, type TestIdp } from '../helpers/env.js';
 import { PASSWORD, beginAuth, codeAt, newUser, seedTotp, wrongCode } from '../helpers/mfa-flow.js';
-import { expectUsablePage, WIDTHS } from '../helpers/page-checks.js';
+import { expectUsableAtAllWidths } from '../helpers/page-checks.js';
 import { REDIRECT_URI, authorizationRequest, discover, registerClient, type oc } from '../helpers/rp.js';
 
 // A page is audited at two widths (axe-core): on a busy machine, seconds each.
@@ -84,13 +84,6 @@ async function openLogin(page: Page, config: oc.Configuration, params: Record<st
   await page.goto(request.url.href);
   expect(new URL(page.url()).pathname).toMatch(/^\/interaction\/[A-Za-z0-9_-]+$/);
   return request;
-}
-
-async function expectUsableAtAllWidths(page: Page) {
-  for (const size of WIDTHS) {
-    await page.setViewportSize(size);
-    await expectUsablePage(page);
-  }
 }
 
 /** Where the page is now, its <title> and its main heading. */

@@ -8,7 +8,7 @@ import { DEFAULT_QUESTIONS } from '../../src/policy/settings.js';
 import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
 import { enrolTotp, totpCode } from '../helpers/mfa.js';
-import { FakeClock, PASSWORD, awayFromStepBoundary, newUser, passwordStep } from '../helpers/mfa-flow.js';
+import { FakeClock, PASSWORD, awayFromStepBoundary, newUser, passwordStep, pageAfterPost } from '../helpers/mfa-flow.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
 const clock = new FakeClock();
@@ -418,12 +418,7 @@ describe('the challenge', () => {
         .replace(/&#39;/g, "'")
         .replace(/&quot;/g, '"')
         .replace(/&amp;/g, '&');
-    /** The step page a form post leads to: answered with a 303 to it (Post/Redirect/Get), which the browser then shows. */
-    const shown = async (posted: Response) => {
-      expect(posted.status).toBe(303);
-      expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
-      return (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
-    };
+    const shown = (posted: Response) => pageAfterPost(flow, posted);
     /** Starts the challenge from a page's form and answers what it shows with `answer`. */
     async function answerFrom(from: string, answer: (question: string) => string) {
       const html = await shown(await flow.browser.fetch(`${flow.interactionUrl!.href}/mfa/questions/begin`, form({ csrf: csrfOf(from) })));

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/lib/logger.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { FakeClock, PASSWORD, newUser, passwordStep, type Flow } from '../helpers/mfa-flow.js';
+import { FakeClock, PASSWORD, newUser, passwordStep, type Flow, pageAfterPost } from '../helpers/mfa-flow.js';
 import { codesTo, lastCodeTo, otherCode, outbox } from '../helpers/otp.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 
@@ -317,12 +317,7 @@ test('the mfa page (no script) lists a send form per destination, then the code 
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: form.toString(),
     });
-    // Post/Redirect/Get: the answer is a 303 to the step page, which the browser then shows.
-    const shown = async (posted: Response) => {
-      expect(posted.status).toBe(303);
-      expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
-      return (await flow.browser.fetch(flow.interactionUrl!.href, { headers: { accept: 'text/html' } })).text();
-    };
+    const shown = (posted: Response) => pageAfterPost(flow, posted);
     const after = await shown(started);
     expect(after).toContain('/mfa/otp/verify');
     expect(after).toContain('one-time-code');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DEFAULT_QUESTIONS } from '../../src/policy/settings.js';
 import { apiClient, expectJsonError } from '../helpers/api.js';
 import { startTestIdp, type TestIdp } from '../helpers/env.js';
-import { FakeClock, PASSWORD, beginAuth, newUser, passwordStep, type Flow } from '../helpers/mfa-flow.js';
+import { FakeClock, PASSWORD, beginAuth, newUser, pageAfterPost, passwordStep, type Flow } from '../helpers/mfa-flow.js';
 import { codesTo, lastCodeTo, otherCode } from '../helpers/otp.js';
 import { discover, registerClient, type oc } from '../helpers/rp.js';
 import { startReceiver, type Received, type Receiver } from '../helpers/webhook-receiver.js';
@@ -271,8 +271,7 @@ describe('the sign-in page', () => {
     const login = flow.interactionUrl!.href;
     const csrf = csrfOf(await (await flow.browser.fetch(login, { headers: { accept: 'text/html' } })).text())!;
     const afterPassword = await form(flow, `${login}/login`, { csrf, username: user.username, password: PASSWORD });
-    expect(afterPassword.status).toBe(200);
-    const html = await afterPassword.text();
+    const html = await pageAfterPost(flow, afterPassword);
     expect(html).toContain('Continue in your app');
     expect(html).toContain(`action="/interaction/${flow.interactionUrl!.pathname.split('/')[2]}/mfa/step/status"`);
     expect(html).toContain('src="/assets/mfa-step.js"');
@@ -282,8 +281,7 @@ describe('the sign-in page', () => {
 
     // No script: the page's own button (a form post) sends the step and shows the page again, then finishes the login.
     const waiting = await form(flow, `${login}/mfa/step/status`, { csrf: csrfOf(html)! });
-    expect(waiting.status).toBe(200);
-    expect(await waiting.text()).toContain('Continue in your app');
+    expect(await pageAfterPost(flow, waiting)).toContain('Continue in your app');
     const asked = await nextFor(user.id, 'auth.step');
     expect((await answer({ token: asked.json.data.token, method: 'questions', security: answering(asked.json.data.input) })).status).toBe(200);
     await nextFor(user.id, 'auth.completed');
@@ -298,7 +296,7 @@ describe('the sign-in page', () => {
     const flow = await beginAuth(config);
     const login = flow.interactionUrl!.href;
     const csrf = csrfOf(await (await flow.browser.fetch(login, { headers: { accept: 'text/html' } })).text())!;
-    const html = await (await form(flow, `${login}/login`, { csrf, username: user.username, password: PASSWORD })).text();
+    const html = await pageAfterPost(flow, await form(flow, `${login}/login`, { csrf, username: user.username, password: PASSWORD }));
     expect(html).toContain('Two-step verification');
     expect(html).not.toContain('Continue in your app');
   });

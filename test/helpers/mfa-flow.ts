@@ -67,6 +67,16 @@ export interface Flow {
   complete(redirectTo?: string): Promise<{ tokens: oc.TokenEndpointResponse & oc.TokenEndpointResponseHelpers; claims: oc.IDToken }>;
 }
 
+/**
+ * The step page a browser's form post leads to: the post is answered with a 303 to the interaction
+ * (Post/Redirect/Get), whose page the browser then shows. Answers that page's HTML.
+ */
+export async function pageAfterPost(flow: Pick<Flow, 'browser' | 'interactionUrl'>, posted: Response): Promise<string> {
+  expect(posted.status).toBe(303);
+  expect(new URL(posted.headers.get('location')!, flow.interactionUrl).href).toBe(flow.interactionUrl!.href);
+  return (await flow.browser.fetch(flow.interactionUrl!, { headers: { accept: 'text/html' } })).text();
+}
+
 /** The relying party starts an authorization request (code + PKCE) in `browser`. */
 export async function beginAuth(config: oc.Configuration, opts: { browser?: Browser; params?: Record<string, string>; scope?: string } = {}): Promise<Flow> {
   const browser = opts.browser ?? new Browser();

@@ -256,7 +256,7 @@ describe('users', () => {
       user: { external_id: 'u-1', username: 'carol', email: 'carol@example.test', password: 'correct horse battery staple' },
     });
     expect(r.status).toBe(201);
-    expect(r.body).toEqual({ user: { id: expect.stringMatching(/^[0-9a-f-]{36}$/), external_id: 'u-1', status: 'active' } });
+    expect(r.body).toEqual({ user: { id: expect.stringMatching(/^[0-9a-f-]{36}$/), external_id: 'u-1', name: null, locale: null, status: 'active' } });
     expectError(await api('POST', '/users', { user: { external_id: 'u-1', username: 'carol2' } }), 409, 'conflict');
   });
 
