@@ -188,15 +188,23 @@ test('name and language are saved; the console is then in German', async () => {
   await context.close();
 });
 
-test('backup codes are regenerated after the step-up the change asks for (a TOTP code, no JavaScript); the new codes are shown once', async () => {
-  const user = await newUser(idp.url, 'acct-stepup');
+/**
+ * A user with TOTP signed in without script, whose second factor is no longer recent, asking for new
+ * backup codes: the change that asks for a step-up.
+ */
+async function askingForStepUp(label: string) {
+  const user = await newUser(idp.url, label);
   const secret = await seedTotp(idp.container, user.id);
   const { context, page } = await noScript();
   await signIn(page, user.username, secret);
-  // The sign-in's second factor is no longer recent.
   clock.advance(10 * MINUTE);
   await page.goto(`${idp.url}/account/security`);
   await submit(page, 'button:has-text("Make new backup codes")');
+  return { user, secret, context, page };
+}
+
+test('backup codes are regenerated after the step-up the change asks for (a TOTP code, no JavaScript); the new codes are shown once', async () => {
+  const { user, secret, context, page } = await askingForStepUp('acct-stepup');
   expect(page.url()).toBe(`${idp.url}/account/step-up?return=%2Faccount%2Fsecurity`);
   expect(await idp.container.factorManagement.summary(user.id)).toMatchObject({ backup_codes: { remaining: 0 } });
 
@@ -215,13 +223,7 @@ test('backup codes are regenerated after the step-up the change asks for (a TOTP
 });
 
 test('the step-up can also be a new sign-in with a second factor (prompt=login, acr_values=aal2), which leads back to the page', async () => {
-  const user = await newUser(idp.url, 'acct-reauth');
-  const secret = await seedTotp(idp.container, user.id);
-  const { context, page } = await noScript();
-  await signIn(page, user.username, secret);
-  clock.advance(10 * MINUTE);
-  await page.goto(`${idp.url}/account/security`);
-  await submit(page, 'button:has-text("Make new backup codes")');
+  const { user, secret, context, page } = await askingForStepUp('acct-reauth');
   await submit(page, 'a:has-text("Or sign in again")');
   expect(new URL(page.url()).pathname).toMatch(/^\/interaction\//);
   await page.fill('#password', PASSWORD);
